@@ -1,0 +1,64 @@
+//! The `vampiretcp` server binary.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use vampiretcp::{Config, Server};
+
+/// VampireTCP: multiplayer rooms with WebAssembly room plugins.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Configuration file (JSON). Without it, the embedded default
+    /// (config/server.json) is used.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+
+    /// Check the configuration and exit.
+    #[arg(long)]
+    check_config: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let config = match &args.config {
+        Some(path) => Config::load(path),
+        None => Ok(Config::embedded_default()),
+    };
+    let config = match config {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("error: invalid configuration: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.check_config {
+        println!("configuration is valid");
+        return ExitCode::SUCCESS;
+    }
+    if let Err(err) = vampiretcp::logging::init(&config.log_level) {
+        eprintln!("error: cannot set up logging: {err}");
+        return ExitCode::from(2);
+    }
+    match run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    let server = Server::bind(config).await?;
+    // Printed on stdout as well as logged, so scripts and tests can read
+    // the port when tcpPort is 0.
+    println!("listening on {}", server.local_addr());
+    let running = server.start();
+    tokio::signal::ctrl_c().await?;
+    tracing::info!("shutting down");
+    running.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,15 @@
+//! Rooms: the manager and its index, the per-room actor, room state and
+//! variables, and the behaviours (the built-in generic room; plugin rooms
+//! live in [`crate::plugins`]).
+
+mod actor;
+pub mod behaviour;
+pub mod generic;
+pub mod manager;
+pub mod state;
+pub mod variables;
+
+pub use behaviour::{RoomBehaviour, RoomType};
+pub use generic::{GENERIC_ROOM_TYPE, GenericRoom};
+pub use manager::{RoomHandle, RoomManager};
+pub use state::{RoomSettings, RoomState};
