@@ -23,7 +23,7 @@ pub struct RequestFrame {
 
 /// Every operation a client can ask for. The `op` field names it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Request {
     /// Create a room; the result is a [`crate::RoomInfo`]. The creator does
     /// not join automatically.

@@ -1,1 +1,89 @@
+//! Helpers for the end-to-end tests: start a real server on a free port and
+//! connect real clients to it over TCP.
+//!
+//! The tests themselves are in `tests/tests/`, one file per capability.
 
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use vampire_client::{Client, Event, Incoming};
+use vampiretcp::{Config, RunningServer, Server};
+
+pub use serde_json::json;
+
+/// How long a test waits for something that should happen.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// A server running in this test's runtime, stopped when dropped.
+pub struct TestServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    running: Option<RunningServer>,
+}
+
+impl TestServer {
+    /// Starts a server with the embedded default config, on 127.0.0.1 and
+    /// a free port.
+    pub async fn start() -> TestServer {
+        TestServer::start_with(|_| {}).await
+    }
+
+    /// Starts a server whose default config (on 127.0.0.1, a free port) is
+    /// first changed by `adjust`.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let mut config = Config::embedded_default();
+        config.bind_address = [127, 0, 0, 1].into();
+        config.tcp_port = 0;
+        adjust(&mut config);
+        config.validate("test").expect("test config is valid");
+        let server = Server::bind(config).await.expect("server binds");
+        let running = server.start();
+        TestServer {
+            addr: running.local_addr,
+            running: Some(running),
+        }
+    }
+
+    /// A new connected client.
+    pub async fn client(&self) -> Client {
+        Client::connect(self.addr).await.expect("client connects")
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown().await;
+        }
+    }
+}
+
+/// The next room event, failing the test after [`PATIENCE`].
+pub async fn next_event(client: &mut Client) -> Event {
+    match client.next_event_within(PATIENCE).await {
+        Some(Incoming::Event(event)) => event,
+        Some(other) => panic!("expected an event, got {other:?}"),
+        None => panic!("no event within {PATIENCE:?}"),
+    }
+}
+
+/// Reads events until one matches `pred`, failing after [`PATIENCE`].
+pub async fn wait_for(client: &mut Client, mut pred: impl FnMut(&Event) -> bool) -> Event {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match client.next_event_within(left).await {
+            Some(Incoming::Event(event)) if pred(&event) => return event,
+            Some(_) => continue,
+            None => panic!("the awaited event did not come within {PATIENCE:?}"),
+        }
+    }
+}
+
+/// Asserts no event arrives for a short while. A ping round trip first makes
+/// sure anything the server had already queued has arrived.
+pub async fn assert_no_event(client: &mut Client) {
+    client.ping().await.expect("ping");
+    if let Some(event) = client.try_next_event() {
+        panic!("unexpected event {event:?}");
+    }
+}

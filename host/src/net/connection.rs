@@ -116,6 +116,10 @@ async fn handle_frame(session: &mut Session, client: &ClientHandle, body: &[u8])
 
 /// Writes queued frames until the connection closes. Frames waiting in the
 /// queue are gathered into one buffer so a burst costs one system call.
+///
+/// Once the connection is closing, the writer spends at most
+/// [`CLOSE_GRACE`] finishing the frame in flight and saying goodbye, so a
+/// client that stopped reading cannot hold the connection's tasks.
 async fn write_loop(
     mut socket: OwnedWriteHalf,
     mut queue: mpsc::Receiver<Bytes>,
@@ -125,8 +129,8 @@ async fn write_loop(
     loop {
         let first = tokio::select! {
             biased;
-            frame = queue.recv() => frame,
             () = client.closing() => None,
+            frame = queue.recv() => frame,
         };
         let Some(first) = first else { break };
         batch.clear();
@@ -137,7 +141,17 @@ async fn write_loop(
                 Err(_) => break,
             }
         }
-        if socket.write_all(&batch).await.is_err() {
+        let write = socket.write_all(&batch);
+        tokio::pin!(write);
+        let written = tokio::select! {
+            written = &mut write => written.is_ok(),
+            () = client.closing() => {
+                // Finish the frame in flight so the farewell that follows
+                // is framed correctly, but only briefly.
+                matches!(tokio::time::timeout(CLOSE_GRACE, write).await, Ok(Ok(())))
+            }
+        };
+        if !written {
             client.close();
             return;
         }

@@ -72,6 +72,12 @@ pub fn decode(body: &[u8]) -> Result<RequestFrame, Rejected> {
         });
     }
     let op = op.clone();
+    // `id` is the envelope's, not the operation's: the operation's fields
+    // are checked strictly, so a misspelt optional field is an error.
+    let mut value = value;
+    if let Some(map) = value.as_object_mut() {
+        map.remove("id");
+    }
     let request: Request = serde_json::from_value(value)
         .map_err(|err| invalid(id, format!("bad `{op}` request: {err}")))?;
     Ok(RequestFrame { id, request })
