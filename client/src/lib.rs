@@ -372,6 +372,14 @@ impl Client {
             .flatten()
     }
 
+    /// Takes the event stream out of the client, for a task that handles
+    /// events while the client is shared for requests. Afterwards
+    /// [`Client::next_event`] returns `None`.
+    pub fn take_event_stream(&mut self) -> mpsc::UnboundedReceiver<Incoming> {
+        let (_, empty) = mpsc::unbounded_channel();
+        std::mem::replace(&mut self.incoming, empty)
+    }
+
     /// An event already received, without waiting.
     pub fn try_next_event(&mut self) -> Option<Incoming> {
         self.incoming.try_recv().ok()

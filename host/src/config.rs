@@ -396,6 +396,33 @@ mod tests {
         assert!(error_of(r#"{"logLevel": "info,=,x=y=z"}"#).contains("logLevel"));
     }
 
+    /// The schema and the default file describe the same keys, with the
+    /// same defaults.
+    #[test]
+    fn the_json_schema_matches_the_default_config() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../config/server.schema.json")).unwrap();
+        let defaults: serde_json::Value = serde_json::from_str(DEFAULT_CONFIG_JSON).unwrap();
+        fn compare(schema: &serde_json::Value, defaults: &serde_json::Value, path: &str) {
+            let properties = schema["properties"].as_object().unwrap();
+            let keys = defaults.as_object().unwrap();
+            let mut schema_keys: Vec<_> = properties.keys().collect();
+            let mut default_keys: Vec<_> = keys.keys().collect();
+            schema_keys.sort();
+            default_keys.sort();
+            assert_eq!(schema_keys, default_keys, "keys of {path}");
+            for (key, value) in keys {
+                let property = &properties[key];
+                if value.is_object() {
+                    compare(property, value, &format!("{path}.{key}"));
+                } else {
+                    assert_eq!(&property["default"], value, "default of {path}.{key}");
+                }
+            }
+        }
+        compare(&schema, &defaults, "");
+    }
+
     #[test]
     fn trailing_garbage_is_an_error() {
         assert!(error_of("{} {").contains("line 1"));

@@ -1,1 +1,152 @@
+//! Project automation shared by `cargo serve` (see `.cargo/config.toml`)
+//! and the end-to-end tests: building the example plugins for
+//! `wasm32-unknown-unknown` and putting them in a plugins folder.
+//!
+//! Plugins are built with their own target directory so that a build run
+//! from inside `cargo test` (which holds the main target directory's lock)
+//! does not wait on itself.
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+/// The target every plugin is built for.
+pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// The cargo profile the plugins are built with (see the root
+/// `Cargo.toml`).
+pub const PLUGIN_PROFILE: &str = "plugin";
+
+/// The repository's root folder.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits one level below the root")
+        .to_owned()
+}
+
+/// The cargo to run: the one running us, if any.
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Makes sure the wasm target's standard library is installed, adding it
+/// with rustup when it is missing (rustup does not add a target listed in
+/// `rust-toolchain.toml` to a toolchain that is already installed).
+///
+/// # Errors
+/// When the target is missing and rustup cannot add it.
+pub fn ensure_wasm_target() -> anyhow::Result<()> {
+    let sysroot = Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
+        .current_dir(workspace_root())
+        .args(["--print", "sysroot"])
+        .output()
+        .context("cannot run rustc")?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    if sysroot.join("lib/rustlib").join(WASM_TARGET).exists() {
+        return Ok(());
+    }
+    eprintln!("installing the {WASM_TARGET} target with rustup");
+    let status = Command::new("rustup")
+        .current_dir(workspace_root())
+        .args(["target", "add", WASM_TARGET])
+        .status()
+        .context("cannot run rustup to add the wasm target")?;
+    if !status.success() {
+        bail!("`rustup target add {WASM_TARGET}` failed");
+    }
+    Ok(())
+}
+
+/// Names of the plugin crates: every folder of `plugins/` with a
+/// `Cargo.toml`, sorted.
+///
+/// # Errors
+/// When `plugins/` cannot be read.
+pub fn plugin_crates() -> anyhow::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(workspace_root().join("plugins"))? {
+        let path = entry?.path();
+        if path.join("Cargo.toml").is_file() {
+            names.push(path.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Builds every example plugin and returns the `.wasm` files, one per
+/// crate, named after the crate (the room type).
+///
+/// # Errors
+/// When the target cannot be installed or the build fails.
+pub fn build_plugins() -> anyhow::Result<Vec<PathBuf>> {
+    ensure_wasm_target()?;
+    let root = workspace_root();
+    let crates = plugin_crates()?;
+    if crates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let target_dir = root.join("target").join("plugins");
+    let mut build = cargo();
+    build
+        .current_dir(&root)
+        .args([
+            "build",
+            "--quiet",
+            "--profile",
+            PLUGIN_PROFILE,
+            "--target",
+            WASM_TARGET,
+        ])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        // Flags meant for the host build (coverage, sanitizers) do not
+        // apply to wasm.
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET");
+    for name in &crates {
+        build.args(["-p", name]);
+    }
+    let status = build
+        .status()
+        .context("cannot run cargo to build the plugins")?;
+    if !status.success() {
+        bail!("building the plugins failed");
+    }
+    let out = target_dir.join(WASM_TARGET).join(PLUGIN_PROFILE);
+    crates
+        .iter()
+        .map(|name| {
+            let built = out.join(format!("{}.wasm", name.replace('-', "_")));
+            if built.is_file() {
+                Ok(built)
+            } else {
+                bail!("plugin {name} built no {}", built.display())
+            }
+        })
+        .collect()
+}
+
+/// Builds the plugins and copies them into `folder` as `<crate>.wasm`.
+///
+/// # Errors
+/// As for [`build_plugins`], or when copying fails.
+pub fn install_plugins(folder: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(folder)?;
+    let mut installed = Vec::new();
+    for (built, name) in build_plugins()?.iter().zip(plugin_crates()?) {
+        let destination = folder.join(format!("{name}.wasm"));
+        std::fs::copy(built, &destination).with_context(|| {
+            format!(
+                "cannot copy {} to {}",
+                built.display(),
+                destination.display()
+            )
+        })?;
+        installed.push(destination);
+    }
+    Ok(installed)
+}
