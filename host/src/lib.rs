@@ -11,6 +11,8 @@
 //!   request decoding and the per-connection [`net::session::Session`].
 //! - [`rooms`]: the room manager and index, the room actor, room state and
 //!   variables, and the generic room.
+//! - [`plugins`]: WebAssembly room plugins: runtime (deadlines, memory
+//!   cap), ABI, host imports, loader, plugin-backed rooms.
 //! - [`server`]: binds and runs everything, with graceful shutdown.
 //! - [`error`]: [`ApiError`], the failure a client is told about.
 //! - [`logging`]: `tracing` set-up.
@@ -26,6 +28,7 @@ pub mod config;
 pub mod error;
 pub mod logging;
 pub mod net;
+pub mod plugins;
 pub mod rooms;
 pub mod server;
 

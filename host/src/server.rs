@@ -11,6 +11,7 @@ use tracing::info;
 
 use crate::config::Config;
 use crate::net::listener;
+use crate::plugins::{self, PluginRoomType, PluginRuntime};
 use crate::rooms::RoomManager;
 
 /// A bound, not yet running server.
@@ -30,10 +31,12 @@ pub struct RunningServer {
 
 impl Server {
     /// Binds the TCP listener on the configured address and port (port 0:
-    /// any free port; see [`Server::local_addr`]).
+    /// any free port; see [`Server::local_addr`]) and loads the plugins of
+    /// the configured folder (a plugin that fails to load is logged and
+    /// skipped).
     ///
     /// # Errors
-    /// When the address cannot be bound.
+    /// When the address cannot be bound or the wasm engine cannot start.
     pub async fn bind(config: Config) -> anyhow::Result<Server> {
         let config = Arc::new(config);
         let address = SocketAddr::new(config.bind_address, config.tcp_port);
@@ -41,6 +44,16 @@ impl Server {
             .await
             .with_context(|| format!("cannot listen on TCP {address}"))?;
         let rooms = Arc::new(RoomManager::new(config.clone()));
+        let runtime = Arc::new(
+            PluginRuntime::new(
+                config.limits.plugin_call_timeout(),
+                config.limits.plugin_memory_bytes,
+            )
+            .context("cannot start the WebAssembly runtime")?,
+        );
+        for module in plugins::load_folder(&runtime, &config.plugins_dir).await {
+            rooms.register_type(Arc::new(PluginRoomType(Arc::new(module))));
+        }
         Ok(Server {
             config,
             listener,

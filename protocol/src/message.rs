@@ -250,10 +250,13 @@ pub enum ErrorCode {
     MethodNotFound,
     /// The room has no variable by that name.
     VariableNotFound,
+    /// The room refused the request by its own rules (a method's error,
+    /// such as "not your turn"); the message is the room's.
+    RoomError,
     /// No generic room or loaded plugin has that room type.
     UnknownRoomType,
-    /// The room's plugin failed (trap, deadline, memory) or returned an
-    /// error from a method; the message says which.
+    /// The room's plugin failed: a trap (panic, unreachable), its time
+    /// budget, its memory cap, or a malformed reply; the message says which.
     PluginError,
     /// A server limit was reached (connections, rooms).
     ServerBusy,
@@ -285,6 +288,7 @@ impl ErrorCode {
             ErrorCode::NotAuthorized => "not_authorized",
             ErrorCode::MethodNotFound => "method_not_found",
             ErrorCode::VariableNotFound => "variable_not_found",
+            ErrorCode::RoomError => "room_error",
             ErrorCode::UnknownRoomType => "unknown_room_type",
             ErrorCode::PluginError => "plugin_error",
             ErrorCode::ServerBusy => "server_busy",

@@ -4,6 +4,9 @@
 //! The tests themselves are in `tests/tests/`, one file per capability.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use vampire_client::{Client, Event, Incoming};
@@ -42,6 +45,22 @@ impl TestServer {
             addr: running.local_addr,
             running: Some(running),
         }
+    }
+
+    /// Starts a server whose plugins folder holds the example plugins and
+    /// the test plugins (built from source on first use), plus whatever
+    /// `extra` writes into the folder; `adjust` then changes the config.
+    pub async fn with_plugins(
+        extra: impl FnOnce(&Path),
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestServer {
+        let folder = fresh_plugins_folder();
+        extra(&folder);
+        TestServer::start_with(|config| {
+            config.plugins_dir = folder;
+            adjust(config);
+        })
+        .await
     }
 
     /// A new connected client.
@@ -86,4 +105,29 @@ pub async fn assert_no_event(client: &mut Client) {
     if let Some(event) = client.try_next_event() {
         panic!("unexpected event {event:?}");
     }
+}
+
+/// The example and test plugins, built once per test process.
+pub fn built_plugins() -> &'static [(String, PathBuf)] {
+    static BUILT: OnceLock<Vec<(String, PathBuf)>> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        xtask::build_plugins(&[xtask::EXAMPLE_PLUGINS, xtask::TEST_PLUGINS])
+            .expect("the plugins build")
+    })
+}
+
+/// A new folder holding a copy of every built plugin.
+pub fn fresh_plugins_folder() -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let folder = std::env::temp_dir().join(format!(
+        "vampiretcp-plugins-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::create_dir_all(&folder).unwrap();
+    for (name, path) in built_plugins() {
+        std::fs::copy(path, folder.join(format!("{name}.wasm"))).unwrap();
+    }
+    folder
 }

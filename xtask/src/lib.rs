@@ -59,14 +59,20 @@ pub fn ensure_wasm_target() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Names of the plugin crates: every folder of `plugins/` with a
-/// `Cargo.toml`, sorted.
+/// Folders (relative to the root) holding one plugin crate per subfolder:
+/// the example plugins, and the test-only plugins.
+pub const EXAMPLE_PLUGINS: &str = "plugins";
+/// See [`EXAMPLE_PLUGINS`].
+pub const TEST_PLUGINS: &str = "tests/plugins";
+
+/// Names of the plugin crates in `folder` (relative to the root): every
+/// subfolder with a `Cargo.toml`, sorted.
 ///
 /// # Errors
-/// When `plugins/` cannot be read.
-pub fn plugin_crates() -> anyhow::Result<Vec<String>> {
+/// When the folder cannot be read.
+pub fn plugin_crates(folder: &str) -> anyhow::Result<Vec<String>> {
     let mut names = Vec::new();
-    for entry in std::fs::read_dir(workspace_root().join("plugins"))? {
+    for entry in std::fs::read_dir(workspace_root().join(folder))? {
         let path = entry?.path();
         if path.join("Cargo.toml").is_file() {
             names.push(path.file_name().unwrap().to_string_lossy().into_owned());
@@ -76,18 +82,21 @@ pub fn plugin_crates() -> anyhow::Result<Vec<String>> {
     Ok(names)
 }
 
-/// Builds every example plugin and returns the `.wasm` files, one per
-/// crate, named after the crate (the room type).
+/// Builds every plugin crate of `folders` and returns `(room type, .wasm
+/// file)` pairs; the room type is the crate's name.
 ///
 /// # Errors
 /// When the target cannot be installed or the build fails.
-pub fn build_plugins() -> anyhow::Result<Vec<PathBuf>> {
-    ensure_wasm_target()?;
-    let root = workspace_root();
-    let crates = plugin_crates()?;
+pub fn build_plugins(folders: &[&str]) -> anyhow::Result<Vec<(String, PathBuf)>> {
+    let mut crates = Vec::new();
+    for folder in folders {
+        crates.extend(plugin_crates(folder)?);
+    }
     if crates.is_empty() {
         return Ok(Vec::new());
     }
+    ensure_wasm_target()?;
+    let root = workspace_root();
     let target_dir = root.join("target").join("plugins");
     let mut build = cargo();
     build
@@ -118,11 +127,11 @@ pub fn build_plugins() -> anyhow::Result<Vec<PathBuf>> {
     }
     let out = target_dir.join(WASM_TARGET).join(PLUGIN_PROFILE);
     crates
-        .iter()
+        .into_iter()
         .map(|name| {
             let built = out.join(format!("{}.wasm", name.replace('-', "_")));
             if built.is_file() {
-                Ok(built)
+                Ok((name, built))
             } else {
                 bail!("plugin {name} built no {}", built.display())
             }
@@ -130,23 +139,19 @@ pub fn build_plugins() -> anyhow::Result<Vec<PathBuf>> {
         .collect()
 }
 
-/// Builds the plugins and copies them into `folder` as `<crate>.wasm`.
+/// Builds the plugins of `folders` and copies them into `destination` as
+/// `<room type>.wasm`.
 ///
 /// # Errors
 /// As for [`build_plugins`], or when copying fails.
-pub fn install_plugins(folder: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(folder)?;
+pub fn install_plugins(folders: &[&str], destination: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(destination)?;
     let mut installed = Vec::new();
-    for (built, name) in build_plugins()?.iter().zip(plugin_crates()?) {
-        let destination = folder.join(format!("{name}.wasm"));
-        std::fs::copy(built, &destination).with_context(|| {
-            format!(
-                "cannot copy {} to {}",
-                built.display(),
-                destination.display()
-            )
-        })?;
-        installed.push(destination);
+    for (name, built) in build_plugins(folders)? {
+        let target = destination.join(format!("{name}.wasm"));
+        std::fs::copy(&built, &target)
+            .with_context(|| format!("cannot copy {} to {}", built.display(), target.display()))?;
+        installed.push(target);
     }
     Ok(installed)
 }

@@ -14,13 +14,14 @@ fn main() -> anyhow::Result<ExitCode> {
     let root = xtask::workspace_root();
     match task.as_str() {
         "plugins" => {
-            for path in xtask::install_plugins(&root.join("plugins"))? {
+            for path in xtask::install_plugins(&[xtask::EXAMPLE_PLUGINS], &root.join("plugins"))? {
                 println!("{}", path.display());
             }
             Ok(ExitCode::SUCCESS)
         }
         "serve" => {
-            let installed = xtask::install_plugins(&root.join("plugins"))?;
+            let installed =
+                xtask::install_plugins(&[xtask::EXAMPLE_PLUGINS], &root.join("plugins"))?;
             eprintln!("plugins ready: {} in plugins/", installed.len());
             let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
                 .current_dir(&root)

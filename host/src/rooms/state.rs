@@ -18,7 +18,7 @@ use crate::rooms::variables::Variables;
 
 /// A room's settings, resolved from the creator's request and the
 /// configured defaults. Fixed for the room's life.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RoomSettings {
     /// Room type (`generic` or a plugin's).
     pub room_type: String,
@@ -80,6 +80,13 @@ impl RoomState {
             variables: Variables::default(),
             pending_join: None,
         }
+    }
+
+    /// A stand-in with no id, members or variables: what a plugin's store
+    /// holds between calls, while the real state is with the room actor
+    /// (the state is lent to the store only for the duration of a call).
+    pub fn detached() -> RoomState {
+        RoomState::new(RoomId::new(), RoomSettings::default(), Arc::default())
     }
 
     /// The room's id.

@@ -1,0 +1,155 @@
+//! Loading plugins: compile each `.wasm` of the plugins folder off the
+//! async reactor, check it against the ABI, and prepare it
+//! ([`InstancePre`]) so creating a room costs an instantiation, not a link.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tracing::{info, warn};
+use wasmtime::error::Context;
+use wasmtime::{InstancePre, Module, Result, Store, bail, format_err};
+
+use crate::error::ApiError;
+use crate::plugins::abi::{self, ABI_VERSION};
+use crate::plugins::room::WasmRoom;
+use crate::plugins::runtime::PluginRuntime;
+use crate::plugins::state::PluginState;
+use crate::rooms::{GENERIC_ROOM_TYPE, RoomBehaviour, RoomType};
+
+/// A compiled, checked plugin: one room type.
+pub struct PluginModule {
+    /// Room type: the file's stem.
+    name: String,
+    /// Where it was loaded from.
+    path: PathBuf,
+    pre: InstancePre<PluginState>,
+    runtime: Arc<PluginRuntime>,
+}
+
+impl PluginModule {
+    /// The room type name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The file it came from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn instance_pre(&self) -> &InstancePre<PluginState> {
+        &self.pre
+    }
+
+    pub(crate) fn runtime(&self) -> &PluginRuntime {
+        &self.runtime
+    }
+}
+
+/// The [`RoomType`] of a plugin.
+pub struct PluginRoomType(pub Arc<PluginModule>);
+
+impl RoomType for PluginRoomType {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    fn instantiate(&self) -> Result<Box<dyn RoomBehaviour>, ApiError> {
+        Ok(Box::new(WasmRoom::new(self.0.clone())))
+    }
+}
+
+/// The room type a plugin file provides: its stem, which must be a plain
+/// name (letters, digits, `-`, `_`) and not `generic`.
+///
+/// # Errors
+/// A sentence saying what is wrong with the name.
+pub fn room_type_of(path: &Path) -> Result<String> {
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .ok_or_else(|| format_err!("file name is not UTF-8"))?;
+    if stem.is_empty()
+        || !stem
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        bail!("room type {stem:?} (the file stem) may hold only letters, digits, '-' and '_'");
+    }
+    if stem == GENERIC_ROOM_TYPE {
+        bail!("room type {GENERIC_ROOM_TYPE:?} is built in and cannot be replaced");
+    }
+    Ok(stem.to_owned())
+}
+
+/// Compiles and checks one plugin. Blocking: run it off the reactor.
+///
+/// # Errors
+/// A bad name, an unreadable file, invalid wasm, a missing or mistyped
+/// export, an import the host does not provide, or a wrong ABI version.
+pub fn compile(runtime: &Arc<PluginRuntime>, path: &Path) -> Result<PluginModule> {
+    let name = room_type_of(path)?;
+    let bytes = std::fs::read(path).context("cannot read the file")?;
+    let module = Module::new(runtime.engine(), &bytes).context("not a valid WebAssembly module")?;
+    abi::check_exports(&module).map_err(|problem| format_err!(problem))?;
+    let pre = runtime
+        .linker()
+        .instantiate_pre(&module)
+        .context("it imports something the host does not provide")?;
+    // The version is an export, so asking it needs an instance.
+    let mut store = Store::new(
+        runtime.engine(),
+        PluginState::new(&name, runtime.memory_bytes()),
+    );
+    store.limiter(|state| &mut state.limits);
+    store.set_epoch_deadline(runtime.deadline_ticks());
+    let instance = pre
+        .instantiate(&mut store)
+        .context("cannot instantiate it")?;
+    let version = instance
+        .get_typed_func::<(), i32>(&mut store, abi::ABI_VERSION_EXPORT)?
+        .call(&mut store, ())
+        .context("its vampire_abi_version failed")?;
+    if version != ABI_VERSION {
+        bail!("it was built for ABI version {version}; this server speaks version {ABI_VERSION}");
+    }
+    Ok(PluginModule {
+        name,
+        path: path.to_owned(),
+        pre,
+        runtime: runtime.clone(),
+    })
+}
+
+/// Loads every `*.wasm` file directly in `folder`, in name order. A module
+/// that cannot be loaded is logged (naming the file and the problem) and
+/// skipped; the others still load. A missing folder loads nothing.
+pub async fn load_folder(runtime: &Arc<PluginRuntime>, folder: &Path) -> Vec<PluginModule> {
+    let mut paths: Vec<PathBuf> = match std::fs::read_dir(folder) {
+        Ok(entries) => entries
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.extension().is_some_and(|ext| ext == "wasm") && path.is_file())
+            .collect(),
+        Err(err) => {
+            info!(folder = %folder.display(), %err, "no plugins folder; only the generic room is available");
+            return Vec::new();
+        }
+    };
+    paths.sort();
+    let mut loaded = Vec::new();
+    for path in paths {
+        let runtime = runtime.clone();
+        let task_path = path.clone();
+        let result = tokio::task::spawn_blocking(move || compile(&runtime, &task_path))
+            .await
+            .unwrap_or_else(|join| Err(format_err!("compilation panicked: {join}")));
+        match result {
+            Ok(module) => {
+                info!(plugin = module.name(), path = %path.display(), "plugin loaded");
+                loaded.push(module);
+            }
+            Err(err) => warn!(module = %path.display(), "plugin refused: {err:#}"),
+        }
+    }
+    loaded
+}

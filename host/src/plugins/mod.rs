@@ -1,0 +1,17 @@
+//! WebAssembly room plugins: the runtime (engine, epoch deadlines, memory
+//! cap), the ABI (`docs/ABI.md`), the host imports, the loader and the
+//! plugin-backed room.
+//!
+//! A plugin is a core wasm module (no WASI) built for
+//! `wasm32-unknown-unknown`, usually with the `room-sdk` crate. Its file
+//! stem is its room type: `plugins/chat.wasm` serves `room_type: "chat"`.
+
+pub mod abi;
+pub mod imports;
+pub mod loader;
+pub mod room;
+pub mod runtime;
+pub mod state;
+
+pub use loader::{PluginModule, PluginRoomType, load_folder};
+pub use runtime::PluginRuntime;

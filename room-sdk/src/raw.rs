@@ -1,0 +1,158 @@
+//! The raw ABI: host imports and the guest's buffer handling. This is the
+//! only module with `unsafe` code; everything else in the SDK wraps it.
+//! `docs/ABI.md` is the contract.
+
+// The host's imports (module `vampire`), see docs/ABI.md.
+#[cfg(target_arch = "wasm32")]
+#[link(wasm_import_module = "vampire")]
+unsafe extern "C" {
+    fn variable_get(name_ptr: *const u8, name_len: usize, out_ptr: *mut u8, out_cap: usize) -> i32;
+    fn variable_set(
+        name_ptr: *const u8,
+        name_len: usize,
+        value_ptr: *const u8,
+        value_len: usize,
+        broadcast: i32,
+    ) -> i32;
+    fn broadcast(from: i64, data_ptr: *const u8, data_len: usize);
+    fn send(to: i64, data_ptr: *const u8, data_len: usize) -> i32;
+    fn kick(session: i64, reason_ptr: *const u8, reason_len: usize) -> i32;
+    fn members(out_ptr: *mut u8, out_cap: usize) -> i32;
+    fn log(level: i32, ptr: *const u8, len: usize);
+    fn now_ms() -> i64;
+}
+
+/// Stand-ins so the SDK also compiles (and its docs build) for the host
+/// target; plugins only ever run as wasm.
+#[cfg(not(target_arch = "wasm32"))]
+mod native {
+    pub unsafe fn variable_get(_: *const u8, _: usize, _: *mut u8, _: usize) -> i32 {
+        -1
+    }
+    pub unsafe fn variable_set(_: *const u8, _: usize, _: *const u8, _: usize, _: i32) -> i32 {
+        0
+    }
+    pub unsafe fn broadcast(_: i64, _: *const u8, _: usize) {}
+    pub unsafe fn send(_: i64, _: *const u8, _: usize) -> i32 {
+        0
+    }
+    pub unsafe fn kick(_: i64, _: *const u8, _: usize) -> i32 {
+        0
+    }
+    pub unsafe fn members(_: *mut u8, _: usize) -> i32 {
+        0
+    }
+    pub unsafe fn log(_: i32, _: *const u8, _: usize) {}
+    pub unsafe fn now_ms() -> i64 {
+        0
+    }
+}
+#[cfg(not(target_arch = "wasm32"))]
+use native::*;
+
+/// Calls an import that fills a caller buffer and returns the full length
+/// (or -1 for "nothing"): first with a small buffer, again with an exact
+/// one when the first was too small.
+fn read_sized(mut fill: impl FnMut(*mut u8, usize) -> i32) -> Option<Vec<u8>> {
+    let mut buffer = vec![0u8; 256];
+    loop {
+        let needed = fill(buffer.as_mut_ptr(), buffer.len());
+        if needed < 0 {
+            return None;
+        }
+        let needed = needed as usize;
+        if needed <= buffer.len() {
+            buffer.truncate(needed);
+            return Some(buffer);
+        }
+        buffer.resize(needed, 0);
+    }
+}
+
+/// `variable_get`: the MessagePack value of `name`, if set.
+pub fn get_variable(name: &str) -> Option<Vec<u8>> {
+    // SAFETY: the host reads `name` and writes at most `cap` bytes at `out`.
+    read_sized(|out, cap| unsafe { variable_get(name.as_ptr(), name.len(), out, cap) })
+}
+
+/// `variable_set`: returns whether the change was broadcast.
+pub fn set_variable(name: &str, value: &[u8], broadcast_flag: i32) -> bool {
+    // SAFETY: the host only reads the two buffers.
+    unsafe {
+        variable_set(
+            name.as_ptr(),
+            name.len(),
+            value.as_ptr(),
+            value.len(),
+            broadcast_flag,
+        ) == 1
+    }
+}
+
+/// `broadcast`: a room message to every member, from `from` (negative: the
+/// room).
+pub fn broadcast_message(from: i64, data: &[u8]) {
+    // SAFETY: the host only reads the buffer.
+    unsafe { broadcast(from, data.as_ptr(), data.len()) }
+}
+
+/// `send`: a room message to one member; false if not a member.
+pub fn send_message(to: u64, data: &[u8]) -> bool {
+    // SAFETY: the host only reads the buffer.
+    unsafe { send(to as i64, data.as_ptr(), data.len()) == 1 }
+}
+
+/// `kick`: removes a member; false if not a member.
+pub fn kick_member(session: u64, reason: &str) -> bool {
+    // SAFETY: the host only reads the buffer.
+    unsafe { kick(session as i64, reason.as_ptr(), reason.len()) == 1 }
+}
+
+/// `members`: MessagePack array of member session ids.
+pub fn member_list() -> Vec<u8> {
+    // SAFETY: the host writes at most `cap` bytes at `out`.
+    read_sized(|out, cap| unsafe { members(out, cap) }).unwrap_or_default()
+}
+
+/// `log`: one line in the server log.
+pub fn log_line(level: i32, message: &str) {
+    // SAFETY: the host only reads the buffer.
+    unsafe { log(level, message.as_ptr(), message.len()) }
+}
+
+/// `now_ms`: milliseconds since the Unix epoch.
+pub fn unix_millis() -> i64 {
+    // SAFETY: no arguments.
+    unsafe { now_ms() }
+}
+
+/// `vampire_alloc`: a buffer of exactly `len` bytes that the host fills with
+/// a hook's input. Ownership passes to the hook it is given to.
+pub fn alloc(len: usize) -> *mut u8 {
+    Box::into_raw(vec![0u8; len].into_boxed_slice()) as *mut u8
+}
+
+/// Takes back a buffer of `len` bytes that the host received from
+/// [`alloc`] (a hook's input) or from [`leak_output`] (to free it).
+///
+/// This is a safe function over an `unsafe` operation because its only
+/// callers are the exports generated by `export_room!`, and the ABI
+/// (`docs/ABI.md`) obliges the host to pass back exactly such a buffer.
+#[doc(hidden)]
+pub fn take_host_buffer(ptr: *mut u8, len: usize) -> Vec<u8> {
+    // SAFETY: by the ABI contract, `ptr` is a `Box<[u8]>` of `len` bytes
+    // made by `alloc` or `leak_output` and handed over exactly once.
+    unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len)) }.into_vec()
+}
+
+/// Hands a hook's output to the host as `(ptr << 32) | len`; the host frees
+/// it with `vampire_dealloc`. An empty output is `0` (success, nil).
+pub fn leak_output(output: Vec<u8>) -> i64 {
+    if output.is_empty() {
+        return 0;
+    }
+    let boxed = output.into_boxed_slice();
+    let len = boxed.len();
+    let ptr = Box::into_raw(boxed) as *mut u8;
+    ((ptr as usize as i64) << 32) | len as i64
+}
