@@ -3,7 +3,8 @@
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber: `RUST_LOG` when set, else the
-/// configured `logLevel`.
+/// configured `logLevel`. Logs go to standard error, so that standard
+/// output carries only what scripts read (the `listening on` line).
 ///
 /// # Errors
 /// When the configured filter is invalid (validation catches that first)
@@ -16,6 +17,7 @@ pub fn init(log_level: &str) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_writer(std::io::stderr)
         .try_init()
         .map_err(|err| anyhow::anyhow!(err))
 }
