@@ -104,3 +104,45 @@ fn port_zero_prints_the_port_it_got() {
     assert!(!address.ends_with(":0"), "{address}");
     connected.expect("the printed address accepts connections");
 }
+
+#[test]
+fn refused_plugins_are_logged_with_the_file_and_the_problem() {
+    let dir = temp_dir("refused");
+    let plugins = dir.join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::write(plugins.join("empty.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    std::fs::write(plugins.join("junk.wasm"), b"definitely not wasm").unwrap();
+    let mut child = Command::new(BINARY)
+        .current_dir(&dir)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = String::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        if line.contains("listening on TCP") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let refusal = |file: &str| {
+        log.lines()
+            .find(|l| l.contains("plugin refused") && l.contains(file))
+            .map(str::to_owned)
+    };
+    let empty =
+        refusal("empty.wasm").unwrap_or_else(|| panic!("no refusal of empty.wasm in:\n{log}"));
+    assert!(empty.contains("missing export `memory`"), "{empty}");
+    let junk = refusal("junk.wasm").unwrap_or_else(|| panic!("no refusal of junk.wasm in:\n{log}"));
+    assert!(junk.contains("not a valid WebAssembly module"), "{junk}");
+    assert!(
+        log.contains("listening on TCP"),
+        "the server still started:\n{log}"
+    );
+}

@@ -148,7 +148,14 @@ pub async fn load_folder(runtime: &Arc<PluginRuntime>, folder: &Path) -> Vec<Plu
                 info!(plugin = module.name(), path = %path.display(), "plugin loaded");
                 loaded.push(module);
             }
-            Err(err) => warn!(module = %path.display(), "plugin refused: {err:#}"),
+            Err(err) => {
+                // One line per refusal: some parser errors span several.
+                let reason = format!("{err:#}")
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                warn!(module = %path.display(), "plugin refused: {reason}");
+            }
         }
     }
     loaded
