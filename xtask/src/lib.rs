@@ -64,6 +64,8 @@ pub fn ensure_wasm_target() -> anyhow::Result<()> {
 pub const EXAMPLE_PLUGINS: &str = "plugins";
 /// See [`EXAMPLE_PLUGINS`].
 pub const TEST_PLUGINS: &str = "tests/plugins";
+/// See [`EXAMPLE_PLUGINS`].
+pub const BENCH_PLUGINS: &str = "bench/plugins";
 
 /// Names of the plugin crates in `folder` (relative to the root): every
 /// subfolder with a `Cargo.toml`, sorted.
