@@ -1,0 +1,402 @@
+//! The one benchmark command: runs the baseline relay, VampireTCP and
+//! Colyseus one after another under the same chat fan-out load, waiting
+//! for an idle machine before each, and prints a table with ratios; then
+//! VampireTCP's own scenarios (invoke round trips, idle connections, room
+//! creation). `--sweep` raises the send rate until p99 passes 100 ms to
+//! find each server's saturation point.
+//!
+//! Run: `cargo run --release -p vampire-bench --bin compare [-- --sweep]`.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use vampire_bench::load::{self, ChatParams, ChatResult};
+use vampire_bench::stats::human;
+
+/// Side-by-side benchmark.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Rooms (R).
+    #[arg(long, default_value_t = 10)]
+    rooms: usize,
+    /// Clients per room (C).
+    #[arg(long, default_value_t = 50)]
+    clients: usize,
+    /// Messages each client sends per second (M).
+    #[arg(long, default_value_t = 10.0)]
+    rate: f64,
+    /// Measured seconds per run.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Seconds of load before measuring.
+    #[arg(long, default_value_t = 2)]
+    warmup: u64,
+    /// Find each server's saturation point instead of one run per server.
+    #[arg(long)]
+    sweep: bool,
+    /// Leave Colyseus out (no Node.js).
+    #[arg(long)]
+    no_colyseus: bool,
+    /// Only these servers (baseline, vampiretcp, colyseus), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+}
+
+/// A server under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Baseline,
+    Vampire,
+    Colyseus,
+}
+
+impl Target {
+    fn name(self) -> &'static str {
+        match self {
+            Target::Baseline => "baseline",
+            Target::Vampire => "vampiretcp",
+            Target::Colyseus => "colyseus",
+        }
+    }
+}
+
+/// Paths and tools the runs need.
+struct Setup {
+    release: PathBuf,
+    plugins: PathBuf,
+    colyseus: Option<PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let setup = prepare(&args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let mut targets = vec![Target::Baseline, Target::Vampire];
+    if setup.colyseus.is_some() {
+        targets.push(Target::Colyseus);
+    }
+    if !args.only.is_empty() {
+        targets.retain(|t| args.only.iter().any(|o| o == t.name()));
+    }
+    println!(
+        "machine: {} cores, {:.0} GiB; R={} rooms x C={} clients, M={} msg/s per client, ~64-byte payload, {} s window after {} s warm-up",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        total_memory_gib(),
+        args.rooms,
+        args.clients,
+        args.rate,
+        args.duration,
+        args.warmup
+    );
+    if args.sweep {
+        sweep(&runtime, &setup, &args, &targets)?;
+    } else {
+        let mut results = Vec::new();
+        for &target in &targets {
+            let result = run_chat(&runtime, &setup, &args, target, args.rate)?;
+            results.push((target, result));
+        }
+        print_table(&results);
+        vampire_scenarios(&runtime, &setup)?;
+    }
+    Ok(())
+}
+
+/// Builds what is missing: the server, the plugins, the Colyseus install.
+fn prepare(args: &Args) -> anyhow::Result<Setup> {
+    let root = xtask::workspace_root();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(&cargo)
+        .current_dir(&root)
+        .args(["build", "--quiet", "--release", "-p", "vampiretcp", "-p", "vampire-bench"])
+        .status()?;
+    if !status.success() {
+        bail!("building the servers failed");
+    }
+    let plugins = std::env::temp_dir().join(format!("vampire-bench-plugins-{}", std::process::id()));
+    xtask::install_plugins(&[xtask::EXAMPLE_PLUGINS, xtask::BENCH_PLUGINS], &plugins)?;
+    let colyseus = if args.no_colyseus { None } else { install_colyseus(&root) };
+    Ok(Setup {
+        release: root.join("target").join("release"),
+        plugins,
+        colyseus,
+    })
+}
+
+/// `npm ci` in `bench/colyseus` when its packages are missing; `None` (and a
+/// note) when Node.js is not available.
+fn install_colyseus(root: &Path) -> Option<PathBuf> {
+    let dir = root.join("bench").join("colyseus");
+    if dir.join("node_modules").join("colyseus").is_dir() {
+        return Some(dir);
+    }
+    eprintln!("installing Colyseus (npm ci in bench/colyseus)...");
+    match Command::new("npm").current_dir(&dir).args(["ci", "--no-audit", "--no-fund"]).status() {
+        Ok(status) if status.success() => Some(dir),
+        other => {
+            eprintln!("Colyseus left out: npm ci failed ({other:?})");
+            None
+        }
+    }
+}
+
+/// A started server process and its address.
+struct Running {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(setup: &Setup, target: Target) -> anyhow::Result<Running> {
+    let mut command = match target {
+        Target::Baseline => Command::new(setup.release.join("relay")),
+        Target::Vampire => {
+            let config = std::env::temp_dir().join(format!("vampire-bench-{}.json", std::process::id()));
+            let json = serde_json::json!({
+                "bindAddress": "127.0.0.1",
+                "tcpPort": 0,
+                "pluginsDir": setup.plugins,
+                "logLevel": "warn",
+                "limits": { "maxRooms": 100000 }
+            });
+            std::fs::write(&config, json.to_string())?;
+            let mut command = Command::new(setup.release.join("vampiretcp"));
+            command.arg("--config").arg(config);
+            command
+        }
+        Target::Colyseus => {
+            let dir = setup.colyseus.as_ref().context("Colyseus is not installed")?;
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+            let mut command = Command::new("node");
+            command.current_dir(dir).arg("server.js").arg(port.to_string());
+            command
+        }
+    };
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = lines.next().context("the server exited before listening")??;
+        if let Some(addr) = line.trim().strip_prefix("listening on ") {
+            break addr.parse::<SocketAddr>()?;
+        }
+    };
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Ok(Running { child, addr })
+}
+
+/// Waits (up to 30 s) until the machine's CPUs are at least 90% idle over
+/// half a second, so one run's tail does not load the next.
+fn wait_for_idle_machine() {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let a = cpu_times();
+        std::thread::sleep(Duration::from_millis(500));
+        let b = cpu_times();
+        let (busy, total) = (b.0 - a.0, b.1 - a.1);
+        if total > 0 && (busy as f64) < 0.1 * total as f64 {
+            return;
+        }
+    }
+    eprintln!("note: the machine did not become idle within 30 s");
+}
+
+/// (busy, total) jiffies of all CPUs.
+fn cpu_times() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let total: u64 = fields.iter().sum();
+    let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
+    (total - idle, total)
+}
+
+fn total_memory_gib() -> f64 {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let kib: f64 = meminfo
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0 / 1024.0
+}
+
+fn run_chat(runtime: &tokio::runtime::Runtime, setup: &Setup, args: &Args, target: Target, rate: f64) -> anyhow::Result<ChatResult> {
+    wait_for_idle_machine();
+    let server = start(setup, target)?;
+    let pid = server.child.id();
+    eprintln!("running {} at M={rate}...", target.name());
+    let result = match target {
+        Target::Colyseus => {
+            let dir = setup.colyseus.as_ref().context("Colyseus is not installed")?;
+            let output = Command::new("node")
+                .current_dir(dir)
+                .arg("load.js")
+                .args(["--port", &server.addr.port().to_string()])
+                .args(["--rooms", &args.rooms.to_string(), "--clients", &args.clients.to_string()])
+                .args(["--rate", &rate.to_string(), "--duration", &args.duration.to_string()])
+                .args(["--warmup", &args.warmup.to_string(), "--server-pid", &pid.to_string()])
+                .output()?;
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            let line = stdout
+                .lines()
+                .find_map(|l| l.strip_prefix("RESULT "))
+                .with_context(|| format!("the Colyseus load script failed: {}", String::from_utf8_lossy(&output.stderr)))?;
+            serde_json::from_str(line)?
+        }
+        _ => {
+            let params = ChatParams {
+                rooms: args.rooms,
+                clients: args.clients,
+                rate,
+                duration: Duration::from_secs(args.duration),
+                warmup: Duration::from_secs(args.warmup),
+            };
+            runtime.block_on(load::chat(server.addr, params, pid))?
+        }
+    };
+    drop(server);
+    Ok(result)
+}
+
+fn print_table(results: &[(Target, ChatResult)]) {
+    println!();
+    println!("| server | offered deliveries/s | delivered/s | server CPU-s per 1M delivered | p50 | p99 | p99.9 | peak RSS |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for (target, r) in results {
+        println!(
+            "| {} | {:.0} | {:.0} | {:.2} | {} | {} | {} | {:.1} MiB |",
+            target.name(),
+            r.offered_per_s,
+            r.delivered_per_s,
+            r.cpu_per_million(),
+            human(r.p50_ns),
+            human(r.p99_ns),
+            human(r.p999_ns),
+            r.peak_rss_bytes as f64 / 1048576.0
+        );
+    }
+    let find = |t: Target| results.iter().find(|(target, _)| *target == t).map(|(_, r)| r);
+    if let Some(vampire) = find(Target::Vampire) {
+        println!();
+        if let Some(baseline) = find(Target::Baseline) {
+            println!(
+                "vampiretcp / baseline: CPU per delivery {:.2}x (target <= 1.15x), delivered {:.2}x",
+                vampire.cpu_per_million() / baseline.cpu_per_million(),
+                vampire.delivered_per_s / baseline.delivered_per_s
+            );
+        }
+        if let Some(colyseus) = find(Target::Colyseus) {
+            println!(
+                "vampiretcp / colyseus: delivered {:.2}x, CPU per delivery {:.3}x, p99 {:.3}x",
+                vampire.delivered_per_s / colyseus.delivered_per_s,
+                vampire.cpu_per_million() / colyseus.cpu_per_million(),
+                vampire.p99_ns as f64 / colyseus.p99_ns as f64
+            );
+        }
+    }
+}
+
+/// Raises M for each server until p99 passes 100 ms or deliveries fall
+/// behind the offer by more than 5%; the saturation point is the highest
+/// delivered rate that still met p99 <= 100 ms.
+fn sweep(runtime: &tokio::runtime::Runtime, setup: &Setup, args: &Args, targets: &[Target]) -> anyhow::Result<()> {
+    let mut saturation = Vec::new();
+    for &target in targets {
+        let mut rate = args.rate;
+        let mut best: Option<(f64, ChatResult)> = None;
+        loop {
+            let result = run_chat(runtime, setup, args, target, rate)?;
+            let ok = result.p99_ns <= 100_000_000 && result.delivered_per_s >= 0.95 * result.offered_per_s;
+            eprintln!(
+                "  {} M={rate}: offered {:.0}/s delivered {:.0}/s p99 {}",
+                target.name(),
+                result.offered_per_s,
+                result.delivered_per_s,
+                human(result.p99_ns)
+            );
+            if !ok {
+                break;
+            }
+            best = Some((rate, result));
+            rate *= 2.0;
+            if rate > 100_000.0 {
+                break;
+            }
+        }
+        saturation.push((target, best));
+    }
+    println!();
+    println!("| server | saturation M (msg/s per client) | delivered/s at p99 <= 100 ms | p99 there | server CPU-s per 1M |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    for (target, best) in &saturation {
+        match best {
+            Some((rate, r)) => println!(
+                "| {} | {rate} | {:.0} | {} | {:.2} |",
+                target.name(),
+                r.delivered_per_s,
+                human(r.p99_ns),
+                r.cpu_per_million()
+            ),
+            None => println!("| {} | below the first rate | - | - | - |", target.name()),
+        }
+    }
+    let delivered = |t: Target| {
+        saturation
+            .iter()
+            .find(|(target, _)| *target == t)
+            .and_then(|(_, best)| best.as_ref().map(|(_, r)| r.delivered_per_s))
+    };
+    if let (Some(v), Some(c)) = (delivered(Target::Vampire), delivered(Target::Colyseus)) {
+        println!("\nsaturation throughput vampiretcp / colyseus: {:.1}x (target >= 10x)", v / c);
+    }
+    if let (Some(v), Some(b)) = (delivered(Target::Vampire), delivered(Target::Baseline)) {
+        println!("saturation throughput vampiretcp / baseline: {:.2}x", v / b);
+    }
+    Ok(())
+}
+
+/// VampireTCP's own scenarios: invoke round trips, idle connections, room
+/// creation.
+fn vampire_scenarios(runtime: &tokio::runtime::Runtime, setup: &Setup) -> anyhow::Result<()> {
+    println!();
+    wait_for_idle_machine();
+    let server = start(setup, Target::Vampire)?;
+    let pid = server.child.id();
+    let invoke = runtime.block_on(load::invoke(server.addr, "echo", "echo", 50, Duration::from_secs(5), pid))?;
+    println!(
+        "invoke round trips (echo plugin, 50 clients in one room, closed loop, 5 s): {:.0} calls/s; p50 {} / p99 {} / p99.9 {}; server CPU {:.2} s per 1M calls",
+        invoke.calls_per_s,
+        human(invoke.p50_ns),
+        human(invoke.p99_ns),
+        human(invoke.p999_ns),
+        invoke.server_cpu_s_per_million
+    );
+    let per_client = runtime.block_on(load::idle(server.addr, 800, pid))?;
+    println!("idle connections: {:.1} KiB of server memory per connected client (800 clients)", per_client / 1024.0);
+    let (rate, per_room) = runtime.block_on(load::rooms(server.addr, "echo", 2000, pid))?;
+    println!(
+        "wasm rooms over TCP (echo plugin, one client creating): {rate:.0} rooms/s; {:.1} KiB of server memory per room (2000 rooms)",
+        per_room / 1024.0
+    );
+    Ok(())
+}
