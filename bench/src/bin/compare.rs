@@ -36,9 +36,13 @@ struct Args {
     /// Seconds of load before measuring.
     #[arg(long, default_value_t = 2)]
     warmup: u64,
-    /// Find each server's saturation point instead of one run per server.
+    /// Find each server's saturation point instead of one run per server:
+    /// M starts at `--sweep-start` and doubles.
     #[arg(long)]
     sweep: bool,
+    /// First M of a sweep.
+    #[arg(long, default_value_t = 1.0)]
+    sweep_start: f64,
     /// Leave Colyseus out (no Node.js).
     #[arg(long)]
     no_colyseus: bool,
@@ -322,7 +326,7 @@ fn print_table(results: &[(Target, ChatResult)]) {
 fn sweep(runtime: &tokio::runtime::Runtime, setup: &Setup, args: &Args, targets: &[Target]) -> anyhow::Result<()> {
     let mut saturation = Vec::new();
     for &target in targets {
-        let mut rate = args.rate;
+        let mut rate = args.sweep_start;
         let mut best: Option<(f64, ChatResult)> = None;
         loop {
             let result = run_chat(runtime, setup, args, target, rate)?;
