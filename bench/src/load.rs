@@ -87,7 +87,11 @@ impl Conn {
     pub async fn request(&mut self, request: Request) -> anyhow::Result<Value> {
         let id = self.next_id;
         self.next_id += 1;
-        self.send(&RequestFrame { id: Some(id), request }).await?;
+        self.send(&RequestFrame {
+            id: Some(id),
+            request,
+        })
+        .await?;
         loop {
             let body = self.reader.next().await.context("connection closed")??;
             let incoming: Incoming = rmp_serde::from_slice(&body)?;
@@ -98,7 +102,9 @@ impl Conn {
                         _ => Value::Null,
                     });
                 }
-                ("error", Some(got)) if got == id => bail!("server error: {}", incoming.message.unwrap_or("")),
+                ("error", Some(got)) if got == id => {
+                    bail!("server error: {}", incoming.message.unwrap_or(""))
+                }
                 _ => continue,
             }
         }
@@ -152,7 +158,11 @@ impl ChatResult {
     /// Server CPU-seconds per million deliveries.
     pub fn cpu_per_million(&self) -> f64 {
         let delivered = self.delivered_per_s * self.window_s;
-        if delivered == 0.0 { f64::NAN } else { self.server_cpu_s / delivered * 1e6 }
+        if delivered == 0.0 {
+            f64::NAN
+        } else {
+            self.server_cpu_s / delivered * 1e6
+        }
     }
 }
 
@@ -181,7 +191,11 @@ impl Window {
 ///
 /// # Errors
 /// When the clients cannot connect, create rooms or join.
-pub async fn chat(addr: SocketAddr, params: ChatParams, server_pid: u32) -> anyhow::Result<ChatResult> {
+pub async fn chat(
+    addr: SocketAddr,
+    params: ChatParams,
+    server_pid: u32,
+) -> anyhow::Result<ChatResult> {
     let mut conns = Vec::new();
     for _ in 0..params.rooms {
         let mut owner = Conn::open(addr).await?;
@@ -191,7 +205,10 @@ pub async fn chat(addr: SocketAddr, params: ChatParams, server_pid: u32) -> anyh
                 ..CreateRoom::default()
             }))
             .await?;
-        let room = created["id"].as_str().context("create_room gave no id")?.to_owned();
+        let room = created["id"]
+            .as_str()
+            .context("create_room gave no id")?
+            .to_owned();
         let mut members = vec![owner];
         for _ in 1..params.clients {
             members.push(Conn::open(addr).await?);
@@ -223,7 +240,13 @@ pub async fn chat(addr: SocketAddr, params: ChatParams, server_pid: u32) -> anyh
         receivers.push(tokio::spawn(receive(reader, window.clone())));
         // Spread the first sends over one period.
         let offset = period.mul_f64(index as f64 / total as f64);
-        senders.push(tokio::spawn(send_loop(writer, room, period, offset, window.clone())));
+        senders.push(tokio::spawn(send_loop(
+            writer,
+            room,
+            period,
+            offset,
+            window.clone(),
+        )));
     }
 
     tokio::time::sleep(params.warmup).await;
@@ -242,11 +265,24 @@ pub async fn chat(addr: SocketAddr, params: ChatParams, server_pid: u32) -> anyh
     for receiver in receivers {
         histogram.add(receiver.await?)?;
     }
-    Ok(summarise(&window, &histogram, before, after, params.clients))
+    Ok(summarise(
+        &window,
+        &histogram,
+        before,
+        after,
+        params.clients,
+    ))
 }
 
-fn summarise(window: &Window, histogram: &Histogram<u64>, before: ProcessUsage, after: ProcessUsage, clients: usize) -> ChatResult {
-    let seconds = (window.end.load(Ordering::Relaxed) - window.start.load(Ordering::Relaxed)) as f64 / 1e9;
+fn summarise(
+    window: &Window,
+    histogram: &Histogram<u64>,
+    before: ProcessUsage,
+    after: ProcessUsage,
+    clients: usize,
+) -> ChatResult {
+    let seconds =
+        (window.end.load(Ordering::Relaxed) - window.start.load(Ordering::Relaxed)) as f64 / 1e9;
     let sent = window.sent.load(Ordering::Relaxed) as f64;
     ChatResult {
         sent_per_s: sent / seconds,
@@ -261,7 +297,13 @@ fn summarise(window: &Window, histogram: &Histogram<u64>, before: ProcessUsage, 
     }
 }
 
-async fn send_loop(mut writer: OwnedWriteHalf, room: String, period: Duration, offset: Duration, window: Arc<Window>) {
+async fn send_loop(
+    mut writer: OwnedWriteHalf,
+    room: String,
+    period: Duration,
+    offset: Duration,
+    window: Arc<Window>,
+) {
     tokio::time::sleep(offset).await;
     let mut ticks = tokio::time::interval(period);
     // Missed ticks are skipped, not bunched: the offered rate stays honest
@@ -274,9 +316,14 @@ async fn send_loop(mut writer: OwnedWriteHalf, room: String, period: Duration, o
         let data = serde_json::json!({ "t": t, "p": padding });
         let frame = RequestFrame {
             id: None,
-            request: Request::SendMessage { room: room.clone(), data },
+            request: Request::SendMessage {
+                room: room.clone(),
+                data,
+            },
         };
-        let Ok(bytes) = frame::encode(&frame) else { return };
+        let Ok(bytes) = frame::encode(&frame) else {
+            return;
+        };
         if window.contains(t) {
             window.sent.fetch_add(1, Ordering::Relaxed);
         }
@@ -288,7 +335,10 @@ async fn send_loop(mut writer: OwnedWriteHalf, room: String, period: Duration, o
 
 /// Records the latency of every chat message of the window, until the
 /// connection closes or a second after the senders stopped.
-async fn receive(mut reader: FramedRead<OwnedReadHalf, LengthDelimitedCodec>, window: Arc<Window>) -> Histogram<u64> {
+async fn receive(
+    mut reader: FramedRead<OwnedReadHalf, LengthDelimitedCodec>,
+    window: Arc<Window>,
+) -> Histogram<u64> {
     let mut histogram = stats::latency_histogram();
     let grace_over = async {
         while !window.stop.load(Ordering::Relaxed) {
@@ -305,7 +355,9 @@ async fn receive(mut reader: FramedRead<OwnedReadHalf, LengthDelimitedCodec>, wi
             },
             () = &mut grace_over => break,
         };
-        let Ok(incoming) = rmp_serde::from_slice::<Incoming>(&body) else { continue };
+        let Ok(incoming) = rmp_serde::from_slice::<Incoming>(&body) else {
+            continue;
+        };
         if let Some(Stamp { t }) = incoming.data
             && window.contains(t)
         {
@@ -352,13 +404,20 @@ pub async fn invoke(
             ..CreateRoom::default()
         }))
         .await?;
-    let room = created["id"].as_str().context("create_room gave no id")?.to_owned();
+    let room = created["id"]
+        .as_str()
+        .context("create_room gave no id")?
+        .to_owned();
     let mut conns = vec![owner];
     for _ in 1..clients {
         conns.push(Conn::open(addr).await?);
     }
     for conn in &mut conns {
-        conn.request(Request::Join { room: room.clone(), password: None }).await?;
+        conn.request(Request::Join {
+            room: room.clone(),
+            password: None,
+        })
+        .await?;
     }
     let before = stats::process_usage(&server_pid.to_string())?;
     let started = Instant::now();
@@ -392,7 +451,9 @@ pub async fn invoke(
         p50_ns: histogram.value_at_quantile(0.5),
         p99_ns: histogram.value_at_quantile(0.99),
         p999_ns: histogram.value_at_quantile(0.999),
-        server_cpu_s_per_million: after.cpu.saturating_sub(before.cpu).as_secs_f64() / histogram.len() as f64 * 1e6,
+        server_cpu_s_per_million: after.cpu.saturating_sub(before.cpu).as_secs_f64()
+            / histogram.len() as f64
+            * 1e6,
     })
 }
 
@@ -418,7 +479,12 @@ pub async fn idle(addr: SocketAddr, clients: usize, server_pid: u32) -> anyhow::
 ///
 /// # Errors
 /// When a creation fails.
-pub async fn rooms(addr: SocketAddr, room_type: &str, rooms: usize, server_pid: u32) -> anyhow::Result<(f64, f64)> {
+pub async fn rooms(
+    addr: SocketAddr,
+    room_type: &str,
+    rooms: usize,
+    server_pid: u32,
+) -> anyhow::Result<(f64, f64)> {
     let mut conn = Conn::open(addr).await?;
     let before = stats::process_usage(&server_pid.to_string())?.rss_bytes;
     let started = Instant::now();

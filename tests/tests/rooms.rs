@@ -59,14 +59,7 @@ async fn private_rooms_are_not_listed_but_joinable_by_id() {
     let hidden = owner.create_room(room(false)).await.unwrap();
     let shown = owner.create_room(room(true)).await.unwrap();
     assert!(!hidden.public);
-    let listed: Vec<_> = guest
-        .list_rooms(None)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
-    assert_eq!(listed, vec![shown.id]);
+    assert_eq!(public_room_ids(&guest).await, vec![shown.id]);
     guest.join(&hidden.id, None).await.unwrap();
 }
 
@@ -246,19 +239,18 @@ async fn unjoined_rooms_are_disposed_after_the_timeout() {
     wait_until_listed(&client, |ids| ids.is_empty()).await;
 }
 
+async fn public_room_ids(client: &vampire_client::Client) -> Vec<String> {
+    let rooms = client.list_rooms(None).await.unwrap();
+    rooms.into_iter().map(|r| r.id).collect()
+}
+
 async fn wait_until_listed(
     client: &vampire_client::Client,
     done: impl Fn(&[String]) -> bool,
 ) -> Vec<String> {
     let deadline = tokio::time::Instant::now() + vampire_tests::PATIENCE;
     loop {
-        let ids: Vec<String> = client
-            .list_rooms(None)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|r| r.id)
-            .collect();
+        let ids = public_room_ids(client).await;
         if done(&ids) {
             return ids;
         }

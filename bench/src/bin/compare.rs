@@ -79,7 +79,9 @@ struct Setup {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let setup = prepare(&args)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let mut targets = vec![Target::Baseline, Target::Vampire];
     if setup.colyseus.is_some() {
         targets.push(Target::Colyseus);
@@ -117,14 +119,27 @@ fn prepare(args: &Args) -> anyhow::Result<Setup> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(&cargo)
         .current_dir(&root)
-        .args(["build", "--quiet", "--release", "-p", "vampiretcp", "-p", "vampire-bench"])
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "-p",
+            "vampiretcp",
+            "-p",
+            "vampire-bench",
+        ])
         .status()?;
     if !status.success() {
         bail!("building the servers failed");
     }
-    let plugins = std::env::temp_dir().join(format!("vampire-bench-plugins-{}", std::process::id()));
+    let plugins =
+        std::env::temp_dir().join(format!("vampire-bench-plugins-{}", std::process::id()));
     xtask::install_plugins(&[xtask::EXAMPLE_PLUGINS, xtask::BENCH_PLUGINS], &plugins)?;
-    let colyseus = if args.no_colyseus { None } else { install_colyseus(&root) };
+    let colyseus = if args.no_colyseus {
+        None
+    } else {
+        install_colyseus(&root)
+    };
     Ok(Setup {
         release: root.join("target").join("release"),
         plugins,
@@ -140,7 +155,11 @@ fn install_colyseus(root: &Path) -> Option<PathBuf> {
         return Some(dir);
     }
     eprintln!("installing Colyseus (npm ci in bench/colyseus)...");
-    match Command::new("npm").current_dir(&dir).args(["ci", "--no-audit", "--no-fund"]).status() {
+    match Command::new("npm")
+        .current_dir(&dir)
+        .args(["ci", "--no-audit", "--no-fund"])
+        .status()
+    {
         Ok(status) if status.success() => Some(dir),
         other => {
             eprintln!("Colyseus left out: npm ci failed ({other:?})");
@@ -166,7 +185,8 @@ fn start(setup: &Setup, target: Target) -> anyhow::Result<Running> {
     let mut command = match target {
         Target::Baseline => Command::new(setup.release.join("relay")),
         Target::Vampire => {
-            let config = std::env::temp_dir().join(format!("vampire-bench-{}.json", std::process::id()));
+            let config =
+                std::env::temp_dir().join(format!("vampire-bench-{}.json", std::process::id()));
             let json = serde_json::json!({
                 "bindAddress": "127.0.0.1",
                 "tcpPort": 0,
@@ -180,18 +200,31 @@ fn start(setup: &Setup, target: Target) -> anyhow::Result<Running> {
             command
         }
         Target::Colyseus => {
-            let dir = setup.colyseus.as_ref().context("Colyseus is not installed")?;
-            let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+            let dir = setup
+                .colyseus
+                .as_ref()
+                .context("Colyseus is not installed")?;
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port();
             let mut command = Command::new("node");
-            command.current_dir(dir).arg("server.js").arg(port.to_string());
+            command
+                .current_dir(dir)
+                .arg("server.js")
+                .arg(port.to_string());
             command
         }
     };
-    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
     let stdout = child.stdout.take().context("no stdout")?;
     let mut lines = BufReader::new(stdout).lines();
     let addr = loop {
-        let line = lines.next().context("the server exited before listening")??;
+        let line = lines
+            .next()
+            .context("the server exited before listening")??;
         if let Some(addr) = line.trim().strip_prefix("listening on ") {
             break addr.parse::<SocketAddr>()?;
         }
@@ -244,27 +277,56 @@ fn total_memory_gib() -> f64 {
     kib / 1024.0 / 1024.0
 }
 
-fn run_chat(runtime: &tokio::runtime::Runtime, setup: &Setup, args: &Args, target: Target, rate: f64) -> anyhow::Result<ChatResult> {
+fn run_chat(
+    runtime: &tokio::runtime::Runtime,
+    setup: &Setup,
+    args: &Args,
+    target: Target,
+    rate: f64,
+) -> anyhow::Result<ChatResult> {
     wait_for_idle_machine();
     let server = start(setup, target)?;
     let pid = server.child.id();
     eprintln!("running {} at M={rate}...", target.name());
     let result = match target {
         Target::Colyseus => {
-            let dir = setup.colyseus.as_ref().context("Colyseus is not installed")?;
+            let dir = setup
+                .colyseus
+                .as_ref()
+                .context("Colyseus is not installed")?;
             let output = Command::new("node")
                 .current_dir(dir)
                 .arg("load.js")
                 .args(["--port", &server.addr.port().to_string()])
-                .args(["--rooms", &args.rooms.to_string(), "--clients", &args.clients.to_string()])
-                .args(["--rate", &rate.to_string(), "--duration", &args.duration.to_string()])
-                .args(["--warmup", &args.warmup.to_string(), "--server-pid", &pid.to_string()])
+                .args([
+                    "--rooms",
+                    &args.rooms.to_string(),
+                    "--clients",
+                    &args.clients.to_string(),
+                ])
+                .args([
+                    "--rate",
+                    &rate.to_string(),
+                    "--duration",
+                    &args.duration.to_string(),
+                ])
+                .args([
+                    "--warmup",
+                    &args.warmup.to_string(),
+                    "--server-pid",
+                    &pid.to_string(),
+                ])
                 .output()?;
             let stdout = String::from_utf8_lossy(&output.stdout);
             let line = stdout
                 .lines()
                 .find_map(|l| l.strip_prefix("RESULT "))
-                .with_context(|| format!("the Colyseus load script failed: {}", String::from_utf8_lossy(&output.stderr)))?;
+                .with_context(|| {
+                    format!(
+                        "the Colyseus load script failed: {}",
+                        String::from_utf8_lossy(&output.stderr)
+                    )
+                })?;
             serde_json::from_str(line)?
         }
         _ => {
@@ -284,7 +346,9 @@ fn run_chat(runtime: &tokio::runtime::Runtime, setup: &Setup, args: &Args, targe
 
 fn print_table(results: &[(Target, ChatResult)]) {
     println!();
-    println!("| server | offered deliveries/s | delivered/s | server CPU-s per 1M delivered | p50 | p99 | p99.9 | peak RSS |");
+    println!(
+        "| server | offered deliveries/s | delivered/s | server CPU-s per 1M delivered | p50 | p99 | p99.9 | peak RSS |"
+    );
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (target, r) in results {
         println!(
@@ -299,7 +363,12 @@ fn print_table(results: &[(Target, ChatResult)]) {
             r.peak_rss_bytes as f64 / 1048576.0
         );
     }
-    let find = |t: Target| results.iter().find(|(target, _)| *target == t).map(|(_, r)| r);
+    let find = |t: Target| {
+        results
+            .iter()
+            .find(|(target, _)| *target == t)
+            .map(|(_, r)| r)
+    };
     if let Some(vampire) = find(Target::Vampire) {
         println!();
         if let Some(baseline) = find(Target::Baseline) {
@@ -323,14 +392,20 @@ fn print_table(results: &[(Target, ChatResult)]) {
 /// Raises M for each server until p99 passes 100 ms or deliveries fall
 /// behind the offer by more than 5%; the saturation point is the highest
 /// delivered rate that still met p99 <= 100 ms.
-fn sweep(runtime: &tokio::runtime::Runtime, setup: &Setup, args: &Args, targets: &[Target]) -> anyhow::Result<()> {
+fn sweep(
+    runtime: &tokio::runtime::Runtime,
+    setup: &Setup,
+    args: &Args,
+    targets: &[Target],
+) -> anyhow::Result<()> {
     let mut saturation = Vec::new();
     for &target in targets {
         let mut rate = args.sweep_start;
         let mut best: Option<(f64, ChatResult)> = None;
         loop {
             let result = run_chat(runtime, setup, args, target, rate)?;
-            let ok = result.p99_ns <= 100_000_000 && result.delivered_per_s >= 0.95 * result.offered_per_s;
+            let ok = result.p99_ns <= 100_000_000
+                && result.delivered_per_s >= 0.95 * result.offered_per_s;
             eprintln!(
                 "  {} M={rate}: offered {:.0}/s delivered {:.0}/s p99 {}",
                 target.name(),
@@ -350,7 +425,9 @@ fn sweep(runtime: &tokio::runtime::Runtime, setup: &Setup, args: &Args, targets:
         saturation.push((target, best));
     }
     println!();
-    println!("| server | saturation M (msg/s per client) | delivered/s at p99 <= 100 ms | p99 there | server CPU-s per 1M |");
+    println!(
+        "| server | saturation M (msg/s per client) | delivered/s at p99 <= 100 ms | p99 there | server CPU-s per 1M |"
+    );
     println!("| --- | ---: | ---: | ---: | ---: |");
     for (target, best) in &saturation {
         match best {
@@ -371,7 +448,10 @@ fn sweep(runtime: &tokio::runtime::Runtime, setup: &Setup, args: &Args, targets:
             .and_then(|(_, best)| best.as_ref().map(|(_, r)| r.delivered_per_s))
     };
     if let (Some(v), Some(c)) = (delivered(Target::Vampire), delivered(Target::Colyseus)) {
-        println!("\nsaturation throughput vampiretcp / colyseus: {:.1}x (target >= 10x)", v / c);
+        println!(
+            "\nsaturation throughput vampiretcp / colyseus: {:.1}x (target >= 10x)",
+            v / c
+        );
     }
     if let (Some(v), Some(b)) = (delivered(Target::Vampire), delivered(Target::Baseline)) {
         println!("saturation throughput vampiretcp / baseline: {:.2}x", v / b);
@@ -386,7 +466,14 @@ fn vampire_scenarios(runtime: &tokio::runtime::Runtime, setup: &Setup) -> anyhow
     wait_for_idle_machine();
     let server = start(setup, Target::Vampire)?;
     let pid = server.child.id();
-    let invoke = runtime.block_on(load::invoke(server.addr, "echo", "echo", 50, Duration::from_secs(5), pid))?;
+    let invoke = runtime.block_on(load::invoke(
+        server.addr,
+        "echo",
+        "echo",
+        50,
+        Duration::from_secs(5),
+        pid,
+    ))?;
     println!(
         "invoke round trips (echo plugin, 50 clients in one room, closed loop, 5 s): {:.0} calls/s; p50 {} / p99 {} / p99.9 {}; server CPU {:.2} s per 1M calls",
         invoke.calls_per_s,
@@ -396,7 +483,10 @@ fn vampire_scenarios(runtime: &tokio::runtime::Runtime, setup: &Setup) -> anyhow
         invoke.server_cpu_s_per_million
     );
     let per_client = runtime.block_on(load::idle(server.addr, 800, pid))?;
-    println!("idle connections: {:.1} KiB of server memory per connected client (800 clients)", per_client / 1024.0);
+    println!(
+        "idle connections: {:.1} KiB of server memory per connected client (800 clients)",
+        per_client / 1024.0
+    );
     let (rate, per_room) = runtime.block_on(load::rooms(server.addr, "echo", 2000, pid))?;
     println!(
         "wasm rooms over TCP (echo plugin, one client creating): {rate:.0} rooms/s; {:.1} KiB of server memory per room (2000 rooms)",

@@ -18,7 +18,10 @@ use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_util::codec::FramedRead;
-use vampire_protocol::{ErrorCode, Event, PROTOCOL_VERSION, Request, RequestFrame, ServerMessage, SessionId, Value, frame};
+use vampire_protocol::{
+    ErrorCode, Event, PROTOCOL_VERSION, Request, RequestFrame, ServerMessage, SessionId, Value,
+    frame,
+};
 
 /// Baseline relay.
 #[derive(Debug, Parser)]
@@ -88,9 +91,14 @@ async fn serve(socket: TcpStream, session: SessionId, groups: Groups, next_id: A
             continue;
         };
         let result = match request {
-            Request::CreateRoom(_) => Value::from(serde_json::json!({ "id": format!("g{}", next_id.fetch_add(1, Ordering::Relaxed)) })),
+            Request::CreateRoom(_) => Value::from(
+                serde_json::json!({ "id": format!("g{}", next_id.fetch_add(1, Ordering::Relaxed)) }),
+            ),
             Request::Join { room, .. } => {
-                lock(&groups).entry(room.clone()).or_default().push((session, queue.clone()));
+                lock(&groups)
+                    .entry(room.clone())
+                    .or_default()
+                    .push((session, queue.clone()));
                 joined.push(room);
                 Value::Null
             }

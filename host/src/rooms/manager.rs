@@ -261,17 +261,8 @@ impl RoomHandle {
 
     /// The room as listings show it.
     pub fn info(&self) -> RoomInfo {
-        let settings = &self.settings;
-        RoomInfo {
-            id: self.id.clone(),
-            room_type: settings.room_type.clone(),
-            name: settings.name.clone(),
-            public: settings.public,
-            members: self.member_count.load(Ordering::Relaxed),
-            max_clients: settings.max_clients,
-            password_protected: settings.password.is_some(),
-            metadata: settings.metadata.clone(),
-        }
+        self.settings
+            .info(&self.id, self.member_count.load(Ordering::Relaxed))
     }
 
     /// Joins `client`; the room itself queues the `join` response for

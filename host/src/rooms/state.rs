@@ -42,6 +42,23 @@ pub struct RoomSettings {
     pub owner: SessionId,
 }
 
+impl RoomSettings {
+    /// The room `id` with these settings and `members` members, as clients
+    /// see it in listings and join results.
+    pub fn info(&self, id: &RoomId, members: u32) -> RoomInfo {
+        RoomInfo {
+            id: id.clone(),
+            room_type: self.room_type.clone(),
+            name: self.name.clone(),
+            public: self.public,
+            members,
+            max_clients: self.max_clients,
+            password_protected: self.password.is_some(),
+            metadata: self.metadata.clone(),
+        }
+    }
+}
+
 /// One member: its session and the way to reach it.
 #[derive(Debug)]
 struct Member {
@@ -101,16 +118,7 @@ impl RoomState {
 
     /// The room as `list_rooms` shows it.
     pub fn info(&self) -> RoomInfo {
-        RoomInfo {
-            id: self.id.clone(),
-            room_type: self.settings.room_type.clone(),
-            name: self.settings.name.clone(),
-            public: self.settings.public,
-            members: self.members.len() as u32,
-            max_clients: self.settings.max_clients,
-            password_protected: self.settings.password.is_some(),
-            metadata: self.settings.metadata.clone(),
-        }
+        self.settings.info(&self.id, self.members.len() as u32)
     }
 
     /// Session ids of the members, in join order.
