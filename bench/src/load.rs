@@ -72,12 +72,7 @@ impl Conn {
         if welcome.kind != "welcome" {
             bail!("expected a welcome, got {}", welcome.kind);
         }
-        Ok(Conn {
-            session: welcome.session.unwrap_or(0),
-            reader,
-            writer,
-            next_id: 1,
-        })
+        Ok(Conn { session: welcome.session.unwrap_or(0), reader, writer, next_id: 1 })
     }
 
     /// Sends a request and waits for its response, skipping events.
@@ -87,11 +82,7 @@ impl Conn {
     pub async fn request(&mut self, request: Request) -> anyhow::Result<Value> {
         let id = self.next_id;
         self.next_id += 1;
-        self.send(&RequestFrame {
-            id: Some(id),
-            request,
-        })
-        .await?;
+        self.send(&RequestFrame { id: Some(id), request }).await?;
         loop {
             let body = self.reader.next().await.context("connection closed")??;
             let incoming: Incoming = rmp_serde::from_slice(&body)?;
@@ -158,11 +149,7 @@ impl ChatResult {
     /// Server CPU-seconds per million deliveries.
     pub fn cpu_per_million(&self) -> f64 {
         let delivered = self.delivered_per_s * self.window_s;
-        if delivered == 0.0 {
-            f64::NAN
-        } else {
-            self.server_cpu_s / delivered * 1e6
-        }
+        if delivered == 0.0 { f64::NAN } else { self.server_cpu_s / delivered * 1e6 }
     }
 }
 
@@ -205,21 +192,13 @@ pub async fn chat(
                 ..CreateRoom::default()
             }))
             .await?;
-        let room = created["id"]
-            .as_str()
-            .context("create_room gave no id")?
-            .to_owned();
+        let room = created["id"].as_str().context("create_room gave no id")?.to_owned();
         let mut members = vec![owner];
         for _ in 1..params.clients {
             members.push(Conn::open(addr).await?);
         }
         for member in &mut members {
-            member
-                .request(Request::Join {
-                    room: room.clone(),
-                    password: None,
-                })
-                .await?;
+            member.request(Request::Join { room: room.clone(), password: None }).await?;
         }
         conns.extend(members.into_iter().map(|conn| (conn, room.clone())));
     }
@@ -240,13 +219,7 @@ pub async fn chat(
         receivers.push(tokio::spawn(receive(reader, window.clone())));
         // Spread the first sends over one period.
         let offset = period.mul_f64(index as f64 / total as f64);
-        senders.push(tokio::spawn(send_loop(
-            writer,
-            room,
-            period,
-            offset,
-            window.clone(),
-        )));
+        senders.push(tokio::spawn(send_loop(writer, room, period, offset, window.clone())));
     }
 
     tokio::time::sleep(params.warmup).await;
@@ -265,13 +238,7 @@ pub async fn chat(
     for receiver in receivers {
         histogram.add(receiver.await?)?;
     }
-    Ok(summarise(
-        &window,
-        &histogram,
-        before,
-        after,
-        params.clients,
-    ))
+    Ok(summarise(&window, &histogram, before, after, params.clients))
 }
 
 fn summarise(
@@ -314,13 +281,8 @@ async fn send_loop(
         ticks.tick().await;
         let t = window.now();
         let data = serde_json::json!({ "t": t, "p": padding });
-        let frame = RequestFrame {
-            id: None,
-            request: Request::SendMessage {
-                room: room.clone(),
-                data,
-            },
-        };
+        let frame =
+            RequestFrame { id: None, request: Request::SendMessage { room: room.clone(), data } };
         let Ok(bytes) = frame::encode(&frame) else {
             return;
         };
@@ -404,20 +366,13 @@ pub async fn invoke(
             ..CreateRoom::default()
         }))
         .await?;
-    let room = created["id"]
-        .as_str()
-        .context("create_room gave no id")?
-        .to_owned();
+    let room = created["id"].as_str().context("create_room gave no id")?.to_owned();
     let mut conns = vec![owner];
     for _ in 1..clients {
         conns.push(Conn::open(addr).await?);
     }
     for conn in &mut conns {
-        conn.request(Request::Join {
-            room: room.clone(),
-            password: None,
-        })
-        .await?;
+        conn.request(Request::Join { room: room.clone(), password: None }).await?;
     }
     let before = stats::process_usage(&server_pid.to_string())?;
     let started = Instant::now();

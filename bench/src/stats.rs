@@ -68,9 +68,5 @@ pub fn process_usage(pid: &str) -> anyhow::Result<ProcessUsage> {
             .and_then(|value| value.parse().ok())
             .unwrap_or(0)
     };
-    Ok(ProcessUsage {
-        cpu,
-        rss_bytes: kib("VmRSS:") * 1024,
-        peak_rss_bytes: kib("VmHWM:") * 1024,
-    })
+    Ok(ProcessUsage { cpu, rss_bytes: kib("VmRSS:") * 1024, peak_rss_bytes: kib("VmHWM:") * 1024 })
 }

@@ -125,9 +125,7 @@ impl Client {
                 return Err(ClientError::Server { code, message });
             }
             other => {
-                return Err(ClientError::Decode(format!(
-                    "expected welcome, got {other:?}"
-                )));
+                return Err(ClientError::Decode(format!("expected welcome, got {other:?}")));
             }
         };
         let pending = Pending::default();
@@ -156,12 +154,7 @@ impl Client {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (reply, result) = oneshot::channel();
         lock(&self.pending).insert(id, reply);
-        let sent = self
-            .send_frame(&RequestFrame {
-                id: Some(id),
-                request,
-            })
-            .await;
+        let sent = self.send_frame(&RequestFrame { id: Some(id), request }).await;
         if let Err(err) = sent {
             lock(&self.pending).remove(&id);
             return Err(err);
@@ -214,11 +207,8 @@ impl Client {
         struct Rooms {
             rooms: Vec<RoomInfo>,
         }
-        let rooms: Rooms = self
-            .request_as(Request::ListRooms {
-                room_type: room_type.map(str::to_owned),
-            })
-            .await?;
+        let rooms: Rooms =
+            self.request_as(Request::ListRooms { room_type: room_type.map(str::to_owned) }).await?;
         Ok(rooms.rooms)
     }
 
@@ -243,11 +233,7 @@ impl Client {
     /// # Errors
     /// As for [`Client::request`].
     pub async fn leave(&self, room: &str) -> Result<(), ClientError> {
-        self.request(Request::Leave {
-            room: room.to_owned(),
-        })
-        .await
-        .map(drop)
+        self.request(Request::Leave { room: room.to_owned() }).await.map(drop)
     }
 
     /// Deletes a room this client created.
@@ -255,11 +241,7 @@ impl Client {
     /// # Errors
     /// As for [`Client::request`].
     pub async fn delete_room(&self, room: &str) -> Result<(), ClientError> {
-        self.request(Request::DeleteRoom {
-            room: room.to_owned(),
-        })
-        .await
-        .map(drop)
+        self.request(Request::DeleteRoom { room: room.to_owned() }).await.map(drop)
     }
 
     /// Reads one variable.
@@ -268,10 +250,7 @@ impl Client {
     /// As for [`Client::request`].
     pub async fn get_variable(&self, room: &str, name: &str) -> Result<Value, ClientError> {
         let mut result = self
-            .request(Request::GetVariable {
-                room: room.to_owned(),
-                name: name.to_owned(),
-            })
+            .request(Request::GetVariable { room: room.to_owned(), name: name.to_owned() })
             .await?;
         Ok(result["value"].take())
     }
@@ -284,16 +263,10 @@ impl Client {
         &self,
         room: &str,
     ) -> Result<serde_json::Map<String, Value>, ClientError> {
-        let mut result = self
-            .request(Request::GetVariables {
-                room: room.to_owned(),
-            })
-            .await?;
+        let mut result = self.request(Request::GetVariables { room: room.to_owned() }).await?;
         match result["variables"].take() {
             Value::Object(map) => Ok(map),
-            other => Err(ClientError::Decode(format!(
-                "expected a map of variables, got {other}"
-            ))),
+            other => Err(ClientError::Decode(format!("expected a map of variables, got {other}"))),
         }
     }
 
@@ -329,12 +302,8 @@ impl Client {
         method: &str,
         args: Value,
     ) -> Result<Value, ClientError> {
-        self.request(Request::Invoke {
-            room: room.to_owned(),
-            method: method.to_owned(),
-            args,
-        })
-        .await
+        self.request(Request::Invoke { room: room.to_owned(), method: method.to_owned(), args })
+            .await
     }
 
     /// Sends a message to a room and waits for the server to accept it.
@@ -342,12 +311,7 @@ impl Client {
     /// # Errors
     /// As for [`Client::request`].
     pub async fn send_message(&self, room: &str, data: Value) -> Result<(), ClientError> {
-        self.request(Request::SendMessage {
-            room: room.to_owned(),
-            data,
-        })
-        .await
-        .map(drop)
+        self.request(Request::SendMessage { room: room.to_owned(), data }).await.map(drop)
     }
 
     /// Round trip with no effect.
@@ -366,10 +330,7 @@ impl Client {
 
     /// [`Client::next_event`] with a time limit; `None` on time-out too.
     pub async fn next_event_within(&mut self, limit: Duration) -> Option<Incoming> {
-        tokio::time::timeout(limit, self.incoming.recv())
-            .await
-            .ok()
-            .flatten()
+        tokio::time::timeout(limit, self.incoming.recv()).await.ok().flatten()
     }
 
     /// Takes the event stream out of the client, for a task that handles
@@ -404,20 +365,12 @@ async fn read_loop(
                     let _ = reply.send(Ok(result));
                 }
             }
-            Ok(ServerMessage::Error {
-                id: Some(id),
-                code,
-                message,
-            }) => {
+            Ok(ServerMessage::Error { id: Some(id), code, message }) => {
                 if let Some(reply) = lock(&pending).remove(&id) {
                     let _ = reply.send(Err(ClientError::Server { code, message }));
                 }
             }
-            Ok(ServerMessage::Error {
-                id: None,
-                code,
-                message,
-            }) => {
+            Ok(ServerMessage::Error { id: None, code, message }) => {
                 let _ = incoming.send(Incoming::Error { code, message });
             }
             Ok(ServerMessage::Event(event)) => {
@@ -435,7 +388,5 @@ fn decode(body: &[u8]) -> Result<ServerMessage, ClientError> {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

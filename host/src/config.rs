@@ -183,10 +183,7 @@ impl Default for DefaultRoomSettings {
 
 impl Default for VariableBroadcastDefaults {
     fn default() -> Self {
-        VariableBroadcastDefaults {
-            enabled: true,
-            default: true,
-        }
+        VariableBroadcastDefaults { enabled: true, default: true }
     }
 }
 
@@ -219,10 +216,8 @@ impl Config {
     /// [`ConfigError::Read`] when the file cannot be read, and the errors of
     /// [`Config::from_json`].
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         Config::from_json(&text, &path.display().to_string())
     }
 
@@ -268,39 +263,24 @@ impl Config {
         if self.enable_udp && self.tcp_port != 0 && self.udp_port == self.tcp_port {
             return Err(invalid(
                 "udpPort",
-                format!(
-                    "must differ from tcpPort ({}) when enableUDP is true",
-                    self.tcp_port
-                ),
+                format!("must differ from tcpPort ({}) when enableUDP is true", self.tcp_port),
             ));
         }
         let limits = &self.limits;
         if !(64..=MAX_FRAME_BYTES_CEILING).contains(&limits.max_frame_bytes) {
             return Err(invalid(
                 "limits.maxFrameBytes",
-                format!(
-                    "{} is outside 64..={MAX_FRAME_BYTES_CEILING}",
-                    limits.max_frame_bytes
-                ),
+                format!("{} is outside 64..={MAX_FRAME_BYTES_CEILING}", limits.max_frame_bytes),
             ));
         }
         let positive: [(&'static str, u64); 7] = [
             ("limits.maxConnections", limits.max_connections as u64),
             ("limits.maxRooms", limits.max_rooms as u64),
-            (
-                "limits.maxClientsPerRoom",
-                limits.max_clients_per_room.into(),
-            ),
-            (
-                "limits.outboundQueueFrames",
-                limits.outbound_queue_frames as u64,
-            ),
+            ("limits.maxClientsPerRoom", limits.max_clients_per_room.into()),
+            ("limits.outboundQueueFrames", limits.outbound_queue_frames as u64),
             ("limits.roomMailbox", limits.room_mailbox as u64),
             ("limits.pluginCallTimeoutMs", limits.plugin_call_timeout_ms),
-            (
-                "limits.pluginMemoryBytes",
-                limits.plugin_memory_bytes as u64,
-            ),
+            ("limits.pluginMemoryBytes", limits.plugin_memory_bytes as u64),
         ];
         if let Some((field, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return Err(invalid(field, "must be greater than 0".to_owned()));
@@ -366,23 +346,15 @@ mod tests {
         assert!(err.contains("tcpPort"), "{err}");
         let err = error_of(r#"{"udpPort": -1}"#);
         assert!(err.contains("udpPort"), "{err}");
-        assert_eq!(
-            Config::from_json(r#"{"tcpPort": 0}"#, "t")
-                .unwrap()
-                .tcp_port,
-            0
-        );
+        assert_eq!(Config::from_json(r#"{"tcpPort": 0}"#, "t").unwrap().tcp_port, 0);
     }
 
     #[test]
     fn udp_port_must_differ_from_tcp_port_when_udp_is_on() {
         let err = error_of(r#"{"enableUDP": true, "tcpPort": 9000, "udpPort": 9000}"#);
         assert!(err.contains("udpPort"), "{err}");
-        Config::from_json(
-            r#"{"enableUDP": false, "tcpPort": 9000, "udpPort": 9000}"#,
-            "t",
-        )
-        .unwrap();
+        Config::from_json(r#"{"enableUDP": false, "tcpPort": 9000, "udpPort": 9000}"#, "t")
+            .unwrap();
     }
 
     #[test]

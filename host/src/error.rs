@@ -18,10 +18,7 @@ pub struct ApiError {
 impl ApiError {
     /// An error with `code` and `message`.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
-        ApiError {
-            code,
-            message: message.into(),
-        }
+        ApiError { code, message: message.into() }
     }
 
     /// `room_not_found` for `room`.
@@ -31,17 +28,11 @@ impl ApiError {
 
     /// `not_in_room` for `room`.
     pub fn not_in_room(room: &str) -> ApiError {
-        ApiError::new(
-            ErrorCode::NotInRoom,
-            format!("you are not a member of room {room:?}"),
-        )
+        ApiError::new(ErrorCode::NotInRoom, format!("you are not a member of room {room:?}"))
     }
 
     /// `method_not_found` for `method`.
     pub fn method_not_found(method: &str) -> ApiError {
-        ApiError::new(
-            ErrorCode::MethodNotFound,
-            format!("this room has no method {method:?}"),
-        )
+        ApiError::new(ErrorCode::MethodNotFound, format!("this room has no method {method:?}"))
     }
 }

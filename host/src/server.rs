@@ -54,18 +54,12 @@ impl Server {
         for module in plugins::load_folder(&runtime, &config.plugins_dir).await {
             rooms.register_type(Arc::new(PluginRoomType(Arc::new(module))));
         }
-        Ok(Server {
-            config,
-            listener,
-            rooms,
-        })
+        Ok(Server { config, listener, rooms })
     }
 
     /// The bound TCP address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
+        self.listener.local_addr().expect("a bound listener has an address")
     }
 
     /// The room manager (to register room types before serving).
@@ -89,11 +83,7 @@ impl Server {
             self.rooms,
             shutdown.clone(),
         ));
-        RunningServer {
-            local_addr,
-            shutdown,
-            task,
-        }
+        RunningServer { local_addr, shutdown, task }
     }
 }
 

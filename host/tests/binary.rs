@@ -18,12 +18,7 @@ fn run_with_config(json: &str) -> std::process::Output {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let path = dir.join(format!("{}.json", NEXT.fetch_add(1, Ordering::Relaxed)));
     std::fs::write(&path, json).unwrap();
-    Command::new(BINARY)
-        .arg("--config")
-        .arg(&path)
-        .arg("--check-config")
-        .output()
-        .unwrap()
+    Command::new(BINARY).arg("--config").arg(&path).arg("--check-config").output().unwrap()
 }
 
 #[test]
@@ -31,14 +26,8 @@ fn bad_configs_exit_non_zero_and_name_the_field() {
     let cases = [
         ("{\"tcpPort\": 7777,,}", "line 1 column 18"),
         (r#"{"tcpPort": 65536}"#, "tcpPort"),
-        (
-            r#"{"enableUDP": true, "tcpPort": 5000, "udpPort": 5000}"#,
-            "udpPort",
-        ),
-        (
-            r#"{"limits": {"maxFrameBytes": "big"}}"#,
-            "limits.maxFrameBytes",
-        ),
+        (r#"{"enableUDP": true, "tcpPort": 5000, "udpPort": 5000}"#, "udpPort"),
+        (r#"{"limits": {"maxFrameBytes": "big"}}"#, "limits.maxFrameBytes"),
         (r#"{"colour": "red"}"#, "unknown field `colour`"),
     ];
     for (json, expected) in cases {
@@ -53,10 +42,8 @@ fn bad_configs_exit_non_zero_and_name_the_field() {
 
 #[test]
 fn a_missing_config_file_is_a_clear_error() {
-    let output = Command::new(BINARY)
-        .args(["--config", "/nonexistent/server.json"])
-        .output()
-        .unwrap();
+    let output =
+        Command::new(BINARY).args(["--config", "/nonexistent/server.json"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read config file"));
 }
@@ -72,9 +59,7 @@ fn start(args: &[&str], dir: &std::path::Path) -> (std::process::Child, String) 
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     (child, line)
 }
 
@@ -93,11 +78,7 @@ fn port_zero_prints_the_port_it_got() {
     let config = dir.join("server.json");
     std::fs::write(&config, r#"{"tcpPort": 0, "bindAddress": "127.0.0.1"}"#).unwrap();
     let (mut child, line) = start(&["--config", config.to_str().unwrap()], &dir);
-    let address = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_owned();
+    let address = line.trim().strip_prefix("listening on ").unwrap().to_owned();
     let connected = std::net::TcpStream::connect(&address);
     let _ = child.kill();
     let _ = child.wait();
@@ -132,17 +113,12 @@ fn refused_plugins_are_logged_with_the_file_and_the_problem() {
     let _ = child.kill();
     let _ = child.wait();
     let refusal = |file: &str| {
-        log.lines()
-            .find(|l| l.contains("plugin refused") && l.contains(file))
-            .map(str::to_owned)
+        log.lines().find(|l| l.contains("plugin refused") && l.contains(file)).map(str::to_owned)
     };
     let empty =
         refusal("empty.wasm").unwrap_or_else(|| panic!("no refusal of empty.wasm in:\n{log}"));
     assert!(empty.contains("missing export `memory`"), "{empty}");
     let junk = refusal("junk.wasm").unwrap_or_else(|| panic!("no refusal of junk.wasm in:\n{log}"));
     assert!(junk.contains("not a valid WebAssembly module"), "{junk}");
-    assert!(
-        log.contains("listening on TCP"),
-        "the server still started:\n{log}"
-    );
+    assert!(log.contains("listening on TCP"), "the server still started:\n{log}");
 }

@@ -149,17 +149,11 @@ impl RoomError {
 
     /// No such method (`method_not_found`).
     pub fn method_not_found(method: &str) -> RoomError {
-        RoomError::with_code(
-            "method_not_found",
-            format!("this room has no method {method:?}"),
-        )
+        RoomError::with_code("method_not_found", format!("this room has no method {method:?}"))
     }
 
     fn with_code(code: &str, message: impl Into<String>) -> RoomError {
-        RoomError {
-            code: code.to_owned(),
-            message: message.into(),
-        }
+        RoomError { code: code.to_owned(), message: message.into() }
     }
 }
 
@@ -214,9 +208,7 @@ pub struct Methods<R> {
 
 impl<R: Room> Methods<R> {
     fn new() -> Methods<R> {
-        Methods {
-            methods: HashMap::new(),
-        }
+        Methods { methods: HashMap::new() }
     }
 
     /// Adds method `name`. Its arguments are deserialised from the
@@ -379,8 +371,7 @@ pub mod __private {
         let parsed = input::<InvokeInput>(ptr, len);
         with(slot, |p| {
             let input = parsed?;
-            p.methods
-                .call(&mut p.room, input.session, &input.method, input.args)
+            p.methods.call(&mut p.room, input.session, &input.method, input.args)
         })
     }
 
@@ -389,9 +380,7 @@ pub mod __private {
         let parsed = input::<MessageInput>(ptr, len);
         with(slot, |p| {
             let input = parsed?;
-            p.room
-                .message(input.session, input.data)
-                .map(|()| Value::Null)
+            p.room.message(input.session, input.data).map(|()| Value::Null)
         })
     }
 }

@@ -79,13 +79,7 @@ pub fn get_variable(name: &str) -> Option<Vec<u8>> {
 pub fn set_variable(name: &str, value: &[u8], broadcast_flag: i32) -> bool {
     // SAFETY: the host only reads the two buffers.
     unsafe {
-        variable_set(
-            name.as_ptr(),
-            name.len(),
-            value.as_ptr(),
-            value.len(),
-            broadcast_flag,
-        ) == 1
+        variable_set(name.as_ptr(), name.len(), value.as_ptr(), value.len(), broadcast_flag) == 1
     }
 }
 

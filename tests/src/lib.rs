@@ -41,10 +41,7 @@ impl TestServer {
         config.validate("test").expect("test config is valid");
         let server = Server::bind(config).await.expect("server binds");
         let running = server.start();
-        TestServer {
-            addr: running.local_addr,
-            running: Some(running),
-        }
+        TestServer { addr: running.local_addr, running: Some(running) }
     }
 
     /// Starts a server whose plugins folder holds the example plugins and

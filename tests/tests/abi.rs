@@ -50,10 +50,7 @@ fn write_wat(folder: &Path, name: &str, wat: &str) {
 }
 
 fn of_type(room_type: &str) -> CreateRoom {
-    CreateRoom {
-        room_type: Some(room_type.into()),
-        ..CreateRoom::default()
-    }
+    CreateRoom { room_type: Some(room_type.into()), ..CreateRoom::default() }
 }
 
 #[tokio::test]
@@ -64,14 +61,8 @@ async fn a_hand_written_module_loads_and_works() {
     let room = client.create_room(of_type("counter")).await.unwrap().id;
     client.join(&room, None).await.unwrap();
 
-    assert_eq!(
-        client.invoke(&room, "anything", json!(null)).await.unwrap(),
-        json!(1)
-    );
-    assert_eq!(
-        client.invoke(&room, "count", json!([1, 2])).await.unwrap(),
-        json!(2)
-    );
+    assert_eq!(client.invoke(&room, "anything", json!(null)).await.unwrap(), json!(1));
+    assert_eq!(client.invoke(&room, "count", json!([1, 2])).await.unwrap(), json!(2));
     assert_eq!(client.get_variable(&room, "hits").await.unwrap(), json!(2));
     assert_eq!(
         next_event(&mut client).await,
@@ -113,10 +104,7 @@ async fn the_example_in_the_abi_doc_works() {
     let mut client = server.client().await;
     let room = client.create_room(of_type("doc")).await.unwrap().id;
     client.join(&room, None).await.unwrap();
-    assert_eq!(
-        client.invoke(&room, "answer", json!(null)).await.unwrap(),
-        json!(42)
-    );
+    assert_eq!(client.invoke(&room, "answer", json!(null)).await.unwrap(), json!(42));
     assert_eq!(
         next_event(&mut client).await,
         Event::VariableChanged {
@@ -144,18 +132,11 @@ async fn modules_breaking_the_abi_are_refused_and_the_others_load() {
                 "future",
                 &doc_module_with("(result i32) (i32.const 1)", "(result i32) (i32.const 2)"),
             );
-            write_wat(
-                folder,
-                "no-invoke",
-                &doc_module_with("(export \"vampire_invoke\")", ""),
-            );
+            write_wat(folder, "no-invoke", &doc_module_with("(export \"vampire_invoke\")", ""));
             write_wat(
                 folder,
                 "bad-alloc",
-                &doc_module_with(
-                    "(param $len i32) (result i32)",
-                    "(param $len i64) (result i32)",
-                ),
+                &doc_module_with("(param $len i32) (result i32)", "(param $len i64) (result i32)"),
             );
             write_wat(
                 folder,

@@ -13,13 +13,8 @@ struct Raw {
 
 impl Raw {
     async fn connect(server: &TestServer) -> Raw {
-        let mut raw = Raw {
-            socket: TcpStream::connect(server.addr).await.unwrap(),
-        };
-        assert!(matches!(
-            raw.read().await,
-            Some(ServerMessage::Welcome { .. })
-        ));
+        let mut raw = Raw { socket: TcpStream::connect(server.addr).await.unwrap() };
+        assert!(matches!(raw.read().await, Some(ServerMessage::Welcome { .. })));
         raw
     }
 
@@ -61,10 +56,7 @@ impl Raw {
         self.send_value(json!({"id": 77, "op": "ping"})).await;
         assert_eq!(
             self.read().await,
-            Some(ServerMessage::Response {
-                id: 77,
-                result: serde_json::Value::Null
-            })
+            Some(ServerMessage::Response { id: 77, result: serde_json::Value::Null })
         );
     }
 }
@@ -125,18 +117,15 @@ async fn unknown_operations_and_wrong_field_types_get_error_responses() {
     assert_eq!((id, code), (Some(1), ErrorCode::UnknownOperation));
     assert!(message.contains("teleport"), "{message}");
 
-    raw.send_value(json!({"id": 2, "op": "join", "room": 17}))
-        .await;
+    raw.send_value(json!({"id": 2, "op": "join", "room": 17})).await;
     let (id, code, message) = raw.read_error().await;
     assert_eq!((id, code), (Some(2), ErrorCode::InvalidRequest));
     assert!(message.contains("invalid type"), "{message}");
 
-    raw.send_value(json!({"id": 3, "op": "create_room", "max_clients": "many"}))
-        .await;
+    raw.send_value(json!({"id": 3, "op": "create_room", "max_clients": "many"})).await;
     assert_eq!(raw.read_error().await.1, ErrorCode::InvalidRequest);
 
-    raw.send_value(json!({"id": 4, "op": "set_variable", "room": "r1", "name": "x"}))
-        .await;
+    raw.send_value(json!({"id": 4, "op": "set_variable", "room": "r1", "name": "x"})).await;
     let (id, code, message) = raw.read_error().await;
     assert_eq!((id, code), (Some(4), ErrorCode::InvalidRequest));
     assert!(message.contains("value"), "{message}");
@@ -166,12 +155,8 @@ async fn a_bad_frame_loses_nothing_for_the_room() {
     let owner = server.client().await;
     let room = owner.create_room(CreateRoom::default()).await.unwrap().id;
     let mut raw = Raw::connect(&server).await;
-    raw.send_value(json!({"id": 1, "op": "join", "room": room}))
-        .await;
-    assert!(matches!(
-        raw.read().await,
-        Some(ServerMessage::Response { id: 1, .. })
-    ));
+    raw.send_value(json!({"id": 1, "op": "join", "room": room})).await;
+    assert!(matches!(raw.read().await, Some(ServerMessage::Response { id: 1, .. })));
     raw.send_frame(b"\xc1garbage").await;
     assert_eq!(raw.read_error().await.1, ErrorCode::InvalidFrame);
     // Still a member.
@@ -192,17 +177,13 @@ async fn a_client_that_stops_reading_is_disconnected_and_the_room_goes_on() {
     let server = TestServer::start_with(|c| c.limits.outbound_queue_frames = 8).await;
     let sender = server.client().await;
     let room = sender
-        .create_room(CreateRoom {
-            auto_dispose: Some(false),
-            ..CreateRoom::default()
-        })
+        .create_room(CreateRoom { auto_dispose: Some(false), ..CreateRoom::default() })
         .await
         .unwrap()
         .id;
     sender.join(&room, None).await.unwrap();
     let mut slow = Raw::connect(&server).await;
-    slow.send_value(json!({"id": 1, "op": "join", "room": room}))
-        .await;
+    slow.send_value(json!({"id": 1, "op": "join", "room": room})).await;
     let mut watcher = server.client().await;
     watcher.join(&room, None).await.unwrap();
 
@@ -215,11 +196,7 @@ async fn a_client_that_stops_reading_is_disconnected_and_the_room_goes_on() {
             break;
         }
     }
-    assert_eq!(
-        sender.list_rooms(None).await.unwrap()[0].members,
-        2,
-        "the slow client was removed"
-    );
+    assert_eq!(sender.list_rooms(None).await.unwrap()[0].members, 2, "the slow client was removed");
 
     // The slow client gets what was in flight, then the reason, then EOF.
     let mut reason = None;
@@ -231,10 +208,7 @@ async fn a_client_that_stops_reading_is_disconnected_and_the_room_goes_on() {
     assert_eq!(reason, Some(ErrorCode::SlowConsumer));
 
     // The others keep going.
-    sender
-        .send_message(&room, json!("still here"))
-        .await
-        .unwrap();
+    sender.send_message(&room, json!("still here")).await.unwrap();
     vampire_tests::wait_for(&mut watcher, |e| {
         matches!(e, vampire_client::Event::RoomMessage { data, .. } if data == &json!("still here"))
     })

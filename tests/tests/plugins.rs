@@ -47,17 +47,11 @@ async fn chat_welcomes_newcomers_then_relays_messages() {
         }
     );
     bob.join(&room, None).await.unwrap();
-    assert!(matches!(
-        next_event(&mut bob).await,
-        Event::RoomMessage { from: None, .. }
-    ));
+    assert!(matches!(next_event(&mut bob).await, Event::RoomMessage { from: None, .. }));
     // The default behaviour follows: the others hear of the join.
     assert_eq!(
         next_event(&mut alice).await,
-        Event::MemberJoined {
-            room: room.clone(),
-            session: bob.session()
-        }
+        Event::MemberJoined { room: room.clone(), session: bob.session() }
     );
 
     bob.send_message(&room, json!("hi all")).await.unwrap();
@@ -83,10 +77,7 @@ async fn chat_welcomes_newcomers_then_relays_messages() {
             }
         );
     }
-    let history = alice
-        .invoke(&room, "history", json!({"last": 5}))
-        .await
-        .unwrap();
+    let history = alice.invoke(&room, "history", json!({"last": 5})).await.unwrap();
     assert_eq!(history, json!([{"from": bob.session(), "data": "hi all"}]));
     let err = alice.send_message(&room, json!(null)).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::InvalidRequest));
@@ -112,10 +103,7 @@ async fn tictactoe_methods_return_results_and_errors() {
 
     let err = play(&x, &room, 0).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::RoomError));
-    assert!(
-        err.to_string().contains("waiting for a second player"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("waiting for a second player"), "{err}");
 
     o.join(&room, None).await.unwrap();
     let err = third.join(&room, None).await.unwrap_err();
@@ -131,10 +119,7 @@ async fn tictactoe_methods_return_results_and_errors() {
     assert!(err.to_string().contains("taken"), "{err}");
     let err = play(&o, &room, 9).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::InvalidRequest));
-    let err = o
-        .invoke(&room, "play", json!({"cel": 1}))
-        .await
-        .unwrap_err();
+    let err = o.invoke(&room, "play", json!({"cel": 1})).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::InvalidRequest));
     let err = o.invoke(&room, "resign", json!(null)).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::MethodNotFound));
@@ -164,9 +149,7 @@ async fn a_panicking_method_fails_alone_and_the_room_goes_on() {
     let mut a = server.client().await;
     let room = a.create_room(of_type("faulty")).await.unwrap().id;
     a.join(&room, None).await.unwrap();
-    a.set_variable(&room, "kept", json!("yes"), Some(false))
-        .await
-        .unwrap();
+    a.set_variable(&room, "kept", json!("yes"), Some(false)).await.unwrap();
     assert_eq!(a.invoke(&room, "ok", json!(null)).await.unwrap(), json!(1));
     assert_eq!(a.invoke(&room, "ok", json!(null)).await.unwrap(), json!(2));
 
@@ -177,10 +160,7 @@ async fn a_panicking_method_fails_alone_and_the_room_goes_on() {
     // Same members, same variables (including one set just before the
     // panic), and a fresh instance (its counter restarted).
     assert_eq!(a.get_variable(&room, "kept").await.unwrap(), json!("yes"));
-    assert_eq!(
-        a.get_variable(&room, "before_panic").await.unwrap(),
-        json!(true)
-    );
+    assert_eq!(a.get_variable(&room, "before_panic").await.unwrap(), json!(true));
     assert_eq!(a.list_rooms(None).await.unwrap()[0].members, 1);
     assert_eq!(a.invoke(&room, "ok", json!(null)).await.unwrap(), json!(1));
     while a.try_next_event().is_some() {}
@@ -204,10 +184,7 @@ async fn an_endless_loop_is_stopped_by_the_deadline_while_other_rooms_answer() {
     let spin = tokio::spawn({
         let stuck = stuck.clone();
         async move {
-            let err = looper
-                .invoke(&stuck, "spin", json!(null))
-                .await
-                .unwrap_err();
+            let err = looper.invoke(&stuck, "spin", json!(null)).await.unwrap_err();
             (looper, err, started.elapsed())
         }
     });
@@ -220,15 +197,9 @@ async fn an_endless_loop_is_stopped_by_the_deadline_while_other_rooms_answer() {
     let (looper, err, elapsed) = spin.await.unwrap();
     assert_eq!(err.code(), Some(ErrorCode::PluginError));
     assert!(err.to_string().contains("time budget of 300 ms"), "{err}");
-    assert!(
-        answered_during_spin < elapsed,
-        "the other room answered while the loop ran"
-    );
+    assert!(answered_during_spin < elapsed, "the other room answered while the loop ran");
     // The looping room works again.
-    assert_eq!(
-        looper.invoke(&stuck, "ok", json!(null)).await.unwrap(),
-        json!(1)
-    );
+    assert_eq!(looper.invoke(&stuck, "ok", json!(null)).await.unwrap(), json!(1));
 }
 
 #[tokio::test]
@@ -250,17 +221,10 @@ async fn a_guest_join_refusal_reaches_the_client_with_its_reason() {
     let guest = server.client().await;
     let room = owner.create_room(of_type("faulty")).await.unwrap().id;
     owner.join(&room, None).await.unwrap();
-    owner
-        .set_variable(&room, "closed", json!(true), None)
-        .await
-        .unwrap();
+    owner.set_variable(&room, "closed", json!(true), None).await.unwrap();
     let err = guest.join(&room, None).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::NotAuthorized));
-    assert!(
-        err.to_string()
-            .contains(&format!("room closed to {}", guest.session())),
-        "{err}"
-    );
+    assert!(err.to_string().contains(&format!("room closed to {}", guest.session())), "{err}");
     assert_eq!(owner.list_rooms(None).await.unwrap()[0].members, 1);
 }
 
@@ -270,16 +234,9 @@ async fn broken_modules_are_refused_and_the_others_still_load() {
         |folder| {
             std::fs::write(folder.join("garbage.wasm"), b"not wasm at all").unwrap();
             // Valid wasm, but none of the ABI's exports.
-            std::fs::write(
-                folder.join("empty.wasm"),
-                wat::parse_str("(module)").unwrap(),
-            )
-            .unwrap();
-            std::fs::write(
-                folder.join("generic.wasm"),
-                wat::parse_str("(module)").unwrap(),
-            )
-            .unwrap();
+            std::fs::write(folder.join("empty.wasm"), wat::parse_str("(module)").unwrap()).unwrap();
+            std::fs::write(folder.join("generic.wasm"), wat::parse_str("(module)").unwrap())
+                .unwrap();
         },
         |_| {},
     )
@@ -291,4 +248,44 @@ async fn broken_modules_are_refused_and_the_others_still_load() {
     }
     client.create_room(of_type("chat")).await.unwrap();
     client.create_room(of_type("generic")).await.unwrap();
+}
+
+#[tokio::test]
+async fn leaves_reach_the_guest() {
+    let server = server().await;
+    let x = server.client().await;
+    let mut o = server.client().await;
+    let room = x.create_room(of_type("tictactoe")).await.unwrap().id;
+    x.join(&room, None).await.unwrap();
+    o.join(&room, None).await.unwrap();
+    assert_eq!(o.get_variable(&room, "players").await.unwrap(), json!([x.session(), o.session()]));
+    drop(x);
+    // The guest's leave hook frees the seat, in a broadcast variable.
+    let left_alone = json!([o.session()]);
+    wait_for(&mut o, |e| {
+        matches!(e, Event::VariableChanged { name, value, .. } if name == "players" && *value == left_alone)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn guest_set_variables_follow_the_room_broadcast_setting() {
+    let server = server().await;
+    let mut a = server.client().await;
+    let quiet = CreateRoom {
+        variable_broadcast: Some(vampire_client::VariableBroadcast {
+            enabled: Some(false),
+            default: None,
+        }),
+        ..of_type("chat")
+    };
+    let room = a.create_room(quiet).await.unwrap().id;
+    a.join(&room, None).await.unwrap();
+    a.send_message(&room, json!("hello")).await.unwrap();
+    // The welcome and the relayed message arrive; `messages` changes
+    // without a broadcast, since the room broadcasts no variable.
+    assert!(matches!(next_event(&mut a).await, Event::RoomMessage { from: None, .. }));
+    assert!(matches!(next_event(&mut a).await, Event::RoomMessage { from: Some(_), .. }));
+    assert_no_event(&mut a).await;
+    assert_eq!(a.get_variable(&room, "messages").await.unwrap(), json!(1));
 }

@@ -7,11 +7,7 @@ use vampire_client::{CreateRoom, ErrorCode, Event};
 use vampire_tests::{TestServer, assert_no_event, json, next_event, wait_for};
 
 fn room(public: bool) -> CreateRoom {
-    CreateRoom {
-        public: Some(public),
-        name: Some("lobby".into()),
-        ..CreateRoom::default()
-    }
+    CreateRoom { public: Some(public), name: Some("lobby".into()), ..CreateRoom::default() }
 }
 
 #[tokio::test]
@@ -21,10 +17,7 @@ async fn create_list_join_leave_delete() {
     let mut guest = server.client().await;
 
     let info = owner
-        .create_room(CreateRoom {
-            metadata: Some(json!({"mode": "duel"})),
-            ..room(true)
-        })
+        .create_room(CreateRoom { metadata: Some(json!({"mode": "duel"})), ..room(true) })
         .await
         .unwrap();
     assert_eq!(info.room_type, "generic");
@@ -78,10 +71,7 @@ async fn password_protected_rooms_need_the_password() {
     let owner = server.client().await;
     let guest = server.client().await;
     let info = owner
-        .create_room(CreateRoom {
-            password: Some("s3cret".into()),
-            ..room(false)
-        })
+        .create_room(CreateRoom { password: Some("s3cret".into()), ..room(false) })
         .await
         .unwrap();
     assert!(info.password_protected);
@@ -102,10 +92,7 @@ async fn members_are_told_who_joins_and_leaves() {
     second.join(&info.id, None).await.unwrap();
     assert_eq!(
         next_event(&mut first).await,
-        Event::MemberJoined {
-            room: info.id.clone(),
-            session: second.session()
-        }
+        Event::MemberJoined { room: info.id.clone(), session: second.session() }
     );
     second.leave(&info.id).await.unwrap();
     assert_eq!(
@@ -129,12 +116,7 @@ async fn only_the_creator_may_delete_and_members_are_told() {
     let err = member.delete_room(&info.id).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::NotAuthorized));
     owner.delete_room(&info.id).await.unwrap();
-    assert_eq!(
-        next_event(&mut member).await,
-        Event::RoomDeleted {
-            room: info.id.clone()
-        }
-    );
+    assert_eq!(next_event(&mut member).await, Event::RoomDeleted { room: info.id.clone() });
     let err = member.get_variables(&info.id).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::RoomNotFound));
 }
@@ -147,13 +129,7 @@ async fn joining_a_missing_or_full_room_and_joining_twice_fail() {
     let err = a.join("r999", None).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::RoomNotFound));
 
-    let info = a
-        .create_room(CreateRoom {
-            max_clients: Some(1),
-            ..room(true)
-        })
-        .await
-        .unwrap();
+    let info = a.create_room(CreateRoom { max_clients: Some(1), ..room(true) }).await.unwrap();
     a.join(&info.id, None).await.unwrap();
     let err = a.join(&info.id, None).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::AlreadyInRoom));
@@ -168,13 +144,7 @@ async fn leaving_a_room_one_is_not_in_fails() {
     let server = TestServer::start().await;
     let a = server.client().await;
     let b = server.client().await;
-    let info = a
-        .create_room(CreateRoom {
-            auto_dispose: Some(false),
-            ..room(true)
-        })
-        .await
-        .unwrap();
+    let info = a.create_room(CreateRoom { auto_dispose: Some(false), ..room(true) }).await.unwrap();
     let err = b.leave(&info.id).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::NotInRoom));
     let err = b.leave("r424242").await.unwrap_err();
@@ -189,18 +159,12 @@ async fn max_clients_is_bounded_by_the_server_limit() {
     let server = TestServer::start_with(|c| c.limits.max_clients_per_room = 100).await;
     let client = server.client().await;
     let err = client
-        .create_room(CreateRoom {
-            max_clients: Some(101),
-            ..CreateRoom::default()
-        })
+        .create_room(CreateRoom { max_clients: Some(101), ..CreateRoom::default() })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::InvalidRequest));
     let err = client
-        .create_room(CreateRoom {
-            room_type: Some("no-such-type".into()),
-            ..CreateRoom::default()
-        })
+        .create_room(CreateRoom { room_type: Some("no-such-type".into()), ..CreateRoom::default() })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::UnknownRoomType));
@@ -211,13 +175,8 @@ async fn rooms_dispose_when_the_last_member_leaves_unless_kept() {
     let server = TestServer::start().await;
     let client = server.client().await;
     let disposable = client.create_room(room(true)).await.unwrap();
-    let kept = client
-        .create_room(CreateRoom {
-            auto_dispose: Some(false),
-            ..room(true)
-        })
-        .await
-        .unwrap();
+    let kept =
+        client.create_room(CreateRoom { auto_dispose: Some(false), ..room(true) }).await.unwrap();
     for id in [&disposable.id, &kept.id] {
         client.join(id, None).await.unwrap();
         client.leave(id).await.unwrap();
@@ -254,10 +213,7 @@ async fn wait_until_listed(
         if done(&ids) {
             return ids;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "listing stayed {ids:?}"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "listing stayed {ids:?}");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
@@ -275,11 +231,7 @@ async fn a_dropped_connection_removes_the_member() {
     drop(leaver); // closes the socket without a leave request
     assert_eq!(
         next_event(&mut stayer).await,
-        Event::MemberLeft {
-            room: info.id.clone(),
-            session: gone,
-            reason: "disconnected".into()
-        }
+        Event::MemberLeft { room: info.id.clone(), session: gone, reason: "disconnected".into() }
     );
     assert_eq!(stayer.list_rooms(None).await.unwrap()[0].members, 1);
 }
@@ -290,10 +242,7 @@ async fn two_hundred_concurrent_joins_end_with_one_member_list() {
     let server = TestServer::start().await;
     let owner = server.client().await;
     let info = owner
-        .create_room(CreateRoom {
-            max_clients: Some(CLIENTS as u32),
-            ..room(true)
-        })
+        .create_room(CreateRoom { max_clients: Some(CLIENTS as u32), ..room(true) })
         .await
         .unwrap();
 
@@ -326,8 +275,5 @@ async fn two_hundred_concurrent_joins_end_with_one_member_list() {
     let expected: BTreeSet<u64> = clients.iter().map(|c| c.session()).collect();
     assert_eq!(expected.len(), CLIENTS);
     assert!(lists.iter().all(|list| *list == expected));
-    assert_eq!(
-        owner.list_rooms(None).await.unwrap()[0].members,
-        CLIENTS as u32
-    );
+    assert_eq!(owner.list_rooms(None).await.unwrap()[0].members, CLIENTS as u32);
 }

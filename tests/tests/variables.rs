@@ -17,10 +17,7 @@ async fn pair(server: &TestServer, settings: CreateRoom) -> (Client, Client, Str
 }
 
 async fn drain_join_event(client: &mut Client) {
-    assert!(matches!(
-        next_event(client).await,
-        Event::MemberJoined { .. }
-    ));
+    assert!(matches!(next_event(client).await, Event::MemberJoined { .. }));
 }
 
 #[tokio::test]
@@ -28,16 +25,9 @@ async fn set_then_get_one_and_all() {
     let server = TestServer::start().await;
     let (mut a, _b, room) = pair(&server, CreateRoom::default()).await;
     drain_join_event(&mut a).await;
-    a.set_variable(&room, "score", json!({"red": 3, "blue": [1, 2]}), None)
-        .await
-        .unwrap();
-    a.set_variable(&room, "round", json!(2), None)
-        .await
-        .unwrap();
-    assert_eq!(
-        a.get_variable(&room, "score").await.unwrap(),
-        json!({"red": 3, "blue": [1, 2]})
-    );
+    a.set_variable(&room, "score", json!({"red": 3, "blue": [1, 2]}), None).await.unwrap();
+    a.set_variable(&room, "round", json!(2), None).await.unwrap();
+    assert_eq!(a.get_variable(&room, "score").await.unwrap(), json!({"red": 3, "blue": [1, 2]}));
     let all = a.get_variables(&room).await.unwrap();
     assert_eq!(all.len(), 2);
     assert_eq!(all["round"], json!(2));
@@ -64,32 +54,16 @@ async fn broadcast_follows_the_per_variable_flag() {
         by: Some(a.session()),
     };
     assert_eq!(next_event(&mut b).await, expected);
-    assert_eq!(
-        next_event(&mut a).await,
-        expected,
-        "the setter is a member too"
-    );
+    assert_eq!(next_event(&mut a).await, expected, "the setter is a member too");
 
     // Flag off for this variable: nobody is told, now or on later sets.
-    assert!(
-        !a.set_variable(&room, "secret", json!(1), Some(false))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !a.set_variable(&room, "secret", json!(2), None)
-            .await
-            .unwrap()
-    );
+    assert!(!a.set_variable(&room, "secret", json!(1), Some(false)).await.unwrap());
+    assert!(!a.set_variable(&room, "secret", json!(2), None).await.unwrap());
     assert_no_event(&mut b).await;
     assert_eq!(b.get_variable(&room, "secret").await.unwrap(), json!(2));
 
     // And back on.
-    assert!(
-        a.set_variable(&room, "secret", json!(3), Some(true))
-            .await
-            .unwrap()
-    );
+    assert!(a.set_variable(&room, "secret", json!(3), Some(true)).await.unwrap());
     assert!(
         matches!(next_event(&mut b).await, Event::VariableChanged { value, .. } if value == json!(3))
     );
@@ -99,18 +73,11 @@ async fn broadcast_follows_the_per_variable_flag() {
 async fn a_room_with_broadcast_disabled_never_broadcasts() {
     let server = TestServer::start().await;
     let settings = CreateRoom {
-        variable_broadcast: Some(VariableBroadcast {
-            enabled: Some(false),
-            default: None,
-        }),
+        variable_broadcast: Some(VariableBroadcast { enabled: Some(false), default: None }),
         ..CreateRoom::default()
     };
     let (a, mut b, room) = pair(&server, settings).await;
-    assert!(
-        !a.set_variable(&room, "x", json!(1), Some(true))
-            .await
-            .unwrap()
-    );
+    assert!(!a.set_variable(&room, "x", json!(1), Some(true)).await.unwrap());
     assert!(!a.set_variable(&room, "y", json!(1), None).await.unwrap());
     assert_no_event(&mut b).await;
 }
@@ -119,24 +86,13 @@ async fn a_room_with_broadcast_disabled_never_broadcasts() {
 async fn the_room_default_flag_applies_to_new_variables() {
     let server = TestServer::start().await;
     let settings = CreateRoom {
-        variable_broadcast: Some(VariableBroadcast {
-            enabled: None,
-            default: Some(false),
-        }),
+        variable_broadcast: Some(VariableBroadcast { enabled: None, default: Some(false) }),
         ..CreateRoom::default()
     };
     let (a, mut b, room) = pair(&server, settings).await;
-    assert!(
-        !a.set_variable(&room, "quiet", json!(1), None)
-            .await
-            .unwrap()
-    );
+    assert!(!a.set_variable(&room, "quiet", json!(1), None).await.unwrap());
     assert_no_event(&mut b).await;
-    assert!(
-        a.set_variable(&room, "loud", json!(1), Some(true))
-            .await
-            .unwrap()
-    );
+    assert!(a.set_variable(&room, "loud", json!(1), Some(true)).await.unwrap());
     assert!(
         matches!(next_event(&mut b).await, Event::VariableChanged { name, .. } if name == "loud")
     );
@@ -157,11 +113,7 @@ async fn config_defaults_apply_when_the_room_gives_none() {
     })
     .await;
     let (a, mut b, room) = pair(&server, CreateRoom::default()).await;
-    assert!(
-        !a.set_variable(&room, "v", json!(1), Some(true))
-            .await
-            .unwrap()
-    );
+    assert!(!a.set_variable(&room, "v", json!(1), Some(true)).await.unwrap());
     assert_no_event(&mut b).await;
 }
 
@@ -169,10 +121,7 @@ async fn config_defaults_apply_when_the_room_gives_none() {
 async fn invoking_a_method_the_generic_room_lacks_is_method_not_found() {
     let server = TestServer::start().await;
     let (a, _b, room) = pair(&server, CreateRoom::default()).await;
-    let err = a
-        .invoke(&room, "teleport", json!({"x": 1}))
-        .await
-        .unwrap_err();
+    let err = a.invoke(&room, "teleport", json!({"x": 1})).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::MethodNotFound));
 }
 
@@ -182,11 +131,8 @@ async fn messages_are_relayed_to_every_member() {
     let (mut a, mut b, room) = pair(&server, CreateRoom::default()).await;
     drain_join_event(&mut a).await;
     a.send_message(&room, json!("hello")).await.unwrap();
-    let expected = Event::RoomMessage {
-        room: room.clone(),
-        from: Some(a.session()),
-        data: json!("hello"),
-    };
+    let expected =
+        Event::RoomMessage { room: room.clone(), from: Some(a.session()), data: json!("hello") };
     assert_eq!(next_event(&mut b).await, expected);
     assert_eq!(next_event(&mut a).await, expected);
 }

@@ -103,14 +103,7 @@ pub fn build_plugins(folders: &[&str]) -> anyhow::Result<Vec<(String, PathBuf)>>
     let mut build = cargo();
     build
         .current_dir(&root)
-        .args([
-            "build",
-            "--quiet",
-            "--profile",
-            PLUGIN_PROFILE,
-            "--target",
-            WASM_TARGET,
-        ])
+        .args(["build", "--quiet", "--profile", PLUGIN_PROFILE, "--target", WASM_TARGET])
         .arg("--target-dir")
         .arg(&target_dir)
         // Flags meant for the host build (coverage, sanitizers) do not
@@ -121,9 +114,7 @@ pub fn build_plugins(folders: &[&str]) -> anyhow::Result<Vec<(String, PathBuf)>>
     for name in &crates {
         build.args(["-p", name]);
     }
-    let status = build
-        .status()
-        .context("cannot run cargo to build the plugins")?;
+    let status = build.status().context("cannot run cargo to build the plugins")?;
     if !status.success() {
         bail!("building the plugins failed");
     }

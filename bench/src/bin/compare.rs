@@ -79,9 +79,7 @@ struct Setup {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let setup = prepare(&args)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let mut targets = vec![Target::Baseline, Target::Vampire];
     if setup.colyseus.is_some() {
         targets.push(Target::Colyseus);
@@ -119,15 +117,7 @@ fn prepare(args: &Args) -> anyhow::Result<Setup> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(&cargo)
         .current_dir(&root)
-        .args([
-            "build",
-            "--quiet",
-            "--release",
-            "-p",
-            "vampiretcp",
-            "-p",
-            "vampire-bench",
-        ])
+        .args(["build", "--quiet", "--release", "-p", "vampiretcp", "-p", "vampire-bench"])
         .status()?;
     if !status.success() {
         bail!("building the servers failed");
@@ -135,16 +125,8 @@ fn prepare(args: &Args) -> anyhow::Result<Setup> {
     let plugins =
         std::env::temp_dir().join(format!("vampire-bench-plugins-{}", std::process::id()));
     xtask::install_plugins(&[xtask::EXAMPLE_PLUGINS, xtask::BENCH_PLUGINS], &plugins)?;
-    let colyseus = if args.no_colyseus {
-        None
-    } else {
-        install_colyseus(&root)
-    };
-    Ok(Setup {
-        release: root.join("target").join("release"),
-        plugins,
-        colyseus,
-    })
+    let colyseus = if args.no_colyseus { None } else { install_colyseus(&root) };
+    Ok(Setup { release: root.join("target").join("release"), plugins, colyseus })
 }
 
 /// `npm ci` in `bench/colyseus` when its packages are missing; `None` (and a
@@ -155,11 +137,7 @@ fn install_colyseus(root: &Path) -> Option<PathBuf> {
         return Some(dir);
     }
     eprintln!("installing Colyseus (npm ci in bench/colyseus)...");
-    match Command::new("npm")
-        .current_dir(&dir)
-        .args(["ci", "--no-audit", "--no-fund"])
-        .status()
-    {
+    match Command::new("npm").current_dir(&dir).args(["ci", "--no-audit", "--no-fund"]).status() {
         Ok(status) if status.success() => Some(dir),
         other => {
             eprintln!("Colyseus left out: npm ci failed ({other:?})");
@@ -200,31 +178,18 @@ fn start(setup: &Setup, target: Target) -> anyhow::Result<Running> {
             command
         }
         Target::Colyseus => {
-            let dir = setup
-                .colyseus
-                .as_ref()
-                .context("Colyseus is not installed")?;
-            let port = std::net::TcpListener::bind("127.0.0.1:0")?
-                .local_addr()?
-                .port();
+            let dir = setup.colyseus.as_ref().context("Colyseus is not installed")?;
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
             let mut command = Command::new("node");
-            command
-                .current_dir(dir)
-                .arg("server.js")
-                .arg(port.to_string());
+            command.current_dir(dir).arg("server.js").arg(port.to_string());
             command
         }
     };
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
     let stdout = child.stdout.take().context("no stdout")?;
     let mut lines = BufReader::new(stdout).lines();
     let addr = loop {
-        let line = lines
-            .next()
-            .context("the server exited before listening")??;
+        let line = lines.next().context("the server exited before listening")??;
         if let Some(addr) = line.trim().strip_prefix("listening on ") {
             break addr.parse::<SocketAddr>()?;
         }
@@ -290,38 +255,18 @@ fn run_chat(
     eprintln!("running {} at M={rate}...", target.name());
     let result = match target {
         Target::Colyseus => {
-            let dir = setup
-                .colyseus
-                .as_ref()
-                .context("Colyseus is not installed")?;
+            let dir = setup.colyseus.as_ref().context("Colyseus is not installed")?;
             let output = Command::new("node")
                 .current_dir(dir)
                 .arg("load.js")
                 .args(["--port", &server.addr.port().to_string()])
-                .args([
-                    "--rooms",
-                    &args.rooms.to_string(),
-                    "--clients",
-                    &args.clients.to_string(),
-                ])
-                .args([
-                    "--rate",
-                    &rate.to_string(),
-                    "--duration",
-                    &args.duration.to_string(),
-                ])
-                .args([
-                    "--warmup",
-                    &args.warmup.to_string(),
-                    "--server-pid",
-                    &pid.to_string(),
-                ])
+                .args(["--rooms", &args.rooms.to_string(), "--clients", &args.clients.to_string()])
+                .args(["--rate", &rate.to_string(), "--duration", &args.duration.to_string()])
+                .args(["--warmup", &args.warmup.to_string(), "--server-pid", &pid.to_string()])
                 .output()?;
             let stdout = String::from_utf8_lossy(&output.stdout);
-            let line = stdout
-                .lines()
-                .find_map(|l| l.strip_prefix("RESULT "))
-                .with_context(|| {
+            let line =
+                stdout.lines().find_map(|l| l.strip_prefix("RESULT ")).with_context(|| {
                     format!(
                         "the Colyseus load script failed: {}",
                         String::from_utf8_lossy(&output.stderr)
@@ -363,12 +308,7 @@ fn print_table(results: &[(Target, ChatResult)]) {
             r.peak_rss_bytes as f64 / 1048576.0
         );
     }
-    let find = |t: Target| {
-        results
-            .iter()
-            .find(|(target, _)| *target == t)
-            .map(|(_, r)| r)
-    };
+    let find = |t: Target| results.iter().find(|(target, _)| *target == t).map(|(_, r)| r);
     if let Some(vampire) = find(Target::Vampire) {
         println!();
         if let Some(baseline) = find(Target::Baseline) {
@@ -448,10 +388,7 @@ fn sweep(
             .and_then(|(_, best)| best.as_ref().map(|(_, r)| r.delivered_per_s))
     };
     if let (Some(v), Some(c)) = (delivered(Target::Vampire), delivered(Target::Colyseus)) {
-        println!(
-            "\nsaturation throughput vampiretcp / colyseus: {:.1}x (target >= 10x)",
-            v / c
-        );
+        println!("\nsaturation throughput vampiretcp / colyseus: {:.1}x (target >= 10x)", v / c);
     }
     if let (Some(v), Some(b)) = (delivered(Target::Vampire), delivered(Target::Baseline)) {
         println!("saturation throughput vampiretcp / baseline: {:.2}x", v / b);

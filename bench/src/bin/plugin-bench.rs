@@ -32,10 +32,7 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let built = xtask::build_plugins(&[xtask::BENCH_PLUGINS])?;
-    let (_, echo_path) = built
-        .iter()
-        .find(|(name, _)| name == "echo")
-        .expect("echo plugin built");
+    let (_, echo_path) = built.iter().find(|(name, _)| name == "echo").expect("echo plugin built");
     let config = Config::embedded_default();
     let runtime = Arc::new(PluginRuntime::new(
         config.limits.plugin_call_timeout(),
@@ -53,8 +50,7 @@ fn main() -> anyhow::Result<()> {
     };
     let mut state = RoomState::new("bench".into(), settings, Arc::default());
     let mut room = WasmRoom::new(module.clone());
-    room.on_create(&mut state)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    room.on_create(&mut state).map_err(|e| anyhow::anyhow!("{e}"))?;
     let argument = serde_json::json!({"x": 1, "name": "abc"});
     for _ in 0..args.calls / 10 {
         room.on_invoke(&mut state, 1, "echo", argument.clone())
@@ -79,9 +75,7 @@ fn main() -> anyhow::Result<()> {
     );
 
     // 2. Room creation through the manager, actors included.
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let tokio = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     tokio.block_on(async {
         let mut config = Config::embedded_default();
         config.limits.max_rooms = args.rooms as usize + 1;
@@ -95,10 +89,7 @@ fn main() -> anyhow::Result<()> {
         let rss_before = stats::process_usage("self")?.rss_bytes;
         let started = Instant::now();
         for _ in 0..args.rooms {
-            manager
-                .create(request.clone(), 1)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            manager.create(request.clone(), 1).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         let elapsed = started.elapsed();
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -95,10 +95,7 @@ async fn serve(socket: TcpStream, session: SessionId, groups: Groups, next_id: A
                 serde_json::json!({ "id": format!("g{}", next_id.fetch_add(1, Ordering::Relaxed)) }),
             ),
             Request::Join { room, .. } => {
-                lock(&groups)
-                    .entry(room.clone())
-                    .or_default()
-                    .push((session, queue.clone()));
+                lock(&groups).entry(room.clone()).or_default().push((session, queue.clone()));
                 joined.push(room);
                 Value::Null
             }

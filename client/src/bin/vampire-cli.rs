@@ -93,15 +93,11 @@ async fn run(client: &Client, words: &[&str]) -> Result<Option<String>, ClientEr
             format!("broadcast={broadcast}")
         }
         "invoke" => to_json(
-            &client
-                .invoke(&arg(1), &arg(2), parse_value(&words[3.min(words.len())..]))
-                .await?,
+            &client.invoke(&arg(1), &arg(2), parse_value(&words[3.min(words.len())..])).await?,
         ),
-        "say" => to_json(
-            &client
-                .send_message(&arg(1), parse_value(&words[2.min(words.len())..]))
-                .await?,
-        ),
+        "say" => {
+            to_json(&client.send_message(&arg(1), parse_value(&words[2.min(words.len())..])).await?)
+        }
         "ping" => {
             let started = std::time::Instant::now();
             client.ping().await?;
@@ -125,16 +121,12 @@ fn create_settings(words: &[&str]) -> CreateRoom {
             "public" => settings.public = Some(true),
             "keep" => settings.auto_dispose = Some(false),
             "quiet-vars" => {
-                settings
-                    .variable_broadcast
-                    .get_or_insert_with(VariableBroadcast::default)
-                    .default = Some(false)
+                settings.variable_broadcast.get_or_insert_with(VariableBroadcast::default).default =
+                    Some(false)
             }
             "no-var-broadcast" => {
-                settings
-                    .variable_broadcast
-                    .get_or_insert_with(VariableBroadcast::default)
-                    .enabled = Some(false)
+                settings.variable_broadcast.get_or_insert_with(VariableBroadcast::default).enabled =
+                    Some(false)
             }
             _ => match word.split_once('=') {
                 Some(("max", n)) => settings.max_clients = n.parse().ok(),

@@ -105,11 +105,7 @@ async fn handle_frame(session: &mut Session, client: &ClientHandle, body: &[u8])
     let message = match outcome {
         (Some(id), Ok(Outcome::Result(result))) => ServerMessage::Response { id, result },
         (_, Ok(_)) => return,
-        (id, Err(error)) => ServerMessage::Error {
-            id,
-            code: error.code,
-            message: error.message,
-        },
+        (id, Err(error)) => ServerMessage::Error { id, code: error.code, message: error.message },
     };
     client.send_message(&message);
 }

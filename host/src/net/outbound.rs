@@ -54,10 +54,7 @@ impl ClientHandle {
         match self.shared.queue.try_send(frame) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
-                warn!(
-                    session = self.session,
-                    "outbound queue full, disconnecting slow client"
-                );
+                warn!(session = self.session, "outbound queue full, disconnecting slow client");
                 self.close_with(
                     ErrorCode::SlowConsumer,
                     "outbound queue full: the client reads too slowly",
@@ -82,11 +79,7 @@ impl ClientHandle {
     /// Closes the connection after telling the client why (the first
     /// reason given wins).
     pub fn close_with(&self, code: ErrorCode, message: &str) {
-        let farewell = ServerMessage::Error {
-            id: None,
-            code,
-            message: message.to_owned(),
-        };
+        let farewell = ServerMessage::Error { id: None, code, message: message.to_owned() };
         if let Ok(bytes) = frame::encode(&farewell) {
             let _ = self.shared.farewell.set(bytes);
         }

@@ -29,10 +29,7 @@ pub struct Rejected {
 pub fn decode(body: &[u8]) -> Result<RequestFrame, Rejected> {
     let value: serde_json::Value = rmp_serde::from_slice(body).map_err(|err| Rejected {
         id: None,
-        error: ApiError::new(
-            ErrorCode::InvalidFrame,
-            format!("frame is not MessagePack: {err}"),
-        ),
+        error: ApiError::new(ErrorCode::InvalidFrame, format!("frame is not MessagePack: {err}")),
     })?;
     let invalid = |id, message: String| Rejected {
         id,
@@ -43,16 +40,9 @@ pub fn decode(body: &[u8]) -> Result<RequestFrame, Rejected> {
     };
     let id = match map.get("id") {
         None | Some(serde_json::Value::Null) => None,
-        Some(id) => Some(
-            id.as_u64()
-                .and_then(|id| u32::try_from(id).ok())
-                .ok_or_else(|| {
-                    invalid(
-                        None,
-                        format!("id must be an unsigned 32-bit integer, not {id}"),
-                    )
-                })?,
-        ),
+        Some(id) => Some(id.as_u64().and_then(|id| u32::try_from(id).ok()).ok_or_else(|| {
+            invalid(None, format!("id must be an unsigned 32-bit integer, not {id}"))
+        })?),
     };
     let op = match map.get("op") {
         Some(serde_json::Value::String(op)) => op,
@@ -64,10 +54,7 @@ pub fn decode(body: &[u8]) -> Result<RequestFrame, Rejected> {
             id,
             error: ApiError::new(
                 ErrorCode::UnknownOperation,
-                format!(
-                    "unknown operation {op:?}; known: {}",
-                    Request::OPS.join(", ")
-                ),
+                format!("unknown operation {op:?}; known: {}", Request::OPS.join(", ")),
             ),
         });
     }
@@ -96,32 +83,16 @@ mod tests {
     fn decodes_a_join() {
         let frame = decode(&encode(json!({"id": 3, "op": "join", "room": "r1"}))).unwrap();
         assert_eq!(frame.id, Some(3));
-        assert_eq!(
-            frame.request,
-            Request::Join {
-                room: "r1".into(),
-                password: None
-            }
-        );
+        assert_eq!(frame.request, Request::Join { room: "r1".into(), password: None });
     }
 
     #[test]
     fn tells_unknown_operations_from_bad_fields() {
         let err = decode(&encode(json!({"id": 1, "op": "fly"}))).unwrap_err();
-        assert_eq!(
-            (err.id, err.error.code),
-            (Some(1), ErrorCode::UnknownOperation)
-        );
+        assert_eq!((err.id, err.error.code), (Some(1), ErrorCode::UnknownOperation));
         let err = decode(&encode(json!({"id": 2, "op": "join", "room": 5}))).unwrap_err();
-        assert_eq!(
-            (err.id, err.error.code),
-            (Some(2), ErrorCode::InvalidRequest)
-        );
-        assert!(
-            err.error.message.contains("invalid type"),
-            "{}",
-            err.error.message
-        );
+        assert_eq!((err.id, err.error.code), (Some(2), ErrorCode::InvalidRequest));
+        assert!(err.error.message.contains("invalid type"), "{}", err.error.message);
     }
 
     #[test]

@@ -34,11 +34,7 @@ pub struct Session {
 impl Session {
     /// A session for `client` with no room joined.
     pub fn new(client: ClientHandle, rooms: Arc<RoomManager>) -> Session {
-        Session {
-            client,
-            rooms,
-            joined: HashMap::new(),
-        }
+        Session { client, rooms, joined: HashMap::new() }
     }
 
     /// This session's id.
@@ -66,9 +62,7 @@ impl Session {
             }
             Request::Join { room, password } => {
                 let handle = self.rooms.get(&room)?;
-                handle
-                    .join(self.client.clone(), password, request_id)
-                    .await?;
+                handle.join(self.client.clone(), password, request_id).await?;
                 self.joined.insert(room, handle);
                 return Ok(Outcome::Sent);
             }
@@ -88,16 +82,9 @@ impl Session {
                 self.room(&room)?.get_variable(session, name).await?
             }
             Request::GetVariables { room } => self.room(&room)?.get_variables(session).await?,
-            Request::SetVariable {
-                room,
-                name,
-                value,
-                broadcast,
-            } => {
-                let broadcast = self
-                    .room(&room)?
-                    .set_variable(session, name, value, broadcast)
-                    .await?;
+            Request::SetVariable { room, name, value, broadcast } => {
+                let broadcast =
+                    self.room(&room)?.set_variable(session, name, value, broadcast).await?;
                 json!({ "broadcast": broadcast })
             }
             Request::Invoke { room, method, args } => {

@@ -43,13 +43,7 @@ pub enum Hook {
 
 impl Hook {
     /// Every hook, in the order of [`Hook::index`].
-    pub const ALL: [Hook; 5] = [
-        Hook::Create,
-        Hook::Join,
-        Hook::Leave,
-        Hook::Invoke,
-        Hook::Message,
-    ];
+    pub const ALL: [Hook; 5] = [Hook::Create, Hook::Join, Hook::Leave, Hook::Invoke, Hook::Message];
 
     /// The export's name.
     pub fn export(self) -> &'static str {
@@ -137,10 +131,7 @@ struct GuestError {
 /// The guest's error, or `plugin_error` when the reply is malformed.
 pub fn decode_reply(bytes: &[u8]) -> Result<Value, ApiError> {
     let reply: Reply = rmp_serde::from_slice(bytes).map_err(|err| {
-        ApiError::new(
-            ErrorCode::PluginError,
-            format!("the plugin's reply is malformed: {err}"),
-        )
+        ApiError::new(ErrorCode::PluginError, format!("the plugin's reply is malformed: {err}"))
     })?;
     match reply {
         Reply::Ok(value) => Ok(value),

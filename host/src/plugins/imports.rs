@@ -68,15 +68,10 @@ fn variable_set(
         1 => Some(true),
         2 => None,
         other => {
-            return Err(format_err!(
-                "variable_set: broadcast must be 0, 1 or 2, not {other}"
-            ));
+            return Err(format_err!("variable_set: broadcast must be 0, 1 or 2, not {other}"));
         }
     };
-    Ok(caller
-        .data_mut()
-        .room
-        .set_variable(&name, value, broadcast, None) as i32)
+    Ok(caller.data_mut().room.set_variable(&name, value, broadcast, None) as i32)
 }
 
 /// `broadcast(from, data_ptr, data_len)`: a `room_message` to every member,
@@ -85,11 +80,7 @@ fn broadcast(caller: Ctx<'_>, from: i64, data_ptr: u32, data_len: u32) -> Result
     let mut caller = caller;
     let data = read_value(&caller, data_ptr, data_len)?;
     let room = &mut caller.data_mut().room;
-    let event = Event::RoomMessage {
-        room: room.id().clone(),
-        from: session_or_room(from),
-        data,
-    };
+    let event = Event::RoomMessage { room: room.id().clone(), from: session_or_room(from), data };
     room.broadcast(&event);
     Ok(())
 }
@@ -98,10 +89,7 @@ fn broadcast(caller: Ctx<'_>, from: i64, data_ptr: u32, data_len: u32) -> Result
 /// one member. Returns 1 if `to` is a member, else 0.
 fn send(mut caller: Ctx<'_>, to: i64, data_ptr: u32, data_len: u32) -> Result<i32> {
     let data = read_value(&caller, data_ptr, data_len)?;
-    Ok(caller
-        .data_mut()
-        .room
-        .send_room_message(to as SessionId, data) as i32)
+    Ok(caller.data_mut().room.send_room_message(to as SessionId, data) as i32)
 }
 
 /// `kick(session, reason_ptr, reason_len) -> i32`: removes a member.

@@ -69,11 +69,7 @@ pub fn room_type_of(path: &Path) -> Result<String> {
         .file_stem()
         .and_then(|s| s.to_str())
         .ok_or_else(|| format_err!("file name is not UTF-8"))?;
-    if stem.is_empty()
-        || !stem
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
+    if stem.is_empty() || !stem.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         bail!("room type {stem:?} (the file stem) may hold only letters, digits, '-' and '_'");
     }
     if stem == GENERIC_ROOM_TYPE {
@@ -97,15 +93,10 @@ pub fn compile(runtime: &Arc<PluginRuntime>, path: &Path) -> Result<PluginModule
         .instantiate_pre(&module)
         .context("it imports something the host does not provide")?;
     // The version is an export, so asking it needs an instance.
-    let mut store = Store::new(
-        runtime.engine(),
-        PluginState::new(&name, runtime.memory_bytes()),
-    );
+    let mut store = Store::new(runtime.engine(), PluginState::new(&name, runtime.memory_bytes()));
     store.limiter(|state| &mut state.limits);
     store.set_epoch_deadline(runtime.deadline_ticks());
-    let instance = pre
-        .instantiate(&mut store)
-        .context("cannot instantiate it")?;
+    let instance = pre.instantiate(&mut store).context("cannot instantiate it")?;
     let version = instance
         .get_typed_func::<(), i32>(&mut store, abi::ABI_VERSION_EXPORT)?
         .call(&mut store, ())
@@ -113,12 +104,7 @@ pub fn compile(runtime: &Arc<PluginRuntime>, path: &Path) -> Result<PluginModule
     if version != ABI_VERSION {
         bail!("it was built for ABI version {version}; this server speaks version {ABI_VERSION}");
     }
-    Ok(PluginModule {
-        name,
-        path: path.to_owned(),
-        pre,
-        runtime: runtime.clone(),
-    })
+    Ok(PluginModule { name, path: path.to_owned(), pre, runtime: runtime.clone() })
 }
 
 /// Loads every `*.wasm` file directly in `folder`, in name order. A module
@@ -150,10 +136,7 @@ pub async fn load_folder(runtime: &Arc<PluginRuntime>, folder: &Path) -> Vec<Plu
             }
             Err(err) => {
                 // One line per refusal: some parser errors span several.
-                let reason = format!("{err:#}")
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ");
+                let reason = format!("{err:#}").split_whitespace().collect::<Vec<_>>().join(" ");
                 warn!(module = %path.display(), "plugin refused: {reason}");
             }
         }

@@ -98,13 +98,7 @@ impl WasmRoom {
             .iter()
             .map(|hook| instance.get_typed_func(&mut store, hook.export()))
             .collect::<Result<_, _>>()?;
-        Ok(Instance {
-            store,
-            memory,
-            alloc,
-            dealloc,
-            hooks,
-        })
+        Ok(Instance { store, memory, alloc, dealloc, hooks })
     }
 
     /// Calls `hook` with `input` (MessagePack), re-creating the instance
@@ -213,10 +207,7 @@ impl Instance {
 
 fn encode(input: &impl Serialize) -> Result<Vec<u8>, ApiError> {
     rmp_serde::to_vec_named(input).map_err(|err| {
-        ApiError::new(
-            ErrorCode::Internal,
-            format!("cannot encode plugin input: {err}"),
-        )
+        ApiError::new(ErrorCode::Internal, format!("cannot encode plugin input: {err}"))
     })
 }
 
@@ -250,8 +241,7 @@ impl RoomBehaviour for WasmRoom {
     }
 
     fn on_join(&mut self, room: &mut RoomState, session: SessionId) -> Result<(), ApiError> {
-        self.call(room, Hook::Join, &SessionInput { session })
-            .map(drop)
+        self.call(room, Hook::Join, &SessionInput { session }).map(drop)
     }
 
     fn on_leave(&mut self, room: &mut RoomState, session: SessionId, reason: &str) {
@@ -266,15 +256,7 @@ impl RoomBehaviour for WasmRoom {
         method: &str,
         args: Value,
     ) -> Result<Value, ApiError> {
-        self.call(
-            room,
-            Hook::Invoke,
-            &InvokeInput {
-                session,
-                method,
-                args,
-            },
-        )
+        self.call(room, Hook::Invoke, &InvokeInput { session, method, args })
     }
 
     fn on_message(
@@ -283,7 +265,6 @@ impl RoomBehaviour for WasmRoom {
         session: SessionId,
         data: Value,
     ) -> Result<(), ApiError> {
-        self.call(room, Hook::Message, &MessageInput { session, data })
-            .map(drop)
+        self.call(room, Hook::Message, &MessageInput { session, data }).map(drop)
     }
 }

@@ -39,21 +39,13 @@ impl PluginRuntime {
         let linker = imports::linker(&engine)?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let (ticking, stop) = (engine.clone(), ticker_stop.clone());
-        std::thread::Builder::new()
-            .name("wasm-epoch".into())
-            .spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
-                    ticking.increment_epoch();
-                }
-            })?;
-        Ok(PluginRuntime {
-            engine,
-            linker,
-            call_timeout,
-            memory_bytes,
-            ticker_stop,
-        })
+        std::thread::Builder::new().name("wasm-epoch".into()).spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                ticking.increment_epoch();
+            }
+        })?;
+        Ok(PluginRuntime { engine, linker, call_timeout, memory_bytes, ticker_stop })
     }
 
     /// The engine.
@@ -79,10 +71,7 @@ impl PluginRuntime {
     /// The per-call budget in epoch ticks (rounded up, plus one for the
     /// tick in progress).
     pub fn deadline_ticks(&self) -> u64 {
-        let ticks = self
-            .call_timeout
-            .as_micros()
-            .div_ceil(EPOCH_TICK.as_micros());
+        let ticks = self.call_timeout.as_micros().div_ceil(EPOCH_TICK.as_micros());
         ticks as u64 + 1
     }
 }

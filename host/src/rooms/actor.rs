@@ -117,21 +117,12 @@ impl RoomActor {
 
     fn handle(&mut self, command: RoomCommand) -> Next {
         match command {
-            RoomCommand::Join {
-                client,
-                password,
-                request_id,
-                reply,
-            } => {
+            RoomCommand::Join { client, password, request_id, reply } => {
                 let outcome = self.join(client, password, request_id);
                 let _ = reply.send(outcome);
             }
             RoomCommand::Leave { session, reply } => {
-                let reason = if reply.is_some() {
-                    "left"
-                } else {
-                    "disconnected"
-                };
+                let reason = if reply.is_some() { "left" } else { "disconnected" };
                 let outcome = if self.state.remove_member(session, reason) {
                     self.behaviour.on_leave(&mut self.state, session, reason);
                     Ok(())
@@ -155,11 +146,7 @@ impl RoomActor {
                 let _ = reply.send(Ok(()));
                 return Next::Stop;
             }
-            RoomCommand::GetVariable {
-                session,
-                name,
-                reply,
-            } => {
+            RoomCommand::GetVariable { session, name, reply } => {
                 let outcome = self.require_member(session).and_then(|()| {
                     self.state
                         .variables()
@@ -180,36 +167,19 @@ impl RoomActor {
                     .map(|()| serde_json::json!({ "variables": self.state.variable_snapshot() }));
                 let _ = reply.send(outcome);
             }
-            RoomCommand::SetVariable {
-                session,
-                name,
-                value,
-                broadcast,
-                reply,
-            } => {
-                let outcome = self.require_member(session).map(|()| {
-                    self.state
-                        .set_variable(&name, value, broadcast, Some(session))
-                });
+            RoomCommand::SetVariable { session, name, value, broadcast, reply } => {
+                let outcome = self
+                    .require_member(session)
+                    .map(|()| self.state.set_variable(&name, value, broadcast, Some(session)));
                 let _ = reply.send(outcome);
             }
-            RoomCommand::Invoke {
-                session,
-                method,
-                args,
-                reply,
-            } => {
+            RoomCommand::Invoke { session, method, args, reply } => {
                 let outcome = self.require_member(session).and_then(|()| {
-                    self.behaviour
-                        .on_invoke(&mut self.state, session, &method, args)
+                    self.behaviour.on_invoke(&mut self.state, session, &method, args)
                 });
                 let _ = reply.send(outcome);
             }
-            RoomCommand::Message {
-                session,
-                data,
-                reply,
-            } => {
+            RoomCommand::Message { session, data, reply } => {
                 let outcome = self
                     .require_member(session)
                     .and_then(|()| self.behaviour.on_message(&mut self.state, session, data));
@@ -230,10 +200,7 @@ impl RoomActor {
         if let Some(expected) = &settings.password
             && password.as_deref() != Some(expected.as_str())
         {
-            return Err(ApiError::new(
-                ErrorCode::NotAuthorized,
-                "wrong or missing room password",
-            ));
+            return Err(ApiError::new(ErrorCode::NotAuthorized, "wrong or missing room password"));
         }
         if self.state.is_member(session) {
             return Err(ApiError::new(
@@ -244,11 +211,7 @@ impl RoomActor {
         if self.state.member_count() >= settings.max_clients as usize {
             return Err(ApiError::new(
                 ErrorCode::RoomFull,
-                format!(
-                    "room {:?} is full ({} members)",
-                    self.state.id(),
-                    settings.max_clients
-                ),
+                format!("room {:?} is full ({} members)", self.state.id(), settings.max_clients),
             ));
         }
         self.state.add_pending_member(client);

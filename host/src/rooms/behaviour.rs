@@ -69,11 +69,8 @@ pub trait RoomBehaviour: Send + 'static {
 
 /// The default message behaviour: every member gets `room_message`.
 pub fn relay_message(room: &mut RoomState, from: SessionId, data: Value) {
-    let event = vampire_protocol::Event::RoomMessage {
-        room: room.id().clone(),
-        from: Some(from),
-        data,
-    };
+    let event =
+        vampire_protocol::Event::RoomMessage { room: room.id().clone(), from: Some(from), data };
     room.broadcast(&event);
 }
 

@@ -60,9 +60,7 @@ impl RoomIndex {
         // A panic while holding this lock cannot leave the map half-updated
         // (every operation is a single insert, remove or read), so a
         // poisoned lock is safe to keep using.
-        self.rooms
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.rooms.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -92,21 +90,13 @@ impl RoomManager {
     /// the same name for rooms created from now on.
     pub fn register_type(&self, room_type: Arc<dyn RoomType>) {
         let name = room_type.name().to_owned();
-        self.room_types
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(name, room_type);
+        self.room_types.write().unwrap_or_else(|p| p.into_inner()).insert(name, room_type);
     }
 
     /// Names of the creatable room types, sorted.
     pub fn type_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .room_types
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .keys()
-            .cloned()
-            .collect();
+        let mut names: Vec<String> =
+            self.room_types.read().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect();
         names.sort();
         names
     }
@@ -126,10 +116,7 @@ impl RoomManager {
         if self.index.len() >= self.config.limits.max_rooms {
             return Err(ApiError::new(
                 ErrorCode::ServerBusy,
-                format!(
-                    "the server already has {} rooms",
-                    self.config.limits.max_rooms
-                ),
+                format!("the server already has {} rooms", self.config.limits.max_rooms),
             ));
         }
         let room_type = self
@@ -186,9 +173,7 @@ impl RoomManager {
     /// # Errors
     /// `room_not_found`.
     pub fn get(&self, id: &str) -> Result<RoomHandle, ApiError> {
-        self.index
-            .get(id)
-            .ok_or_else(|| ApiError::room_not_found(id))
+        self.index.get(id).ok_or_else(|| ApiError::room_not_found(id))
     }
 
     /// Public rooms, optionally of one type, ordered by id's creation.
@@ -233,19 +218,13 @@ impl RoomManager {
         }
         let broadcast = request.variable_broadcast.unwrap_or_default();
         Ok(RoomSettings {
-            room_type: request
-                .room_type
-                .unwrap_or_else(|| GENERIC_ROOM_TYPE.to_owned()),
+            room_type: request.room_type.unwrap_or_else(|| GENERIC_ROOM_TYPE.to_owned()),
             name,
             public: request.public.unwrap_or(defaults.public),
             max_clients,
             metadata: request.metadata.unwrap_or(Value::Null),
-            broadcast_enabled: broadcast
-                .enabled
-                .unwrap_or(defaults.variable_broadcast.enabled),
-            broadcast_default: broadcast
-                .default
-                .unwrap_or(defaults.variable_broadcast.default),
+            broadcast_enabled: broadcast.enabled.unwrap_or(defaults.variable_broadcast.enabled),
+            broadcast_default: broadcast.default.unwrap_or(defaults.variable_broadcast.default),
             auto_dispose: request.auto_dispose.unwrap_or(defaults.auto_dispose),
             password: request.password,
             owner,
@@ -261,8 +240,7 @@ impl RoomHandle {
 
     /// The room as listings show it.
     pub fn info(&self) -> RoomInfo {
-        self.settings
-            .info(&self.id, self.member_count.load(Ordering::Relaxed))
+        self.settings.info(&self.id, self.member_count.load(Ordering::Relaxed))
     }
 
     /// Joins `client`; the room itself queues the `join` response for
@@ -277,13 +255,7 @@ impl RoomHandle {
         password: Option<String>,
         request_id: Option<u32>,
     ) -> Result<(), ApiError> {
-        self.call(|reply| RoomCommand::Join {
-            client,
-            password,
-            request_id,
-            reply,
-        })
-        .await
+        self.call(|reply| RoomCommand::Join { client, password, request_id, reply }).await
     }
 
     /// Leaves the room on request.
@@ -291,23 +263,13 @@ impl RoomHandle {
     /// # Errors
     /// `not_in_room`, `room_not_found`.
     pub async fn leave(&self, session: SessionId) -> Result<(), ApiError> {
-        self.call(|reply| RoomCommand::Leave {
-            session,
-            reply: Some(reply),
-        })
-        .await
+        self.call(|reply| RoomCommand::Leave { session, reply: Some(reply) }).await
     }
 
     /// Leaves the room because the connection ended; waits for room space
     /// but not for an answer.
     pub async fn leave_on_disconnect(&self, session: SessionId) {
-        let _ = self
-            .mailbox
-            .send(RoomCommand::Leave {
-                session,
-                reply: None,
-            })
-            .await;
+        let _ = self.mailbox.send(RoomCommand::Leave { session, reply: None }).await;
     }
 
     /// Deletes the room.
@@ -315,8 +277,7 @@ impl RoomHandle {
     /// # Errors
     /// `not_authorized` unless `session` created it; `room_not_found`.
     pub async fn delete(&self, session: SessionId) -> Result<(), ApiError> {
-        self.call(|reply| RoomCommand::Delete { session, reply })
-            .await
+        self.call(|reply| RoomCommand::Delete { session, reply }).await
     }
 
     /// Reads one variable: `{"value": v}`.
@@ -324,12 +285,7 @@ impl RoomHandle {
     /// # Errors
     /// `not_in_room`, `variable_not_found`, `room_not_found`.
     pub async fn get_variable(&self, session: SessionId, name: String) -> Result<Value, ApiError> {
-        self.call(|reply| RoomCommand::GetVariable {
-            session,
-            name,
-            reply,
-        })
-        .await
+        self.call(|reply| RoomCommand::GetVariable { session, name, reply }).await
     }
 
     /// Reads every variable: `{"variables": {...}}`.
@@ -337,8 +293,7 @@ impl RoomHandle {
     /// # Errors
     /// `not_in_room`, `room_not_found`.
     pub async fn get_variables(&self, session: SessionId) -> Result<Value, ApiError> {
-        self.call(|reply| RoomCommand::GetVariables { session, reply })
-            .await
+        self.call(|reply| RoomCommand::GetVariables { session, reply }).await
     }
 
     /// Sets a variable; returns whether the change was broadcast.
@@ -352,14 +307,7 @@ impl RoomHandle {
         value: Value,
         broadcast: Option<bool>,
     ) -> Result<bool, ApiError> {
-        self.call(|reply| RoomCommand::SetVariable {
-            session,
-            name,
-            value,
-            broadcast,
-            reply,
-        })
-        .await
+        self.call(|reply| RoomCommand::SetVariable { session, name, value, broadcast, reply }).await
     }
 
     /// Runs a room method.
@@ -373,13 +321,7 @@ impl RoomHandle {
         method: String,
         args: Value,
     ) -> Result<Value, ApiError> {
-        self.call(|reply| RoomCommand::Invoke {
-            session,
-            method,
-            args,
-            reply,
-        })
-        .await
+        self.call(|reply| RoomCommand::Invoke { session, method, args, reply }).await
     }
 
     /// Hands a message to the room.
@@ -387,24 +329,14 @@ impl RoomHandle {
     /// # Errors
     /// `not_in_room`, `room_not_found`, or the room's own error.
     pub async fn send_message(&self, session: SessionId, data: Value) -> Result<(), ApiError> {
-        self.call(|reply| RoomCommand::Message {
-            session,
-            data,
-            reply,
-        })
-        .await
+        self.call(|reply| RoomCommand::Message { session, data, reply }).await
     }
 
     /// Sends a command and waits for its outcome. A room that ended before
     /// answering is reported as `room_not_found`.
     async fn call<T>(&self, command: impl FnOnce(Reply<T>) -> RoomCommand) -> Result<T, ApiError> {
         let (reply, outcome) = oneshot::channel();
-        self.mailbox
-            .send(command(reply))
-            .await
-            .map_err(|_| ApiError::room_not_found(&self.id))?;
-        outcome
-            .await
-            .map_err(|_| ApiError::room_not_found(&self.id))?
+        self.mailbox.send(command(reply)).await.map_err(|_| ApiError::room_not_found(&self.id))?;
+        outcome.await.map_err(|_| ApiError::room_not_found(&self.id))?
     }
 }

@@ -157,12 +157,8 @@ impl RoomState {
         broadcast: Option<bool>,
         by: Option<SessionId>,
     ) -> bool {
-        let flag = self.variables.set(
-            name,
-            value.clone(),
-            broadcast,
-            self.settings.broadcast_default,
-        );
+        let flag =
+            self.variables.set(name, value.clone(), broadcast, self.settings.broadcast_default);
         let broadcast = self.settings.broadcast_enabled && flag;
         info!(room = %self.id, variable = name, broadcast, by = ?by, "variable updated");
         if broadcast {
@@ -220,11 +216,7 @@ impl RoomState {
 
     /// Sends a `room_message` from the room itself to one member.
     pub fn send_room_message(&mut self, session: SessionId, data: Value) -> bool {
-        let event = Event::RoomMessage {
-            room: self.id.clone(),
-            from: None,
-            data,
-        };
+        let event = Event::RoomMessage { room: self.id.clone(), from: None, data };
         self.send_to(session, &event)
     }
 
@@ -235,10 +227,7 @@ impl RoomState {
         if !self.is_member(session) {
             return false;
         }
-        let kicked = Event::Kicked {
-            room: self.id.clone(),
-            reason: reason.to_owned(),
-        };
+        let kicked = Event::Kicked { room: self.id.clone(), reason: reason.to_owned() };
         self.send_to(session, &kicked);
         self.remove_member(session, "kicked")
     }
@@ -246,13 +235,9 @@ impl RoomState {
     /// Adds a member whose join is not yet confirmed: frames for it are
     /// held until [`RoomState::confirm_join`].
     pub(crate) fn add_pending_member(&mut self, client: ClientHandle) {
-        self.pending_join = Some(PendingJoin {
-            session: client.session(),
-            held: Vec::new(),
-        });
+        self.pending_join = Some(PendingJoin { session: client.session(), held: Vec::new() });
         self.members.push(Member { client });
-        self.member_count
-            .store(self.members.len() as u32, Ordering::Relaxed);
+        self.member_count.store(self.members.len() as u32, Ordering::Relaxed);
     }
 
     /// Confirms the pending join: queues `response` then the frames held
@@ -261,11 +246,7 @@ impl RoomState {
         let Some(pending) = self.pending_join.take() else {
             return;
         };
-        if let Some(member) = self
-            .members
-            .iter()
-            .find(|m| m.client.session() == pending.session)
-        {
+        if let Some(member) = self.members.iter().find(|m| m.client.session() == pending.session) {
             if let Some(response) = response {
                 member.client.send(response);
             }
@@ -274,20 +255,15 @@ impl RoomState {
             }
         }
         info!(room = %self.id, session = pending.session, members = self.members.len(), "member joined");
-        let joined = Event::MemberJoined {
-            room: self.id.clone(),
-            session: pending.session,
-        };
+        let joined = Event::MemberJoined { room: self.id.clone(), session: pending.session };
         self.broadcast_except(&joined, Some(pending.session));
     }
 
     /// Cancels the pending join: the member is removed without a trace.
     pub(crate) fn cancel_join(&mut self) {
         if let Some(pending) = self.pending_join.take() {
-            self.members
-                .retain(|m| m.client.session() != pending.session);
-            self.member_count
-                .store(self.members.len() as u32, Ordering::Relaxed);
+            self.members.retain(|m| m.client.session() != pending.session);
+            self.member_count.store(self.members.len() as u32, Ordering::Relaxed);
         }
     }
 
@@ -299,23 +275,16 @@ impl RoomState {
         if self.members.len() == before {
             return false;
         }
-        self.member_count
-            .store(self.members.len() as u32, Ordering::Relaxed);
+        self.member_count.store(self.members.len() as u32, Ordering::Relaxed);
         info!(room = %self.id, session, reason, members = self.members.len(), "member left");
-        let left = Event::MemberLeft {
-            room: self.id.clone(),
-            session,
-            reason: reason.to_owned(),
-        };
+        let left = Event::MemberLeft { room: self.id.clone(), session, reason: reason.to_owned() };
         self.broadcast(&left);
         true
     }
 
     /// Tells every member the room is gone and forgets them.
     pub(crate) fn announce_deleted(&mut self) {
-        let deleted = Event::RoomDeleted {
-            room: self.id.clone(),
-        };
+        let deleted = Event::RoomDeleted { room: self.id.clone() };
         self.broadcast(&deleted);
         self.members.clear();
         self.member_count.store(0, Ordering::Relaxed);

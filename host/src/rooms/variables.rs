@@ -50,13 +50,7 @@ impl Variables {
             }
             None => {
                 let flag = broadcast.unwrap_or(default_broadcast);
-                self.entries.insert(
-                    name.to_owned(),
-                    Variable {
-                        value,
-                        broadcast: flag,
-                    },
-                );
+                self.entries.insert(name.to_owned(), Variable { value, broadcast: flag });
                 flag
             }
         }
@@ -64,10 +58,7 @@ impl Variables {
 
     /// Every variable's value, as sent in `join` and `get_variables`.
     pub fn snapshot(&self) -> Map<String, Value> {
-        self.entries
-            .iter()
-            .map(|(name, variable)| (name.clone(), variable.value.clone()))
-            .collect()
+        self.entries.iter().map(|(name, variable)| (name.clone(), variable.value.clone())).collect()
     }
 
     /// Number of variables.
@@ -90,15 +81,9 @@ mod tests {
     fn flag_is_given_then_kept_then_defaulted() {
         let mut vars = Variables::default();
         assert!(!vars.set("a", json!(1), Some(false), true));
-        assert!(
-            !vars.set("a", json!(2), None, true),
-            "an existing flag is kept"
-        );
+        assert!(!vars.set("a", json!(2), None, true), "an existing flag is kept");
         assert!(vars.set("a", json!(3), Some(true), false));
-        assert!(
-            vars.set("b", json!(0), None, true),
-            "a new variable takes the default"
-        );
+        assert!(vars.set("b", json!(0), None, true), "a new variable takes the default");
         assert!(!vars.set("c", json!(0), None, false));
         assert_eq!(vars.get("a").unwrap().value, json!(3));
         assert_eq!(vars.snapshot().len(), 3);

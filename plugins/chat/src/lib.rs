@@ -51,10 +51,7 @@ impl Chat {
 impl Room for Chat {
     fn join(&mut self, session: Session) -> Result<(), RoomError> {
         // Sent to the newcomer only, right after its join response.
-        host::send(
-            session,
-            &json!({ "welcome": format!("Welcome to the chat, {session}!") }),
-        );
+        host::send(session, &json!({ "welcome": format!("Welcome to the chat, {session}!") }));
         Ok(())
     }
 
@@ -62,8 +59,7 @@ impl Room for Chat {
         if data.is_null() {
             return Err(RoomError::invalid_args("say something"));
         }
-        self.history
-            .push(json!({ "from": from, "data": data.clone() }));
+        self.history.push(json!({ "from": from, "data": data.clone() }));
         if self.history.len() > HISTORY {
             self.history.remove(0);
         }

@@ -1,7 +1,5 @@
-//! # `tictactoe`: a turn-based game room
-//!
-//! A guide to methods with results and errors, broadcast variables and
-//! join refusal:
+//! # `tictactoe`: a guide to methods with results and errors, broadcast
+//! variables and join refusal
 //!
 //! - The first two members play, `X` then `O`; a third is **refused**.
 //! - `play {"cell": 0..=8}` places the caller's mark and returns the new
@@ -16,16 +14,8 @@ use room_sdk::{Broadcast, Methods, Room, RoomError, Session, host, json};
 use serde::{Deserialize, Serialize};
 
 /// The eight lines that win.
-const LINES: [[usize; 3]; 8] = [
-    [0, 1, 2],
-    [3, 4, 5],
-    [6, 7, 8],
-    [0, 3, 6],
-    [1, 4, 7],
-    [2, 5, 8],
-    [0, 4, 8],
-    [2, 4, 6],
-];
+#[rustfmt::skip]
+const LINES: [[usize; 3]; 8] = [[0, 1, 2], [3, 4, 5], [6, 7, 8], [0, 3, 6], [1, 4, 7], [2, 5, 8], [0, 4, 8], [2, 4, 6]];
 
 /// The game, as stored in room variables.
 #[derive(Default, Serialize, Deserialize)]
@@ -64,25 +54,22 @@ impl Game {
     }
 
     fn mark_of(&self, session: Session) -> Option<&'static str> {
-        self.players
-            .iter()
-            .position(|p| *p == session)
-            .map(|i| ["X", "O"][i])
+        self.players.iter().position(|p| *p == session).map(|i| ["X", "O"][i])
     }
 
     fn outcome(&self) -> Option<String> {
-        for [a, b, c] in LINES {
-            if !self.board[a].is_empty()
-                && self.board[a] == self.board[b]
-                && self.board[b] == self.board[c]
-            {
-                return Some(self.board[a].clone());
-            }
+        let b = &self.board;
+        match LINES.iter().find(|[x, y, z]| !b[*x].is_empty() && b[*x] == b[*y] && b[*y] == b[*z]) {
+            Some([x, _, _]) => Some(b[*x].clone()),
+            None => b.iter().all(|cell| !cell.is_empty()).then(|| "draw".to_owned()),
         }
-        self.board
-            .iter()
-            .all(|cell| !cell.is_empty())
-            .then(|| "draw".to_owned())
+    }
+
+    /// The game and the caller's mark, if the caller plays.
+    fn load_for(caller: Session) -> Result<(Game, &'static str), RoomError> {
+        let game = Game::load();
+        let mark = game.mark_of(caller).ok_or_else(|| RoomError::new("you are not a player"))?;
+        Ok((game, mark))
     }
 }
 
@@ -98,10 +85,7 @@ struct TicTacToe;
 impl TicTacToe {
     /// `play {cell}`: places the caller's mark; returns the game.
     fn play(&mut self, caller: Session, args: PlayArgs) -> Result<Game, RoomError> {
-        let mut game = Game::load();
-        let mark = game
-            .mark_of(caller)
-            .ok_or_else(|| RoomError::new("you are not a player"))?;
+        let (mut game, mark) = Game::load_for(caller)?;
         if game.winner.is_some() {
             return Err(RoomError::new("the game is over; call reset"));
         }
@@ -129,9 +113,7 @@ impl TicTacToe {
 
     /// `reset`: a new game between the same players.
     fn reset(&mut self, caller: Session, _args: Option<()>) -> Result<Game, RoomError> {
-        let mut game = Game::load();
-        game.mark_of(caller)
-            .ok_or_else(|| RoomError::new("you are not a player"))?;
+        let (mut game, _) = Game::load_for(caller)?;
         game.new_round();
         game.save();
         Ok(game)
