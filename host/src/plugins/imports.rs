@@ -81,7 +81,7 @@ fn broadcast(caller: Ctx<'_>, from: i64, data_ptr: u32, data_len: u32) -> Result
     let data = read_value(&caller, data_ptr, data_len)?;
     let room = &mut caller.data_mut().room;
     let event = Event::RoomMessage { room: room.id().clone(), from: session_or_room(from), data };
-    room.broadcast(&event);
+    room.broadcast(event);
     Ok(())
 }
 

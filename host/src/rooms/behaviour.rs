@@ -71,7 +71,7 @@ pub trait RoomBehaviour: Send + 'static {
 pub fn relay_message(room: &mut RoomState, from: SessionId, data: Value) {
     let event =
         vampire_protocol::Event::RoomMessage { room: room.id().clone(), from: Some(from), data };
-    room.broadcast(&event);
+    room.broadcast(event);
 }
 
 /// A kind of room clients can create by name: the built-in generic room or

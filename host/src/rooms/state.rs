@@ -162,7 +162,7 @@ impl RoomState {
         let broadcast = self.settings.broadcast_enabled && flag;
         info!(room = %self.id, variable = name, broadcast, by = ?by, "variable updated");
         if broadcast {
-            self.broadcast(&Event::VariableChanged {
+            self.broadcast(Event::VariableChanged {
                 room: self.id.clone(),
                 name: name.to_owned(),
                 value,
@@ -173,12 +173,12 @@ impl RoomState {
     }
 
     /// Sends `event` to every member, encoding it once.
-    pub fn broadcast(&mut self, event: &Event) {
+    pub fn broadcast(&mut self, event: Event) {
         self.broadcast_except(event, None);
     }
 
     /// Sends `event` to every member but `except`.
-    pub fn broadcast_except(&mut self, event: &Event, except: Option<SessionId>) {
+    pub fn broadcast_except(&mut self, event: Event, except: Option<SessionId>) {
         let Some(bytes) = encode_event(event) else {
             return;
         };
@@ -198,7 +198,7 @@ impl RoomState {
 
     /// Sends `event` to one member. Returns `false` when `session` is not a
     /// member.
-    pub fn send_to(&mut self, session: SessionId, event: &Event) -> bool {
+    pub fn send_to(&mut self, session: SessionId, event: Event) -> bool {
         let Some(member) = self.members.iter().find(|m| m.client.session() == session) else {
             return false;
         };
@@ -217,7 +217,7 @@ impl RoomState {
     /// Sends a `room_message` from the room itself to one member.
     pub fn send_room_message(&mut self, session: SessionId, data: Value) -> bool {
         let event = Event::RoomMessage { room: self.id.clone(), from: None, data };
-        self.send_to(session, &event)
+        self.send_to(session, event)
     }
 
     /// Removes `session` from the room on the room's own initiative: it gets
@@ -228,7 +228,7 @@ impl RoomState {
             return false;
         }
         let kicked = Event::Kicked { room: self.id.clone(), reason: reason.to_owned() };
-        self.send_to(session, &kicked);
+        self.send_to(session, kicked);
         self.remove_member(session, "kicked")
     }
 
@@ -256,7 +256,7 @@ impl RoomState {
         }
         info!(room = %self.id, session = pending.session, members = self.members.len(), "member joined");
         let joined = Event::MemberJoined { room: self.id.clone(), session: pending.session };
-        self.broadcast_except(&joined, Some(pending.session));
+        self.broadcast_except(joined, Some(pending.session));
     }
 
     /// Cancels the pending join: the member is removed without a trace.
@@ -278,23 +278,21 @@ impl RoomState {
         self.member_count.store(self.members.len() as u32, Ordering::Relaxed);
         info!(room = %self.id, session, reason, members = self.members.len(), "member left");
         let left = Event::MemberLeft { room: self.id.clone(), session, reason: reason.to_owned() };
-        self.broadcast(&left);
+        self.broadcast(left);
         true
     }
 
     /// Tells every member the room is gone and forgets them.
     pub(crate) fn announce_deleted(&mut self) {
         let deleted = Event::RoomDeleted { room: self.id.clone() };
-        self.broadcast(&deleted);
+        self.broadcast(deleted);
         self.members.clear();
         self.member_count.store(0, Ordering::Relaxed);
     }
 }
 
-fn encode_event(event: &Event) -> Option<Bytes> {
-    // `ServerMessage::Event` borrows nothing, so the event is cloned once
-    // here; the encoded bytes are then shared by every recipient.
-    match frame::encode(&ServerMessage::Event(event.clone())) {
+fn encode_event(event: Event) -> Option<Bytes> {
+    match frame::encode(&ServerMessage::Event(event)) {
         Ok(bytes) => Some(bytes),
         Err(err) => {
             warn!(%err, "cannot encode an event");
