@@ -42,12 +42,3 @@ pub fn encode<T: Serialize + ?Sized>(message: &T) -> Result<Bytes, rmp_serde::en
     buf[..LENGTH_PREFIX].copy_from_slice(&body_len.to_be_bytes());
     Ok(buf.freeze())
 }
-
-/// Encodes `message` as a frame body only, without the length prefix (for
-/// use with a [`LengthDelimitedCodec`] sink, which adds it).
-///
-/// # Errors
-/// As for [`encode`].
-pub fn encode_body<T: Serialize + ?Sized>(message: &T) -> Result<Bytes, rmp_serde::encode::Error> {
-    Ok(Bytes::from(rmp_serde::to_vec_named(message)?))
-}

@@ -97,11 +97,6 @@ impl ClientHandle {
         self.shared.closing.cancelled()
     }
 
-    /// Whether the connection is closing.
-    pub fn is_closing(&self) -> bool {
-        self.shared.closing.is_cancelled()
-    }
-
     /// The farewell frame, if the server closed the connection on purpose.
     pub(crate) fn farewell(&self) -> Option<&Bytes> {
         self.shared.farewell.get()

@@ -20,8 +20,6 @@ use crate::rooms::{GENERIC_ROOM_TYPE, RoomBehaviour, RoomType};
 pub struct PluginModule {
     /// Room type: the file's stem.
     name: String,
-    /// Where it was loaded from.
-    path: PathBuf,
     pre: InstancePre<PluginState>,
     runtime: Arc<PluginRuntime>,
 }
@@ -30,11 +28,6 @@ impl PluginModule {
     /// The room type name.
     pub fn name(&self) -> &str {
         &self.name
-    }
-
-    /// The file it came from.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     pub(crate) fn instance_pre(&self) -> &InstancePre<PluginState> {
@@ -104,7 +97,7 @@ pub fn compile(runtime: &Arc<PluginRuntime>, path: &Path) -> Result<PluginModule
     if version != ABI_VERSION {
         bail!("it was built for ABI version {version}; this server speaks version {ABI_VERSION}");
     }
-    Ok(PluginModule { name, path: path.to_owned(), pre, runtime: runtime.clone() })
+    Ok(PluginModule { name, pre, runtime: runtime.clone() })
 }
 
 /// Loads every `*.wasm` file directly in `folder`, in name order. A module

@@ -190,11 +190,6 @@ impl RoomManager {
         rooms
     }
 
-    /// Number of live rooms.
-    pub fn room_count(&self) -> usize {
-        self.index.len()
-    }
-
     fn resolve_settings(
         &self,
         request: CreateRoom,

@@ -60,16 +60,6 @@ impl Variables {
     pub fn snapshot(&self) -> Map<String, Value> {
         self.entries.iter().map(|(name, variable)| (name.clone(), variable.value.clone())).collect()
     }
-
-    /// Number of variables.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
 }
 
 #[cfg(test)]
