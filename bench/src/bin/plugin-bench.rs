@@ -89,7 +89,7 @@ fn main() -> anyhow::Result<()> {
         let rss_before = stats::process_usage("self")?.rss_bytes;
         let started = Instant::now();
         for _ in 0..args.rooms {
-            manager.create(request.clone(), 1).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            manager.create(request.clone(), 1).map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         let elapsed = started.elapsed();
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -54,7 +54,7 @@ impl Session {
         let session = self.id();
         let result = match request {
             Request::CreateRoom(settings) => {
-                let info = self.rooms.create(settings, session).await?;
+                let info = self.rooms.create(settings, session)?;
                 to_value(info)
             }
             Request::ListRooms { room_type } => {

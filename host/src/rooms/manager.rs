@@ -107,11 +107,10 @@ impl RoomManager {
     /// `invalid_request` for settings out of range, `unknown_room_type`,
     /// `server_busy` past `limits.maxRooms`, or the room type's own
     /// failure to create the room.
-    pub async fn create(
-        &self,
-        request: CreateRoom,
-        owner: SessionId,
-    ) -> Result<RoomInfo, ApiError> {
+    ///
+    /// # Panics
+    /// Outside a tokio runtime (the actor is spawned on the current one).
+    pub fn create(&self, request: CreateRoom, owner: SessionId) -> Result<RoomInfo, ApiError> {
         let settings = self.resolve_settings(request, owner)?;
         if self.index.len() >= self.config.limits.max_rooms {
             return Err(ApiError::new(
