@@ -1,9 +1,14 @@
 //! The load generator's scenarios, run against any server that speaks the
 //! protocol (VampireTCP, or the baseline relay for the chat scenario).
 //!
-//! Clients are lean raw connections rather than [`vampire_client::Client`]:
-//! the load generator shares the machine with the server, so each received
-//! frame is decoded only as far as the benchmark needs.
+//! The generator shares the machine with the server, so it must not be
+//! the ceiling it measures. Clients are lean raw connections rather than
+//! [`vampire_client::Client`]: each connection is one task that sends on a
+//! timer and reads in large batches; a sent message is a pre-encoded frame
+//! whose timestamp is patched in place; a received message is not decoded
+//! at all beyond its timestamp, which sits at a fixed distance from the
+//! end of the frame (the payload is the event's last field). Nothing is
+//! allocated per message.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,50 +16,59 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use bytes::Bytes;
-use futures_util::StreamExt;
+use bytes::{Bytes, BytesMut};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
-use vampire_protocol::{CreateRoom, Request, RequestFrame, ServerMessage, Value, frame};
+use vampire_protocol::msgpack::Writer;
+use vampire_protocol::{CreateRoom, Payload, Request, ServerMessage, frame};
 
 use crate::stats::{self, ProcessUsage};
 
 /// Padding that makes the chat payload `{"t": u64, "p": "x…"}` 64 bytes
 /// of MessagePack.
-pub const PADDING: usize = 47;
+pub const PADDING: usize = 48;
+
+/// Bytes from the end of a `room_message` frame carrying a chat payload to
+/// its timestamp: the payload ends the frame, and is `0x82, "t", 0xcf,
+/// t (8 bytes), "p", 0xd9 48, 48 bytes of padding`.
+const STAMP_FROM_END: usize = 8 + 2 + 2 + PADDING;
+
+/// The chat payload with timestamp `t`, always with `t` as a full u64 so
+/// that its position is fixed.
+pub fn chat_payload(t: u64) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(64);
+    payload.extend_from_slice(&[0x82, 0xa1, b't', 0xcf]);
+    payload.extend_from_slice(&t.to_be_bytes());
+    Writer::new(&mut payload).str("p").str(&"x".repeat(PADDING));
+    debug_assert_eq!(payload.len(), 64);
+    payload
+}
+
+/// The timestamp of a chat message in a frame body, if the body is a
+/// `room_message` carrying a chat payload.
+///
+/// A server that relays the payload's bytes leaves the timestamp at its
+/// fixed place. One that rebuilds the payload (VampireTCP before it carried
+/// payloads as bytes did) may reorder its keys and shorten the integer, so
+/// that case falls back to finding the `"t"` key.
+fn stamp_of(body: &[u8]) -> Option<u64> {
+    let at = body.len().checked_sub(STAMP_FROM_END)?;
+    if at >= 4 && body[at - 4..at] == [0x82, 0xa1, b't', 0xcf] {
+        return Some(u64::from_be_bytes(body[at..at + 8].try_into().ok()?));
+    }
+    let key = body.windows(2).rposition(|w| w == [0xa1, b't'])?;
+    vampire_protocol::msgpack::Reader::new(&body[key + 2..]).u64().ok()
+}
 
 /// One raw connection.
 pub struct Conn {
     /// Session id from the welcome.
     pub session: u64,
-    reader: FramedRead<OwnedReadHalf, LengthDelimitedCodec>,
-    writer: OwnedWriteHalf,
+    socket: TcpStream,
+    buf: BytesMut,
     next_id: u32,
-}
-
-/// Only the fields the benchmark reads of a server message.
-#[derive(Deserialize)]
-struct Incoming<'a> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    #[serde(default)]
-    id: Option<u32>,
-    #[serde(default)]
-    session: Option<u64>,
-    #[serde(default)]
-    data: Option<Stamp>,
-    #[serde(default)]
-    message: Option<&'a str>,
-}
-
-/// The timestamp inside a chat payload.
-#[derive(Deserialize)]
-struct Stamp {
-    t: u64,
 }
 
 impl Conn {
@@ -65,45 +79,61 @@ impl Conn {
     pub async fn open(addr: SocketAddr) -> anyhow::Result<Conn> {
         let socket = TcpStream::connect(addr).await?;
         socket.set_nodelay(true)?;
-        let (read_half, writer) = socket.into_split();
-        let mut reader = FramedRead::new(read_half, frame::codec(16 << 20));
-        let welcome = reader.next().await.context("closed before the welcome")??;
-        let welcome: Incoming = rmp_serde::from_slice(&welcome)?;
-        if welcome.kind != "welcome" {
-            bail!("expected a welcome, got {}", welcome.kind);
+        let mut conn =
+            Conn { session: 0, socket, buf: BytesMut::with_capacity(64 * 1024), next_id: 1 };
+        let welcome = conn.next_frame().await?;
+        match ServerMessage::decode(&welcome)? {
+            ServerMessage::Welcome(welcome) => conn.session = welcome.session,
+            other => bail!("expected a welcome, got {other:?}"),
         }
-        Ok(Conn { session: welcome.session.unwrap_or(0), reader, writer, next_id: 1 })
+        Ok(conn)
+    }
+
+    async fn next_frame(&mut self) -> anyhow::Result<Bytes> {
+        loop {
+            if let Some(body) = frame::split(&mut self.buf, 16 << 20)
+                .map_err(|_| anyhow::anyhow!("frame too large"))?
+            {
+                return Ok(body);
+            }
+            if self.socket.read_buf(&mut self.buf).await? == 0 {
+                bail!("connection closed");
+            }
+        }
     }
 
     /// Sends a request and waits for its response, skipping events.
     ///
     /// # Errors
     /// On an error response or a closed connection.
-    pub async fn request(&mut self, request: Request) -> anyhow::Result<Value> {
+    pub async fn request(&mut self, request: Request) -> anyhow::Result<Payload> {
         let id = self.next_id;
         self.next_id += 1;
-        self.send(&RequestFrame { id: Some(id), request }).await?;
+        self.socket.write_all(&request.encode(Some(id))).await?;
         loop {
-            let body = self.reader.next().await.context("connection closed")??;
-            let incoming: Incoming = rmp_serde::from_slice(&body)?;
-            match (incoming.kind, incoming.id) {
-                ("response", Some(got)) if got == id => {
-                    return Ok(match rmp_serde::from_slice::<ServerMessage>(&body)? {
-                        ServerMessage::Response { result, .. } => result,
-                        _ => Value::Null,
-                    });
-                }
-                ("error", Some(got)) if got == id => {
-                    bail!("server error: {}", incoming.message.unwrap_or(""))
+            let body = self.next_frame().await?;
+            match ServerMessage::decode(&body)? {
+                ServerMessage::Response { id: got, result } if got == id => return Ok(result),
+                ServerMessage::Error { id: Some(got), message, .. } if got == id => {
+                    bail!("server error: {message}")
                 }
                 _ => continue,
             }
         }
     }
 
-    async fn send(&mut self, frame: &RequestFrame) -> anyhow::Result<()> {
-        self.writer.write_all(&frame::encode(frame)?).await?;
-        Ok(())
+    /// Creates a room and returns its id.
+    ///
+    /// # Errors
+    /// As for [`Conn::request`].
+    pub async fn create_room(&mut self, settings: CreateRoom) -> anyhow::Result<String> {
+        let created = self.request(Request::CreateRoom(settings)).await?;
+        vampire_protocol::RoomInfo::from_payload(&created).map(|info| info.id).or_else(|_| {
+            // The baseline relay answers with `{"id": ...}` only.
+            vampire_protocol::room::field_of(&created, "id")
+                .and_then(|id| id.to_value().as_str().map(str::to_owned))
+                .context("create_room gave no id")
+        })
     }
 }
 
@@ -174,7 +204,8 @@ impl Window {
 }
 
 /// Runs the chat fan-out scenario: `rooms × clients` connections, each
-/// sending `rate` 64-byte messages a second; every member receives each.
+/// sending `rate` 64-byte messages a second as notifications; every
+/// member, the sender included, receives each.
 ///
 /// # Errors
 /// When the clients cannot connect, create rooms or join.
@@ -186,13 +217,12 @@ pub async fn chat(
     let mut conns = Vec::new();
     for _ in 0..params.rooms {
         let mut owner = Conn::open(addr).await?;
-        let created = owner
-            .request(Request::CreateRoom(CreateRoom {
+        let room = owner
+            .create_room(CreateRoom {
                 max_clients: Some(params.clients as u32),
                 ..CreateRoom::default()
-            }))
+            })
             .await?;
-        let room = created["id"].as_str().context("create_room gave no id")?.to_owned();
         let mut members = vec![owner];
         for _ in 1..params.clients {
             members.push(Conn::open(addr).await?);
@@ -212,14 +242,11 @@ pub async fn chat(
     });
     let total = conns.len();
     let period = Duration::from_secs_f64(1.0 / params.rate);
-    let mut receivers = Vec::new();
-    let mut senders = Vec::new();
+    let mut clients = Vec::new();
     for (index, (conn, room)) in conns.into_iter().enumerate() {
-        let Conn { reader, writer, .. } = conn;
-        receivers.push(tokio::spawn(receive(reader, window.clone())));
         // Spread the first sends over one period.
         let offset = period.mul_f64(index as f64 / total as f64);
-        senders.push(tokio::spawn(send_loop(writer, room, period, offset, window.clone())));
+        clients.push(tokio::spawn(chat_client(conn, room, period, offset, window.clone())));
     }
 
     tokio::time::sleep(params.warmup).await;
@@ -229,14 +256,9 @@ pub async fn chat(
     window.end.store(window.now(), Ordering::Relaxed);
     let after = stats::process_usage(&server_pid.to_string())?;
     window.stop.store(true, Ordering::Relaxed);
-    for sender in senders {
-        let _ = sender.await;
-    }
-    // Each reader stops by itself a second after the senders, so the
-    // window's last messages can arrive.
     let mut histogram = stats::latency_histogram();
-    for receiver in receivers {
-        histogram.add(receiver.await?)?;
+    for client in clients {
+        histogram.add(client.await?)?;
     }
     Ok(summarise(&window, &histogram, before, after, params.clients))
 }
@@ -264,67 +286,70 @@ fn summarise(
     }
 }
 
-async fn send_loop(
-    mut writer: OwnedWriteHalf,
+/// One chat client: sends a message every `period` (the first after
+/// `offset`) and records the latency of every message of the window it
+/// receives, until a second after the senders stop.
+async fn chat_client(
+    conn: Conn,
     room: String,
     period: Duration,
     offset: Duration,
     window: Arc<Window>,
-) {
-    tokio::time::sleep(offset).await;
-    let mut ticks = tokio::time::interval(period);
+) -> Histogram<u64> {
+    let mut histogram = stats::latency_histogram();
+    let Conn { mut socket, mut buf, .. } = conn;
+    // The request frame, encoded once; its timestamp is patched per send.
+    let request =
+        Request::SendMessage { room, data: Payload::from_bytes(chat_payload(0).into()).unwrap() };
+    let mut message = request.encode(None).to_vec();
+    let stamp_at = message.len() - STAMP_FROM_END;
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + offset, period);
     // Missed ticks are skipped, not bunched: the offered rate stays honest
     // and what a saturated client could not send shows as a lower rate.
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let padding = "x".repeat(PADDING);
-    while !window.stop.load(Ordering::Relaxed) {
-        ticks.tick().await;
-        let t = window.now();
-        let data = serde_json::json!({ "t": t, "p": padding });
-        let frame =
-            RequestFrame { id: None, request: Request::SendMessage { room: room.clone(), data } };
-        let Ok(bytes) = frame::encode(&frame) else {
-            return;
-        };
-        if window.contains(t) {
-            window.sent.fetch_add(1, Ordering::Relaxed);
-        }
-        if writer.write_all(&bytes).await.is_err() {
-            return;
-        }
-    }
-}
-
-/// Records the latency of every chat message of the window, until the
-/// connection closes or a second after the senders stopped.
-async fn receive(
-    mut reader: FramedRead<OwnedReadHalf, LengthDelimitedCodec>,
-    window: Arc<Window>,
-) -> Histogram<u64> {
-    let mut histogram = stats::latency_histogram();
-    let grace_over = async {
-        while !window.stop.load(Ordering::Relaxed) {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(900)).await;
-    };
-    tokio::pin!(grace_over);
+    let mut sending = true;
+    let mut grace_end: Option<tokio::time::Instant> = None;
     loop {
-        let body: Bytes = tokio::select! {
-            next = reader.next() => match next {
-                Some(Ok(body)) => body.freeze(),
-                _ => break,
-            },
-            () = &mut grace_over => break,
+        if sending && window.stop.load(Ordering::Relaxed) {
+            sending = false;
+            grace_end = Some(tokio::time::Instant::now() + Duration::from_secs(1));
+        }
+        let grace = async {
+            match grace_end {
+                Some(end) => tokio::time::sleep_until(end).await,
+                None => std::future::pending().await,
+            }
         };
-        let Ok(incoming) = rmp_serde::from_slice::<Incoming>(&body) else {
-            continue;
-        };
-        if let Some(Stamp { t }) = incoming.data
-            && window.contains(t)
-        {
-            let now = window.now();
-            stats::record(&mut histogram, Duration::from_nanos(now.saturating_sub(t)));
+        tokio::select! {
+            biased;
+            read = socket.read_buf(&mut buf) => {
+                match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                let now = window.now();
+                while let Ok(Some(body)) = frame::split(&mut buf, 16 << 20) {
+                    if let Some(t) = stamp_of(&body)
+                        && window.contains(t)
+                    {
+                        stats::record(&mut histogram, Duration::from_nanos(now.saturating_sub(t)));
+                    }
+                }
+                if buf.capacity() - buf.len() < 16 * 1024 {
+                    buf.reserve(64 * 1024);
+                }
+            }
+            _ = ticks.tick(), if sending => {
+                let t = window.now();
+                message[stamp_at..stamp_at + 8].copy_from_slice(&t.to_be_bytes());
+                if window.contains(t) {
+                    window.sent.fetch_add(1, Ordering::Relaxed);
+                }
+                if socket.write_all(&message).await.is_err() {
+                    break;
+                }
+            }
+            () = grace => break,
         }
     }
     histogram
@@ -345,6 +370,13 @@ pub struct InvokeResult {
     pub server_cpu_s_per_million: f64,
 }
 
+/// The argument every benchmark invoke sends: `{"x": 1, "name": "abc"}`.
+pub fn invoke_argument() -> Payload {
+    let mut bytes = Vec::new();
+    Writer::new(&mut bytes).map(2).str("x").uint(1).str("name").str("abc");
+    Payload::from_bytes(bytes.into()).expect("a valid value")
+}
+
 /// Method-invoke round trips: `clients` connections in one `room_type`
 /// room each call `method` with a small argument in a closed loop.
 ///
@@ -359,14 +391,13 @@ pub async fn invoke(
     server_pid: u32,
 ) -> anyhow::Result<InvokeResult> {
     let mut owner = Conn::open(addr).await?;
-    let created = owner
-        .request(Request::CreateRoom(CreateRoom {
+    let room = owner
+        .create_room(CreateRoom {
             room_type: Some(room_type.to_owned()),
             max_clients: Some(clients as u32),
             ..CreateRoom::default()
-        }))
+        })
         .await?;
-    let room = created["id"].as_str().context("create_room gave no id")?.to_owned();
     let mut conns = vec![owner];
     for _ in 1..clients {
         conns.push(Conn::open(addr).await?);
@@ -379,17 +410,16 @@ pub async fn invoke(
     let deadline = started + duration;
     let mut tasks = Vec::new();
     for mut conn in conns {
-        let (room, method) = (room.clone(), method.to_owned());
+        let request = Request::Invoke {
+            room: room.clone(),
+            method: method.to_owned(),
+            args: invoke_argument(),
+        };
         tasks.push(tokio::spawn(async move {
             let mut histogram = stats::latency_histogram();
             while Instant::now() < deadline {
                 let call = Instant::now();
-                let request = Request::Invoke {
-                    room: room.clone(),
-                    method: method.clone(),
-                    args: serde_json::json!({"x": 1, "name": "abc"}),
-                };
-                conn.request(request).await?;
+                conn.request(request.clone()).await?;
                 stats::record(&mut histogram, call.elapsed());
             }
             anyhow::Ok(histogram)
@@ -429,8 +459,9 @@ pub async fn idle(addr: SocketAddr, clients: usize, server_pid: u32) -> anyhow::
     Ok(after.saturating_sub(before) as f64 / clients as f64)
 }
 
-/// Room creation over TCP: creates `rooms` rooms of `room_type` and
-/// returns (rooms per second, server resident memory per room in bytes).
+/// Room creation over TCP: creates `rooms` rooms of `room_type` (over
+/// several connections, within each one's room quota) and returns (rooms
+/// per second, server resident memory per room in bytes).
 ///
 /// # Errors
 /// When a creation fails.
@@ -438,21 +469,47 @@ pub async fn rooms(
     addr: SocketAddr,
     room_type: &str,
     rooms: usize,
+    per_connection: usize,
     server_pid: u32,
 ) -> anyhow::Result<(f64, f64)> {
-    let mut conn = Conn::open(addr).await?;
+    let mut conns = Vec::new();
+    for _ in 0..rooms.div_ceil(per_connection) {
+        conns.push(Conn::open(addr).await?);
+    }
     let before = stats::process_usage(&server_pid.to_string())?.rss_bytes;
     let started = Instant::now();
-    for _ in 0..rooms {
-        conn.request(Request::CreateRoom(CreateRoom {
-            room_type: Some(room_type.to_owned()),
-            auto_dispose: Some(false),
-            ..CreateRoom::default()
-        }))
-        .await?;
+    for i in 0..rooms {
+        conns[i / per_connection]
+            .create_room(CreateRoom {
+                room_type: Some(room_type.to_owned()),
+                auto_dispose: Some(false),
+                ..CreateRoom::default()
+            })
+            .await?;
     }
     let rate = rooms as f64 / started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let after = stats::process_usage(&server_pid.to_string())?.rss_bytes;
     Ok((rate, after.saturating_sub(before) as f64 / rooms as f64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stamp_is_found_at_its_fixed_place_in_a_relayed_message() {
+        let mut frame = BytesMut::new();
+        vampire_protocol::server::write_room_message(
+            &mut frame,
+            "r12",
+            Some(7),
+            &chat_payload(123_456),
+        );
+        let body = &frame[frame::LENGTH_PREFIX..];
+        assert_eq!(stamp_of(body), Some(123_456));
+        let mut joined = BytesMut::new();
+        vampire_protocol::server::write_member_joined(&mut joined, "r12", 7);
+        assert_eq!(stamp_of(&joined[frame::LENGTH_PREFIX..]), None);
+    }
 }

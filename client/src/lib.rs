@@ -3,12 +3,13 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), vampire_client::ClientError> {
-//! use vampire_client::{Client, CreateRoom};
+//! use vampire_client::{Client, CreateRoom, Value};
 //!
 //! let mut client = Client::connect("127.0.0.1:7777").await?;
 //! let room = client.create_room(CreateRoom::default()).await?;
 //! client.join(&room.id, None).await?;
-//! client.set_variable(&room.id, "score", 10.into(), None).await?;
+//! client.set_variable(&room.id, "score", Value::from(10), None).await?;
+//! client.set_variable(&room.id, "blob", Value::Binary(vec![1, 2, 3]), None).await?;
 //! while let Some(event) = client.next_event().await {
 //!     println!("{event:?}");
 //! }
@@ -18,25 +19,31 @@
 //! # Layout
 //! - [`Client`]: requests (one method per operation) and the event stream.
 //! - [`ClientError`]: what can go wrong, including the server's error codes.
+//! - [`json`]: values shown as JSON and read from JSON (binary and other
+//!   MessagePack-only values with `$` markers), for people.
 //!
 //! A background task reads frames: responses complete the matching
 //! request, events and connection-level errors go to [`Client::next_event`].
+//! Another keeps the connection alive with `ping` notifications when the
+//! client has sent nothing for a third of the server's idle timeout.
+
+pub mod json;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use serde::de::DeserializeOwned;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::FramedRead;
+pub use vampire_protocol::room::{field_of, variables_from_payload};
 pub use vampire_protocol::{
-    CreateRoom, ErrorCode, Event, JoinResult, Request, RequestFrame, RoomId, RoomInfo,
-    ServerMessage, SessionId, Value, VariableBroadcast, frame,
+    CreateRoom, DecodeError, ErrorCode, Event, JoinResult, Payload, Request, RoomId, RoomInfo,
+    RoomList, ServerMessage, SessionId, Value, VariableBroadcast, Welcome, frame,
 };
 
 /// Largest frame the client accepts from the server.
@@ -60,9 +67,9 @@ pub enum ClientError {
     #[error("connection closed")]
     Closed,
     /// The server sent something this client cannot read.
-    #[error("cannot decode the server's message: {0}")]
-    Decode(String),
-    /// No welcome or response within the time allowed.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// No welcome within the time allowed.
     #[error("timed out")]
     Timeout,
 }
@@ -91,16 +98,33 @@ pub enum Incoming {
     },
 }
 
-type Pending = Arc<Mutex<HashMap<u32, oneshot::Sender<Result<Value, ClientError>>>>>;
+type Pending = Arc<Mutex<HashMap<u32, oneshot::Sender<Result<Payload, ClientError>>>>>;
+
+/// The writing side, shared by requests and the heartbeat.
+struct Writer {
+    socket: tokio::sync::Mutex<OwnedWriteHalf>,
+    /// Milliseconds since `epoch` at the last write.
+    last_write_ms: AtomicU64,
+    epoch: Instant,
+}
+
+impl Writer {
+    async fn write(&self, bytes: &[u8]) -> Result<(), ClientError> {
+        self.socket.lock().await.write_all(bytes).await?;
+        self.last_write_ms.store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+}
 
 /// A connection to a VampireTCP server.
 pub struct Client {
-    session: SessionId,
-    writer: tokio::sync::Mutex<OwnedWriteHalf>,
+    welcome: Welcome,
+    writer: Arc<Writer>,
     pending: Pending,
     next_id: AtomicU32,
     incoming: mpsc::UnboundedReceiver<Incoming>,
     reader: tokio::task::JoinHandle<()>,
+    heartbeat: tokio::task::JoinHandle<()>,
 }
 
 impl Client {
@@ -119,43 +143,54 @@ impl Client {
             .await
             .map_err(|_| ClientError::Timeout)?
             .ok_or(ClientError::Closed)??;
-        let session = match decode(&welcome)? {
-            ServerMessage::Welcome { session, .. } => session,
+        let welcome = match ServerMessage::decode(&welcome.freeze())? {
+            ServerMessage::Welcome(welcome) => welcome,
             ServerMessage::Error { code, message, .. } => {
                 return Err(ClientError::Server { code, message });
             }
             other => {
-                return Err(ClientError::Decode(format!("expected welcome, got {other:?}")));
+                return Err(DecodeError(format!("expected welcome, got {other:?}")).into());
             }
         };
         let pending = Pending::default();
         let (events, incoming) = mpsc::unbounded_channel();
         let reader = tokio::spawn(read_loop(frames, pending.clone(), events));
+        let writer = Arc::new(Writer {
+            socket: tokio::sync::Mutex::new(writer),
+            last_write_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+        });
+        let heartbeat = tokio::spawn(heartbeat(writer.clone(), welcome.idle_timeout_ms));
         Ok(Client {
-            session,
-            writer: tokio::sync::Mutex::new(writer),
+            welcome,
+            writer,
             pending,
             next_id: AtomicU32::new(1),
             incoming,
             reader,
+            heartbeat,
         })
     }
 
     /// This connection's session id, as the server assigned it.
     pub fn session(&self) -> SessionId {
-        self.session
+        self.welcome.session
+    }
+
+    /// The server's welcome.
+    pub fn welcome(&self) -> &Welcome {
+        &self.welcome
     }
 
     /// Sends `request` and waits for its result.
     ///
     /// # Errors
     /// [`ClientError::Server`] with the server's code, or a transport error.
-    pub async fn request(&self, request: Request) -> Result<Value, ClientError> {
+    pub async fn request(&self, request: Request) -> Result<Payload, ClientError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (reply, result) = oneshot::channel();
         lock(&self.pending).insert(id, reply);
-        let sent = self.send_frame(&RequestFrame { id: Some(id), request }).await;
-        if let Err(err) = sent {
+        if let Err(err) = self.writer.write(&request.encode(Some(id))).await {
             lock(&self.pending).remove(&id);
             return Err(err);
         }
@@ -168,7 +203,7 @@ impl Client {
     /// # Errors
     /// A transport error.
     pub async fn notify(&self, request: Request) -> Result<(), ClientError> {
-        self.send_frame(&RequestFrame { id: None, request }).await
+        self.writer.write(&request.encode(None)).await
     }
 
     /// Writes raw bytes to the socket (for tests of malformed input).
@@ -176,18 +211,7 @@ impl Client {
     /// # Errors
     /// A transport error.
     pub async fn send_raw(&self, bytes: &[u8]) -> Result<(), ClientError> {
-        self.writer.lock().await.write_all(bytes).await?;
-        Ok(())
-    }
-
-    async fn send_frame(&self, frame: &RequestFrame) -> Result<(), ClientError> {
-        let bytes = frame::encode(frame).map_err(|err| ClientError::Decode(err.to_string()))?;
-        self.send_raw(&bytes).await
-    }
-
-    async fn request_as<T: DeserializeOwned>(&self, request: Request) -> Result<T, ClientError> {
-        let value = self.request(request).await?;
-        serde_json::from_value(value).map_err(|err| ClientError::Decode(err.to_string()))
+        self.writer.write(bytes).await
     }
 
     /// Creates a room.
@@ -195,21 +219,32 @@ impl Client {
     /// # Errors
     /// As for [`Client::request`].
     pub async fn create_room(&self, settings: CreateRoom) -> Result<RoomInfo, ClientError> {
-        self.request_as(Request::CreateRoom(settings)).await
+        let result = self.request(Request::CreateRoom(settings)).await?;
+        Ok(RoomInfo::from_payload(&result)?)
     }
 
-    /// Lists public rooms, optionally of one type.
+    /// Lists public rooms, optionally of one type (the first page, up to
+    /// 1000 rooms; see [`Client::list_rooms_page`]).
     ///
     /// # Errors
     /// As for [`Client::request`].
     pub async fn list_rooms(&self, room_type: Option<&str>) -> Result<Vec<RoomInfo>, ClientError> {
-        #[derive(serde::Deserialize)]
-        struct Rooms {
-            rooms: Vec<RoomInfo>,
-        }
-        let rooms: Rooms =
-            self.request_as(Request::ListRooms { room_type: room_type.map(str::to_owned) }).await?;
-        Ok(rooms.rooms)
+        Ok(self.list_rooms_page(room_type, None, None).await?.rooms)
+    }
+
+    /// Lists public rooms from `offset`, at most `limit`.
+    ///
+    /// # Errors
+    /// As for [`Client::request`].
+    pub async fn list_rooms_page(
+        &self,
+        room_type: Option<&str>,
+        offset: Option<u32>,
+        limit: Option<u32>,
+    ) -> Result<RoomList, ClientError> {
+        let room_type = room_type.map(str::to_owned);
+        let result = self.request(Request::ListRooms { room_type, offset, limit }).await?;
+        Ok(RoomList::from_payload(&result)?)
     }
 
     /// Joins a room.
@@ -221,11 +256,9 @@ impl Client {
         room: &str,
         password: Option<&str>,
     ) -> Result<JoinResult, ClientError> {
-        self.request_as(Request::Join {
-            room: room.to_owned(),
-            password: password.map(str::to_owned),
-        })
-        .await
+        let request =
+            Request::Join { room: room.to_owned(), password: password.map(str::to_owned) };
+        Ok(JoinResult::from_payload(&self.request(request).await?)?)
     }
 
     /// Leaves a room.
@@ -248,26 +281,21 @@ impl Client {
     ///
     /// # Errors
     /// As for [`Client::request`].
-    pub async fn get_variable(&self, room: &str, name: &str) -> Result<Value, ClientError> {
-        let mut result = self
+    pub async fn get_variable(&self, room: &str, name: &str) -> Result<Payload, ClientError> {
+        let result = self
             .request(Request::GetVariable { room: room.to_owned(), name: name.to_owned() })
             .await?;
-        Ok(result["value"].take())
+        field_of(&result, "value")
+            .ok_or_else(|| DecodeError("a variable result without `value`".into()).into())
     }
 
-    /// Reads every variable.
+    /// Reads every variable, as (name, value) pairs.
     ///
     /// # Errors
     /// As for [`Client::request`].
-    pub async fn get_variables(
-        &self,
-        room: &str,
-    ) -> Result<serde_json::Map<String, Value>, ClientError> {
-        let mut result = self.request(Request::GetVariables { room: room.to_owned() }).await?;
-        match result["variables"].take() {
-            Value::Object(map) => Ok(map),
-            other => Err(ClientError::Decode(format!("expected a map of variables, got {other}"))),
-        }
+    pub async fn get_variables(&self, room: &str) -> Result<Vec<(String, Payload)>, ClientError> {
+        let result = self.request(Request::GetVariables { room: room.to_owned() }).await?;
+        Ok(variables_from_payload(&result)?)
     }
 
     /// Sets a variable; returns whether the change was broadcast.
@@ -278,18 +306,18 @@ impl Client {
         &self,
         room: &str,
         name: &str,
-        value: Value,
+        value: impl Into<Payload>,
         broadcast: Option<bool>,
     ) -> Result<bool, ClientError> {
         let result = self
             .request(Request::SetVariable {
                 room: room.to_owned(),
                 name: name.to_owned(),
-                value,
+                value: value.into(),
                 broadcast,
             })
             .await?;
-        Ok(result["broadcast"].as_bool().unwrap_or(false))
+        Ok(field_of(&result, "broadcast").is_some_and(|flag| flag.to_value() == Value::from(true)))
     }
 
     /// Calls a room method and returns its result.
@@ -300,18 +328,28 @@ impl Client {
         &self,
         room: &str,
         method: &str,
-        args: Value,
-    ) -> Result<Value, ClientError> {
-        self.request(Request::Invoke { room: room.to_owned(), method: method.to_owned(), args })
-            .await
+        args: impl Into<Payload>,
+    ) -> Result<Payload, ClientError> {
+        self.request(Request::Invoke {
+            room: room.to_owned(),
+            method: method.to_owned(),
+            args: args.into(),
+        })
+        .await
     }
 
     /// Sends a message to a room and waits for the server to accept it.
     ///
     /// # Errors
     /// As for [`Client::request`].
-    pub async fn send_message(&self, room: &str, data: Value) -> Result<(), ClientError> {
-        self.request(Request::SendMessage { room: room.to_owned(), data }).await.map(drop)
+    pub async fn send_message(
+        &self,
+        room: &str,
+        data: impl Into<Payload>,
+    ) -> Result<(), ClientError> {
+        self.request(Request::SendMessage { room: room.to_owned(), data: data.into() })
+            .await
+            .map(drop)
     }
 
     /// Round trip with no effect.
@@ -350,6 +388,27 @@ impl Client {
 impl Drop for Client {
     fn drop(&mut self) {
         self.reader.abort();
+        self.heartbeat.abort();
+    }
+}
+
+/// Sends a `ping` notification whenever nothing was written for a third of
+/// the server's idle timeout (none when the server announces none).
+async fn heartbeat(writer: Arc<Writer>, idle_timeout_ms: u64) {
+    if idle_timeout_ms == 0 {
+        return;
+    }
+    let every = Duration::from_millis((idle_timeout_ms / 3).max(1));
+    let ping = Request::Ping.encode(None);
+    loop {
+        tokio::time::sleep(every).await;
+        let now = writer.epoch.elapsed().as_millis() as u64;
+        let last = writer.last_write_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= every.as_millis() as u64
+            && writer.write(&ping).await.is_err()
+        {
+            return;
+        }
     }
 }
 
@@ -359,7 +418,7 @@ async fn read_loop(
     incoming: mpsc::UnboundedSender<Incoming>,
 ) {
     while let Some(Ok(body)) = frames.next().await {
-        match decode(&body) {
+        match ServerMessage::decode(&body.freeze()) {
             Ok(ServerMessage::Response { id, result }) => {
                 if let Some(reply) = lock(&pending).remove(&id) {
                     let _ = reply.send(Ok(result));
@@ -381,10 +440,6 @@ async fn read_loop(
     }
     // Requests still waiting see their reply sender dropped: `Closed`.
     lock(&pending).clear();
-}
-
-fn decode(body: &[u8]) -> Result<ServerMessage, ClientError> {
-    rmp_serde::from_slice(body).map_err(|err| ClientError::Decode(err.to_string()))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

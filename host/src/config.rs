@@ -20,6 +20,11 @@ pub const DEFAULT_CONFIG_JSON: &str = include_str!("../../config/server.json");
 /// on the memory one connection can make the server hold for one frame.
 pub const MAX_FRAME_BYTES_CEILING: usize = 16 * 1024 * 1024;
 
+/// What `limits.maxOutboundFrameBytes` must leave beyond
+/// `limits.maxRoomVariableBytes` for the rest of a join result (the room's
+/// description and member list): 128 KiB.
+pub const MIN_OUTBOUND_FRAME_MARGIN: usize = 128 * 1024;
+
 /// A configuration that cannot be used.
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -82,7 +87,8 @@ pub struct Config {
     pub default_room_settings: DefaultRoomSettings,
 }
 
-/// Resource limits: what one client, room or plugin may consume.
+/// Resource limits: what one client, room or plugin may consume. Each
+/// field's default is the constant named on it.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Limits {
@@ -93,24 +99,95 @@ pub struct Limits {
     /// `server_busy`. Default `10000`.
     pub max_rooms: usize,
     /// Largest frame body a client may send, in bytes (64 to 16 MiB); a
-    /// longer one closes the connection. Default `65536`.
+    /// longer one closes the connection (`frame_too_large`). Default
+    /// `65536`.
     pub max_frame_bytes: usize,
+    /// Largest frame the server sends, in bytes; an answer that would be
+    /// longer is refused with `response_too_large` before it is built,
+    /// and an event that would be longer is not sent (a plugin's call
+    /// fails). Default `1048576` (1 MiB).
+    pub max_outbound_frame_bytes: usize,
     /// Upper bound on any room's `max_clients`. Default `1000`.
     pub max_clients_per_room: u32,
-    /// Frames queued for one client before it counts as too slow and is
-    /// disconnected (`slow_consumer`). Default `4096`.
+    /// Frames (or batches of frames) queued for one client before it
+    /// counts as too slow and is disconnected (`slow_consumer`). Default
+    /// `4096`.
     pub outbound_queue_frames: usize,
+    /// Bytes queued for one client before it counts as too slow and is
+    /// disconnected (`slow_consumer`). Default `4194304` (4 MiB).
+    pub outbound_queue_bytes: usize,
     /// Commands queued for one room before senders wait. Default `4096`.
     pub room_mailbox: usize,
+    /// Variables one room may hold; a new one past it is refused with
+    /// `variable_limit`. Default `1024`.
+    pub max_room_variables: usize,
+    /// Bytes of variable names and values one room may hold together.
+    /// Default `524288` (512 KiB).
+    pub max_room_variable_bytes: usize,
+    /// Largest value of one variable, in bytes of MessagePack. Default
+    /// `65536`.
+    pub max_variable_bytes: usize,
+    /// Longest variable name, in bytes. Default `128`.
+    pub max_variable_name_bytes: usize,
+    /// Bytes a room may send a joiner while its join is being decided
+    /// (held until the join response); past it the join fails with
+    /// `plugin_error`. Default `262144` (256 KiB).
+    pub pending_join_bytes: usize,
     /// A room nobody has joined this long after its creation is deleted
     /// (when it auto-disposes). Default `60`.
     pub unjoined_room_timeout_secs: u64,
+    /// A room that does not auto-dispose is deleted once it has been
+    /// empty this long after its creator disconnected. Default `300`.
+    pub orphan_room_timeout_secs: u64,
+    /// Rooms one connection may have created and still alive; more are
+    /// refused with `quota_exceeded`. Default `16`.
+    pub max_rooms_per_connection: usize,
+    /// Rooms one connection may be a member of at once; more are refused
+    /// with `quota_exceeded`. Default `64`.
+    pub max_joined_rooms_per_connection: usize,
+    /// Requests one connection may send per second on average; more are
+    /// refused with `rate_limited`. Default `300`.
+    pub requests_per_second: u32,
+    /// Requests one connection may send in a burst above the rate.
+    /// Default `600`.
+    pub request_burst: u32,
+    /// A new connection must send its first complete frame within this
+    /// many seconds, or it is closed (`timeout`). Default `10`.
+    pub handshake_timeout_secs: u64,
+    /// A connection that sends no complete frame for this many seconds
+    /// is closed (`timeout`); clients keep it open with `ping`. Default
+    /// `60`.
+    pub idle_timeout_secs: u64,
+    /// A frame whose first bytes arrived must be complete within this
+    /// many seconds, or the connection is closed (`timeout`). Default
+    /// `10`.
+    pub frame_timeout_secs: u64,
     /// Wall-clock budget of one call into a plugin, in milliseconds; a
     /// call that runs longer is stopped with `plugin_error`. Default `200`.
     pub plugin_call_timeout_ms: u64,
     /// Linear memory one plugin room may grow to, in bytes. Default
     /// `16777216` (16 MiB).
     pub plugin_memory_bytes: usize,
+    /// Linear memory all plugin rooms together may hold, in bytes; a room
+    /// that would pass it cannot grow (its call fails as out of memory)
+    /// and a new plugin room cannot start. Default `536870912` (512 MiB).
+    pub plugin_memory_total_bytes: usize,
+    /// Failed plugin calls (traps, budget overruns) within
+    /// `pluginFailureWindowSecs` after which the room is closed. Default
+    /// `5`.
+    pub plugin_failures_to_close: u32,
+    /// The window of `pluginFailuresToClose`, in seconds. Default `60`.
+    pub plugin_failure_window_secs: u64,
+    /// Log lines one plugin room may write per second; the rest are
+    /// counted and reported once. Default `20`.
+    pub plugin_log_lines_per_second: u32,
+    /// Threads that run plugin rooms, apart from the network threads so
+    /// that a plugin running to its time budget never delays a
+    /// connection; `0` means one per CPU. Default `0`.
+    pub plugin_threads: usize,
+    /// How long shutdown waits for rooms to run their last hooks and
+    /// connections to flush their farewell, in seconds. Default `5`.
+    pub shutdown_grace_secs: u64,
 }
 
 /// The seed's `defaultRoomSettings`, plus the other per-room defaults.
@@ -160,12 +237,33 @@ impl Default for Limits {
             max_connections: 10_000,
             max_rooms: 10_000,
             max_frame_bytes: 65_536,
+            max_outbound_frame_bytes: 1 << 20,
             max_clients_per_room: 1_000,
             outbound_queue_frames: 4_096,
+            outbound_queue_bytes: 4 << 20,
             room_mailbox: 4_096,
+            max_room_variables: 1_024,
+            max_room_variable_bytes: 512 << 10,
+            max_variable_bytes: 65_536,
+            max_variable_name_bytes: 128,
+            pending_join_bytes: 256 << 10,
             unjoined_room_timeout_secs: 60,
+            orphan_room_timeout_secs: 300,
+            max_rooms_per_connection: 16,
+            max_joined_rooms_per_connection: 64,
+            requests_per_second: 300,
+            request_burst: 600,
+            handshake_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            frame_timeout_secs: 10,
             plugin_call_timeout_ms: 200,
-            plugin_memory_bytes: 16 * 1024 * 1024,
+            plugin_memory_bytes: 16 << 20,
+            plugin_memory_total_bytes: 512 << 20,
+            plugin_failures_to_close: 5,
+            plugin_failure_window_secs: 60,
+            plugin_log_lines_per_second: 20,
+            plugin_threads: 0,
+            shutdown_grace_secs: 5,
         }
     }
 }
@@ -193,9 +291,48 @@ impl Limits {
         Duration::from_secs(self.unjoined_room_timeout_secs)
     }
 
+    /// [`Limits::orphan_room_timeout_secs`] as a duration.
+    pub fn orphan_room_timeout(&self) -> Duration {
+        Duration::from_secs(self.orphan_room_timeout_secs)
+    }
+
     /// [`Limits::plugin_call_timeout_ms`] as a duration.
     pub fn plugin_call_timeout(&self) -> Duration {
         Duration::from_millis(self.plugin_call_timeout_ms)
+    }
+
+    /// [`Limits::plugin_failure_window_secs`] as a duration.
+    pub fn plugin_failure_window(&self) -> Duration {
+        Duration::from_secs(self.plugin_failure_window_secs)
+    }
+
+    /// [`Limits::handshake_timeout_secs`] as a duration.
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_secs(self.handshake_timeout_secs)
+    }
+
+    /// [`Limits::idle_timeout_secs`] as a duration.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
+    }
+
+    /// [`Limits::frame_timeout_secs`] as a duration.
+    pub fn frame_timeout(&self) -> Duration {
+        Duration::from_secs(self.frame_timeout_secs)
+    }
+
+    /// [`Limits::shutdown_grace_secs`] as a duration.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// Threads for plugin rooms: [`Limits::plugin_threads`], or one per
+    /// CPU when it is 0.
+    pub fn plugin_thread_count(&self) -> usize {
+        match self.plugin_threads {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        }
     }
 }
 
@@ -252,7 +389,10 @@ impl Config {
     /// # Errors
     /// [`ConfigError::Invalid`] naming the first offending field: `udpPort`
     /// equal to a non-zero `tcpPort` while UDP is on, a frame limit outside
-    /// 64 B–16 MiB, a zero limit, a default `maxClients` above
+    /// 64 B–16 MiB, a zero limit, budgets that contradict each other (an
+    /// outgoing frame too small for a join result, a queue smaller than a
+    /// frame, one variable larger than a room's, a total plugin budget
+    /// smaller than one room's), a default `maxClients` above
     /// `limits.maxClientsPerRoom`, or a `logLevel` that is not a filter.
     pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
         let invalid = |field: &'static str, message: String| ConfigError::Invalid {
@@ -273,17 +413,75 @@ impl Config {
                 format!("{} is outside 64..={MAX_FRAME_BYTES_CEILING}", limits.max_frame_bytes),
             ));
         }
-        let positive: [(&'static str, u64); 7] = [
+        let positive: [(&'static str, u64); 24] = [
             ("limits.maxConnections", limits.max_connections as u64),
             ("limits.maxRooms", limits.max_rooms as u64),
             ("limits.maxClientsPerRoom", limits.max_clients_per_room.into()),
             ("limits.outboundQueueFrames", limits.outbound_queue_frames as u64),
             ("limits.roomMailbox", limits.room_mailbox as u64),
+            ("limits.maxRoomVariables", limits.max_room_variables as u64),
+            ("limits.maxRoomVariableBytes", limits.max_room_variable_bytes as u64),
+            ("limits.maxVariableBytes", limits.max_variable_bytes as u64),
+            ("limits.maxVariableNameBytes", limits.max_variable_name_bytes as u64),
+            ("limits.pendingJoinBytes", limits.pending_join_bytes as u64),
+            ("limits.maxRoomsPerConnection", limits.max_rooms_per_connection as u64),
+            ("limits.maxJoinedRoomsPerConnection", limits.max_joined_rooms_per_connection as u64),
+            ("limits.requestsPerSecond", limits.requests_per_second.into()),
+            ("limits.requestBurst", limits.request_burst.into()),
+            ("limits.handshakeTimeoutSecs", limits.handshake_timeout_secs),
+            ("limits.idleTimeoutSecs", limits.idle_timeout_secs),
+            ("limits.frameTimeoutSecs", limits.frame_timeout_secs),
             ("limits.pluginCallTimeoutMs", limits.plugin_call_timeout_ms),
             ("limits.pluginMemoryBytes", limits.plugin_memory_bytes as u64),
+            ("limits.pluginMemoryTotalBytes", limits.plugin_memory_total_bytes as u64),
+            ("limits.pluginFailuresToClose", limits.plugin_failures_to_close.into()),
+            ("limits.pluginFailureWindowSecs", limits.plugin_failure_window_secs),
+            ("limits.pluginLogLinesPerSecond", limits.plugin_log_lines_per_second.into()),
+            ("limits.shutdownGraceSecs", limits.shutdown_grace_secs),
         ];
         if let Some((field, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return Err(invalid(field, "must be greater than 0".to_owned()));
+        }
+        // The largest answer the server must be able to send: a join
+        // result holding every variable of a full room.
+        let join_bound = limits.max_room_variable_bytes + MIN_OUTBOUND_FRAME_MARGIN;
+        if limits.max_outbound_frame_bytes < join_bound
+            || limits.max_outbound_frame_bytes > MAX_FRAME_BYTES_CEILING
+        {
+            return Err(invalid(
+                "limits.maxOutboundFrameBytes",
+                format!(
+                    "{} is outside {join_bound}..={MAX_FRAME_BYTES_CEILING} (limits.maxRoomVariableBytes plus {MIN_OUTBOUND_FRAME_MARGIN})",
+                    limits.max_outbound_frame_bytes
+                ),
+            ));
+        }
+        if limits.outbound_queue_bytes < limits.max_outbound_frame_bytes {
+            return Err(invalid(
+                "limits.outboundQueueBytes",
+                format!(
+                    "{} is less than limits.maxOutboundFrameBytes ({})",
+                    limits.outbound_queue_bytes, limits.max_outbound_frame_bytes
+                ),
+            ));
+        }
+        if limits.max_variable_bytes > limits.max_room_variable_bytes {
+            return Err(invalid(
+                "limits.maxVariableBytes",
+                format!(
+                    "{} is more than limits.maxRoomVariableBytes ({})",
+                    limits.max_variable_bytes, limits.max_room_variable_bytes
+                ),
+            ));
+        }
+        if limits.plugin_memory_total_bytes < limits.plugin_memory_bytes {
+            return Err(invalid(
+                "limits.pluginMemoryTotalBytes",
+                format!(
+                    "{} is less than limits.pluginMemoryBytes ({})",
+                    limits.plugin_memory_total_bytes, limits.plugin_memory_bytes
+                ),
+            ));
         }
         let room = &self.default_room_settings;
         if room.max_clients == 0 || room.max_clients > limits.max_clients_per_room {

@@ -7,27 +7,34 @@
 //!
 //! # Layout
 //! - [`config`]: the JSON configuration, its defaults and validation.
-//! - [`net`]: the TCP listener, connection tasks (reader and writer),
-//!   request decoding and the per-connection [`net::session::Session`].
+//! - [`net`]: the TCP listener, connection tasks (reader and writer) and
+//!   the per-connection [`net::session::Session`].
+//! - [`outbound`]: a client's outbound queue and the [`outbound::Responder`]
+//!   that answers each request once; below both `net` and `rooms`.
 //! - [`rooms`]: the room manager and index, the room actor, room state and
 //!   variables, and the generic room.
 //! - [`plugins`]: WebAssembly room plugins: runtime (deadlines, memory
 //!   cap), ABI, host imports, loader, plugin-backed rooms.
 //! - [`server`]: binds and runs everything, with graceful shutdown.
 //! - [`error`]: [`ApiError`], the failure a client is told about.
-//! - [`logging`]: `tracing` set-up.
+//! - [`logging`]: `tracing` set-up and throttles for repeated warnings.
 //!
 //! # Runtime model
 //! Each room is an actor: one task owns its members, variables and
-//! behaviour and takes commands from a bounded mailbox. Each connection has
-//! a reader task and a writer task with a bounded outbound queue; a client
-//! whose queue fills up is disconnected, so a slow client never blocks a
-//! room. Broadcasts are encoded once and the bytes shared by every queue.
+//! behaviour and takes commands from a bounded mailbox; each command
+//! carries the responder the room answers the client with, so connections
+//! never wait for rooms. Plugin rooms run on threads of their own, apart
+//! from the network threads. Each connection has a reader task and a
+//! writer task with an outbound queue bounded in frames and bytes; a
+//! client whose queue fills up is disconnected, so a slow client never
+//! blocks a room. A room appends the events of one turn to one buffer and
+//! hands every member the same bytes.
 
 pub mod config;
 pub mod error;
 pub mod logging;
 pub mod net;
+pub mod outbound;
 pub mod plugins;
 pub mod rooms;
 pub mod server;

@@ -1,10 +1,21 @@
-//! Structured logging with `tracing`.
+//! Structured logging with `tracing`, and [`Throttle`] for warnings a
+//! client or plugin could otherwise repeat without end.
 
+use std::io::IsTerminal;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tracing_subscriber::EnvFilter;
+
+/// Longest log line a plugin or a client can cause, in bytes; longer text
+/// is cut (see [`vampire_protocol::error::one_line`]).
+pub const MAX_LOGGED_TEXT_BYTES: usize = 512;
 
 /// Installs the global subscriber: `RUST_LOG` when set, else the
 /// configured `logLevel`. Logs go to standard error, so that standard
-/// output carries only what scripts read (the `listening on` line).
+/// output carries only what scripts read (the `listening on` line), and
+/// carry colour codes only when standard error is a terminal.
 ///
 /// # Errors
 /// When the configured filter is invalid (validation catches that first)
@@ -17,7 +28,62 @@ pub fn init(log_level: &str) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init()
         .map_err(|err| anyhow::anyhow!(err))
+}
+
+/// A rate limit on one source of log lines (one client, one room): at
+/// most `n` lines a second; the lines held back are counted and the count
+/// is handed to the next line let through.
+#[derive(Debug)]
+pub struct Throttle {
+    limiter: DefaultDirectRateLimiter,
+    suppressed: AtomicU64,
+}
+
+impl Throttle {
+    /// At most `lines` lines a second (at least one).
+    pub fn per_second(lines: u32) -> Throttle {
+        let lines = NonZeroU32::new(lines).unwrap_or(NonZeroU32::MIN);
+        Throttle {
+            limiter: RateLimiter::direct(Quota::per_second(lines)),
+            suppressed: AtomicU64::new(0),
+        }
+    }
+
+    /// Runs `log` with the number of lines suppressed since the last one,
+    /// unless the limit is reached (then the line is only counted).
+    /// Returns whether it ran.
+    pub fn warn(&self, log: impl FnOnce(u64)) -> bool {
+        if self.limiter.check().is_ok() {
+            log(self.suppressed.swap(0, Ordering::Relaxed));
+            true
+        } else {
+            self.suppressed.fetch_add(1, Ordering::Relaxed);
+            false
+        }
+    }
+
+    /// Lines suppressed and not yet reported.
+    pub fn suppressed(&self) -> u64 {
+        self.suppressed.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flood_is_cut_to_the_rate_and_counted() {
+        let throttle = Throttle::per_second(3);
+        let mut logged = Vec::new();
+        for _ in 0..1000 {
+            throttle.warn(|suppressed| logged.push(suppressed));
+        }
+        assert_eq!(logged, vec![0, 0, 0]);
+        assert_eq!(throttle.suppressed(), 997);
+    }
 }

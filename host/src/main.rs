@@ -57,8 +57,28 @@ async fn run(config: Config) -> anyhow::Result<()> {
     // the port when tcpPort is 0.
     println!("listening on {}", server.local_addr());
     let running = server.start();
-    tokio::signal::ctrl_c().await?;
-    tracing::info!("shutting down");
+    let signal = stop_signal().await?;
+    tracing::info!(signal, "shutting down");
     running.shutdown().await;
     Ok(())
+}
+
+/// Waits for SIGINT (Ctrl-C) or SIGTERM (what service managers and
+/// container runtimes send) and returns its name.
+async fn stop_signal() -> anyhow::Result<&'static str> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        tokio::select! {
+            _ = terminate.recv() => Ok("SIGTERM"),
+            _ = interrupt.recv() => Ok("SIGINT"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await?;
+        Ok("Ctrl-C")
+    }
 }

@@ -1,16 +1,17 @@
 //! [`Server`]: binds the sockets, loads the room types and runs until told
-//! to stop.
+//! to stop; [`RunningServer::shutdown`] stops it gracefully.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tokio::sync::broadcast;
-use tracing::info;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
 
 use crate::config::Config;
-use crate::net::listener;
+use crate::net::{NetContext, listener};
 use crate::plugins::{self, PluginRoomType, PluginRuntime};
 use crate::rooms::RoomManager;
 
@@ -19,14 +20,20 @@ pub struct Server {
     config: Arc<Config>,
     listener: TcpListener,
     rooms: Arc<RoomManager>,
+    /// Kept so the plugin threads live as long as the server.
+    plugins: Arc<PluginRuntime>,
 }
 
 /// A running server: its address and the way to stop it.
 pub struct RunningServer {
     /// The address the TCP listener is bound to.
     pub local_addr: SocketAddr,
-    shutdown: broadcast::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
+    config: Arc<Config>,
+    shutdown: CancellationToken,
+    accept: tokio::task::JoinHandle<()>,
+    connections: TaskTracker,
+    rooms: Arc<RoomManager>,
+    plugins: Arc<PluginRuntime>,
 }
 
 impl Server {
@@ -44,17 +51,13 @@ impl Server {
             .await
             .with_context(|| format!("cannot listen on TCP {address}"))?;
         let rooms = Arc::new(RoomManager::new(config.clone()));
-        let runtime = Arc::new(
-            PluginRuntime::new(
-                config.limits.plugin_call_timeout(),
-                config.limits.plugin_memory_bytes,
-            )
-            .context("cannot start the WebAssembly runtime")?,
+        let plugins = Arc::new(
+            PluginRuntime::new(&config.limits).context("cannot start the WebAssembly runtime")?,
         );
-        for module in plugins::load_folder(&runtime, &config.plugins_dir).await {
+        for module in plugins::load_folder(&plugins, &config.plugins_dir).await {
             rooms.register_type(Arc::new(PluginRoomType(Arc::new(module))));
         }
-        Ok(Server { config, listener, rooms })
+        Ok(Server { config, listener, rooms, plugins })
     }
 
     /// The bound TCP address.
@@ -70,28 +73,51 @@ impl Server {
     /// Starts accepting connections in a background task.
     pub fn start(self) -> RunningServer {
         let local_addr = self.local_addr();
-        let (shutdown, _) = broadcast::channel(1);
         info!(address = %local_addr, room_types = ?self.rooms.type_names(), "listening on TCP");
         if self.config.enable_udp {
-            tracing::warn!(
-                "enableUDP is set, but this build has no UDP transport yet; only TCP is served"
-            );
+            warn!("enableUDP is set, but this build has no UDP transport yet; only TCP is served");
         }
-        let task = tokio::spawn(listener::accept_loop(
+        let shutdown = CancellationToken::new();
+        let connections = TaskTracker::new();
+        let context =
+            Arc::new(NetContext { config: self.config.clone(), rooms: self.rooms.clone() });
+        let accept = tokio::spawn(listener::accept_loop(
             self.listener,
-            self.config,
-            self.rooms,
+            context,
+            connections.clone(),
             shutdown.clone(),
         ));
-        RunningServer { local_addr, shutdown, task }
+        RunningServer {
+            local_addr,
+            config: self.config,
+            shutdown,
+            accept,
+            connections,
+            rooms: self.rooms,
+            plugins: self.plugins,
+        }
     }
 }
 
 impl RunningServer {
-    /// Stops accepting, tells every connection the server is shutting down
-    /// and waits for the accept loop to end.
+    /// Stops gracefully: stops accepting, tells every client
+    /// `server_shutdown` (their rooms run the leave hooks), ends every
+    /// room, and waits for connections and rooms to finish, at most
+    /// `limits.shutdownGraceSecs` in all.
     pub async fn shutdown(self) {
-        let _ = self.shutdown.send(());
-        let _ = self.task.await;
+        let grace = self.config.limits.shutdown_grace();
+        let deadline = tokio::time::Instant::now() + grace;
+        self.shutdown.cancel();
+        let _ = self.accept.await;
+        self.connections.close();
+        if tokio::time::timeout_at(deadline, self.connections.wait()).await.is_err() {
+            warn!("shutdown: some connections did not finish in time");
+        }
+        self.rooms.shutdown();
+        if tokio::time::timeout_at(deadline, self.rooms.wait()).await.is_err() {
+            warn!("shutdown: some rooms did not finish in time");
+        }
+        drop(self.plugins);
+        info!("shutdown complete");
     }
 }

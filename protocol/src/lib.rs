@@ -4,21 +4,44 @@
 //! `docs/PROTOCOL.md` is the normative description; this crate is its Rust
 //! rendering.
 //!
+//! # Value model
+//! Values are MessagePack values ([`Value`], from `rmpv`): nil, booleans,
+//! every 64-bit integer exactly, float32 and float64 (NaN and infinities
+//! kept), strings, binary, extensions, arrays and maps with keys of any
+//! type. What the server does not interpret (message data, variable
+//! values, method arguments and results, metadata) travels as a
+//! [`Payload`]: the sender's bytes, checked once and never rebuilt.
+//!
 //! # Layout
+//! - [`msgpack`]: the strict validator, reader and writer the codecs use.
+//! - [`payload`]: [`Payload`], one value carried as its bytes.
 //! - [`frame`]: the length-prefixed framing (u32 big-endian + MessagePack).
-//! - [`message`]: requests, responses, events and error codes.
-//! - [`room`]: room descriptions carried inside messages.
+//! - [`request`]: the operations, the server's strict decoder, the
+//!   clients' encoder.
+//! - [`server`]: welcome, responses, errors and events, written from
+//!   borrowed parts (the server) or decoded (clients).
+//! - [`room`]: room descriptions and results.
+//! - [`error`]: [`ErrorCode`] and the quoting rules of error messages.
 
+pub mod decode;
+pub mod error;
 pub mod frame;
-pub mod message;
+pub mod msgpack;
+pub mod payload;
+pub mod request;
 pub mod room;
+pub mod server;
 
-pub use message::{ErrorCode, Event, Request, RequestFrame, ServerMessage};
-pub use room::{CreateRoom, JoinResult, RoomInfo, VariableBroadcast};
+pub use decode::DecodeError;
+pub use error::ErrorCode;
+pub use payload::Payload;
+pub use request::{Rejected, Request, RequestFrame};
+pub use room::{CreateRoom, JoinResult, RoomInfo, RoomList, VariableBroadcast};
+pub use server::{Event, ServerMessage, Welcome};
 
 /// Version of the protocol spoken by this crate, sent in the `welcome`
 /// message. Raised on any change an older peer could misread.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Identifies one connection (a "session") for its whole life.
 pub type SessionId = u64;
@@ -26,9 +49,5 @@ pub type SessionId = u64;
 /// Identifies a room; assigned by the server, never reused while it runs.
 pub type RoomId = String;
 
-/// Any dynamically typed value: room variables, method arguments and
-/// results, room messages and metadata.
-///
-/// On the wire it is plain MessagePack (nil, bool, integers, floats, strings,
-/// arrays, maps with string keys).
-pub type Value = serde_json::Value;
+/// A dynamically typed MessagePack value.
+pub type Value = rmpv::Value;

@@ -1,58 +1,79 @@
-//! Descriptions of rooms as they travel in requests and responses.
+//! Descriptions of rooms as they travel in requests and results.
 
-use serde::{Deserialize, Serialize};
-use serde_json::Map;
+use bytes::{BufMut, Bytes};
 
-use crate::{RoomId, SessionId, Value};
+use crate::decode::{DecodeError, MapReader, missing};
+use crate::msgpack::{Reader, Writer};
+use crate::payload::Payload;
+use crate::request::FieldWriter;
+use crate::{RoomId, SessionId};
 
 /// Settings a client may give when creating a room. Every field is
 /// optional; the server's `defaultRoomSettings` fill the gaps.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreateRoom {
     /// Room type: `"generic"` (built in, the default) or the name of a
     /// loaded plugin.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room_type: Option<String>,
     /// Free-form display name (at most 64 characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Whether the room appears in `list_rooms`. Private rooms are joined
     /// by id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<bool>,
     /// Member limit; at most the server's `limits.maxClientsPerRoom`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_clients: Option<u32>,
     /// Free-form data shown in listings (a map, say a game mode).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<Value>,
+    pub metadata: Option<Payload>,
     /// Variable broadcast policy of the room.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variable_broadcast: Option<VariableBroadcast>,
     /// Whether the room is deleted once its last member leaves.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_dispose: Option<bool>,
     /// When set, `join` must carry the same password.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+}
+
+impl CreateRoom {
+    pub(crate) fn write_fields(&self, fields: &mut FieldWriter) {
+        fields.opt_str("room_type", self.room_type.as_deref());
+        fields.opt_str("name", self.name.as_deref());
+        if let Some(public) = self.public {
+            fields.bool("public", public);
+        }
+        if let Some(max_clients) = self.max_clients {
+            fields.uint("max_clients", max_clients.into());
+        }
+        if let Some(metadata) = &self.metadata {
+            fields.payload("metadata", metadata);
+        }
+        if let Some(policy) = &self.variable_broadcast {
+            let mut inner = FieldWriter::default();
+            if let Some(enabled) = policy.enabled {
+                inner.bool("enabled", enabled);
+            }
+            if let Some(default) = policy.default {
+                inner.bool("default", default);
+            }
+            fields.map("variable_broadcast", inner);
+        }
+        if let Some(auto_dispose) = self.auto_dispose {
+            fields.bool("auto_dispose", auto_dispose);
+        }
+        fields.opt_str("password", self.password.as_deref());
+    }
 }
 
 /// A room's variable broadcast policy (the seed's
 /// `variableBroadcast.enabled` / `.default`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct VariableBroadcast {
     /// When `false`, no variable change is ever broadcast in this room.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     /// Broadcast flag of a variable whose setter gives none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<bool>,
 }
 
 /// What `create_room` and `list_rooms` report about a room.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RoomInfo {
     /// Server-assigned room id.
     pub id: RoomId,
@@ -68,17 +89,193 @@ pub struct RoomInfo {
     pub max_clients: u32,
     /// Whether `join` needs a password.
     pub password_protected: bool,
-    /// Free-form data given at creation (nil when none).
-    pub metadata: Value,
+    /// Free-form listing data (nil when none).
+    pub metadata: Payload,
+}
+
+impl RoomInfo {
+    /// Writes this as a MessagePack map.
+    pub fn write<B: BufMut>(&self, w: &mut Writer<'_, B>) {
+        w.map(8);
+        w.str("id").str(&self.id);
+        w.str("room_type").str(&self.room_type);
+        w.str("name").str(&self.name);
+        w.str("public").bool(self.public);
+        w.str("members").uint(self.members.into());
+        w.str("max_clients").uint(self.max_clients.into());
+        w.str("password_protected").bool(self.password_protected);
+        w.str("metadata").raw(self.metadata.as_bytes());
+    }
+
+    /// An upper bound of the bytes [`RoomInfo::write`] produces.
+    pub fn encoded_size_bound(&self) -> usize {
+        128 + self.id.len() + self.room_type.len() + self.name.len() + self.metadata.len()
+    }
+
+    /// Reads a map written by [`RoomInfo::write`].
+    pub(crate) fn read<'a>(
+        body: &'a Bytes,
+        reader: &mut Reader<'a>,
+    ) -> Result<RoomInfo, DecodeError> {
+        let mut map = MapReader::new(body, reader)?;
+        let (mut id, mut room_type, mut name, mut public, mut members) =
+            (None, None, None, None, None);
+        let (mut max_clients, mut password_protected, mut metadata) = (None, None, None);
+        while let Some(key) = map.key()? {
+            match key {
+                "id" => id = Some(map.str()?),
+                "room_type" => room_type = Some(map.str()?),
+                "name" => name = Some(map.str()?),
+                "public" => public = Some(map.bool()?),
+                "members" => members = Some(map.u32()?),
+                "max_clients" => max_clients = Some(map.u32()?),
+                "password_protected" => password_protected = Some(map.bool()?),
+                "metadata" => metadata = Some(map.payload()?),
+                _ => map.skip()?,
+            }
+        }
+        const WHAT: &str = "a room";
+        Ok(RoomInfo {
+            id: id.map_or_else(|| missing(WHAT, "id"), Ok)?,
+            room_type: room_type.map_or_else(|| missing(WHAT, "room_type"), Ok)?,
+            name: name.unwrap_or_default(),
+            public: public.unwrap_or(true),
+            members: members.unwrap_or(0),
+            max_clients: max_clients.unwrap_or(0),
+            password_protected: password_protected.unwrap_or(false),
+            metadata: metadata.unwrap_or_default(),
+        })
+    }
+
+    /// Decodes a payload holding a room description (a `create_room`
+    /// result).
+    ///
+    /// # Errors
+    /// When the payload is not such a map.
+    pub fn from_payload(payload: &Payload) -> Result<RoomInfo, DecodeError> {
+        let body = payload.clone().into_bytes();
+        let mut reader = Reader::new(&body);
+        RoomInfo::read(&body, &mut reader)
+    }
 }
 
 /// The result of a successful `join`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct JoinResult {
     /// The room as it is after the join.
     pub room: RoomInfo,
     /// Session ids of every member, the joiner included, in join order.
     pub members: Vec<SessionId>,
-    /// Every room variable with its current value.
-    pub variables: Map<String, Value>,
+    /// Every variable the joiner may read, with its value.
+    pub variables: Vec<(String, Payload)>,
+}
+
+impl JoinResult {
+    /// Decodes a `join` result.
+    ///
+    /// # Errors
+    /// When the payload is not such a map.
+    pub fn from_payload(payload: &Payload) -> Result<JoinResult, DecodeError> {
+        let body = payload.clone().into_bytes();
+        let mut reader = Reader::new(&body);
+        let mut map = MapReader::new(&body, &mut reader)?;
+        let (mut room, mut members, mut variables) = (None, Vec::new(), Vec::new());
+        while let Some(key) = map.key()? {
+            match key {
+                "room" => room = Some(RoomInfo::read(&body, map.reader)?),
+                "members" => {
+                    let len = map.reader.array_len()?;
+                    for _ in 0..len {
+                        members.push(map.u64()?);
+                    }
+                }
+                "variables" => variables = read_variables(&body, map.reader)?,
+                _ => map.skip()?,
+            }
+        }
+        Ok(JoinResult {
+            room: room.map_or_else(|| missing("a join result", "room"), Ok)?,
+            members,
+            variables,
+        })
+    }
+}
+
+/// Reads a map of variable names to values.
+pub(crate) fn read_variables<'a>(
+    body: &'a Bytes,
+    reader: &mut Reader<'a>,
+) -> Result<Vec<(String, Payload)>, DecodeError> {
+    let mut map = MapReader::new(body, reader)?;
+    let mut variables = Vec::new();
+    while let Some(name) = map.key()? {
+        variables.push((name.to_owned(), map.payload()?));
+    }
+    Ok(variables)
+}
+
+/// Decodes a `{"variables": {name: value}}` result.
+///
+/// # Errors
+/// When the payload is not such a map.
+pub fn variables_from_payload(payload: &Payload) -> Result<Vec<(String, Payload)>, DecodeError> {
+    let body = payload.clone().into_bytes();
+    let mut reader = Reader::new(&body);
+    let mut map = MapReader::new(&body, &mut reader)?;
+    while let Some(key) = map.key()? {
+        if key == "variables" {
+            return read_variables(&body, map.reader);
+        }
+        map.skip()?;
+    }
+    missing("a variables result", "variables")
+}
+
+/// A `list_rooms` result: one page of rooms and how many match in all.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RoomList {
+    /// The rooms of this page, oldest first.
+    pub rooms: Vec<RoomInfo>,
+    /// Public rooms matching the request, on every page.
+    pub total: u64,
+}
+
+impl RoomList {
+    /// Decodes a `{"rooms": [RoomInfo], "total": n}` result.
+    ///
+    /// # Errors
+    /// When the payload is not such a map.
+    pub fn from_payload(payload: &Payload) -> Result<RoomList, DecodeError> {
+        let body = payload.clone().into_bytes();
+        let mut reader = Reader::new(&body);
+        let mut map = MapReader::new(&body, &mut reader)?;
+        let mut list = RoomList::default();
+        while let Some(key) = map.key()? {
+            match key {
+                "rooms" => {
+                    let len = map.reader.array_len()?;
+                    for _ in 0..len {
+                        list.rooms.push(RoomInfo::read(&body, map.reader)?);
+                    }
+                }
+                "total" => list.total = map.u64()?,
+                _ => map.skip()?,
+            }
+        }
+        Ok(list)
+    }
+}
+
+/// The value of field `field` in a map payload, if present.
+pub fn field_of(payload: &Payload, field: &str) -> Option<Payload> {
+    let body = payload.clone().into_bytes();
+    let mut reader = Reader::new(&body);
+    let mut map = MapReader::new(&body, &mut reader).ok()?;
+    while let Some(key) = map.key().ok()? {
+        if key == field {
+            return map.payload().ok();
+        }
+        map.skip().ok()?;
+    }
+    None
 }

@@ -9,10 +9,39 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use vampire_client::{Client, Event, Incoming};
+use vampire_client::{Client, Event, Incoming, Payload, Value};
 use vampiretcp::{Config, RunningServer, Server};
 
-pub use serde_json::json;
+pub use serde_json;
+
+/// A [`Payload`] written as JSON (with the `$` markers of
+/// [`vampire_client::json`] for binary and other MessagePack-only values).
+#[macro_export]
+macro_rules! json {
+    ($($json:tt)*) => {
+        $crate::payload(&$crate::serde_json::json!($($json)*))
+    };
+}
+
+/// The payload a JSON value stands for.
+pub fn payload(json: &serde_json::Value) -> Payload {
+    Payload::from(vampire_client::json::from_json(json))
+}
+
+/// The value a JSON literal stands for.
+pub fn value(json: &serde_json::Value) -> Value {
+    vampire_client::json::from_json(json)
+}
+
+/// A payload as JSON (for indexing into results in assertions).
+pub fn as_json(payload: &Payload) -> serde_json::Value {
+    vampire_client::json::to_json(&payload.to_value())
+}
+
+/// The value of `name` among `variables`.
+pub fn variable<'a>(variables: &'a [(String, Payload)], name: &str) -> Option<&'a Payload> {
+    variables.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+}
 
 /// How long a test waits for something that should happen.
 pub const PATIENCE: Duration = Duration::from_secs(10);

@@ -3,7 +3,7 @@
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use vampire_client::{CreateRoom, ErrorCode, ServerMessage};
+use vampire_client::{CreateRoom, ErrorCode, Payload, ServerMessage};
 use vampire_tests::{PATIENCE, TestServer, json};
 
 /// A raw connection that reads frames by hand.
@@ -28,8 +28,8 @@ impl Raw {
         self.send(&bytes).await;
     }
 
-    async fn send_value(&mut self, value: serde_json::Value) {
-        self.send_frame(&rmp_serde_encode(&value)).await;
+    async fn send_value(&mut self, value: Payload) {
+        self.send_frame(value.as_bytes()).await;
     }
 
     /// The next frame, or `None` at end of stream.
@@ -39,7 +39,7 @@ impl Raw {
             self.socket.read_exact(&mut len).await.ok()?;
             let mut body = vec![0; u32::from_be_bytes(len) as usize];
             self.socket.read_exact(&mut body).await.ok()?;
-            Some(rmp_serde_decode(&body))
+            Some(decode(body))
         })
         .await
         .expect("the server answers in time")
@@ -56,17 +56,13 @@ impl Raw {
         self.send_value(json!({"id": 77, "op": "ping"})).await;
         assert_eq!(
             self.read().await,
-            Some(ServerMessage::Response { id: 77, result: serde_json::Value::Null })
+            Some(ServerMessage::Response { id: 77, result: Payload::nil() })
         );
     }
 }
 
-fn rmp_serde_encode(value: &serde_json::Value) -> Vec<u8> {
-    rmp_serde::to_vec_named(value).unwrap()
-}
-
-fn rmp_serde_decode(body: &[u8]) -> ServerMessage {
-    rmp_serde::from_slice(body).expect("server frames decode")
+fn decode(body: Vec<u8>) -> ServerMessage {
+    ServerMessage::decode(&body.into()).expect("server frames decode")
 }
 
 #[tokio::test]
@@ -120,7 +116,7 @@ async fn unknown_operations_and_wrong_field_types_get_error_responses() {
     raw.send_value(json!({"id": 2, "op": "join", "room": 17})).await;
     let (id, code, message) = raw.read_error().await;
     assert_eq!((id, code), (Some(2), ErrorCode::InvalidRequest));
-    assert!(message.contains("invalid type"), "{message}");
+    assert!(message.contains("`room` must be a string, found an unsigned integer"), "{message}");
 
     raw.send_value(json!({"id": 3, "op": "create_room", "max_clients": "many"})).await;
     assert_eq!(raw.read_error().await.1, ErrorCode::InvalidRequest);
@@ -136,7 +132,7 @@ async fn unknown_operations_and_wrong_field_types_get_error_responses() {
         (
             None,
             ErrorCode::InvalidRequest,
-            "id must be an unsigned 32-bit integer, not \"seven\"".into()
+            "`id` must be an unsigned 32-bit integer, found a string".into()
         )
     );
 

@@ -12,11 +12,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use vampire_bench::load::invoke_argument;
 use vampire_bench::stats;
-use vampire_protocol::CreateRoom;
+use vampire_protocol::{CreateRoom, RoomInfo};
 use vampiretcp::Config;
+use vampiretcp::outbound::{ClientHandle, ClientLimits, Responder};
 use vampiretcp::plugins::{PluginRoomType, PluginRuntime, loader, room::WasmRoom};
-use vampiretcp::rooms::{RoomBehaviour, RoomManager, RoomSettings, RoomState};
+use vampiretcp::rooms::manager::Listing;
+use vampiretcp::rooms::{RoomBehaviour, RoomLimits, RoomManager, RoomSettings, RoomState};
 
 /// In-process plugin benchmark.
 #[derive(Debug, Parser)]
@@ -34,10 +37,7 @@ fn main() -> anyhow::Result<()> {
     let built = xtask::build_plugins(&[xtask::BENCH_PLUGINS])?;
     let (_, echo_path) = built.iter().find(|(name, _)| name == "echo").expect("echo plugin built");
     let config = Config::embedded_default();
-    let runtime = Arc::new(PluginRuntime::new(
-        config.limits.plugin_call_timeout(),
-        config.limits.plugin_memory_bytes,
-    )?);
+    let runtime = Arc::new(PluginRuntime::new(&config.limits)?);
     let module = Arc::new(loader::compile(&runtime, echo_path).map_err(anyhow::Error::from)?);
 
     // 1. Invoke round trip.
@@ -48,24 +48,24 @@ fn main() -> anyhow::Result<()> {
         broadcast_default: true,
         ..RoomSettings::default()
     };
-    let mut state = RoomState::new("bench".into(), settings, Arc::default());
+    let listing = Arc::new(Listing::new(RoomInfo::default()));
+    let mut state = RoomState::new("bench".into(), settings, listing, RoomLimits::default());
     let mut room = WasmRoom::new(module.clone());
     room.on_create(&mut state).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let argument = serde_json::json!({"x": 1, "name": "abc"});
+    let argument = invoke_argument();
     for _ in 0..args.calls / 10 {
-        room.on_invoke(&mut state, 1, "echo", argument.clone())
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        room.on_invoke(&mut state, 1, "echo", &argument).map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     let mut histogram = stats::latency_histogram();
     let started = Instant::now();
     for _ in 0..args.calls {
         let call = Instant::now();
-        let result = room.on_invoke(&mut state, 1, "echo", argument.clone());
+        let result = room.on_invoke(&mut state, 1, "echo", &argument);
         stats::record(&mut histogram, call.elapsed());
         debug_assert!(result.is_ok());
     }
     let total = started.elapsed();
-    println!("invoke round trip (host -> guest -> host import -> back), argument {argument}:");
+    println!("invoke round trip (host -> guest -> host import -> back), argument {argument:?}:");
     println!(
         "  {} calls: mean {} ({:.0} calls/s on one core); {}",
         args.calls,
@@ -79,6 +79,16 @@ fn main() -> anyhow::Result<()> {
     tokio.block_on(async {
         let mut config = Config::embedded_default();
         config.limits.max_rooms = args.rooms as usize + 1;
+        let owner = ClientHandle::new(
+            1,
+            ClientLimits {
+                queue_frames: usize::MAX,
+                queue_bytes: usize::MAX,
+                max_frame_bytes: config.limits.max_outbound_frame_bytes,
+                max_memberships: 1,
+                max_owned_rooms: usize::MAX,
+            },
+        );
         let manager = RoomManager::new(Arc::new(config));
         manager.register_type(Arc::new(PluginRoomType(module.clone())));
         let request = CreateRoom {
@@ -89,7 +99,12 @@ fn main() -> anyhow::Result<()> {
         let rss_before = stats::process_usage("self")?.rss_bytes;
         let started = Instant::now();
         for _ in 0..args.rooms {
-            manager.create(request.clone(), 1).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let respond = Responder::new(owner.clone(), Some(1), None);
+            manager.create(request.clone(), owner.clone(), respond);
+        }
+        // Creation ends in each room's own task; wait until all are in.
+        while manager.room_count() < args.rooms as usize {
+            tokio::time::sleep(Duration::from_micros(200)).await;
         }
         let elapsed = started.elapsed();
         tokio::time::sleep(Duration::from_millis(100)).await;

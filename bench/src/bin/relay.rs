@@ -1,9 +1,10 @@
 //! The baseline: a minimal tokio relay speaking the same framing and the
 //! subset of the protocol the chat benchmark uses (welcome, create_room,
-//! join, send_message, ping), with no rooms layer, no actors, no variables
-//! and no wasm. Groups are a map from room id to members' queues behind
-//! one mutex. It is the physical limit VampireTCP's overhead is measured
-//! against.
+//! join, send_message, ping), with no rooms layer, no actors, no variables,
+//! no limits and no wasm. Groups are a map from room id to members' queues
+//! behind one mutex. A connection relays everything one read brought in as
+//! one buffer per member. It is the physical limit VampireTCP's overhead is
+//! measured against.
 //!
 //! Run: `relay [--port N]`; prints `listening on ADDR`.
 
@@ -11,16 +12,14 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use clap::Parser;
-use futures_util::StreamExt;
-use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-use tokio_util::codec::FramedRead;
+use vampire_protocol::msgpack::Writer;
 use vampire_protocol::{
-    ErrorCode, Event, PROTOCOL_VERSION, Request, RequestFrame, ServerMessage, SessionId, Value,
-    frame,
+    ErrorCode, PROTOCOL_VERSION, Request, SessionId, Welcome, frame, request, server,
 };
 
 /// Baseline relay.
@@ -50,74 +49,95 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(socket: TcpStream, session: SessionId, groups: Groups, next_id: Arc<AtomicU64>) {
     let _ = socket.set_nodelay(true);
-    let (read_half, write_half) = socket.into_split();
+    let (mut reader, mut writer) = socket.into_split();
     let (queue, mut outbound) = mpsc::channel::<Bytes>(4096);
     tokio::spawn(async move {
-        let mut writer = BufWriter::with_capacity(64 * 1024, write_half);
-        while let Some(frame) = outbound.recv().await {
-            if writer.write_all(&frame).await.is_err() {
-                return;
-            }
-            while let Ok(frame) = outbound.try_recv() {
-                if writer.write_all(&frame).await.is_err() {
-                    return;
+        let mut batch = Vec::with_capacity(64 * 1024);
+        while let Some(first) = outbound.recv().await {
+            batch.clear();
+            batch.extend_from_slice(&first);
+            while batch.len() < 64 * 1024 {
+                match outbound.try_recv() {
+                    Ok(more) => batch.extend_from_slice(&more),
+                    Err(_) => break,
                 }
             }
-            if writer.flush().await.is_err() {
+            if writer.write_all(&batch).await.is_err() {
                 return;
             }
         }
     });
-    let send = |message: &ServerMessage| {
-        if let Ok(bytes) = frame::encode(message) {
-            let _ = queue.try_send(bytes);
-        }
-    };
-    send(&ServerMessage::Welcome {
-        protocol: PROTOCOL_VERSION,
-        session,
-        server: "baseline-relay".into(),
-        udp: None,
-    });
-    let mut frames = FramedRead::new(read_half, frame::codec(64 * 1024));
+    let mut hello = BytesMut::new();
+    server::write_welcome(
+        &mut hello,
+        &Welcome {
+            protocol: PROTOCOL_VERSION,
+            session,
+            server: "baseline-relay".into(),
+            idle_timeout_ms: 0,
+        },
+    );
+    let _ = queue.try_send(hello.freeze());
+    let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut joined = Vec::new();
-    while let Some(Ok(body)) = frames.next().await {
-        let Ok(RequestFrame { id, request }) = rmp_serde::from_slice::<RequestFrame>(&body) else {
-            send(&ServerMessage::Error {
-                id: None,
-                code: ErrorCode::InvalidRequest,
-                message: "unreadable request".into(),
-            });
-            continue;
-        };
-        let result = match request {
-            Request::CreateRoom(_) => Value::from(
-                serde_json::json!({ "id": format!("g{}", next_id.fetch_add(1, Ordering::Relaxed)) }),
-            ),
-            Request::Join { room, .. } => {
-                lock(&groups).entry(room.clone()).or_default().push((session, queue.clone()));
-                joined.push(room);
-                Value::Null
-            }
-            Request::SendMessage { room, data } => {
-                let event = ServerMessage::Event(Event::RoomMessage {
-                    room: room.clone(),
-                    from: Some(session),
-                    data,
-                });
-                if let Ok(bytes) = frame::encode(&event)
-                    && let Some(members) = lock(&groups).get(&room)
-                {
-                    for (_, member) in members {
-                        let _ = member.try_send(bytes.clone());
-                    }
+    // Messages of one read, per group, relayed together.
+    let mut relayed: HashMap<String, BytesMut> = HashMap::new();
+    let mut answers = BytesMut::new();
+    loop {
+        match reader.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        while let Ok(Some(body)) = frame::split(&mut buf, 64 * 1024) {
+            let Ok(frame) = request::decode(&body) else {
+                server::write_error(
+                    &mut answers,
+                    None,
+                    ErrorCode::InvalidRequest,
+                    "unreadable request",
+                );
+                continue;
+            };
+            let mut result = vec![0xc0];
+            match frame.request {
+                Request::CreateRoom(_) => {
+                    result.clear();
+                    let id = format!("g{}", next_id.fetch_add(1, Ordering::Relaxed));
+                    Writer::new(&mut result).map(1).str("id").str(&id);
                 }
-                Value::Null
+                Request::Join { room, .. } => {
+                    lock(&groups).entry(room.clone()).or_default().push((session, queue.clone()));
+                    joined.push(room);
+                }
+                Request::SendMessage { room, data } => {
+                    if !relayed.contains_key(&room) {
+                        relayed.insert(room.clone(), BytesMut::new());
+                    }
+                    let out = relayed.get_mut(&room).expect("inserted above");
+                    server::write_room_message(out, &room, Some(session), data.as_bytes());
+                }
+                _ => {}
             }
-            _ => Value::Null,
-        };
-        if let Some(id) = id {
-            send(&ServerMessage::Response { id, result });
+            if let Some(id) = frame.id {
+                server::write_response(&mut answers, id, &result);
+            }
+        }
+        for (room, pending) in relayed.iter_mut() {
+            if pending.is_empty() {
+                continue;
+            }
+            let events = pending.split().freeze();
+            if let Some(members) = lock(&groups).get(room) {
+                for (_, member) in members {
+                    let _ = member.try_send(events.clone());
+                }
+            }
+        }
+        if !answers.is_empty() {
+            let _ = queue.try_send(answers.split().freeze());
+        }
+        if buf.capacity() - buf.len() < 16 * 1024 {
+            buf.reserve(64 * 1024);
         }
     }
     let mut groups = lock(&groups);

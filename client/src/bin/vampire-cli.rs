@@ -5,7 +5,11 @@
 
 use clap::Parser;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use vampire_client::{Client, ClientError, CreateRoom, Incoming, Value, VariableBroadcast};
+use vampire_client::json::{from_json, to_json};
+use vampire_client::{
+    Client, ClientError, CreateRoom, Event, Incoming, JoinResult, Payload, RoomInfo, Value,
+    VariableBroadcast,
+};
 
 /// Command-line client for VampireTCP.
 #[derive(Debug, Parser)]
@@ -17,7 +21,7 @@ struct Args {
 }
 
 const HELP: &str = "\
-commands (values are JSON; a bare word is taken as a string):
+commands (values are JSON, with {\"$bin\": \"<base64>\"} for binary; a bare word is a string):
   list [TYPE]                         public rooms, optionally of one type
   create [TYPE] [private] [max=N] [name=NAME] [password=PW] [keep] [quiet-vars] [no-var-broadcast]
   join ROOM [PASSWORD]                join a room
@@ -42,7 +46,7 @@ async fn main() -> anyhow::Result<()> {
     let printer = tokio::spawn(async move {
         while let Some(incoming) = events.recv().await {
             match incoming {
-                Incoming::Event(event) => println!("event: {}", to_json(&event)),
+                Incoming::Event(event) => println!("event: {}", show_event(&event)),
                 Incoming::Error { code, message } => println!("server error: {code}: {message}"),
             }
         }
@@ -69,34 +73,34 @@ async fn main() -> anyhow::Result<()> {
 async fn run(client: &Client, words: &[&str]) -> Result<Option<String>, ClientError> {
     let arg = |i: usize| words.get(i).copied().unwrap_or_default().to_owned();
     let result = match words[0] {
-        "list" => to_json(&client.list_rooms(words.get(1).copied()).await?),
-        "create" => to_json(&client.create_room(create_settings(&words[1..])).await?),
-        "join" => to_json(&client.join(&arg(1), words.get(2).copied()).await?),
-        "leave" => to_json(&client.leave(&arg(1)).await?),
-        "delete" => to_json(&client.delete_room(&arg(1)).await?),
-        "get" => to_json(&client.get_variable(&arg(1), &arg(2)).await?),
-        "vars" => to_json(&client.get_variables(&arg(1)).await?),
+        "list" => {
+            let rooms = client.list_rooms(words.get(1).copied()).await?;
+            format!("[{}]", rooms.iter().map(show_room).collect::<Vec<_>>().join(","))
+        }
+        "create" => show_room(&client.create_room(create_settings(&words[1..])).await?),
+        "join" => show_join(&client.join(&arg(1), words.get(2).copied()).await?),
+        "leave" => client.leave(&arg(1)).await.map(|()| "null".to_owned())?,
+        "delete" => client.delete_room(&arg(1)).await.map(|()| "null".to_owned())?,
+        "get" => show(&client.get_variable(&arg(1), &arg(2)).await?),
+        "vars" => show_variables(&client.get_variables(&arg(1)).await?),
         "set" => {
-            let broadcast = match words.get(4).copied() {
-                Some("broadcast") => Some(true),
-                Some("quiet") => Some(false),
+            // An optional last word, after the value (which may hold spaces).
+            let broadcast = match words.last().copied() {
+                Some("broadcast") if words.len() > 4 => Some(true),
+                Some("quiet") if words.len() > 4 => Some(false),
                 _ => None,
             };
-            let broadcast = client
-                .set_variable(
-                    &arg(1),
-                    &arg(2),
-                    parse_value(&words[3.min(words.len())..]),
-                    broadcast,
-                )
-                .await?;
+            let end = if broadcast.is_some() { words.len() - 1 } else { words.len() };
+            let value = parse_value(&words[3.min(end)..end]);
+            let broadcast = client.set_variable(&arg(1), &arg(2), value, broadcast).await?;
             format!("broadcast={broadcast}")
         }
-        "invoke" => to_json(
-            &client.invoke(&arg(1), &arg(2), parse_value(&words[3.min(words.len())..])).await?,
-        ),
+        "invoke" => {
+            show(&client.invoke(&arg(1), &arg(2), parse_value(&words[3.min(words.len())..])).await?)
+        }
         "say" => {
-            to_json(&client.send_message(&arg(1), parse_value(&words[2.min(words.len())..])).await?)
+            client.send_message(&arg(1), parse_value(&words[2.min(words.len())..])).await?;
+            "null".to_owned()
         }
         "ping" => {
             let started = std::time::Instant::now();
@@ -139,15 +143,76 @@ fn create_settings(words: &[&str]) -> CreateRoom {
     settings
 }
 
-/// The rest of the line as JSON, or as a plain string when it is not JSON.
+/// The rest of the line as JSON (with `$` markers), or as a plain string
+/// when it is not JSON.
 fn parse_value(words: &[&str]) -> Value {
     let text = words.join(" ");
     if text.is_empty() {
-        return Value::Null;
+        return Value::Nil;
     }
-    serde_json::from_str(&text).unwrap_or(Value::String(text))
+    match serde_json::from_str(&text) {
+        Ok(json) => from_json(&json),
+        Err(_) => Value::from(text),
+    }
 }
 
-fn to_json(value: &impl serde::Serialize) -> String {
-    serde_json::to_string(value).unwrap_or_else(|err| format!("<{err}>"))
+fn show(payload: &Payload) -> String {
+    to_json(&payload.to_value()).to_string()
+}
+
+fn show_room(room: &RoomInfo) -> String {
+    serde_json::json!({
+        "id": room.id,
+        "room_type": room.room_type,
+        "name": room.name,
+        "public": room.public,
+        "members": room.members,
+        "max_clients": room.max_clients,
+        "password_protected": room.password_protected,
+        "metadata": to_json(&room.metadata.to_value()),
+    })
+    .to_string()
+}
+
+fn show_variables(variables: &[(String, Payload)]) -> String {
+    let map: serde_json::Map<String, serde_json::Value> =
+        variables.iter().map(|(name, value)| (name.clone(), to_json(&value.to_value()))).collect();
+    serde_json::Value::Object(map).to_string()
+}
+
+fn show_join(join: &JoinResult) -> String {
+    format!(
+        "{{\"room\":{},\"members\":{:?},\"variables\":{}}}",
+        show_room(&join.room),
+        join.members,
+        show_variables(&join.variables)
+    )
+}
+
+fn show_event(event: &Event) -> String {
+    use serde_json::json;
+    let shown = match event {
+        Event::MemberJoined { room, session } => {
+            json!({"event": "member_joined", "room": room, "session": session})
+        }
+        Event::MemberLeft { room, session, reason } => {
+            json!({"event": "member_left", "room": room, "session": session, "reason": reason})
+        }
+        Event::VariableChanged { room, name, value, by } => json!({
+            "event": "variable_changed", "room": room, "name": name,
+            "value": to_json(&value.to_value()), "by": by,
+        }),
+        Event::RoomMessage { room, from, data } => json!({
+            "event": "room_message", "room": room, "from": from, "data": to_json(&data.to_value()),
+        }),
+        Event::Kicked { room, reason } => {
+            json!({"event": "kicked", "room": room, "reason": reason})
+        }
+        Event::RoomDeleted { room } => json!({"event": "room_deleted", "room": room}),
+        Event::RoomClosed { room, reason } => {
+            json!({"event": "room_closed", "room": room, "reason": reason})
+        }
+        Event::Unknown { event } => json!({"event": event}),
+    };
+    shown.to_string()
 }

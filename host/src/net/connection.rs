@@ -1,85 +1,132 @@
-//! One TCP connection: a reader loop (this task) that decodes frames and
-//! runs requests in order, and a writer task that drains the bounded
+//! One TCP connection: a reader loop (this task) that splits frames and
+//! runs requests in order, and a writer task that drains the client's
 //! outbound queue.
+//!
+//! The reader enforces the connection's clocks: the first frame must come
+//! within `limits.handshakeTimeoutSecs`, a frame once begun must be
+//! complete within `limits.frameTimeoutSecs`, and some frame must come
+//! every `limits.idleTimeoutSecs` (clients send `ping`). A connection
+//! that breaks one is closed with `timeout`, so silent or half-open
+//! sockets never hold a place for long.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures_util::StreamExt;
-use tokio::io::AsyncWriteExt;
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio::sync::{broadcast, mpsc};
-use tokio_util::codec::FramedRead;
-use tracing::{debug, info, warn};
-use vampire_protocol::{ErrorCode, PROTOCOL_VERSION, ServerMessage, SessionId, frame};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info};
+use vampire_protocol::{ErrorCode, PROTOCOL_VERSION, SessionId, Welcome, frame, server};
 
-use crate::config::Config;
-use crate::net::ClientHandle;
-use crate::net::request::{self, Rejected};
-use crate::net::session::{Outcome, Session};
-use crate::rooms::RoomManager;
+use crate::net::NetContext;
+use crate::net::session::Session;
+use crate::outbound::ClientHandle;
 
-/// Most bytes the writer gathers from the queue into one `write` call.
+/// Bytes gathered from the queue into one `write` call at most.
 const WRITE_BATCH_BYTES: usize = 64 * 1024;
+
+/// Space the reader keeps free in its buffer before each read.
+const READ_CHUNK_BYTES: usize = 16 * 1024;
 
 /// How long the writer may spend on a farewell or on the last queued
 /// frames once the connection is closing.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// Serves one accepted connection until the client leaves, the server
-/// closes it (bad frame, slow reader) or the server shuts down.
+/// closes it (bad frame, slow reader, timeout) or the server shuts down.
 pub(crate) async fn serve(
     socket: TcpStream,
     session_id: SessionId,
-    config: Arc<Config>,
-    rooms: Arc<RoomManager>,
-    mut shutdown: broadcast::Receiver<()>,
+    context: Arc<NetContext>,
+    shutdown: CancellationToken,
 ) {
     let _ = socket.set_nodelay(true);
-    let (read_half, write_half) = socket.into_split();
-    let (client, queue) = ClientHandle::new(session_id, config.limits.outbound_queue_frames);
-    let writer = tokio::spawn(write_loop(write_half, queue, client.clone()));
+    let (mut reader, writer) = socket.into_split();
+    let client = ClientHandle::new(session_id, context.client_limits());
+    let writer = tokio::spawn(write_loop(writer, client.clone()));
+    let limits = &context.config.limits;
 
-    client.send_message(&ServerMessage::Welcome {
-        protocol: PROTOCOL_VERSION,
-        session: session_id,
-        server: concat!("vampiretcp/", env!("CARGO_PKG_VERSION")).to_owned(),
-        udp: None,
-    });
+    let mut welcome = BytesMut::new();
+    server::write_welcome(
+        &mut welcome,
+        &Welcome {
+            protocol: PROTOCOL_VERSION,
+            session: session_id,
+            server: concat!("vampiretcp/", env!("CARGO_PKG_VERSION")).to_owned(),
+            idle_timeout_ms: limits.idle_timeout().as_millis() as u64,
+        },
+    );
+    client.send(welcome.freeze());
 
-    let mut session = Session::new(client.clone(), rooms);
-    let mut frames = FramedRead::new(read_half, frame::codec(config.limits.max_frame_bytes));
-    loop {
-        let next = tokio::select! {
-            next = frames.next() => next,
-            () = client.closing() => break,
-            _ = shutdown.recv() => {
+    let mut session = Session::new(client.clone(), context.rooms.clone(), limits);
+    let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
+    let started = Instant::now();
+    let mut last_frame: Option<Instant> = None;
+    let mut partial_since: Option<Instant> = None;
+    'connection: loop {
+        loop {
+            match frame::split(&mut buf, limits.max_frame_bytes) {
+                Ok(Some(body)) => {
+                    last_frame = Some(Instant::now());
+                    partial_since = None;
+                    session.handle_frame(&body).await;
+                }
+                Ok(None) => break,
+                Err(too_large) => {
+                    info!(
+                        session = session_id,
+                        announced = too_large.announced,
+                        "frame over the size limit, closing"
+                    );
+                    client.close_with(
+                        ErrorCode::FrameTooLarge,
+                        &format!(
+                            "a frame of {} bytes is longer than the server's maximum of {}",
+                            too_large.announced, limits.max_frame_bytes
+                        ),
+                    );
+                    break 'connection;
+                }
+            }
+        }
+        if buf.is_empty() {
+            partial_since = None;
+        } else if partial_since.is_none() {
+            partial_since = Some(Instant::now());
+        }
+        let (deadline, why) = deadline(started, last_frame, partial_since, limits);
+        if buf.capacity() - buf.len() < READ_CHUNK_BYTES {
+            buf.reserve(READ_CHUNK_BYTES);
+        }
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => {
                 client.close_with(ErrorCode::ServerShutdown, "the server is shutting down");
                 break;
             }
-        };
-        match next {
-            None => {
-                debug!(session = session_id, "client closed the connection");
-                break;
-            }
-            Some(Ok(body)) => handle_frame(&mut session, &client, &body).await,
-            Some(Err(err)) if err.kind() == std::io::ErrorKind::InvalidData => {
-                warn!(session = session_id, %err, "frame over the size limit, closing");
-                client.close_with(
-                    ErrorCode::FrameTooLarge,
-                    &format!(
-                        "frame longer than the server's maximum of {} bytes",
-                        config.limits.max_frame_bytes
-                    ),
-                );
-                break;
-            }
-            Some(Err(err)) => {
-                // Includes a length prefix followed by a truncated body.
-                info!(session = session_id, %err, "connection ended with an incomplete frame or an I/O error");
+            () = client.closing() => break,
+            read = reader.read_buf(&mut buf) => match read {
+                Ok(0) if buf.is_empty() => {
+                    debug!(session = session_id, "client closed the connection");
+                    break;
+                }
+                Ok(0) => {
+                    info!(session = session_id, "connection ended in the middle of a frame");
+                    break;
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    debug!(session = session_id, %err, "read failed");
+                    break;
+                }
+            },
+            () = tokio::time::sleep_until(deadline) => {
+                info!(session = session_id, "closing: {why}");
+                client.close_with(ErrorCode::Timeout, why);
                 break;
             }
         }
@@ -87,57 +134,51 @@ pub(crate) async fn serve(
     session.leave_all().await;
     client.close();
     let _ = writer.await;
-    info!(session = session_id, "connection closed");
+    debug!(session = session_id, "connection closed");
 }
 
-/// Decodes and runs one request, and queues its response.
-async fn handle_frame(session: &mut Session, client: &ClientHandle, body: &[u8]) {
-    let outcome = match request::decode(body) {
-        Ok(frame) => {
-            let id = frame.id;
-            (id, session.handle(frame.request, id).await)
-        }
-        Err(Rejected { id, error }) => {
-            debug!(session = session.id(), %error, "rejected a frame");
-            (id, Err(error))
+/// When the connection times out, and the reason it will be told.
+fn deadline(
+    started: Instant,
+    last_frame: Option<Instant>,
+    partial_since: Option<Instant>,
+    limits: &crate::config::Limits,
+) -> (Instant, &'static str) {
+    let (mut deadline, mut why) = match last_frame {
+        None => (started + limits.handshake_timeout(), "no request came in time after connecting"),
+        Some(last) => {
+            (last + limits.idle_timeout(), "the connection was idle too long (send ping)")
         }
     };
-    let message = match outcome {
-        (Some(id), Ok(Outcome::Result(result))) => ServerMessage::Response { id, result },
-        (_, Ok(_)) => return,
-        (id, Err(error)) => ServerMessage::Error { id, code: error.code, message: error.message },
-    };
-    client.send_message(&message);
+    if let Some(since) = partial_since {
+        let frame_deadline = since + limits.frame_timeout();
+        if frame_deadline < deadline {
+            (deadline, why) = (frame_deadline, "a frame took too long to arrive");
+        }
+    }
+    (deadline, why)
 }
 
-/// Writes queued frames until the connection closes. Frames waiting in the
-/// queue are gathered into one buffer so a burst costs one system call.
+/// Writes queued frames until the connection closes. Whatever is queued
+/// when the writer wakes goes out together: small frames are gathered into
+/// one buffer per system call, large ones are written as they are.
 ///
 /// Once the connection is closing, the writer spends at most
-/// [`CLOSE_GRACE`] finishing the frame in flight and saying goodbye, so a
+/// [`CLOSE_GRACE`] finishing the write in flight and saying goodbye, so a
 /// client that stopped reading cannot hold the connection's tasks.
-async fn write_loop(
-    mut socket: OwnedWriteHalf,
-    mut queue: mpsc::Receiver<Bytes>,
-    client: ClientHandle,
-) {
-    let mut batch = Vec::with_capacity(WRITE_BATCH_BYTES);
+async fn write_loop(mut socket: OwnedWriteHalf, client: ClientHandle) {
+    let mut taken: VecDeque<Bytes> = VecDeque::new();
+    let mut batch = BytesMut::with_capacity(WRITE_BATCH_BYTES);
     loop {
-        let first = tokio::select! {
-            biased;
-            () = client.closing() => None,
-            frame = queue.recv() => frame,
-        };
-        let Some(first) = first else { break };
-        batch.clear();
-        batch.extend_from_slice(&first);
-        while batch.len() < WRITE_BATCH_BYTES {
-            match queue.try_recv() {
-                Ok(frame) => batch.extend_from_slice(&frame),
-                Err(_) => break,
+        client.take_queued(&mut taken);
+        if taken.is_empty() {
+            tokio::select! {
+                biased;
+                () = client.closing() => break,
+                () = client.queued() => continue,
             }
         }
-        let write = socket.write_all(&batch);
+        let write = write_all(&mut socket, &mut taken, &mut batch);
         tokio::pin!(write);
         let written = tokio::select! {
             written = &mut write => written.is_ok(),
@@ -158,12 +199,40 @@ async fn write_loop(
             // client needs.
             Some(farewell) => socket.write_all(farewell).await?,
             None => {
-                while let Ok(frame) = queue.try_recv() {
-                    socket.write_all(&frame).await?;
-                }
+                client.take_queued(&mut taken);
+                write_all(&mut socket, &mut taken, &mut batch).await?;
             }
         }
         socket.shutdown().await
     };
     let _ = tokio::time::timeout(CLOSE_GRACE, goodbye).await;
+}
+
+/// Writes every item of `taken` in order, gathering small ones into
+/// `batch`.
+async fn write_all(
+    socket: &mut OwnedWriteHalf,
+    taken: &mut VecDeque<Bytes>,
+    batch: &mut BytesMut,
+) -> std::io::Result<()> {
+    while let Some(frames) = taken.pop_front() {
+        if frames.len() >= WRITE_BATCH_BYTES / 4 {
+            if !batch.is_empty() {
+                socket.write_all(batch).await?;
+                batch.clear();
+            }
+            socket.write_all(&frames).await?;
+        } else {
+            batch.extend_from_slice(&frames);
+            if batch.len() >= WRITE_BATCH_BYTES {
+                socket.write_all(batch).await?;
+                batch.clear();
+            }
+        }
+    }
+    if !batch.is_empty() {
+        socket.write_all(batch).await?;
+        batch.clear();
+    }
+    Ok(())
 }

@@ -3,33 +3,37 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use bytes::BytesMut;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, broadcast};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{error, warn};
-use vampire_protocol::{ErrorCode, ServerMessage, frame};
+use vampire_protocol::{ErrorCode, server};
 
-use crate::config::Config;
+use crate::logging::Throttle;
+use crate::net::NetContext;
 use crate::net::connection;
-use crate::rooms::RoomManager;
 
-/// Accepts connections until `shutdown` fires.
+/// Accepts connections until `shutdown` is cancelled. Every connection
+/// task is spawned on `connections`, so shutdown can wait for them.
 ///
 /// A connection past `limits.maxConnections` is told `server_busy` and
 /// closed at once, rather than left waiting in the backlog.
 pub(crate) async fn accept_loop(
     listener: TcpListener,
-    config: Arc<Config>,
-    rooms: Arc<RoomManager>,
-    shutdown: broadcast::Sender<()>,
+    context: Arc<NetContext>,
+    connections: TaskTracker,
+    shutdown: CancellationToken,
 ) {
-    let permits = Arc::new(Semaphore::new(config.limits.max_connections));
+    let permits = Arc::new(Semaphore::new(context.config.limits.max_connections));
     let next_session = AtomicU64::new(1);
-    let mut stop = shutdown.subscribe();
+    let refusals = Throttle::per_second(1);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            _ = stop.recv() => return,
+            () = shutdown.cancelled() => return,
         };
         let (mut socket, peer) = match accepted {
             Ok(accepted) => accepted,
@@ -41,25 +45,25 @@ pub(crate) async fn accept_loop(
             }
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
-            warn!(%peer, "connection refused: server full");
-            tokio::spawn(async move {
-                let busy = ServerMessage::Error {
-                    id: None,
-                    code: ErrorCode::ServerBusy,
-                    message: "the server has too many connections".to_owned(),
-                };
-                if let Ok(bytes) = frame::encode(&busy) {
-                    let _ = socket.write_all(&bytes).await;
-                }
+            refusals.warn(|suppressed| warn!(%peer, suppressed, "connection refused: server full"));
+            connections.spawn(async move {
+                let mut busy = BytesMut::new();
+                server::write_error(
+                    &mut busy,
+                    None,
+                    ErrorCode::ServerBusy,
+                    "the server has too many connections",
+                );
+                let _ = socket.write_all(&busy).await;
                 let _ = socket.shutdown().await;
             });
             continue;
         };
         let session = next_session.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(%peer, session, "connection accepted");
-        let (config, rooms, stop) = (config.clone(), rooms.clone(), shutdown.subscribe());
-        tokio::spawn(async move {
-            connection::serve(socket, session, config, rooms, stop).await;
+        let (context, stop) = (context.clone(), shutdown.clone());
+        connections.spawn(async move {
+            connection::serve(socket, session, context, stop).await;
             drop(permit);
         });
     }

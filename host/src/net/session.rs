@@ -1,40 +1,46 @@
 //! [`Session`]: what one connection may do, request by request.
 //!
-//! The session keeps the rooms it joined so that a disconnect, clean or
-//! not, leaves every one of them. Membership itself is decided by each
-//! room; the session's list may hold a room that has since deleted or
-//! kicked it, which is harmless.
+//! The session decodes each frame, applies the connection's rate limit,
+//! answers what concerns the connection itself (`ping`, `list_rooms`) and
+//! hands everything about a room to that room's actor together with a
+//! [`Responder`]: the room answers the client directly, so the session
+//! never waits for a room and reads the next request at once.
 
 use std::collections::HashMap;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use serde_json::json;
-use vampire_protocol::{Request, RoomId, SessionId, Value};
+use bytes::Bytes;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tracing::debug;
+use vampire_protocol::{ErrorCode, Request, RoomId, SessionId, request};
 
+use crate::config::Limits;
 use crate::error::ApiError;
-use crate::net::ClientHandle;
+use crate::outbound::{ClientHandle, Responder};
 use crate::rooms::{RoomHandle, RoomManager};
 
-/// What a request produced.
-pub enum Outcome {
-    /// Send this result as the response.
-    Result(Value),
-    /// The response was already queued (by the room, for a join).
-    Sent,
-}
+/// Room handles a session keeps at most, to skip the index on the next
+/// request to the same room.
+const CACHED_HANDLES: usize = 64;
 
-/// One connection's requests and room memberships.
+/// One connection's requests.
 pub struct Session {
     client: ClientHandle,
     rooms: Arc<RoomManager>,
-    /// Rooms joined through this session, left on disconnect.
-    joined: HashMap<RoomId, RoomHandle>,
+    /// Handles of rooms addressed recently (a handle of a room that has
+    /// ended fails its send, which answers `room_not_found`).
+    handles: HashMap<RoomId, RoomHandle>,
+    rate: DefaultDirectRateLimiter,
 }
 
 impl Session {
-    /// A session for `client` with no room joined.
-    pub fn new(client: ClientHandle, rooms: Arc<RoomManager>) -> Session {
-        Session { client, rooms, joined: HashMap::new() }
+    /// A session for `client` with the rate limit of `limits`.
+    pub fn new(client: ClientHandle, rooms: Arc<RoomManager>, limits: &Limits) -> Session {
+        let per_second = NonZeroU32::new(limits.requests_per_second).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(limits.request_burst).unwrap_or(per_second);
+        let rate = RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst));
+        Session { client, rooms, handles: HashMap::new(), rate }
     }
 
     /// This session's id.
@@ -42,81 +48,110 @@ impl Session {
         self.client.session()
     }
 
-    /// Runs one request.
-    ///
-    /// # Errors
-    /// The request's failure, to be reported to the client.
-    pub async fn handle(
-        &mut self,
-        request: Request,
-        request_id: Option<u32>,
-    ) -> Result<Outcome, ApiError> {
-        let session = self.id();
-        let result = match request {
+    /// Decodes and runs one frame. Every request is answered exactly once
+    /// (by this session or by a room), every refused frame too.
+    pub async fn handle_frame(&mut self, body: &Bytes) {
+        let frame = match request::decode(body) {
+            Ok(frame) => frame,
+            Err(rejected) => {
+                debug!(session = self.id(), code = %rejected.code, message = %rejected.message, "rejected a frame");
+                let respond = Responder::new(self.client.clone(), rejected.id, None);
+                return respond.fail(ApiError::new(rejected.code, rejected.message));
+            }
+        };
+        if self.rate.check().is_err() {
+            let respond = Responder::new(self.client.clone(), frame.id, None);
+            return respond.fail(ApiError::new(
+                ErrorCode::RateLimited,
+                "too many requests: slow down and retry",
+            ));
+        }
+        self.handle(frame.request, frame.id).await;
+    }
+
+    async fn handle(&mut self, request: Request, id: Option<u32>) {
+        let client = self.client.clone();
+        match request {
+            Request::Ping => Responder::new(client, id, None).ok_nil(),
             Request::CreateRoom(settings) => {
-                let info = self.rooms.create(settings, session)?;
-                to_value(info)
+                self.rooms.create(settings, client.clone(), Responder::new(client, id, None));
             }
-            Request::ListRooms { room_type } => {
-                json!({ "rooms": self.rooms.list_public(room_type.as_deref()) })
-            }
+            Request::ListRooms { room_type, offset, limit } => self.rooms.list_public(
+                room_type.as_deref(),
+                offset.unwrap_or(0) as usize,
+                limit.map(|l| l as usize),
+                Responder::new(client, id, None),
+            ),
             Request::Join { room, password } => {
-                let handle = self.rooms.get(&room)?;
-                handle.join(self.client.clone(), password, request_id).await?;
-                self.joined.insert(room, handle);
-                return Ok(Outcome::Sent);
+                let Some((handle, respond)) = self.room(room, id) else { return };
+                handle.join(client, password, respond).await;
             }
             Request::Leave { room } => {
-                let handle = self.room(&room)?;
-                let outcome = handle.leave(session).await;
-                self.joined.remove(&room);
-                outcome?;
-                Value::Null
+                let Some((handle, respond)) = self.room(room, id) else { return };
+                handle.leave(respond).await;
             }
             Request::DeleteRoom { room } => {
-                self.rooms.get(&room)?.delete(session).await?;
-                self.joined.remove(&room);
-                Value::Null
+                let Some((handle, respond)) = self.room(room, id) else { return };
+                handle.delete(respond).await;
             }
             Request::GetVariable { room, name } => {
-                self.room(&room)?.get_variable(session, name).await?
+                let Some((handle, respond)) = self.room(room, id) else { return };
+                handle.get_variable(name, respond).await;
             }
-            Request::GetVariables { room } => self.room(&room)?.get_variables(session).await?,
+            Request::GetVariables { room } => {
+                let Some((handle, respond)) = self.room(room, id) else { return };
+                handle.get_variables(respond).await;
+            }
             Request::SetVariable { room, name, value, broadcast } => {
-                let broadcast =
-                    self.room(&room)?.set_variable(session, name, value, broadcast).await?;
-                json!({ "broadcast": broadcast })
+                let Some((handle, respond)) = self.room(room, id) else { return };
+                handle.set_variable(name, value, broadcast, respond).await;
             }
             Request::Invoke { room, method, args } => {
-                self.room(&room)?.invoke(session, method, args).await?
+                let Some((handle, respond)) = self.room(room, id) else { return };
+                handle.invoke(method, args, respond).await;
             }
             Request::SendMessage { room, data } => {
-                self.room(&room)?.send_message(session, data).await?;
-                Value::Null
+                let Some((handle, respond)) = self.room(room, id) else { return };
+                handle.send_message(data, respond).await;
             }
-            Request::Ping => Value::Null,
-        };
-        Ok(Outcome::Result(result))
+        }
     }
 
-    /// Leaves every joined room; called once the connection has ended.
+    /// The room `room` and a responder for a request to it; when there is
+    /// no such room, the request is answered `room_not_found` and `None`
+    /// returned.
+    fn room(&mut self, room: RoomId, id: Option<u32>) -> Option<(RoomHandle, Responder)> {
+        let handle = match self.handles.get(&room) {
+            Some(handle) if !handle.is_closed() => handle.clone(),
+            _ => match self.rooms.get(&room) {
+                Ok(handle) => {
+                    if self.handles.len() >= CACHED_HANDLES {
+                        self.handles.retain(|_, handle| !handle.is_closed());
+                        if self.handles.len() >= CACHED_HANDLES {
+                            self.handles.clear();
+                        }
+                    }
+                    self.handles.insert(room.clone(), handle.clone());
+                    handle
+                }
+                Err(err) => {
+                    self.handles.remove(&room);
+                    Responder::new(self.client.clone(), id, None).fail(err);
+                    return None;
+                }
+            },
+        };
+        Some((handle, Responder::new(self.client.clone(), id, Some(room))))
+    }
+
+    /// Leaves every room the client is still in; called once the
+    /// connection has ended. From now on no room can add the client.
     pub async fn leave_all(&mut self) {
         let session = self.id();
-        for (_, room) in self.joined.drain() {
-            room.leave_on_disconnect(session).await;
+        for room in self.client.end_memberships() {
+            if let Ok(handle) = self.rooms.get(&room) {
+                handle.leave_on_disconnect(session).await;
+            }
         }
     }
-
-    /// A room this session may address: one it joined, else any live one
-    /// (the room itself then checks membership).
-    fn room(&self, id: &str) -> Result<RoomHandle, ApiError> {
-        match self.joined.get(id) {
-            Some(handle) => Ok(handle.clone()),
-            None => self.rooms.get(id),
-        }
-    }
-}
-
-fn to_value(value: impl serde::Serialize) -> Value {
-    serde_json::to_value(value).expect("protocol types always convert to a value")
 }

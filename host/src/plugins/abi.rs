@@ -1,8 +1,10 @@
 //! The host/guest contract (`docs/ABI.md`): names, signatures, the version,
 //! and the encoding of what crosses the boundary.
 
-use serde::Deserialize;
-use vampire_protocol::{ErrorCode, Value};
+use bytes::Bytes;
+use vampire_protocol::error::quote;
+use vampire_protocol::msgpack::{self, MAX_NESTING, Reader};
+use vampire_protocol::{ErrorCode, Payload};
 use wasmtime::{ExternType, Module, ValType};
 
 use crate::error::ApiError;
@@ -106,43 +108,50 @@ pub fn unpack(packed: i64) -> (u32, u32) {
     ((packed as u64 >> 32) as u32, packed as u32)
 }
 
-/// A hook's reply: `{"ok": Value}` or `{"error": {"code", "message"}}`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum Reply {
-    Ok(Value),
-    Error(GuestError),
-}
-
-#[derive(Debug, Deserialize)]
-struct GuestError {
-    #[serde(default)]
-    code: String,
-    #[serde(default)]
-    message: String,
-}
-
-/// Decodes a hook's reply into its result or the error for the client.
+/// Decodes a hook's reply: `{"ok": value}` gives the value's bytes as
+/// they are; `{"error": {"code", "message"}}` gives the error for the
+/// client.
 ///
 /// A guest may use the codes `not_authorized`, `method_not_found` and
 /// `invalid_request`; any other code becomes `room_error`.
 ///
 /// # Errors
 /// The guest's error, or `plugin_error` when the reply is malformed.
-pub fn decode_reply(bytes: &[u8]) -> Result<Value, ApiError> {
-    let reply: Reply = rmp_serde::from_slice(bytes).map_err(|err| {
-        ApiError::new(ErrorCode::PluginError, format!("the plugin's reply is malformed: {err}"))
-    })?;
-    match reply {
-        Reply::Ok(value) => Ok(value),
-        Reply::Error(error) => {
-            let code = match error.code.as_str() {
+pub fn decode_reply(bytes: &[u8]) -> Result<Payload, ApiError> {
+    let malformed = |why: &str| {
+        ApiError::new(ErrorCode::PluginError, format!("the plugin's reply is malformed: {why}"))
+    };
+    msgpack::validate(bytes, MAX_NESTING + 1).map_err(|err| malformed(&err.to_string()))?;
+    let mut reader = Reader::new(bytes);
+    let entries = reader.map_len().map_err(|m| malformed(&m.to_string()))?;
+    if entries != 1 {
+        return Err(malformed("expected a map with one entry, `ok` or `error`"));
+    }
+    match reader.str().map_err(|m| malformed(&m.to_string()))? {
+        "ok" => {
+            let value = reader.raw().map_err(|err| malformed(&err.to_string()))?;
+            Ok(Payload::from_bytes(Bytes::copy_from_slice(value))
+                .map_err(|err| malformed(&err.to_string()))?)
+        }
+        "error" => {
+            let fields = reader.map_len().map_err(|m| malformed(&m.to_string()))?;
+            let (mut code, mut message) = ("", "");
+            for _ in 0..fields {
+                let key = reader.str().map_err(|m| malformed(&m.to_string()))?;
+                match key {
+                    "code" => code = reader.str().map_err(|m| malformed(&m.to_string()))?,
+                    "message" => message = reader.str().map_err(|m| malformed(&m.to_string()))?,
+                    _ => reader.skip().map_err(|err| malformed(&err.to_string()))?,
+                }
+            }
+            let code = match code {
                 "not_authorized" => ErrorCode::NotAuthorized,
                 "method_not_found" => ErrorCode::MethodNotFound,
                 "invalid_request" => ErrorCode::InvalidRequest,
                 _ => ErrorCode::RoomError,
             };
-            Err(ApiError::new(code, error.message))
+            Err(ApiError::new(code, message))
         }
+        other => Err(malformed(&format!("unknown reply {}", quote(other)))),
     }
 }

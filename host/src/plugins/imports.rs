@@ -1,15 +1,21 @@
 //! The host imports (module `vampire`): what a guest may do to its room.
 //! Each is a thin wrapper over a [`crate::rooms::RoomState`] method, so a
-//! plugin room follows exactly the rules of the generic room.
+//! plugin room follows exactly the rules of the generic room, budgets
+//! included.
 //!
 //! Pointers and lengths are `i32` offsets into the guest's memory. An
-//! out-of-bounds range or a buffer that is not MessagePack traps the call
-//! (a bug in the guest, reported as `plugin_error`).
+//! out-of-bounds range, a buffer that is not MessagePack, or an event
+//! larger than the server sends traps the call (a bug in the guest,
+//! reported as `plugin_error` naming the import).
 
-use vampire_protocol::{Event, SessionId, Value};
+use bytes::Bytes;
+use vampire_protocol::error::one_line;
+use vampire_protocol::msgpack::{MAX_NESTING, Writer};
+use vampire_protocol::{Payload, SessionId};
 use wasmtime::error::Context;
-use wasmtime::{Caller, Engine, Linker, Result, format_err};
+use wasmtime::{Caller, Engine, Linker, Result, bail, format_err};
 
+use crate::logging::MAX_LOGGED_TEXT_BYTES;
 use crate::plugins::abi::IMPORT_MODULE;
 use crate::plugins::state::PluginState;
 
@@ -46,13 +52,14 @@ fn variable_get(
     let Some(variable) = caller.data().room.variables().get(&name) else {
         return Ok(-1);
     };
-    let bytes = rmp_serde::to_vec_named(&variable.value)?;
-    write_if_fits(&mut caller, out_ptr, out_cap, &bytes)
+    let value = variable.value.clone();
+    write_if_fits(&mut caller, out_ptr, out_cap, value.as_bytes())
 }
 
 /// `variable_set(name_ptr, name_len, value_ptr, value_len, broadcast) -> i32`:
 /// `broadcast` is 0 (off), 1 (on) or 2 (keep the flag / room default).
-/// Returns 1 if members were sent `variable_changed`, else 0.
+/// Returns 1 if members were sent `variable_changed`, 0 if not, and -1 if
+/// the room's variable budgets refused the change (nothing changed).
 fn variable_set(
     mut caller: Ctx<'_>,
     name_ptr: u32,
@@ -62,63 +69,79 @@ fn variable_set(
     broadcast: i32,
 ) -> Result<i32> {
     let name = read_str(&caller, name_ptr, name_len)?;
-    let value = read_value(&caller, value_ptr, value_len)?;
+    let value = read_payload(&caller, value_ptr, value_len)?;
     let broadcast = match broadcast {
         0 => Some(false),
         1 => Some(true),
         2 => None,
-        other => {
-            return Err(format_err!("variable_set: broadcast must be 0, 1 or 2, not {other}"));
-        }
+        other => bail!("variable_set: broadcast must be 0, 1 or 2, not {other}"),
     };
-    Ok(caller.data_mut().room.set_variable(&name, value, broadcast, None) as i32)
+    match caller.data_mut().room.set_variable(&name, value, broadcast, None) {
+        Ok(broadcast) => Ok(broadcast.into()),
+        Err(_) => Ok(-1),
+    }
 }
 
 /// `broadcast(from, data_ptr, data_len)`: a `room_message` to every member,
 /// from session `from` (negative: from the room).
-fn broadcast(caller: Ctx<'_>, from: i64, data_ptr: u32, data_len: u32) -> Result<()> {
-    let mut caller = caller;
-    let data = read_value(&caller, data_ptr, data_len)?;
+fn broadcast(mut caller: Ctx<'_>, from: i64, data_ptr: u32, data_len: u32) -> Result<()> {
+    let data = read_bytes(&caller, data_ptr, data_len)?;
+    check_value(&data)?;
     let room = &mut caller.data_mut().room;
-    let event = Event::RoomMessage { room: room.id().clone(), from: session_or_room(from), data };
-    room.broadcast(event);
-    Ok(())
+    room.broadcast_message(session_or_room(from), &data)
+        .map_err(|err| format_err!("broadcast: {}", err.message))
 }
 
 /// `send(to, data_ptr, data_len) -> i32`: a `room_message` from the room to
 /// one member. Returns 1 if `to` is a member, else 0.
 fn send(mut caller: Ctx<'_>, to: i64, data_ptr: u32, data_len: u32) -> Result<i32> {
-    let data = read_value(&caller, data_ptr, data_len)?;
-    Ok(caller.data_mut().room.send_room_message(to as SessionId, data) as i32)
+    let data = read_bytes(&caller, data_ptr, data_len)?;
+    check_value(&data)?;
+    let sent = caller
+        .data_mut()
+        .room
+        .send_message(to as SessionId, &data)
+        .map_err(|err| format_err!("send: {}", err.message))?;
+    Ok(sent.into())
 }
 
 /// `kick(session, reason_ptr, reason_len) -> i32`: removes a member.
 /// Returns 1 if it was a member, else 0.
 fn kick(mut caller: Ctx<'_>, session: i64, reason_ptr: u32, reason_len: u32) -> Result<i32> {
     let reason = read_str(&caller, reason_ptr, reason_len)?;
-    Ok(caller.data_mut().room.kick(session as SessionId, &reason) as i32)
+    let reason = one_line(&reason, MAX_LOGGED_TEXT_BYTES);
+    Ok(caller.data_mut().room.kick(session as SessionId, &reason).into())
 }
 
 /// `members(out_ptr, out_cap) -> i32`: a MessagePack array of member session
 /// ids, written if it fits; returns its length either way.
 fn members(mut caller: Ctx<'_>, out_ptr: u32, out_cap: u32) -> Result<i32> {
-    let bytes = rmp_serde::to_vec(&caller.data().room.member_ids())?;
+    let ids = caller.data().room.member_ids();
+    let mut bytes = Vec::with_capacity(5 + 9 * ids.len());
+    let mut w = Writer::new(&mut bytes);
+    w.array(ids.len());
+    for id in ids {
+        w.uint(id);
+    }
     write_if_fits(&mut caller, out_ptr, out_cap, &bytes)
 }
 
-/// `log(level, ptr, len)`: 1 error, 2 warn, 3 info, 4 or more debug.
+/// `log(level, ptr, len)`: 1 error, 2 warn, 3 info, 4 or more debug. Lines
+/// are made one line and cut to [`MAX_LOGGED_TEXT_BYTES`]; past the room's
+/// `limits.pluginLogLinesPerSecond` they are counted, not written.
 fn log(mut caller: Ctx<'_>, level: i32, ptr: u32, len: u32) -> Result<()> {
-    let message = read_str(&caller, ptr, len)?;
+    let text = read_bytes(&caller, ptr, len.min(4 * MAX_LOGGED_TEXT_BYTES as u32))?;
+    let message = one_line(&String::from_utf8_lossy(&text), MAX_LOGGED_TEXT_BYTES);
     let state = caller.data_mut();
     let (room, plugin) = (state.room.id().clone(), state.plugin.as_str());
-    match level {
-        ..=1 => {
-            tracing::error!(%room, plugin, "plugin: {message}");
-            state.last_error = Some(message);
-        }
-        2 => tracing::warn!(%room, plugin, "plugin: {message}"),
-        3 => tracing::info!(%room, plugin, "plugin: {message}"),
-        _ => tracing::debug!(%room, plugin, "plugin: {message}"),
+    state.log_throttle.warn(|suppressed| match level {
+        ..=1 => tracing::error!(%room, plugin, suppressed, "plugin: {message}"),
+        2 => tracing::warn!(%room, plugin, suppressed, "plugin: {message}"),
+        3 => tracing::info!(%room, plugin, suppressed, "plugin: {message}"),
+        _ => tracing::debug!(%room, plugin, suppressed, "plugin: {message}"),
+    });
+    if level <= 1 {
+        state.last_error = Some(message);
     }
     Ok(())
 }
@@ -148,8 +171,14 @@ fn read_str(caller: &Ctx<'_>, ptr: u32, len: u32) -> Result<String> {
     String::from_utf8(read_bytes(caller, ptr, len)?).context("string is not UTF-8")
 }
 
-fn read_value(caller: &Ctx<'_>, ptr: u32, len: u32) -> Result<Value> {
-    rmp_serde::from_slice(&read_bytes(caller, ptr, len)?).context("value is not MessagePack")
+fn check_value(bytes: &[u8]) -> Result<()> {
+    vampire_protocol::msgpack::validate(bytes, MAX_NESTING)
+        .map_err(|err| format_err!("the value is {err}"))
+}
+
+fn read_payload(caller: &Ctx<'_>, ptr: u32, len: u32) -> Result<Payload> {
+    Payload::from_bytes(Bytes::from(read_bytes(caller, ptr, len)?))
+        .map_err(|err| format_err!("the value is {err}"))
 }
 
 /// Writes `bytes` at `ptr` when they fit in `cap`; returns their length.

@@ -5,11 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use tokio::runtime::Handle;
 use tracing::{info, warn};
 use wasmtime::error::Context;
 use wasmtime::{InstancePre, Module, Result, Store, bail, format_err};
 
 use crate::error::ApiError;
+use crate::logging::Throttle;
 use crate::plugins::abi::{self, ABI_VERSION};
 use crate::plugins::room::WasmRoom;
 use crate::plugins::runtime::PluginRuntime;
@@ -47,8 +49,12 @@ impl RoomType for PluginRoomType {
         self.0.name()
     }
 
-    fn instantiate(&self) -> Result<Box<dyn RoomBehaviour>, ApiError> {
+    fn new_behaviour(&self) -> Result<Box<dyn RoomBehaviour>, ApiError> {
         Ok(Box::new(WasmRoom::new(self.0.clone())))
+    }
+
+    fn runtime(&self) -> Option<Handle> {
+        Some(self.0.runtime().handle())
     }
 }
 
@@ -86,7 +92,13 @@ pub fn compile(runtime: &Arc<PluginRuntime>, path: &Path) -> Result<PluginModule
         .instantiate_pre(&module)
         .context("it imports something the host does not provide")?;
     // The version is an export, so asking it needs an instance.
-    let mut store = Store::new(runtime.engine(), PluginState::new(&name, runtime.memory_bytes()));
+    let state = PluginState::new(
+        &name,
+        runtime.memory_bytes(),
+        runtime.memory_total().clone(),
+        Arc::new(Throttle::per_second(runtime.log_lines_per_second())),
+    );
+    let mut store = Store::new(runtime.engine(), state);
     store.limiter(|state| &mut state.limits);
     store.set_epoch_deadline(runtime.deadline_ticks());
     let instance = pre.instantiate(&mut store).context("cannot instantiate it")?;
@@ -103,11 +115,16 @@ pub fn compile(runtime: &Arc<PluginRuntime>, path: &Path) -> Result<PluginModule
 /// Loads every `*.wasm` file directly in `folder`, in name order. A module
 /// that cannot be loaded is logged (naming the file and the problem) and
 /// skipped; the others still load. A missing folder loads nothing.
+///
+/// Only regular files load, and links that lead to a regular file inside
+/// the folder: a link leading outside it (or nowhere), a directory, a FIFO
+/// or a device named `*.wasm` is refused with a log line, so the folder is
+/// the whole of what an operator exposes.
 pub async fn load_folder(runtime: &Arc<PluginRuntime>, folder: &Path) -> Vec<PluginModule> {
     let mut paths: Vec<PathBuf> = match std::fs::read_dir(folder) {
         Ok(entries) => entries
             .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|path| path.extension().is_some_and(|ext| ext == "wasm") && path.is_file())
+            .filter(|path| is_plugin_name(path))
             .collect(),
         Err(err) => {
             info!(folder = %folder.display(), %err, "no plugins folder; only the generic room is available");
@@ -117,6 +134,10 @@ pub async fn load_folder(runtime: &Arc<PluginRuntime>, folder: &Path) -> Vec<Plu
     paths.sort();
     let mut loaded = Vec::new();
     for path in paths {
+        if let Err(reason) = check_plugin_file(folder, &path) {
+            warn!(module = %path.display(), "plugin refused: {reason}");
+            continue;
+        }
         let runtime = runtime.clone();
         let task_path = path.clone();
         let result = tokio::task::spawn_blocking(move || compile(&runtime, &task_path))
@@ -135,4 +156,45 @@ pub async fn load_folder(runtime: &Arc<PluginRuntime>, folder: &Path) -> Vec<Plu
         }
     }
     loaded
+}
+
+/// Whether `path` names a plugin: `*.wasm`, not hidden.
+pub fn is_plugin_name(path: &Path) -> bool {
+    let hidden = path.file_name().and_then(|n| n.to_str()).is_none_or(|n| n.starts_with('.'));
+    !hidden && path.extension().is_some_and(|ext| ext == "wasm")
+}
+
+/// Checks that `path` is a regular file, or a link to one inside `folder`.
+///
+/// # Errors
+/// A sentence saying why the file may not load.
+pub fn check_plugin_file(folder: &Path, path: &Path) -> Result<(), String> {
+    let meta = std::fs::symlink_metadata(path).map_err(|err| format!("cannot read it: {err}"))?;
+    if meta.file_type().is_symlink() {
+        let target = std::fs::canonicalize(path)
+            .map_err(|_| "it is a link that leads nowhere".to_owned())?;
+        let folder = std::fs::canonicalize(folder)
+            .map_err(|err| format!("cannot resolve the plugins folder: {err}"))?;
+        if !target.starts_with(&folder) {
+            return Err(format!(
+                "it is a link leading outside the plugins folder (to {})",
+                target.display()
+            ));
+        }
+        let target_meta =
+            std::fs::metadata(&target).map_err(|err| format!("cannot read its target: {err}"))?;
+        if !target_meta.is_file() {
+            return Err("it is a link to something that is not a regular file".to_owned());
+        }
+        return Ok(());
+    }
+    if !meta.is_file() {
+        let kind = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a FIFO, socket or device)"
+        };
+        return Err(format!("it is {kind}"));
+    }
+    Ok(())
 }

@@ -1,23 +1,28 @@
 //! [`WasmRoom`]: a room whose behaviour is a plugin instance.
 //!
-//! Each room has its own `Store` and instance, so rooms share nothing but
+//! Each room owns its own instance (and store), so rooms share nothing but
 //! the compiled code. Every call runs under the per-call deadline and the
-//! memory cap. A call that traps fails alone: the instance is dropped and
+//! memory caps. A call that traps fails alone: the instance is dropped and
 //! a fresh one created at once (its `create` hook sees `recreated: true`
 //! and the current members), while members and variables, which live in
-//! the host, stay as they were.
+//! the host, stay as they were. A room whose calls keep failing, or whose
+//! fresh instance cannot start, is closed rather than left half-alive.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 
-use serde::Serialize;
 use tracing::{error, warn};
-use vampire_protocol::{ErrorCode, SessionId, Value};
+use vampire_protocol::error::one_line;
+use vampire_protocol::msgpack::Writer;
+use vampire_protocol::{ErrorCode, Payload, SessionId};
 use wasmtime::{Memory, Store, Trap, TypedFunc};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, MAX_ERROR_MESSAGE_BYTES};
+use crate::logging::Throttle;
 use crate::plugins::abi::{self, Hook};
 use crate::plugins::loader::PluginModule;
-use crate::plugins::state::PluginState;
+use crate::plugins::state::{MemoryRefusal, PluginState};
 use crate::rooms::{RoomBehaviour, RoomState};
 
 /// A room backed by a plugin.
@@ -25,6 +30,11 @@ pub struct WasmRoom {
     plugin: Arc<PluginModule>,
     /// The running instance; `None` after a trap until re-created.
     live: Option<Instance>,
+    /// When recent calls failed, oldest first, to close a room that keeps
+    /// failing.
+    failures: VecDeque<Instant>,
+    /// The room's log rate limit, kept across instances.
+    log_throttle: Arc<Throttle>,
 }
 
 /// One instance and the exports the host calls.
@@ -36,55 +46,52 @@ struct Instance {
     hooks: Vec<TypedFunc<(u32, u32), i64>>,
 }
 
-/// Input of `vampire_create`.
-#[derive(Serialize)]
-struct CreateInput<'a> {
-    room: &'a str,
-    room_type: &'a str,
-    name: &'a str,
-    max_clients: u32,
-    metadata: &'a Value,
-    members: Vec<SessionId>,
-    recreated: bool,
-}
-
 impl WasmRoom {
     /// A room of `plugin`, not yet instantiated (that happens in
     /// [`RoomBehaviour::on_create`]).
     pub fn new(plugin: Arc<PluginModule>) -> WasmRoom {
-        WasmRoom { plugin, live: None }
+        let log_throttle = Arc::new(Throttle::per_second(plugin.runtime().log_lines_per_second()));
+        WasmRoom { plugin, live: None, failures: VecDeque::new(), log_throttle }
     }
 
     /// Instantiates the module and runs its `create` hook.
     fn start(&mut self, room: &mut RoomState, recreated: bool) -> Result<(), ApiError> {
         let instance = self.instantiate().map_err(|err| {
-            error!(room = %room.id(), plugin = self.plugin.name(), "cannot instantiate: {err:#}");
+            let reason = describe_error(&err);
+            error!(room = %room.id(), plugin = self.plugin.name(), "cannot instantiate: {reason}");
             ApiError::new(
                 ErrorCode::PluginError,
-                format!("plugin {} cannot start: {err}", self.plugin.name()),
+                format!("plugin {} cannot start: {reason}", self.plugin.name()),
             )
         })?;
         self.live = Some(instance);
         let settings = room.settings();
-        let input = CreateInput {
-            room: room.id(),
-            room_type: &settings.room_type,
-            name: &settings.name,
-            max_clients: settings.max_clients,
-            metadata: &settings.metadata,
-            members: room.member_ids(),
-            recreated,
-        };
-        let input = encode(&input)?;
+        let members = room.member_ids();
+        let mut input = Vec::with_capacity(128 + settings.metadata.len());
+        let mut w = Writer::new(&mut input);
+        w.map(7);
+        w.str("room").str(room.id());
+        w.str("room_type").str(&settings.room_type);
+        w.str("name").str(&settings.name);
+        w.str("max_clients").uint(settings.max_clients.into());
+        w.str("metadata").raw(settings.metadata.as_bytes());
+        w.str("members").array(members.len());
+        for member in members {
+            w.uint(member);
+        }
+        w.str("recreated").bool(recreated);
         self.run(room, Hook::Create, &input).map(drop)
     }
 
     fn instantiate(&self) -> wasmtime::Result<Instance> {
         let runtime = self.plugin.runtime();
-        let mut store = Store::new(
-            runtime.engine(),
-            PluginState::new(self.plugin.name(), runtime.memory_bytes()),
+        let state = PluginState::new(
+            self.plugin.name(),
+            runtime.memory_bytes(),
+            runtime.memory_total().clone(),
+            self.log_throttle.clone(),
         );
+        let mut store = Store::new(runtime.engine(), state);
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(runtime.deadline_ticks());
         let instance = self.plugin.instance_pre().instantiate(&mut store)?;
@@ -101,24 +108,24 @@ impl WasmRoom {
         Ok(Instance { store, memory, alloc, dealloc, hooks })
     }
 
-    /// Calls `hook` with `input` (MessagePack), re-creating the instance
-    /// first if an earlier trap left none.
+    /// Calls `hook` with `input` (a MessagePack map), re-creating the
+    /// instance first if an earlier trap left none.
     fn call(
         &mut self,
         room: &mut RoomState,
         hook: Hook,
-        input: &impl Serialize,
-    ) -> Result<Value, ApiError> {
-        let input = encode(input)?;
+        input: &[u8],
+    ) -> Result<Payload, ApiError> {
         if self.live.is_none() {
             self.start(room, true)?;
         }
-        self.run(room, hook, &input)
+        self.run(room, hook, input)
     }
 
     /// Runs one hook on the live instance. On a trap the instance is
-    /// replaced by a fresh one before returning the error.
-    fn run(&mut self, room: &mut RoomState, hook: Hook, input: &[u8]) -> Result<Value, ApiError> {
+    /// replaced by a fresh one before returning the error; a room that
+    /// cannot get one, or keeps failing, is asked to close.
+    fn run(&mut self, room: &mut RoomState, hook: Hook, input: &[u8]) -> Result<Payload, ApiError> {
         let Some(live) = self.live.as_mut() else {
             return Err(ApiError::new(
                 ErrorCode::PluginError,
@@ -129,54 +136,92 @@ impl WasmRoom {
         // Lend the room state to the store so the imports can act on it.
         std::mem::swap(room, &mut live.store.data_mut().room);
         live.store.data_mut().last_error = None;
-        live.store.data_mut().limits.exceeded = false;
+        live.store.data_mut().limits.refused = None;
         live.store.set_epoch_deadline(deadline);
         let outcome = live.invoke(hook, input);
         std::mem::swap(room, &mut live.store.data_mut().room);
-        match outcome {
-            Ok(None) => Ok(Value::Null),
-            Ok(Some(reply)) => abi::decode_reply(&reply),
-            Err(err) => {
-                let message = self.describe_failure(&err, hook);
-                warn!(room = %room.id(), plugin = self.plugin.name(), hook = hook.export(), "{message}");
-                self.live = None;
-                if hook != Hook::Create {
-                    // Re-create now, so the next call finds a working room.
-                    if let Err(restart) = self.start(room, true) {
-                        warn!(room = %room.id(), plugin = self.plugin.name(), "re-creating the instance failed: {}", restart.message);
-                    }
-                }
-                Err(ApiError::new(ErrorCode::PluginError, message))
+        let err = match outcome {
+            Ok(None) => return Ok(Payload::nil()),
+            Ok(Some(reply)) => return abi::decode_reply(&reply),
+            Err(err) => err,
+        };
+        let message = self.describe_failure(&err, hook);
+        warn!(room = %room.id(), plugin = self.plugin.name(), hook = hook.export(), "{message}");
+        self.live = None;
+        if self.count_failure() {
+            room.request_close(&format!(
+                "its plugin failed {} times within {} s",
+                self.plugin.runtime().failures_to_close(),
+                self.plugin.runtime().failure_window().as_secs()
+            ));
+        } else if hook != Hook::Create {
+            // Re-create now, so the next call finds a working room.
+            if let Err(restart) = self.start(room, true) {
+                warn!(room = %room.id(), plugin = self.plugin.name(), "re-creating the instance failed: {}", restart.message);
+                room.request_close(&format!("its plugin cannot restart: {}", restart.message));
             }
         }
+        Err(ApiError::new(ErrorCode::PluginError, message))
     }
 
+    /// Records a failed call; `true` when the room has now failed too
+    /// often and must close.
+    fn count_failure(&mut self) -> bool {
+        let runtime = self.plugin.runtime();
+        let now = Instant::now();
+        self.failures.push_back(now);
+        while self
+            .failures
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > runtime.failure_window())
+        {
+            self.failures.pop_front();
+        }
+        self.failures.len() >= runtime.failures_to_close() as usize
+    }
+
+    /// One line for the client: which hook failed and why. A time budget
+    /// overrun is reported as such even when a growth was refused before
+    /// it (a guest may loop after a failed `memory.grow`).
     fn describe_failure(&self, err: &wasmtime::Error, hook: Hook) -> String {
         let name = self.plugin.name();
         let state = self.live.as_ref().map(|live| live.store.data());
-        if state.is_some_and(|s| s.limits.exceeded) {
-            let cap = state.map_or(0, |s| s.limits.bytes);
-            return format!(
-                "plugin {name} ran out of memory in {}: its cap is {cap} bytes",
-                hook.export()
-            );
-        }
-        let detail = match err.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => {
-                let budget = self.plugin.runtime().call_timeout().as_millis();
-                return format!(
-                    "plugin {name} exceeded its time budget of {budget} ms in {}",
-                    hook.export()
-                );
+        let trap = err.downcast_ref::<Trap>();
+        let message = if trap == Some(&Trap::Interrupt) {
+            let budget = self.plugin.runtime().call_timeout().as_millis();
+            format!("plugin {name} exceeded its time budget of {budget} ms in {}", hook.export())
+        } else if let Some(refusal) = state.and_then(|s| s.limits.refused) {
+            let limits = &state.expect("a refusal comes from a live store").limits;
+            match refusal {
+                MemoryRefusal::RoomCap => format!(
+                    "plugin {name} ran out of memory in {}: its cap is {} bytes",
+                    hook.export(),
+                    limits.bytes
+                ),
+                MemoryRefusal::ServerBudget => format!(
+                    "plugin {name} ran out of memory in {}: the server's plugin memory budget of {} bytes is used up",
+                    hook.export(),
+                    limits.budget().total()
+                ),
             }
-            Some(trap) => format!("trapped: {trap}"),
-            None => format!("failed: {err:#}"),
+        } else {
+            let detail = match trap {
+                Some(trap) => format!("trapped ({trap})"),
+                None => format!("failed: {}", describe_error(err)),
+            };
+            match state.and_then(|s| s.last_error.as_deref()) {
+                Some(logged) => format!("plugin {name} {detail} in {}: {logged}", hook.export()),
+                None => format!("plugin {name} {detail} in {}", hook.export()),
+            }
         };
-        match state.and_then(|s| s.last_error.as_deref()) {
-            Some(logged) => format!("plugin {name} {detail} in {} ({logged})", hook.export()),
-            None => format!("plugin {name} {detail} in {}", hook.export()),
-        }
+        one_line(&message, MAX_ERROR_MESSAGE_BYTES)
     }
+}
+
+/// The cause of a wasmtime error in one line, without the backtrace
+/// wasmtime attaches.
+fn describe_error(err: &wasmtime::Error) -> String {
+    one_line(&err.root_cause().to_string(), MAX_ERROR_MESSAGE_BYTES)
 }
 
 impl Instance {
@@ -205,34 +250,11 @@ impl Instance {
     }
 }
 
-fn encode(input: &impl Serialize) -> Result<Vec<u8>, ApiError> {
-    rmp_serde::to_vec_named(input).map_err(|err| {
-        ApiError::new(ErrorCode::Internal, format!("cannot encode plugin input: {err}"))
-    })
-}
-
-#[derive(Serialize)]
-struct SessionInput {
-    session: SessionId,
-}
-
-#[derive(Serialize)]
-struct LeaveInput<'a> {
-    session: SessionId,
-    reason: &'a str,
-}
-
-#[derive(Serialize)]
-struct InvokeInput<'a> {
-    session: SessionId,
-    method: &'a str,
-    args: Value,
-}
-
-#[derive(Serialize)]
-struct MessageInput {
-    session: SessionId,
-    data: Value,
+/// A hook input naming one member: `{"session": id}`.
+fn session_input(session: SessionId) -> Vec<u8> {
+    let mut input = Vec::with_capacity(16);
+    Writer::new(&mut input).map(1).str("session").uint(session);
+    input
 }
 
 impl RoomBehaviour for WasmRoom {
@@ -241,12 +263,14 @@ impl RoomBehaviour for WasmRoom {
     }
 
     fn on_join(&mut self, room: &mut RoomState, session: SessionId) -> Result<(), ApiError> {
-        self.call(room, Hook::Join, &SessionInput { session }).map(drop)
+        self.call(room, Hook::Join, &session_input(session)).map(drop)
     }
 
     fn on_leave(&mut self, room: &mut RoomState, session: SessionId, reason: &str) {
+        let mut input = Vec::with_capacity(32);
+        Writer::new(&mut input).map(2).str("session").uint(session).str("reason").str(reason);
         // The member is gone whatever the plugin says; a failure is logged.
-        let _ = self.call(room, Hook::Leave, &LeaveInput { session, reason });
+        let _ = self.call(room, Hook::Leave, &input);
     }
 
     fn on_invoke(
@@ -254,17 +278,28 @@ impl RoomBehaviour for WasmRoom {
         room: &mut RoomState,
         session: SessionId,
         method: &str,
-        args: Value,
-    ) -> Result<Value, ApiError> {
-        self.call(room, Hook::Invoke, &InvokeInput { session, method, args })
+        args: &Payload,
+    ) -> Result<Payload, ApiError> {
+        let mut input = Vec::with_capacity(48 + method.len() + args.len());
+        let mut w = Writer::new(&mut input);
+        w.map(3).str("session").uint(session).str("method").str(method);
+        w.str("args").raw(args.as_bytes());
+        self.call(room, Hook::Invoke, &input)
     }
 
     fn on_message(
         &mut self,
         room: &mut RoomState,
         session: SessionId,
-        data: Value,
+        data: &Payload,
     ) -> Result<(), ApiError> {
-        self.call(room, Hook::Message, &MessageInput { session, data }).map(drop)
+        let mut input = Vec::with_capacity(32 + data.len());
+        Writer::new(&mut input)
+            .map(2)
+            .str("session")
+            .uint(session)
+            .str("data")
+            .raw(data.as_bytes());
+        self.call(room, Hook::Message, &input).map(drop)
     }
 }

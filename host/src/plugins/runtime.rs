@@ -1,12 +1,15 @@
 //! [`PluginRuntime`]: the wasmtime engine every plugin shares, the epoch
-//! ticker behind per-call deadlines, and the per-room resource budget.
+//! ticker behind per-call deadlines, the memory budgets, and the threads
+//! plugin rooms run on.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use tokio::runtime::{Handle, Runtime};
 use wasmtime::{Config, Engine, Linker};
 
+use crate::config::Limits;
 use crate::plugins::imports;
 use crate::plugins::state::PluginState;
 
@@ -14,7 +17,7 @@ use crate::plugins::state::PluginState;
 /// ticks, so a deadline is met within about one tick.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
-/// The shared engine, linker and budgets.
+/// The shared engine, linker, budgets and threads.
 pub struct PluginRuntime {
     engine: Engine,
     linker: Linker<PluginState>,
@@ -22,17 +25,83 @@ pub struct PluginRuntime {
     call_timeout: Duration,
     /// Linear memory one room's instance may grow to, in bytes.
     memory_bytes: usize,
+    /// Linear memory of every plugin room together.
+    memory_total: Arc<MemoryBudget>,
+    /// Failed calls within `failure_window` after which a room closes.
+    failures_to_close: u32,
+    failure_window: Duration,
+    /// Log lines a room may write per second.
+    log_lines_per_second: u32,
+    /// The threads plugin rooms run on.
+    threads: PluginThreads,
     /// Tells the ticker thread to stop when the runtime is dropped.
     ticker_stop: Arc<AtomicBool>,
 }
 
+/// The memory all plugin rooms share: a byte count every store's growth
+/// draws from and gives back when the store is dropped.
+#[derive(Debug)]
+pub struct MemoryBudget {
+    used: AtomicUsize,
+    total: usize,
+}
+
+impl MemoryBudget {
+    /// A budget of `total` bytes.
+    pub fn new(total: usize) -> MemoryBudget {
+        MemoryBudget { used: AtomicUsize::new(0), total }
+    }
+
+    /// Takes `bytes` from the budget; `false` (taking nothing) when they
+    /// are not left.
+    pub fn take(&self, bytes: usize) -> bool {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(bytes).filter(|after| *after <= self.total)
+            })
+            .is_ok()
+    }
+
+    /// Gives `bytes` back.
+    pub fn give_back(&self, bytes: usize) {
+        let _ = self.used.fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+            Some(used.saturating_sub(bytes))
+        });
+    }
+
+    /// Bytes in use.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Acquire)
+    }
+
+    /// The budget in bytes.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+}
+
+/// A multi-thread tokio runtime of its own for plugin rooms. It is shut
+/// down in the background when dropped, which is allowed from inside
+/// another runtime (a plain drop is not).
+struct PluginThreads(Option<Runtime>);
+
+impl Drop for PluginThreads {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
 impl PluginRuntime {
-    /// An engine with epoch interruption on, and a thread that advances
-    /// the epoch every [`EPOCH_TICK`].
+    /// An engine with epoch interruption on, a thread that advances the
+    /// epoch every [`EPOCH_TICK`], and `limits.pluginThreads` threads for
+    /// plugin rooms.
     ///
     /// # Errors
-    /// When wasmtime cannot create the engine or define the imports.
-    pub fn new(call_timeout: Duration, memory_bytes: usize) -> anyhow::Result<PluginRuntime> {
+    /// When wasmtime cannot create the engine or define the imports, or
+    /// the threads cannot start.
+    pub fn new(limits: &Limits) -> anyhow::Result<PluginRuntime> {
         let mut config = Config::new();
         config.epoch_interruption(true);
         let engine = Engine::new(&config)?;
@@ -45,7 +114,23 @@ impl PluginRuntime {
                 ticking.increment_epoch();
             }
         })?;
-        Ok(PluginRuntime { engine, linker, call_timeout, memory_bytes, ticker_stop })
+        let threads = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(limits.plugin_thread_count())
+            .thread_name("plugin-rooms")
+            .enable_time()
+            .build()?;
+        Ok(PluginRuntime {
+            engine,
+            linker,
+            call_timeout: limits.plugin_call_timeout(),
+            memory_bytes: limits.plugin_memory_bytes,
+            memory_total: Arc::new(MemoryBudget::new(limits.plugin_memory_total_bytes)),
+            failures_to_close: limits.plugin_failures_to_close,
+            failure_window: limits.plugin_failure_window(),
+            log_lines_per_second: limits.plugin_log_lines_per_second,
+            threads: PluginThreads(Some(threads)),
+            ticker_stop,
+        })
     }
 
     /// The engine.
@@ -66,6 +151,37 @@ impl PluginRuntime {
     /// The per-room memory cap in bytes.
     pub fn memory_bytes(&self) -> usize {
         self.memory_bytes
+    }
+
+    /// The memory budget all plugin rooms share.
+    pub fn memory_total(&self) -> &Arc<MemoryBudget> {
+        &self.memory_total
+    }
+
+    /// Failed calls within [`PluginRuntime::failure_window`] after which a
+    /// room is closed.
+    pub fn failures_to_close(&self) -> u32 {
+        self.failures_to_close
+    }
+
+    /// See [`PluginRuntime::failures_to_close`].
+    pub fn failure_window(&self) -> Duration {
+        self.failure_window
+    }
+
+    /// Log lines a plugin room may write per second.
+    pub fn log_lines_per_second(&self) -> u32 {
+        self.log_lines_per_second
+    }
+
+    /// The runtime plugin rooms run on.
+    pub fn handle(&self) -> Handle {
+        self.threads
+            .0
+            .as_ref()
+            .expect("the plugin threads live as long as the runtime")
+            .handle()
+            .clone()
     }
 
     /// The per-call budget in epoch ticks (rounded up, plus one for the

@@ -1,9 +1,16 @@
 //! [`PluginState`]: the data of one room's wasmtime `Store`, which the
-//! host imports act on.
+//! host imports act on, and [`MemoryCap`], its memory limiter.
 
-use wasmtime::{Memory, ResourceLimiter, StoreLimits, StoreLimitsBuilder};
+use std::sync::Arc;
 
+use wasmtime::{Memory, ResourceLimiter};
+
+use crate::logging::Throttle;
+use crate::plugins::runtime::MemoryBudget;
 use crate::rooms::RoomState;
+
+/// Tables one instance may have, and their elements.
+const MAX_TABLE_ELEMENTS: usize = 100_000;
 
 /// What host imports can reach during a call into a guest.
 pub struct PluginState {
@@ -15,48 +22,71 @@ pub struct PluginState {
     /// The memory cap, and whether the guest ran into it.
     pub limits: MemoryCap,
     /// The last error the guest logged during the current call (a panic
-    /// message, typically), reported with a trap.
+    /// message, typically), one line, reported with a trap.
     pub last_error: Option<String>,
     /// Room type, for log lines.
     pub plugin: String,
+    /// The room's log rate limit (shared by its successive instances).
+    pub log_throttle: Arc<Throttle>,
 }
 
 impl PluginState {
-    /// State for a new store of plugin `plugin` capped at `memory_bytes`.
-    pub fn new(plugin: &str, memory_bytes: usize) -> PluginState {
+    /// State for a new store of plugin `plugin` capped at `memory_bytes`,
+    /// drawing from `budget`.
+    pub fn new(
+        plugin: &str,
+        memory_bytes: usize,
+        budget: Arc<MemoryBudget>,
+        log_throttle: Arc<Throttle>,
+    ) -> PluginState {
         PluginState {
             room: RoomState::detached(),
             memory: None,
-            limits: MemoryCap::new(memory_bytes),
+            limits: MemoryCap::new(memory_bytes, budget),
             last_error: None,
             plugin: plugin.to_owned(),
+            log_throttle,
         }
     }
 }
 
-/// wasmtime's [`StoreLimits`] plus a note of whether a growth was refused,
-/// so a trap that follows can be reported as "out of memory".
+/// Which memory limit refused a growth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryRefusal {
+    /// The room's own cap.
+    RoomCap,
+    /// The budget all plugin rooms share.
+    ServerBudget,
+}
+
+/// The memory limiter of one store: the room's cap and the shared budget.
+/// It notes which one refused a growth, so a trap that follows can be
+/// reported as "out of memory", and gives its memory back to the shared
+/// budget when the store is dropped.
 pub struct MemoryCap {
-    inner: StoreLimits,
-    /// Set when the guest asked for more memory than the cap.
-    pub exceeded: bool,
-    /// The cap, in bytes.
+    /// The room's cap, in bytes.
     pub bytes: usize,
+    /// Bytes this store's memory holds now.
+    current: usize,
+    budget: Arc<MemoryBudget>,
+    /// Set when a growth was refused during the current call.
+    pub refused: Option<MemoryRefusal>,
 }
 
 impl MemoryCap {
-    fn new(bytes: usize) -> MemoryCap {
-        MemoryCap {
-            inner: StoreLimitsBuilder::new()
-                .memory_size(bytes)
-                .instances(1)
-                .memories(1)
-                .tables(1)
-                .table_elements(100_000)
-                .build(),
-            exceeded: false,
-            bytes,
-        }
+    fn new(bytes: usize, budget: Arc<MemoryBudget>) -> MemoryCap {
+        MemoryCap { bytes, current: 0, budget, refused: None }
+    }
+
+    /// The shared budget.
+    pub fn budget(&self) -> &MemoryBudget {
+        &self.budget
+    }
+}
+
+impl Drop for MemoryCap {
+    fn drop(&mut self) {
+        self.budget.give_back(self.current);
     }
 }
 
@@ -65,31 +95,39 @@ impl ResourceLimiter for MemoryCap {
         &mut self,
         current: usize,
         desired: usize,
-        maximum: Option<usize>,
+        _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let allowed = self.inner.memory_growing(current, desired, maximum)?;
-        self.exceeded |= !allowed;
-        Ok(allowed)
+        if desired > self.bytes {
+            self.refused = Some(MemoryRefusal::RoomCap);
+            return Ok(false);
+        }
+        let growth = desired.saturating_sub(current);
+        if !self.budget.take(growth) {
+            self.refused = Some(MemoryRefusal::ServerBudget);
+            return Ok(false);
+        }
+        self.current += growth;
+        Ok(true)
     }
 
     fn table_growing(
         &mut self,
-        current: usize,
+        _current: usize,
         desired: usize,
-        maximum: Option<usize>,
+        _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        self.inner.table_growing(current, desired, maximum)
+        Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 
     fn instances(&self) -> usize {
-        self.inner.instances()
+        1
     }
 
     fn tables(&self) -> usize {
-        self.inner.tables()
+        1
     }
 
     fn memories(&self) -> usize {
-        self.inner.memories()
+        1
     }
 }

@@ -5,7 +5,8 @@
 //! capacity, duplicate joins, member events); a behaviour only adds its
 //! own decisions and effects on top, through [`RoomState`].
 
-use vampire_protocol::{SessionId, Value};
+use tokio::runtime::Handle;
+use vampire_protocol::{Payload, SessionId};
 
 use crate::error::ApiError;
 use crate::rooms::state::RoomState;
@@ -37,7 +38,8 @@ pub trait RoomBehaviour: Send + 'static {
     /// `reason` is `left` or `disconnected`.
     fn on_leave(&mut self, _room: &mut RoomState, _session: SessionId, _reason: &str) {}
 
-    /// Runs method `method` for member `session`. Default: no methods.
+    /// Runs method `method` for member `session` with `args` (one
+    /// MessagePack value, as the client sent it). Default: no methods.
     ///
     /// # Errors
     /// `method_not_found`, or whatever the method reports.
@@ -46,13 +48,14 @@ pub trait RoomBehaviour: Send + 'static {
         _room: &mut RoomState,
         _session: SessionId,
         method: &str,
-        _args: Value,
-    ) -> Result<Value, ApiError> {
+        _args: &Payload,
+    ) -> Result<Payload, ApiError> {
         Err(ApiError::method_not_found(method))
     }
 
     /// Handles a `send_message` from member `session`. Default: relay it to
-    /// every member, the sender included, as `room_message`.
+    /// every member, the sender included, as `room_message`, without
+    /// decoding it.
     ///
     /// # Errors
     /// Reported to the sender.
@@ -60,18 +63,10 @@ pub trait RoomBehaviour: Send + 'static {
         &mut self,
         room: &mut RoomState,
         session: SessionId,
-        data: Value,
+        data: &Payload,
     ) -> Result<(), ApiError> {
-        relay_message(room, session, data);
-        Ok(())
+        room.broadcast_message(Some(session), data.as_bytes())
     }
-}
-
-/// The default message behaviour: every member gets `room_message`.
-pub fn relay_message(room: &mut RoomState, from: SessionId, data: Value) {
-    let event =
-        vampire_protocol::Event::RoomMessage { room: room.id().clone(), from: Some(from), data };
-    room.broadcast(event);
 }
 
 /// A kind of room clients can create by name: the built-in generic room or
@@ -80,9 +75,17 @@ pub trait RoomType: Send + Sync + 'static {
     /// The name clients give as `room_type`.
     fn name(&self) -> &str;
 
-    /// Makes the behaviour of a new room.
+    /// Makes the behaviour of a new room (its `on_create` runs later, in
+    /// the room's own task).
     ///
     /// # Errors
-    /// The room is not created (for a plugin: instantiation failed).
-    fn instantiate(&self) -> Result<Box<dyn RoomBehaviour>, ApiError>;
+    /// The room is not created.
+    fn new_behaviour(&self) -> Result<Box<dyn RoomBehaviour>, ApiError>;
+
+    /// The runtime the room's actor runs on; `None` for the caller's.
+    /// Plugin rooms run apart from the network threads, so that a plugin
+    /// running to its time budget never delays a connection.
+    fn runtime(&self) -> Option<Handle> {
+        None
+    }
 }

@@ -8,8 +8,8 @@ use crate::rooms::behaviour::{RoomBehaviour, RoomType};
 pub const GENERIC_ROOM_TYPE: &str = "generic";
 
 /// The generic room: members are told who joins and leaves, messages are
-/// relayed to every member, variables follow the broadcast rules, and it
-/// has no methods.
+/// relayed to every member without being decoded, variables follow the
+/// broadcast rules, and it has no methods.
 #[derive(Debug, Default)]
 pub struct GenericRoom;
 
@@ -24,7 +24,7 @@ impl RoomType for GenericRoomType {
         GENERIC_ROOM_TYPE
     }
 
-    fn instantiate(&self) -> Result<Box<dyn RoomBehaviour>, ApiError> {
+    fn new_behaviour(&self) -> Result<Box<dyn RoomBehaviour>, ApiError> {
         Ok(Box::new(GenericRoom))
     }
 }

@@ -1,67 +1,108 @@
 //! The room manager: room types, creation, and the room index.
 //!
 //! The index (id → [`RoomHandle`]) is the only map shared between tasks.
-//! Listing reads it without asking the rooms, so `list_rooms` costs no
-//! message to any actor.
+//! Each handle carries the room's [`Listing`], which the room keeps
+//! current, so `list_rooms` costs no message to any actor.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use tokio::sync::{mpsc, oneshot};
-use tracing::info;
-use vampire_protocol::{CreateRoom, ErrorCode, RoomId, RoomInfo, SessionId, Value};
+use tokio::sync::mpsc;
+use tokio_util::task::TaskTracker;
+use tracing::debug;
+use vampire_protocol::error::quote;
+use vampire_protocol::{CreateRoom, ErrorCode, Payload, RoomId, RoomInfo, SessionId};
 
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::net::ClientHandle;
-use crate::rooms::actor::{Reply, RoomActor, RoomCommand};
+use crate::outbound::{ClientHandle, Responder};
+use crate::rooms::actor::{RoomActor, RoomCommand, RoomTimeouts};
 use crate::rooms::behaviour::RoomType;
 use crate::rooms::generic::{GENERIC_ROOM_TYPE, GenericRoomType};
-use crate::rooms::state::{RoomSettings, RoomState};
+use crate::rooms::state::{RoomLimits, RoomSettings, RoomState};
+use crate::rooms::variables::VariableLimits;
 
 /// Longest room name accepted.
 pub const MAX_ROOM_NAME_CHARS: usize = 64;
+
+/// Most rooms one `list_rooms` answer holds; a client pages with `offset`.
+pub const MAX_LISTED_ROOMS: usize = 1000;
+
+/// What listings show of a room: its [`RoomInfo`], kept current by the
+/// room's actor (members, metadata, limits) and read by `list_rooms`.
+#[derive(Debug)]
+pub struct Listing(Mutex<RoomInfo>);
+
+impl Listing {
+    /// A listing showing `info`.
+    pub fn new(info: RoomInfo) -> Listing {
+        Listing(Mutex::new(info))
+    }
+
+    /// The room as listings show it now.
+    pub fn get(&self) -> RoomInfo {
+        lock(&self.0).clone()
+    }
+
+    /// Changes what listings show.
+    pub fn update(&self, change: impl FnOnce(&mut RoomInfo)) {
+        change(&mut lock(&self.0));
+    }
+}
 
 /// What the index keeps of a room: enough to list it and to reach it.
 #[derive(Debug, Clone)]
 pub struct RoomHandle {
     id: RoomId,
-    settings: Arc<RoomSettings>,
-    member_count: Arc<AtomicU32>,
+    /// Creation order, for listings.
+    serial: u64,
+    listing: Arc<Listing>,
     mailbox: mpsc::Sender<RoomCommand>,
 }
 
-/// The shared map of live rooms.
+/// The shared map of live rooms, and the count of rooms alive or being
+/// created (what `limits.maxRooms` bounds).
 #[derive(Debug, Default)]
 pub struct RoomIndex {
     rooms: Mutex<HashMap<RoomId, RoomHandle>>,
+    reserved: AtomicUsize,
 }
 
 impl RoomIndex {
-    fn insert(&self, handle: RoomHandle) {
-        self.lock().insert(handle.id.clone(), handle);
+    /// Counts a room being created; `false` at `max`.
+    fn reserve(&self, max: usize) -> bool {
+        self.reserved
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
+            .is_ok()
     }
 
-    /// Forgets a room (its actor has ended).
-    pub(crate) fn remove(&self, id: &str) {
-        self.lock().remove(id);
+    pub(crate) fn insert(&self, handle: RoomHandle) {
+        lock(&self.rooms).insert(handle.id.clone(), handle);
+    }
+
+    /// Forgets a room whose actor has ended (or whose creation failed),
+    /// and gives back its place.
+    pub(crate) fn release(&self, id: &str) {
+        lock(&self.rooms).remove(id);
+        let _ =
+            self.reserved.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
     }
 
     fn get(&self, id: &str) -> Option<RoomHandle> {
-        self.lock().get(id).cloned()
+        lock(&self.rooms).get(id).cloned()
     }
 
-    fn len(&self) -> usize {
-        self.lock().len()
+    fn handles(&self) -> Vec<RoomHandle> {
+        lock(&self.rooms).values().cloned().collect()
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RoomId, RoomHandle>> {
-        // A panic while holding this lock cannot leave the map half-updated
-        // (every operation is a single insert, remove or read), so a
-        // poisoned lock is safe to keep using.
-        self.rooms.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every operation under these locks is a single insert, remove, read
+    // or field update, which a panic cannot leave half-done, so a poisoned
+    // lock is safe to keep using.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Creates rooms and finds them.
@@ -71,6 +112,8 @@ pub struct RoomManager {
     /// Room types by name: `generic` and one per loaded plugin.
     room_types: RwLock<HashMap<String, Arc<dyn RoomType>>>,
     next_room: AtomicU64,
+    /// Every room actor, so shutdown can wait for them.
+    tasks: TaskTracker,
 }
 
 impl RoomManager {
@@ -81,6 +124,7 @@ impl RoomManager {
             index: Arc::default(),
             room_types: RwLock::default(),
             next_room: AtomicU64::new(1),
+            tasks: TaskTracker::new(),
         };
         manager.register_type(Arc::new(GenericRoomType));
         manager
@@ -101,70 +145,95 @@ impl RoomManager {
         names
     }
 
-    /// Creates a room for `owner` and starts its actor.
+    /// Creates a room for `owner` and starts its actor, which runs the
+    /// room type's `create` hook and then answers `respond` (with the
+    /// room's [`RoomInfo`], or the hook's error).
     ///
-    /// # Errors
-    /// `invalid_request` for settings out of range, `unknown_room_type`,
-    /// `server_busy` past `limits.maxRooms`, or the room type's own
-    /// failure to create the room.
+    /// Fails at once, through `respond`, with `invalid_request` for
+    /// settings out of range, `unknown_room_type`, `server_busy` past
+    /// `limits.maxRooms`, or `quota_exceeded` past
+    /// `limits.maxRoomsPerConnection`.
     ///
     /// # Panics
-    /// Outside a tokio runtime (the actor is spawned on the current one).
-    pub fn create(&self, request: CreateRoom, owner: SessionId) -> Result<RoomInfo, ApiError> {
-        let settings = self.resolve_settings(request, owner)?;
-        if self.index.len() >= self.config.limits.max_rooms {
-            return Err(ApiError::new(
-                ErrorCode::ServerBusy,
-                format!("the server already has {} rooms", self.config.limits.max_rooms),
-            ));
-        }
+    /// Outside a tokio runtime, for room types without a runtime of their
+    /// own.
+    pub fn create(&self, request: CreateRoom, owner: ClientHandle, respond: Responder) {
+        let settings = match self.resolve_settings(request, owner.session()) {
+            Ok(settings) => settings,
+            Err(err) => return respond.fail(err),
+        };
         let room_type = self
             .room_types
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(&settings.room_type)
-            .cloned()
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::UnknownRoomType,
-                    format!(
-                        "no room type {:?}; known types: {}",
-                        settings.room_type,
-                        self.type_names().join(", ")
-                    ),
-                )
-            })?;
-        let mut behaviour = room_type.instantiate()?;
-        let id = format!("r{}", self.next_room.fetch_add(1, Ordering::Relaxed));
-        let member_count = Arc::new(AtomicU32::new(0));
-        let mut state = RoomState::new(id.clone(), settings.clone(), member_count.clone());
-        behaviour.on_create(&mut state)?;
-        let info = state.info();
-
-        let (mailbox, receiver) = mpsc::channel(self.config.limits.room_mailbox);
-        self.index.insert(RoomHandle {
-            id: id.clone(),
-            settings: Arc::new(settings),
-            member_count,
-            mailbox,
-        });
+            .cloned();
+        let Some(room_type) = room_type else {
+            return respond.fail(ApiError::new(
+                ErrorCode::UnknownRoomType,
+                format!(
+                    "no room type {}; known types: {}",
+                    quote(&settings.room_type),
+                    self.type_names().join(", ")
+                ),
+            ));
+        };
+        let limits = &self.config.limits;
+        if !self.index.reserve(limits.max_rooms) {
+            return respond.fail(ApiError::new(
+                ErrorCode::ServerBusy,
+                format!("the server already has {} rooms", limits.max_rooms),
+            ));
+        }
+        let serial = self.next_room.fetch_add(1, Ordering::Relaxed);
+        let id = format!("r{serial}");
+        if !owner.reserve_room() {
+            self.index.release(&id);
+            return respond.fail(ApiError::new(
+                ErrorCode::QuotaExceeded,
+                format!(
+                    "you have created {} rooms that are still open, the most a connection may",
+                    limits.max_rooms_per_connection
+                ),
+            ));
+        }
+        let behaviour = match room_type.new_behaviour() {
+            Ok(behaviour) => behaviour,
+            Err(err) => {
+                self.index.release(&id);
+                owner.release_room();
+                return respond.fail(err);
+            }
+        };
+        let listing = Arc::new(Listing::new(settings.info(&id, 0)));
+        let (mailbox, receiver) = mpsc::channel(limits.room_mailbox);
+        let handle = RoomHandle { id: id.clone(), serial, listing: listing.clone(), mailbox };
+        let room_limits = RoomLimits {
+            variables: VariableLimits::from_config(limits),
+            max_frame_bytes: limits.max_outbound_frame_bytes,
+            pending_join_bytes: limits.pending_join_bytes,
+        };
         let actor = RoomActor {
-            state,
+            state: RoomState::new(id, settings, listing, room_limits),
             behaviour,
             index: self.index.clone(),
-            unjoined_deadline: tokio::time::Instant::now()
-                + self.config.limits.unjoined_room_timeout(),
-        };
-        tokio::spawn(actor.run(receiver));
-        info!(
-            room = %id,
-            room_type = %info.room_type,
-            public = info.public,
-            max_clients = info.max_clients,
+            handle,
             owner,
-            "room created"
-        );
-        Ok(info)
+            timeouts: RoomTimeouts {
+                unjoined: limits.unjoined_room_timeout(),
+                orphan: limits.orphan_room_timeout(),
+            },
+        };
+        let run = actor.run(receiver, respond);
+        match room_type.runtime() {
+            Some(runtime) => drop(self.tasks.spawn_on(run, &runtime)),
+            None => drop(self.tasks.spawn(run)),
+        }
+    }
+
+    /// Rooms alive now (created and not yet ended).
+    pub fn room_count(&self) -> usize {
+        lock(&self.index.rooms).len()
     }
 
     /// The room with id `id`.
@@ -175,18 +244,70 @@ impl RoomManager {
         self.index.get(id).ok_or_else(|| ApiError::room_not_found(id))
     }
 
-    /// Public rooms, optionally of one type, ordered by id's creation.
-    pub fn list_public(&self, room_type: Option<&str>) -> Vec<RoomInfo> {
-        let mut rooms: Vec<RoomInfo> = self
+    /// Answers a `list_rooms`: public rooms, optionally of one type,
+    /// oldest first, from `offset`, at most `limit` (and at most
+    /// [`MAX_LISTED_ROOMS`], and as many as fit in one frame), with the
+    /// total number of matching rooms.
+    pub fn list_public(
+        &self,
+        room_type: Option<&str>,
+        offset: usize,
+        limit: Option<usize>,
+        respond: Responder,
+    ) {
+        let mut rooms: Vec<(u64, RoomInfo)> = self
             .index
-            .lock()
-            .values()
-            .filter(|room| room.settings.public)
-            .filter(|room| room_type.is_none_or(|t| room.settings.room_type == t))
-            .map(RoomHandle::info)
+            .handles()
+            .into_iter()
+            .map(|handle| (handle.serial, handle.listing.get()))
+            .filter(|(_, room)| room.public)
+            .filter(|(_, room)| room_type.is_none_or(|t| room.room_type == t))
             .collect();
-        rooms.sort_by_key(|room| room.id[1..].parse::<u64>().unwrap_or(u64::MAX));
-        rooms
+        rooms.sort_by_key(|(serial, _)| *serial);
+        let total = rooms.len();
+        let limit = limit.unwrap_or(MAX_LISTED_ROOMS).min(MAX_LISTED_ROOMS);
+        // Keep what fits in one frame.
+        let budget = respond.client().max_frame_bytes().saturating_sub(256);
+        let mut size = 0;
+        let page: Vec<&RoomInfo> = rooms
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|(_, room)| room)
+            .take_while(|room| {
+                size += room.encoded_size_bound();
+                size <= budget
+            })
+            .collect();
+        respond.ok_with(size + 32, |w| {
+            w.map(2).str("rooms").array(page.len());
+            for room in &page {
+                room.write(w);
+            }
+            w.str("total").uint(total as u64);
+        });
+    }
+
+    /// Tells every room the server is stopping; [`RoomManager::wait`]
+    /// then waits for them.
+    pub fn shutdown(&self) {
+        for handle in self.index.handles() {
+            if let Err(mpsc::error::TrySendError::Full(command)) =
+                handle.mailbox.try_send(RoomCommand::Shutdown)
+            {
+                let mailbox = handle.mailbox.clone();
+                tokio::spawn(async move {
+                    let _ = mailbox.send(command).await;
+                });
+            }
+        }
+        self.tasks.close();
+    }
+
+    /// Completes when every room actor has ended (after
+    /// [`RoomManager::shutdown`]).
+    pub async fn wait(&self) {
+        self.tasks.wait().await;
     }
 
     fn resolve_settings(
@@ -195,12 +316,12 @@ impl RoomManager {
         owner: SessionId,
     ) -> Result<RoomSettings, ApiError> {
         let defaults = &self.config.default_room_settings;
-        let limit = self.config.limits.max_clients_per_room;
+        let limits = &self.config.limits;
         let max_clients = request.max_clients.unwrap_or(defaults.max_clients);
-        if max_clients == 0 || max_clients > limit {
+        if max_clients == 0 || max_clients > limits.max_clients_per_room {
             return Err(ApiError::new(
                 ErrorCode::InvalidRequest,
-                format!("max_clients {max_clients} is outside 1..={limit}"),
+                format!("max_clients {max_clients} is outside 1..={}", limits.max_clients_per_room),
             ));
         }
         let name = request.name.unwrap_or_default();
@@ -210,13 +331,31 @@ impl RoomManager {
                 format!("name is longer than {MAX_ROOM_NAME_CHARS} characters"),
             ));
         }
+        let metadata = request.metadata.unwrap_or_default();
+        if metadata.len() > limits.max_variable_bytes {
+            return Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!(
+                    "metadata is {} bytes; at most {} (limits.maxVariableBytes) are allowed",
+                    metadata.len(),
+                    limits.max_variable_bytes
+                ),
+            ));
+        }
+        let room_type = request.room_type.unwrap_or_else(|| GENERIC_ROOM_TYPE.to_owned());
+        if room_type.len() > 64 {
+            return Err(ApiError::new(
+                ErrorCode::UnknownRoomType,
+                format!("no room type {}", quote(&room_type)),
+            ));
+        }
         let broadcast = request.variable_broadcast.unwrap_or_default();
         Ok(RoomSettings {
-            room_type: request.room_type.unwrap_or_else(|| GENERIC_ROOM_TYPE.to_owned()),
+            room_type,
             name,
             public: request.public.unwrap_or(defaults.public),
             max_clients,
-            metadata: request.metadata.unwrap_or(Value::Null),
+            metadata,
             broadcast_enabled: broadcast.enabled.unwrap_or(defaults.variable_broadcast.enabled),
             broadcast_default: broadcast.default.unwrap_or(defaults.variable_broadcast.default),
             auto_dispose: request.auto_dispose.unwrap_or(defaults.auto_dispose),
@@ -234,103 +373,78 @@ impl RoomHandle {
 
     /// The room as listings show it.
     pub fn info(&self) -> RoomInfo {
-        self.settings.info(&self.id, self.member_count.load(Ordering::Relaxed))
+        self.listing.get()
     }
 
-    /// Joins `client`; the room itself queues the `join` response for
-    /// `request_id` so that it precedes every later event.
-    ///
-    /// # Errors
-    /// `not_authorized`, `already_in_room`, `room_full`, `room_not_found`,
-    /// or the room's refusal.
-    pub async fn join(
-        &self,
-        client: ClientHandle,
-        password: Option<String>,
-        request_id: Option<u32>,
-    ) -> Result<(), ApiError> {
-        self.call(|reply| RoomCommand::Join { client, password, request_id, reply }).await
+    /// Whether the room has ended.
+    pub fn is_closed(&self) -> bool {
+        self.mailbox.is_closed()
+    }
+
+    /// Hands a command to the room, waiting for mailbox space if it is
+    /// full. If the room has ended, the command is dropped, and its
+    /// responder answers `room_not_found`.
+    pub(crate) async fn send(&self, command: RoomCommand) {
+        match self.mailbox.try_send(command) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(command)) => {
+                let _ = self.mailbox.send(command).await;
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                debug!(room = %self.id, "command for a room that has ended");
+            }
+        }
+    }
+
+    /// Joins `client`; the room answers `respond` itself.
+    pub async fn join(&self, client: ClientHandle, password: Option<String>, respond: Responder) {
+        self.send(RoomCommand::Join { client, password, respond }).await;
     }
 
     /// Leaves the room on request.
-    ///
-    /// # Errors
-    /// `not_in_room`, `room_not_found`.
-    pub async fn leave(&self, session: SessionId) -> Result<(), ApiError> {
-        self.call(|reply| RoomCommand::Leave { session, reply: Some(reply) }).await
+    pub async fn leave(&self, respond: Responder) {
+        let session = respond.client().session();
+        self.send(RoomCommand::Leave { session, respond: Some(respond) }).await;
     }
 
-    /// Leaves the room because the connection ended; waits for room space
-    /// but not for an answer.
+    /// Leaves the room because the connection ended.
     pub async fn leave_on_disconnect(&self, session: SessionId) {
-        let _ = self.mailbox.send(RoomCommand::Leave { session, reply: None }).await;
+        self.send(RoomCommand::Leave { session, respond: None }).await;
     }
 
-    /// Deletes the room.
-    ///
-    /// # Errors
-    /// `not_authorized` unless `session` created it; `room_not_found`.
-    pub async fn delete(&self, session: SessionId) -> Result<(), ApiError> {
-        self.call(|reply| RoomCommand::Delete { session, reply }).await
+    /// Deletes the room (its creator only).
+    pub async fn delete(&self, respond: Responder) {
+        self.send(RoomCommand::Delete { respond }).await;
     }
 
     /// Reads one variable: `{"value": v}`.
-    ///
-    /// # Errors
-    /// `not_in_room`, `variable_not_found`, `room_not_found`.
-    pub async fn get_variable(&self, session: SessionId, name: String) -> Result<Value, ApiError> {
-        self.call(|reply| RoomCommand::GetVariable { session, name, reply }).await
+    pub async fn get_variable(&self, name: String, respond: Responder) {
+        self.send(RoomCommand::GetVariable { name, respond }).await;
     }
 
     /// Reads every variable: `{"variables": {...}}`.
-    ///
-    /// # Errors
-    /// `not_in_room`, `room_not_found`.
-    pub async fn get_variables(&self, session: SessionId) -> Result<Value, ApiError> {
-        self.call(|reply| RoomCommand::GetVariables { session, reply }).await
+    pub async fn get_variables(&self, respond: Responder) {
+        self.send(RoomCommand::GetVariables { respond }).await;
     }
 
-    /// Sets a variable; returns whether the change was broadcast.
-    ///
-    /// # Errors
-    /// `not_in_room`, `room_not_found`.
+    /// Sets a variable: `{"broadcast": bool}`.
     pub async fn set_variable(
         &self,
-        session: SessionId,
         name: String,
-        value: Value,
+        value: Payload,
         broadcast: Option<bool>,
-    ) -> Result<bool, ApiError> {
-        self.call(|reply| RoomCommand::SetVariable { session, name, value, broadcast, reply }).await
+        respond: Responder,
+    ) {
+        self.send(RoomCommand::SetVariable { name, value, broadcast, respond }).await;
     }
 
     /// Runs a room method.
-    ///
-    /// # Errors
-    /// `not_in_room`, `method_not_found`, `plugin_error`, `room_not_found`,
-    /// or the method's own error.
-    pub async fn invoke(
-        &self,
-        session: SessionId,
-        method: String,
-        args: Value,
-    ) -> Result<Value, ApiError> {
-        self.call(|reply| RoomCommand::Invoke { session, method, args, reply }).await
+    pub async fn invoke(&self, method: String, args: Payload, respond: Responder) {
+        self.send(RoomCommand::Invoke { method, args, respond }).await;
     }
 
     /// Hands a message to the room.
-    ///
-    /// # Errors
-    /// `not_in_room`, `room_not_found`, or the room's own error.
-    pub async fn send_message(&self, session: SessionId, data: Value) -> Result<(), ApiError> {
-        self.call(|reply| RoomCommand::Message { session, data, reply }).await
-    }
-
-    /// Sends a command and waits for its outcome. A room that ended before
-    /// answering is reported as `room_not_found`.
-    async fn call<T>(&self, command: impl FnOnce(Reply<T>) -> RoomCommand) -> Result<T, ApiError> {
-        let (reply, outcome) = oneshot::channel();
-        self.mailbox.send(command(reply)).await.map_err(|_| ApiError::room_not_found(&self.id))?;
-        outcome.await.map_err(|_| ApiError::room_not_found(&self.id))?
+    pub async fn send_message(&self, data: Payload, respond: Responder) {
+        self.send(RoomCommand::Message { data, respond }).await;
     }
 }

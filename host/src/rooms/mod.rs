@@ -12,4 +12,4 @@ pub mod variables;
 pub use behaviour::{RoomBehaviour, RoomType};
 pub use generic::{GENERIC_ROOM_TYPE, GenericRoom};
 pub use manager::{RoomHandle, RoomManager};
-pub use state::{RoomSettings, RoomState};
+pub use state::{RoomLimits, RoomSettings, RoomState};

@@ -1,23 +1,39 @@
-//! [`RoomState`]: what a room owns (settings, members, variables) and the
-//! operations its behaviour may perform on it.
+//! [`RoomState`]: what a room owns (settings, members, variables, the
+//! frames waiting to go out) and the operations its behaviour may perform
+//! on it.
 //!
 //! Only the room's actor task touches a `RoomState`, so nothing here locks.
 //! The generic room and plugin rooms act on it through the same methods;
 //! a plugin's host imports are thin wrappers over them.
+//!
+//! # Delivery
+//! Events for every member are appended to one buffer, the *outbox*, and
+//! handed to each member as one shared [`Bytes`] when the actor finishes
+//! a turn (or the outbox grows past [`OUTBOX_FLUSH_BYTES`]): a turn that
+//! relays fifty messages costs each member one queue push, not fifty. To
+//! keep every member's events in room order, the outbox is flushed before
+//! anything sent to some members only (a targeted message, a kick, a
+//! member joining or leaving).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
-use bytes::Bytes;
-use serde_json::Map;
-use tracing::{info, warn};
-use vampire_protocol::{Event, RoomId, RoomInfo, ServerMessage, SessionId, Value, frame};
+use bytes::{Bytes, BytesMut};
+use tracing::{debug, info};
+use vampire_protocol::error::quote;
+use vampire_protocol::msgpack::Writer;
+use vampire_protocol::{ErrorCode, Payload, RoomId, RoomInfo, SessionId, server};
 
-use crate::net::ClientHandle;
-use crate::rooms::variables::Variables;
+use crate::error::ApiError;
+use crate::outbound::{ClientHandle, MembershipRefused};
+use crate::rooms::manager::Listing;
+use crate::rooms::variables::{VariableLimits, Variables};
+
+/// Outbox size past which it is handed to the members at once, rather than
+/// at the end of the turn: a bound on what one turn can make a room hold.
+pub const OUTBOX_FLUSH_BYTES: usize = 64 * 1024;
 
 /// A room's settings, resolved from the creator's request and the
-/// configured defaults. Fixed for the room's life.
+/// configured defaults.
 #[derive(Debug, Clone, Default)]
 pub struct RoomSettings {
     /// Room type (`generic` or a plugin's).
@@ -29,7 +45,7 @@ pub struct RoomSettings {
     /// Member limit.
     pub max_clients: u32,
     /// Free-form listing data.
-    pub metadata: Value,
+    pub metadata: Payload,
     /// When `false`, no variable change is broadcast.
     pub broadcast_enabled: bool,
     /// Broadcast flag of a variable whose setter gives none.
@@ -59,9 +75,32 @@ impl RoomSettings {
     }
 }
 
+/// The byte budgets a room works within.
+#[derive(Debug, Clone, Copy)]
+pub struct RoomLimits {
+    /// Budgets of the room's variables.
+    pub variables: VariableLimits,
+    /// Largest frame the server sends.
+    pub max_frame_bytes: usize,
+    /// Bytes held for a joiner while its join is decided.
+    pub pending_join_bytes: usize,
+}
+
+impl Default for RoomLimits {
+    fn default() -> RoomLimits {
+        let limits = crate::config::Limits::default();
+        RoomLimits {
+            variables: VariableLimits::from_config(&limits),
+            max_frame_bytes: limits.max_outbound_frame_bytes,
+            pending_join_bytes: limits.pending_join_bytes,
+        }
+    }
+}
+
 /// One member: its session and the way to reach it.
 #[derive(Debug)]
 struct Member {
+    session: SessionId,
     client: ClientHandle,
 }
 
@@ -70,7 +109,28 @@ struct Member {
 #[derive(Debug)]
 struct PendingJoin {
     session: SessionId,
-    held: Vec<Bytes>,
+    held: BytesMut,
+    /// More than `pending_join_bytes` were sent to the joiner.
+    overflowed: bool,
+    /// The room kicked the joiner during its own join hook, with this
+    /// reason.
+    kicked: Option<String>,
+}
+
+/// How a pending join ended, for the actor to answer the joiner.
+#[derive(Debug)]
+pub(crate) enum JoinEnd {
+    /// The joiner is a member; its response and held frames went out.
+    Joined,
+    /// The room's join hook refused (the actor has its reason).
+    Refused,
+    /// The room removed the joiner during its join hook.
+    Kicked(String),
+    /// The room sent the joiner more than the budget allows while
+    /// deciding.
+    Overflowed,
+    /// The join result would not fit in one frame.
+    TooLarge(ApiError),
 }
 
 /// Everything a room owns.
@@ -80,22 +140,36 @@ pub struct RoomState {
     settings: RoomSettings,
     /// Members in join order.
     members: Vec<Member>,
-    /// Member count shared with the room index, for listings.
-    member_count: Arc<AtomicU32>,
+    /// What listings show of the room, kept current here.
+    listing: Arc<Listing>,
     variables: Variables,
     pending_join: Option<PendingJoin>,
+    /// Frames for every member, not yet handed out.
+    outbox: BytesMut,
+    limits: RoomLimits,
+    /// Set when the room must close (its plugin keeps failing): the actor
+    /// closes it after the current command, with this reason.
+    close_request: Option<String>,
 }
 
 impl RoomState {
     /// A room with no member and no variable.
-    pub fn new(id: RoomId, settings: RoomSettings, member_count: Arc<AtomicU32>) -> RoomState {
+    pub fn new(
+        id: RoomId,
+        settings: RoomSettings,
+        listing: Arc<Listing>,
+        limits: RoomLimits,
+    ) -> RoomState {
         RoomState {
             id,
             settings,
             members: Vec::new(),
-            member_count,
-            variables: Variables::default(),
+            listing,
+            variables: Variables::new(limits.variables),
             pending_join: None,
+            outbox: BytesMut::new(),
+            limits,
+            close_request: None,
         }
     }
 
@@ -103,7 +177,8 @@ impl RoomState {
     /// holds between calls, while the real state is with the room actor
     /// (the state is lent to the store only for the duration of a call).
     pub fn detached() -> RoomState {
-        RoomState::new(RoomId::new(), RoomSettings::default(), Arc::default())
+        let listing = Arc::new(Listing::new(RoomInfo::default()));
+        RoomState::new(RoomId::new(), RoomSettings::default(), listing, RoomLimits::default())
     }
 
     /// The room's id.
@@ -123,7 +198,7 @@ impl RoomState {
 
     /// Session ids of the members, in join order.
     pub fn member_ids(&self) -> Vec<SessionId> {
-        self.members.iter().map(|m| m.client.session()).collect()
+        self.members.iter().map(|m| m.session).collect()
     }
 
     /// Number of members.
@@ -133,7 +208,7 @@ impl RoomState {
 
     /// Whether `session` is a member.
     pub fn is_member(&self, session: SessionId) -> bool {
-        self.members.iter().any(|m| m.client.session() == session)
+        self.members.iter().any(|m| m.session == session)
     }
 
     /// The room's variables.
@@ -141,162 +216,313 @@ impl RoomState {
         &self.variables
     }
 
-    /// Every variable's value.
-    pub fn variable_snapshot(&self) -> Map<String, Value> {
-        self.variables.snapshot()
+    /// Asks the actor to close the room after the current command, telling
+    /// the members `reason` (`room_closed`).
+    pub fn request_close(&mut self, reason: &str) {
+        self.close_request.get_or_insert_with(|| reason.to_owned());
+    }
+
+    /// The pending close request, taken.
+    pub(crate) fn take_close_request(&mut self) -> Option<String> {
+        self.close_request.take()
     }
 
     /// Sets a variable and, if the room broadcasts and the variable's flag
     /// says so, sends `variable_changed` to every member. `by` is the
     /// session that set it (`None` for the room itself). Returns whether it
     /// was broadcast.
+    ///
+    /// # Errors
+    /// `variable_limit` when a budget would be passed; nothing changes.
     pub fn set_variable(
         &mut self,
         name: &str,
-        value: Value,
+        value: Payload,
         broadcast: Option<bool>,
         by: Option<SessionId>,
-    ) -> bool {
+    ) -> Result<bool, ApiError> {
         let flag =
-            self.variables.set(name, value.clone(), broadcast, self.settings.broadcast_default);
+            self.variables.set(name, value.clone(), broadcast, self.settings.broadcast_default)?;
         let broadcast = self.settings.broadcast_enabled && flag;
-        info!(room = %self.id, variable = name, broadcast, by = ?by, "variable updated");
+        debug!(room = %self.id, variable = name, broadcast, by = ?by, "variable updated");
         if broadcast {
-            self.broadcast(Event::VariableChanged {
-                room: self.id.clone(),
-                name: name.to_owned(),
-                value,
-                by,
-            });
+            // A variable within its budgets always fits in a frame (the
+            // configuration guarantees it), so no size check is needed.
+            server::write_variable_changed(&mut self.outbox, &self.id, name, value.as_bytes(), by);
+            self.flush_if_large();
         }
-        broadcast
+        Ok(broadcast)
     }
 
-    /// Sends `event` to every member, encoding it once.
-    pub fn broadcast(&mut self, event: Event) {
-        self.broadcast_except(event, None);
+    /// Sends a `room_message` to every member, from member `from` or (with
+    /// `None`) from the room. `data` is one MessagePack value.
+    ///
+    /// # Errors
+    /// `response_too_large` when the event would pass the largest frame.
+    pub fn broadcast_message(
+        &mut self,
+        from: Option<SessionId>,
+        data: &[u8],
+    ) -> Result<(), ApiError> {
+        self.check_event_size(data.len())?;
+        server::write_room_message(&mut self.outbox, &self.id, from, data);
+        self.flush_if_large();
+        Ok(())
     }
 
-    /// Sends `event` to every member but `except`.
-    pub fn broadcast_except(&mut self, event: Event, except: Option<SessionId>) {
-        let Some(bytes) = encode_event(event) else {
+    /// Sends a `room_message` from the room to one member. Returns
+    /// `Ok(false)` when `session` is not a member.
+    ///
+    /// # Errors
+    /// `response_too_large` when the event would pass the largest frame.
+    pub fn send_message(&mut self, session: SessionId, data: &[u8]) -> Result<bool, ApiError> {
+        if !self.is_member(session) {
+            return Ok(false);
+        }
+        self.check_event_size(data.len())?;
+        let mut frame = BytesMut::with_capacity(64 + data.len());
+        server::write_room_message(&mut frame, &self.id, None, data);
+        self.send_to(session, frame.freeze());
+        Ok(true)
+    }
+
+    fn check_event_size(&self, payload: usize) -> Result<(), ApiError> {
+        let size = server::event_size_bound(self.id.len(), payload);
+        if size > self.limits.max_frame_bytes {
+            return Err(ApiError::new(
+                ErrorCode::ResponseTooLarge,
+                format!(
+                    "the event would take {size} bytes; the server sends at most {} in one frame",
+                    self.limits.max_frame_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Removes `session` on the room's own initiative: it gets `kicked`,
+    /// the others `member_left` with reason `kicked`. Returns `false` when
+    /// it is not a member. A joiner kicked during its own join hook is
+    /// removed silently, and its join fails with the reason.
+    pub fn kick(&mut self, session: SessionId, reason: &str) -> bool {
+        if let Some(pending) = self.pending_join.as_mut()
+            && pending.session == session
+        {
+            pending.kicked = Some(reason.to_owned());
+            self.drop_member(session);
+            return true;
+        }
+        if !self.is_member(session) {
+            return false;
+        }
+        let mut kicked = BytesMut::new();
+        server::write_kicked(&mut kicked, &self.id, reason);
+        self.send_to(session, kicked.freeze());
+        self.remove_member(session, "kicked")
+    }
+
+    /// Hands the outbox to every member (the pending joiner's copy is
+    /// held). Called by the actor at the end of each turn.
+    pub(crate) fn flush(&mut self) {
+        if self.outbox.is_empty() {
             return;
-        };
+        }
+        let frames = self.outbox.split().freeze();
         for member in &self.members {
-            let session = member.client.session();
-            if Some(session) == except {
-                continue;
-            }
             match &mut self.pending_join {
-                Some(pending) if pending.session == session => pending.held.push(bytes.clone()),
+                Some(pending) if pending.session == member.session => {
+                    hold(pending, &frames, self.limits.pending_join_bytes);
+                }
                 _ => {
-                    member.client.send(bytes.clone());
+                    member.client.send(frames.clone());
                 }
             }
         }
     }
 
-    /// Sends `event` to one member. Returns `false` when `session` is not a
-    /// member.
-    pub fn send_to(&mut self, session: SessionId, event: Event) -> bool {
-        let Some(member) = self.members.iter().find(|m| m.client.session() == session) else {
-            return false;
-        };
-        let Some(bytes) = encode_event(event) else {
-            return false;
-        };
+    fn flush_if_large(&mut self) {
+        if self.outbox.len() >= OUTBOX_FLUSH_BYTES {
+            self.flush();
+        }
+    }
+
+    /// Sends `frames` to one member, after everything broadcast before.
+    fn send_to(&mut self, session: SessionId, frames: Bytes) {
+        self.flush();
         match &mut self.pending_join {
-            Some(pending) if pending.session == session => pending.held.push(bytes),
+            Some(pending) if pending.session == session => {
+                hold(pending, &frames, self.limits.pending_join_bytes);
+            }
             _ => {
-                member.client.send(bytes);
+                if let Some(member) = self.members.iter().find(|m| m.session == session) {
+                    member.client.send(frames);
+                }
             }
         }
-        true
     }
 
-    /// Sends a `room_message` from the room itself to one member.
-    pub fn send_room_message(&mut self, session: SessionId, data: Value) -> bool {
-        let event = Event::RoomMessage { room: self.id.clone(), from: None, data };
-        self.send_to(session, event)
+    /// Adds a member whose join is not yet decided: frames for it are held
+    /// until [`RoomState::end_join`].
+    ///
+    /// # Errors
+    /// When the client has disconnected or is in as many rooms as it may
+    /// be.
+    pub(crate) fn begin_join(&mut self, client: ClientHandle) -> Result<(), MembershipRefused> {
+        self.flush();
+        client.add_membership(&self.id)?;
+        let session = client.session();
+        self.pending_join =
+            Some(PendingJoin { session, held: BytesMut::new(), overflowed: false, kicked: None });
+        self.members.push(Member { session, client });
+        self.store_count();
+        Ok(())
     }
 
-    /// Removes `session` from the room on the room's own initiative: it gets
-    /// `kicked`, the others `member_left` with reason `kicked`. Returns
-    /// `false` when it is not a member.
-    pub fn kick(&mut self, session: SessionId, reason: &str) -> bool {
-        if !self.is_member(session) {
-            return false;
-        }
-        let kicked = Event::Kicked { room: self.id.clone(), reason: reason.to_owned() };
-        self.send_to(session, kicked);
-        self.remove_member(session, "kicked")
-    }
-
-    /// Adds a member whose join is not yet confirmed: frames for it are
-    /// held until [`RoomState::confirm_join`].
-    pub(crate) fn add_pending_member(&mut self, client: ClientHandle) {
-        self.pending_join = Some(PendingJoin { session: client.session(), held: Vec::new() });
-        self.members.push(Member { client });
-        self.member_count.store(self.members.len() as u32, Ordering::Relaxed);
-    }
-
-    /// Confirms the pending join: queues `response` then the frames held
-    /// back, and tells the other members.
-    pub(crate) fn confirm_join(&mut self, response: Option<Bytes>) {
-        let Some(pending) = self.pending_join.take() else {
-            return;
+    /// Ends the pending join. With `accepted`, and unless the room kicked
+    /// the joiner or sent it too much meanwhile, the joiner gets its
+    /// `join` response (request `id`, when it has one) then the held
+    /// frames, and the others `member_joined`. Otherwise the joiner is
+    /// removed without a trace.
+    pub(crate) fn end_join(&mut self, accepted: bool, id: Option<u32>) -> JoinEnd {
+        // What the hook broadcast goes to the held frames, not ahead of
+        // the response.
+        self.flush();
+        let Some(mut pending) = self.pending_join.take() else {
+            return JoinEnd::Refused;
         };
-        if let Some(member) = self.members.iter().find(|m| m.client.session() == pending.session) {
+        if let Some(reason) = pending.kicked.take() {
+            return JoinEnd::Kicked(reason);
+        }
+        if !accepted {
+            self.drop_member(pending.session);
+            return JoinEnd::Refused;
+        }
+        if pending.overflowed {
+            self.drop_member(pending.session);
+            return JoinEnd::Overflowed;
+        }
+        let response = match self.join_response(id) {
+            Ok(response) => response,
+            Err(err) => {
+                self.drop_member(pending.session);
+                return JoinEnd::TooLarge(err);
+            }
+        };
+        if let Some(member) = self.members.iter().find(|m| m.session == pending.session) {
             if let Some(response) = response {
                 member.client.send(response);
             }
-            for frame in pending.held {
-                member.client.send(frame);
-            }
+            member.client.send(pending.held.freeze());
         }
         info!(room = %self.id, session = pending.session, members = self.members.len(), "member joined");
-        let joined = Event::MemberJoined { room: self.id.clone(), session: pending.session };
-        self.broadcast_except(joined, Some(pending.session));
+        let mut joined = BytesMut::new();
+        server::write_member_joined(&mut joined, &self.id, pending.session);
+        let joined = joined.freeze();
+        for member in self.members.iter().filter(|m| m.session != pending.session) {
+            member.client.send(joined.clone());
+        }
+        JoinEnd::Joined
     }
 
-    /// Cancels the pending join: the member is removed without a trace.
-    pub(crate) fn cancel_join(&mut self) {
-        if let Some(pending) = self.pending_join.take() {
-            self.members.retain(|m| m.client.session() != pending.session);
-            self.member_count.store(self.members.len() as u32, Ordering::Relaxed);
+    /// The `join` response frame for request `id` (none for a
+    /// notification).
+    fn join_response(&self, id: Option<u32>) -> Result<Option<Bytes>, ApiError> {
+        let Some(id) = id else { return Ok(None) };
+        let info = self.info();
+        let size_bound = info.encoded_size_bound()
+            + 9 * self.members.len()
+            + self.variables.encoded_size_bound()
+            + 64;
+        let size = server::response_size(size_bound);
+        if size > self.limits.max_frame_bytes {
+            return Err(ApiError::new(
+                ErrorCode::ResponseTooLarge,
+                format!(
+                    "the join result would take {size} bytes; the server sends at most {} in one frame",
+                    self.limits.max_frame_bytes
+                ),
+            ));
         }
+        let mut result = BytesMut::with_capacity(size_bound);
+        let mut w = Writer::new(&mut result);
+        w.map(3).str("room");
+        info.write(&mut w);
+        w.str("members").array(self.members.len());
+        for member in &self.members {
+            w.uint(member.session);
+        }
+        w.str("variables");
+        self.variables.write_map(&mut w);
+        let mut frame = BytesMut::with_capacity(server::response_size(result.len()));
+        server::write_response(&mut frame, id, &result);
+        Ok(Some(frame.freeze()))
     }
 
     /// Removes a member and tells the others why (`left`, `disconnected`
     /// or `kicked`). Returns `false` when `session` was not a member.
     pub(crate) fn remove_member(&mut self, session: SessionId, reason: &str) -> bool {
-        let before = self.members.len();
-        self.members.retain(|m| m.client.session() != session);
-        if self.members.len() == before {
+        self.flush();
+        if !self.drop_member(session) {
             return false;
         }
-        self.member_count.store(self.members.len() as u32, Ordering::Relaxed);
         info!(room = %self.id, session, reason, members = self.members.len(), "member left");
-        let left = Event::MemberLeft { room: self.id.clone(), session, reason: reason.to_owned() };
-        self.broadcast(left);
+        server::write_member_left(&mut self.outbox, &self.id, session, reason);
         true
     }
 
-    /// Tells every member the room is gone and forgets them.
-    pub(crate) fn announce_deleted(&mut self) {
-        let deleted = Event::RoomDeleted { room: self.id.clone() };
-        self.broadcast(deleted);
-        self.members.clear();
-        self.member_count.store(0, Ordering::Relaxed);
+    /// Removes a member without telling anyone.
+    fn drop_member(&mut self, session: SessionId) -> bool {
+        let Some(index) = self.members.iter().position(|m| m.session == session) else {
+            return false;
+        };
+        let member = self.members.remove(index);
+        member.client.remove_membership(&self.id);
+        self.store_count();
+        true
+    }
+
+    /// Tells every member the room is gone (`room_deleted` when `reason`
+    /// is `None`, else `room_closed` with it) and forgets them.
+    pub(crate) fn end(&mut self, reason: Option<&str>) {
+        match reason {
+            None => server::write_room_deleted(&mut self.outbox, &self.id),
+            Some(reason) => server::write_room_closed(&mut self.outbox, &self.id, reason),
+        }
+        self.flush();
+        for member in self.members.drain(..) {
+            member.client.remove_membership(&self.id);
+        }
+        self.store_count();
+    }
+
+    fn store_count(&self) {
+        let members = self.members.len() as u32;
+        self.listing.update(|info| info.members = members);
+    }
+
+    /// Checks that `session` is a member.
+    ///
+    /// # Errors
+    /// `not_in_room`.
+    pub fn require_member(&self, session: SessionId) -> Result<(), ApiError> {
+        if self.is_member(session) { Ok(()) } else { Err(ApiError::not_in_room(&self.id)) }
+    }
+
+    /// `variable_not_found` for `name`.
+    pub fn variable_not_found(&self, name: &str) -> ApiError {
+        ApiError::new(
+            ErrorCode::VariableNotFound,
+            format!("this room has no variable {}", quote(name)),
+        )
     }
 }
 
-fn encode_event(event: Event) -> Option<Bytes> {
-    match frame::encode(&ServerMessage::Event(event)) {
-        Ok(bytes) => Some(bytes),
-        Err(err) => {
-            warn!(%err, "cannot encode an event");
-            None
-        }
+/// Holds `frames` for a pending joiner, up to `budget` bytes.
+fn hold(pending: &mut PendingJoin, frames: &[u8], budget: usize) {
+    if pending.overflowed || pending.held.len() + frames.len() > budget {
+        pending.overflowed = true;
+        pending.held.clear();
+        return;
     }
+    pending.held.extend_from_slice(frames);
 }

@@ -1,0 +1,387 @@
+//! [`ClientHandle`]: how rooms and the connection reach one client, and
+//! [`Responder`]: the one answer every request gets.
+//!
+//! This module sits below both `net` and `rooms` (each uses it, it uses
+//! neither), so rooms never import the networking layer.
+//!
+//! Every connection has a queue of encoded frames drained by its writer
+//! task, bounded in frames *and* bytes. Senders never wait: a push that
+//! does not fit means the client reads too slowly, and it is disconnected
+//! with `slow_consumer` instead of holding up the room that sent it or
+//! growing the server's memory.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::Notify;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+use vampire_protocol::{ErrorCode, RoomId, SessionId, server};
+
+use crate::error::ApiError;
+use crate::logging::Throttle;
+
+/// What one client may hold: its outbound queue and its rooms.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientLimits {
+    /// Items (frames or batches of frames) queued at most.
+    pub queue_frames: usize,
+    /// Bytes queued at most.
+    pub queue_bytes: usize,
+    /// Largest single answer, in bytes; a longer one is refused with
+    /// `response_too_large` instead of being sent.
+    pub max_frame_bytes: usize,
+    /// Rooms the client may be a member of at once.
+    pub max_memberships: usize,
+    /// Rooms the client may have created and alive at once.
+    pub max_owned_rooms: usize,
+}
+
+/// A cheap, cloneable handle on one connection's outbound side.
+#[derive(Clone, Debug)]
+pub struct ClientHandle {
+    session: SessionId,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    queue: Mutex<Queue>,
+    /// Wakes the writer when the queue stops being empty.
+    wake: Notify,
+    /// Cancelled when the connection is to close, for any reason.
+    closing: CancellationToken,
+    /// The frame the writer sends last when the server closes the
+    /// connection on purpose (an `error` message with a nil id).
+    farewell: OnceLock<Bytes>,
+    /// Rooms this client is a member of, kept by the rooms themselves.
+    memberships: Mutex<Memberships>,
+    limits: ClientLimits,
+    /// Rooms this client created that are alive (or being created).
+    owned_rooms: AtomicUsize,
+    /// Rate-limits this client's "dropped" warnings in the log.
+    warnings: Throttle,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    frames: VecDeque<Bytes>,
+    bytes: usize,
+}
+
+#[derive(Debug, Default)]
+struct Memberships {
+    rooms: Vec<RoomId>,
+    /// Set once the connection has ended: no room may add it any more.
+    ended: bool,
+}
+
+/// Why a room could not add a client as a member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MembershipRefused {
+    /// The connection has ended.
+    Gone,
+    /// The client is in as many rooms as it may be.
+    Quota,
+}
+
+impl ClientHandle {
+    /// A handle for `session`, with its queue bounded by `limits`.
+    pub fn new(session: SessionId, limits: ClientLimits) -> ClientHandle {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            wake: Notify::new(),
+            closing: CancellationToken::new(),
+            farewell: OnceLock::new(),
+            memberships: Mutex::default(),
+            limits,
+            owned_rooms: AtomicUsize::new(0),
+            warnings: Throttle::per_second(1),
+        });
+        ClientHandle { session, shared }
+    }
+
+    /// The connection's session id.
+    pub fn session(&self) -> SessionId {
+        self.session
+    }
+
+    /// The largest answer this client may be sent, in bytes.
+    pub fn max_frame_bytes(&self) -> usize {
+        self.shared.limits.max_frame_bytes
+    }
+
+    /// Queues encoded frames (one or several, back to back). Returns
+    /// `false` when the connection is closing, or was just closed because
+    /// the queue would pass its bounds.
+    pub fn send(&self, frames: Bytes) -> bool {
+        if frames.is_empty() {
+            return true;
+        }
+        if self.shared.closing.is_cancelled() {
+            return false;
+        }
+        let limits = &self.shared.limits;
+        let mut queue = lock(&self.shared.queue);
+        if queue.frames.len() >= limits.queue_frames
+            || queue.bytes + frames.len() > limits.queue_bytes
+        {
+            let (frames_queued, bytes_queued) = (queue.frames.len(), queue.bytes);
+            drop(queue);
+            self.shared.warnings.warn(|suppressed| {
+                tracing::warn!(
+                    session = self.session,
+                    frames_queued,
+                    bytes_queued,
+                    suppressed,
+                    "outbound queue full, disconnecting slow client"
+                );
+            });
+            self.close_with(
+                ErrorCode::SlowConsumer,
+                "outbound queue full: the client reads too slowly",
+            );
+            return false;
+        }
+        let was_empty = queue.frames.is_empty();
+        queue.bytes += frames.len();
+        queue.frames.push_back(frames);
+        drop(queue);
+        if was_empty {
+            self.shared.wake.notify_one();
+        }
+        true
+    }
+
+    /// Takes everything queued, for the writer; empty when nothing is.
+    pub(crate) fn take_queued(&self, into: &mut VecDeque<Bytes>) {
+        let mut queue = lock(&self.shared.queue);
+        std::mem::swap(&mut queue.frames, into);
+        queue.bytes = 0;
+    }
+
+    /// Completes when something may have been queued since the last
+    /// [`ClientHandle::take_queued`].
+    pub(crate) async fn queued(&self) {
+        self.shared.wake.notified().await;
+    }
+
+    /// Sends one `error` with a nil id (about the connection, or a failed
+    /// notification).
+    pub fn send_error(&self, code: ErrorCode, message: &str) -> bool {
+        let mut buf = BytesMut::with_capacity(64 + message.len());
+        server::write_error(&mut buf, None, code, message);
+        self.send(buf.freeze())
+    }
+
+    /// Closes the connection after telling the client why (the first
+    /// reason given wins); frames still queued are not sent.
+    pub fn close_with(&self, code: ErrorCode, message: &str) {
+        let mut buf = BytesMut::with_capacity(64 + message.len());
+        server::write_error(&mut buf, None, code, message);
+        let _ = self.shared.farewell.set(buf.freeze());
+        self.shared.closing.cancel();
+    }
+
+    /// Closes the connection without a message, after the frames already
+    /// queued are written.
+    pub fn close(&self) {
+        self.shared.closing.cancel();
+    }
+
+    /// Whether the connection is closing.
+    pub fn is_closing(&self) -> bool {
+        self.shared.closing.is_cancelled()
+    }
+
+    /// Completes once the connection is closing.
+    pub fn closing(&self) -> WaitForCancellationFuture<'_> {
+        self.shared.closing.cancelled()
+    }
+
+    /// The farewell frame, if the server closed the connection on purpose.
+    pub(crate) fn farewell(&self) -> Option<&Bytes> {
+        self.shared.farewell.get()
+    }
+
+    /// Records that the client became a member of `room`. Called by the
+    /// room, so that the record is exact whatever the client does.
+    ///
+    /// # Errors
+    /// When the connection has ended or the client is in as many rooms as
+    /// it may be.
+    pub fn add_membership(&self, room: &RoomId) -> Result<(), MembershipRefused> {
+        let mut memberships = lock(&self.shared.memberships);
+        if memberships.ended || self.is_closing() {
+            return Err(MembershipRefused::Gone);
+        }
+        if memberships.rooms.len() >= self.shared.limits.max_memberships {
+            return Err(MembershipRefused::Quota);
+        }
+        memberships.rooms.push(room.clone());
+        Ok(())
+    }
+
+    /// Records that the client is no longer a member of `room`.
+    pub fn remove_membership(&self, room: &str) {
+        lock(&self.shared.memberships).rooms.retain(|r| r != room);
+    }
+
+    /// Counts a room this client is creating against its quota; the room
+    /// gives it back with [`ClientHandle::release_room`] when it ends.
+    /// Returns `false` (and counts nothing) at the quota.
+    pub fn reserve_room(&self) -> bool {
+        let max = self.shared.limits.max_owned_rooms;
+        self.shared
+            .owned_rooms
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
+            .is_ok()
+    }
+
+    /// Gives back a place taken by [`ClientHandle::reserve_room`].
+    pub fn release_room(&self) {
+        let _ = self
+            .shared
+            .owned_rooms
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+    }
+
+    /// Marks the connection as ended and returns the rooms it is still a
+    /// member of; from now on no room can add it.
+    pub(crate) fn end_memberships(&self) -> Vec<RoomId> {
+        let mut memberships = lock(&self.shared.memberships);
+        memberships.ended = true;
+        std::mem::take(&mut memberships.rooms)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section here is a few field updates that cannot
+    // panic half-way, so a poisoned lock is safe to keep using.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The answer to one request, owed to one client.
+///
+/// A responder is created for every request and answers exactly once:
+/// with [`Responder::ok`], [`Responder::fail`], or, when it is dropped
+/// unanswered (the room ended with the request in its mailbox, say), with
+/// `room_not_found`. A request without an id (a notification) gets no
+/// success response, and its error goes out with a nil id.
+#[derive(Debug)]
+pub struct Responder {
+    client: ClientHandle,
+    id: Option<u32>,
+    room: Option<RoomId>,
+    answered: bool,
+}
+
+impl Responder {
+    /// A responder for request `id` of `client`; `room` names the room
+    /// the request went to, for the answer owed if it is dropped.
+    pub fn new(client: ClientHandle, id: Option<u32>, room: Option<RoomId>) -> Responder {
+        Responder { client, id, room, answered: false }
+    }
+
+    /// The client owed the answer.
+    pub fn client(&self) -> &ClientHandle {
+        &self.client
+    }
+
+    /// The request's id.
+    pub fn id(&self) -> Option<u32> {
+        self.id
+    }
+
+    /// Answers with `result` (one MessagePack value). A result too large
+    /// to send becomes `response_too_large`.
+    pub fn ok(mut self, result: &[u8]) {
+        self.answered = true;
+        let Some(id) = self.id else { return };
+        let size = server::response_size(result.len());
+        if size > self.client.max_frame_bytes() {
+            let error = too_large(size, self.client.max_frame_bytes());
+            self.send_error(Some(id), &error);
+            return;
+        }
+        let mut buf = BytesMut::with_capacity(size);
+        server::write_response(&mut buf, id, result);
+        self.client.send(buf.freeze());
+    }
+
+    /// Answers with nil.
+    pub fn ok_nil(self) {
+        self.ok(&[0xc0]);
+    }
+
+    /// Answers with a result `write` builds, after checking that a result
+    /// of at most `size_bound` bytes may be sent; a larger one is refused
+    /// with `response_too_large` without being built.
+    pub fn ok_with(
+        mut self,
+        size_bound: usize,
+        write: impl FnOnce(&mut vampire_protocol::msgpack::Writer<'_, BytesMut>),
+    ) {
+        self.answered = true;
+        let Some(id) = self.id else { return };
+        let size = server::response_size(size_bound);
+        if size > self.client.max_frame_bytes() {
+            let error = too_large(size, self.client.max_frame_bytes());
+            self.send_error(Some(id), &error);
+            return;
+        }
+        let mut result = BytesMut::with_capacity(size_bound);
+        write(&mut vampire_protocol::msgpack::Writer::new(&mut result));
+        let mut buf = BytesMut::with_capacity(server::response_size(result.len()));
+        server::write_response(&mut buf, id, &result);
+        self.client.send(buf.freeze());
+    }
+
+    /// Answers with an error.
+    pub fn fail(mut self, error: ApiError) {
+        self.answered = true;
+        let id = self.id;
+        self.send_error(id, &error);
+    }
+
+    /// Answers with `outcome`: nil on success.
+    pub fn finish(self, outcome: Result<(), ApiError>) {
+        match outcome {
+            Ok(()) => self.ok_nil(),
+            Err(error) => self.fail(error),
+        }
+    }
+
+    /// Marks the request as answered by other means (a `join` response the
+    /// room queued with the member's frames).
+    pub fn answered_elsewhere(mut self) {
+        self.answered = true;
+    }
+
+    fn send_error(&self, id: Option<u32>, error: &ApiError) {
+        let mut buf = BytesMut::with_capacity(64 + error.message.len());
+        server::write_error(&mut buf, id, error.code, &error.message);
+        self.client.send(buf.freeze());
+    }
+}
+
+fn too_large(size: usize, max: usize) -> ApiError {
+    ApiError::new(
+        ErrorCode::ResponseTooLarge,
+        format!("the answer would take {size} bytes; the server sends at most {max} in one frame"),
+    )
+}
+
+impl Drop for Responder {
+    fn drop(&mut self) {
+        if !self.answered {
+            let error = match &self.room {
+                Some(room) => ApiError::room_not_found(room),
+                None => ApiError::new(ErrorCode::Internal, "the request was dropped unanswered"),
+            };
+            let id = self.id;
+            self.send_error(id, &error);
+        }
+    }
+}

@@ -1,0 +1,456 @@
+//! What the server sends: the welcome, responses, errors and events.
+//!
+//! The `write_*` functions append one complete frame to a buffer from
+//! borrowed parts; the server's hot paths call them directly, so relaying
+//! a message copies its payload once and allocates nothing per member.
+//! [`ServerMessage`] is the owned form, which clients decode.
+
+use bytes::{Bytes, BytesMut};
+
+use crate::decode::{DecodeError, MapReader, missing};
+use crate::error::ErrorCode;
+use crate::msgpack::{Reader, Writer};
+use crate::payload::Payload;
+use crate::{RoomId, SessionId, frame};
+
+/// The first message on every connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Welcome {
+    /// The server's [`crate::PROTOCOL_VERSION`].
+    pub protocol: u32,
+    /// This connection's session id.
+    pub session: SessionId,
+    /// Server name and version, for logs.
+    pub server: String,
+    /// A connection that sends no frame for this long is closed
+    /// (`timeout`); clients send `ping` well within it.
+    pub idle_timeout_ms: u64,
+}
+
+/// Every message the server sends; `type` on the wire.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerMessage {
+    /// `welcome`: first message on every connection.
+    Welcome(Welcome),
+    /// `response`: a request succeeded.
+    Response {
+        /// The request's id.
+        id: u32,
+        /// The operation's result.
+        result: Payload,
+    },
+    /// `error`: a request failed, or (with a nil `id`) something about
+    /// the connection or a notification went wrong.
+    Error {
+        /// The failed request's id; nil for connection-level errors and
+        /// failed notifications.
+        id: Option<u32>,
+        /// Stable, machine-readable code.
+        code: ErrorCode,
+        /// One line for people; its wording may change.
+        message: String,
+    },
+    /// `event`: something happened in a room the client is in.
+    Event(Event),
+}
+
+/// Room events; `event` on the wire. They carry no request id.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A client joined the room (sent to the members already there).
+    MemberJoined {
+        /// The room.
+        room: RoomId,
+        /// Who joined.
+        session: SessionId,
+    },
+    /// A member left: `"left"`, `"disconnected"` or `"kicked"`.
+    MemberLeft {
+        /// The room.
+        room: RoomId,
+        /// Who left.
+        session: SessionId,
+        /// Why.
+        reason: String,
+    },
+    /// A broadcast variable changed.
+    VariableChanged {
+        /// The room.
+        room: RoomId,
+        /// Variable name.
+        name: String,
+        /// New value, as its setter sent it.
+        value: Payload,
+        /// Session that set it; nil when the room itself did.
+        by: Option<SessionId>,
+    },
+    /// A message for the members of a room.
+    RoomMessage {
+        /// The room.
+        room: RoomId,
+        /// Sender's session; nil when the room itself sent it.
+        from: Option<SessionId>,
+        /// Payload, as its sender sent it.
+        data: Payload,
+    },
+    /// This client was removed from the room by the room.
+    Kicked {
+        /// The room.
+        room: RoomId,
+        /// The room's reason.
+        reason: String,
+    },
+    /// The room was deleted by its owner; every member is out of it.
+    RoomDeleted {
+        /// The room.
+        room: RoomId,
+    },
+    /// The server closed the room (its plugin kept failing, or the server
+    /// is shutting down); every member is out of it.
+    RoomClosed {
+        /// The room.
+        room: RoomId,
+        /// Why, in one line.
+        reason: String,
+    },
+    /// An event this version of the crate does not know.
+    Unknown {
+        /// Its `event` name.
+        event: String,
+    },
+}
+
+/// Appends a `welcome` frame.
+pub fn write_welcome(buf: &mut BytesMut, welcome: &Welcome) {
+    let start = frame::begin(buf);
+    let mut w = Writer::new(buf);
+    w.map(5).str("type").str("welcome");
+    w.str("protocol").uint(welcome.protocol.into());
+    w.str("session").uint(welcome.session);
+    w.str("server").str(&welcome.server);
+    w.str("idle_timeout_ms").uint(welcome.idle_timeout_ms);
+    frame::finish(buf, start);
+}
+
+/// Appends a `response` frame whose result is the MessagePack `result`.
+pub fn write_response(buf: &mut BytesMut, id: u32, result: &[u8]) {
+    let start = frame::begin(buf);
+    let mut w = Writer::new(buf);
+    w.map(3).str("type").str("response").str("id").uint(id.into()).str("result").raw(result);
+    frame::finish(buf, start);
+}
+
+/// Bytes a `response` frame around a result of `result_len` bytes takes.
+pub fn response_size(result_len: usize) -> usize {
+    frame::LENGTH_PREFIX + 1 + 5 + 9 + 3 + 5 + 7 + result_len
+}
+
+/// Appends an `error` frame.
+pub fn write_error(buf: &mut BytesMut, id: Option<u32>, code: ErrorCode, message: &str) {
+    let start = frame::begin(buf);
+    let mut w = Writer::new(buf);
+    w.map(4).str("type").str("error");
+    w.str("id").opt_uint(id.map(u64::from));
+    w.str("code").str(code.as_str());
+    w.str("message").str(message);
+    frame::finish(buf, start);
+}
+
+fn event_header<'b>(
+    buf: &'b mut BytesMut,
+    fields: usize,
+    event: &str,
+    room: &str,
+) -> Writer<'b, BytesMut> {
+    let mut w = Writer::new(buf);
+    w.map(fields + 3).str("type").str("event").str("event").str(event).str("room").str(room);
+    w
+}
+
+/// Appends a `member_joined` event frame.
+pub fn write_member_joined(buf: &mut BytesMut, room: &str, session: SessionId) {
+    let start = frame::begin(buf);
+    event_header(buf, 1, "member_joined", room).str("session").uint(session);
+    frame::finish(buf, start);
+}
+
+/// Appends a `member_left` event frame.
+pub fn write_member_left(buf: &mut BytesMut, room: &str, session: SessionId, reason: &str) {
+    let start = frame::begin(buf);
+    let mut w = event_header(buf, 2, "member_left", room);
+    w.str("session").uint(session).str("reason").str(reason);
+    frame::finish(buf, start);
+}
+
+/// Appends a `variable_changed` event frame; `value` is MessagePack.
+pub fn write_variable_changed(
+    buf: &mut BytesMut,
+    room: &str,
+    name: &str,
+    value: &[u8],
+    by: Option<SessionId>,
+) {
+    let start = frame::begin(buf);
+    let mut w = event_header(buf, 3, "variable_changed", room);
+    w.str("name").str(name).str("value").raw(value).str("by").opt_uint(by);
+    frame::finish(buf, start);
+}
+
+/// Appends a `room_message` event frame; `data` is MessagePack.
+pub fn write_room_message(buf: &mut BytesMut, room: &str, from: Option<SessionId>, data: &[u8]) {
+    let start = frame::begin(buf);
+    let mut w = event_header(buf, 2, "room_message", room);
+    w.str("from").opt_uint(from).str("data").raw(data);
+    frame::finish(buf, start);
+}
+
+/// Bytes an event frame with payload `payload_len` and short fields
+/// (room id, name, reason of at most `text_len` bytes together) takes, at
+/// most.
+pub fn event_size_bound(text_len: usize, payload_len: usize) -> usize {
+    frame::LENGTH_PREFIX + 96 + text_len + payload_len
+}
+
+/// Appends a `kicked` event frame.
+pub fn write_kicked(buf: &mut BytesMut, room: &str, reason: &str) {
+    let start = frame::begin(buf);
+    event_header(buf, 1, "kicked", room).str("reason").str(reason);
+    frame::finish(buf, start);
+}
+
+/// Appends a `room_deleted` event frame.
+pub fn write_room_deleted(buf: &mut BytesMut, room: &str) {
+    let start = frame::begin(buf);
+    event_header(buf, 0, "room_deleted", room);
+    frame::finish(buf, start);
+}
+
+/// Appends a `room_closed` event frame.
+pub fn write_room_closed(buf: &mut BytesMut, room: &str, reason: &str) {
+    let start = frame::begin(buf);
+    event_header(buf, 1, "room_closed", room).str("reason").str(reason);
+    frame::finish(buf, start);
+}
+
+impl Event {
+    /// Appends this event as one frame.
+    pub fn write(&self, buf: &mut BytesMut) {
+        match self {
+            Event::MemberJoined { room, session } => write_member_joined(buf, room, *session),
+            Event::MemberLeft { room, session, reason } => {
+                write_member_left(buf, room, *session, reason);
+            }
+            Event::VariableChanged { room, name, value, by } => {
+                write_variable_changed(buf, room, name, value.as_bytes(), *by);
+            }
+            Event::RoomMessage { room, from, data } => {
+                write_room_message(buf, room, *from, data.as_bytes());
+            }
+            Event::Kicked { room, reason } => write_kicked(buf, room, reason),
+            Event::RoomDeleted { room } => write_room_deleted(buf, room),
+            Event::RoomClosed { room, reason } => write_room_closed(buf, room, reason),
+            Event::Unknown { .. } => {}
+        }
+    }
+
+    /// The room the event is about (empty for an unknown event).
+    pub fn room(&self) -> &str {
+        match self {
+            Event::MemberJoined { room, .. }
+            | Event::MemberLeft { room, .. }
+            | Event::VariableChanged { room, .. }
+            | Event::RoomMessage { room, .. }
+            | Event::Kicked { room, .. }
+            | Event::RoomDeleted { room }
+            | Event::RoomClosed { room, .. } => room,
+            Event::Unknown { .. } => "",
+        }
+    }
+}
+
+impl ServerMessage {
+    /// Encodes this message as one frame (prefix included).
+    pub fn encode(&self) -> Bytes {
+        let mut buf = BytesMut::with_capacity(64);
+        self.write(&mut buf);
+        buf.freeze()
+    }
+
+    /// Appends this message as one frame to `buf`.
+    pub fn write(&self, buf: &mut BytesMut) {
+        match self {
+            ServerMessage::Welcome(welcome) => write_welcome(buf, welcome),
+            ServerMessage::Response { id, result } => write_response(buf, *id, result.as_bytes()),
+            ServerMessage::Error { id, code, message } => write_error(buf, *id, *code, message),
+            ServerMessage::Event(event) => event.write(buf),
+        }
+    }
+
+    /// Decodes a frame body. Unknown fields are skipped; payloads are
+    /// slices of `body`, not copies.
+    ///
+    /// # Errors
+    /// When the body is not a server message.
+    pub fn decode(body: &Bytes) -> Result<ServerMessage, DecodeError> {
+        crate::msgpack::validate(body, usize::MAX)?;
+        let mut reader = Reader::new(body);
+        let mut map = MapReader::new(body, &mut reader)?;
+        let mut fields = Fields::default();
+        while let Some(key) = map.key()? {
+            match key {
+                "type" => fields.kind = Some(map.str()?),
+                "event" => fields.event = Some(map.str()?),
+                "id" => fields.id = Some(map.opt_u64()?),
+                "result" => fields.result = Some(map.payload()?),
+                "code" => fields.code = Some(map.str()?),
+                "message" => fields.message = Some(map.str()?),
+                "protocol" => fields.protocol = Some(map.u32()?),
+                "session" => fields.session = Some(map.u64()?),
+                "server" => fields.server = Some(map.str()?),
+                "idle_timeout_ms" => fields.idle_timeout_ms = Some(map.u64()?),
+                "room" => fields.room = Some(map.str()?),
+                "reason" => fields.reason = Some(map.str()?),
+                "name" => fields.name = Some(map.str()?),
+                "value" => fields.value = Some(map.payload()?),
+                "data" => fields.data = Some(map.payload()?),
+                "by" => fields.by = Some(map.opt_u64()?),
+                "from" => fields.from = Some(map.opt_u64()?),
+                _ => map.skip()?,
+            }
+        }
+        fields.message()
+    }
+}
+
+/// Every field a server message may have, gathered before the message is
+/// built (fields may come in any order).
+#[derive(Default)]
+struct Fields {
+    kind: Option<String>,
+    event: Option<String>,
+    id: Option<Option<u64>>,
+    result: Option<Payload>,
+    code: Option<String>,
+    message: Option<String>,
+    protocol: Option<u32>,
+    session: Option<u64>,
+    server: Option<String>,
+    idle_timeout_ms: Option<u64>,
+    room: Option<String>,
+    reason: Option<String>,
+    name: Option<String>,
+    value: Option<Payload>,
+    data: Option<Payload>,
+    by: Option<Option<u64>>,
+    from: Option<Option<u64>>,
+}
+
+fn need<T>(field: Option<T>, what: &str, name: &str) -> Result<T, DecodeError> {
+    field.map_or_else(|| missing(what, name), Ok)
+}
+
+impl Fields {
+    fn message(mut self) -> Result<ServerMessage, DecodeError> {
+        let kind = need(self.kind.take(), "a message", "type")?;
+        Ok(match kind.as_str() {
+            "welcome" => ServerMessage::Welcome(Welcome {
+                protocol: need(self.protocol, "a welcome", "protocol")?,
+                session: need(self.session, "a welcome", "session")?,
+                server: self.server.unwrap_or_default(),
+                idle_timeout_ms: self.idle_timeout_ms.unwrap_or(0),
+            }),
+            "response" => {
+                let id = need(self.id.flatten(), "a response", "id")?;
+                ServerMessage::Response {
+                    id: u32::try_from(id).map_err(|_| DecodeError("id out of range".into()))?,
+                    result: self.result.unwrap_or_default(),
+                }
+            }
+            "error" => ServerMessage::Error {
+                id: self.id.flatten().and_then(|id| u32::try_from(id).ok()),
+                code: ErrorCode::parse(&need(self.code, "an error", "code")?),
+                message: self.message.unwrap_or_default(),
+            },
+            "event" => ServerMessage::Event(self.event()?),
+            other => return Err(DecodeError(format!("unknown message type {other:?}"))),
+        })
+    }
+
+    fn event(self) -> Result<Event, DecodeError> {
+        let event = need(self.event, "an event", "event")?;
+        let what = "an event";
+        let room = || need(self.room.clone(), what, "room");
+        Ok(match event.as_str() {
+            "member_joined" => {
+                Event::MemberJoined { room: room()?, session: need(self.session, what, "session")? }
+            }
+            "member_left" => Event::MemberLeft {
+                room: room()?,
+                session: need(self.session, what, "session")?,
+                reason: self.reason.unwrap_or_default(),
+            },
+            "variable_changed" => Event::VariableChanged {
+                room: room()?,
+                name: need(self.name, what, "name")?,
+                value: self.value.unwrap_or_default(),
+                by: self.by.flatten(),
+            },
+            "room_message" => Event::RoomMessage {
+                room: room()?,
+                from: self.from.flatten(),
+                data: self.data.unwrap_or_default(),
+            },
+            "kicked" => Event::Kicked { room: room()?, reason: self.reason.unwrap_or_default() },
+            "room_deleted" => Event::RoomDeleted { room: room()? },
+            "room_closed" => {
+                Event::RoomClosed { room: room()?, reason: self.reason.unwrap_or_default() }
+            }
+            _ => Event::Unknown { event },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Value;
+
+    fn round_trip(message: ServerMessage) {
+        let mut framed = message.encode();
+        let body = framed.split_off(frame::LENGTH_PREFIX);
+        assert_eq!(ServerMessage::decode(&body).unwrap(), message);
+    }
+
+    #[test]
+    fn every_message_decodes_to_what_was_encoded() {
+        round_trip(ServerMessage::Welcome(Welcome {
+            protocol: 2,
+            session: 9,
+            server: "x".into(),
+            idle_timeout_ms: 60_000,
+        }));
+        round_trip(ServerMessage::Response { id: 3, result: Payload::from(Value::F32(1.0)) });
+        round_trip(ServerMessage::Error {
+            id: None,
+            code: ErrorCode::Timeout,
+            message: "m".into(),
+        });
+        let room = "r1".to_owned();
+        for event in [
+            Event::MemberJoined { room: room.clone(), session: 1 },
+            Event::MemberLeft { room: room.clone(), session: 1, reason: "left".into() },
+            Event::VariableChanged {
+                room: room.clone(),
+                name: "n".into(),
+                value: Payload::from(Value::Binary(vec![9])),
+                by: None,
+            },
+            Event::RoomMessage { room: room.clone(), from: Some(u64::MAX), data: Payload::nil() },
+            Event::Kicked { room: room.clone(), reason: "bye".into() },
+            Event::RoomDeleted { room: room.clone() },
+            Event::RoomClosed { room, reason: "broken".into() },
+        ] {
+            round_trip(ServerMessage::Event(event));
+        }
+    }
+}
