@@ -57,12 +57,24 @@ impl Throttle {
     /// unless the limit is reached (then the line is only counted).
     /// Returns whether it ran.
     pub fn warn(&self, log: impl FnOnce(u64)) -> bool {
+        match self.allow() {
+            Some(suppressed) => {
+                log(suppressed);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Takes one line's place: `Some(lines suppressed since the last one)`
+    /// when the line may be written, `None` (and the line counted) when
+    /// the limit is reached.
+    pub fn allow(&self) -> Option<u64> {
         if self.limiter.check().is_ok() {
-            log(self.suppressed.swap(0, Ordering::Relaxed));
-            true
+            Some(self.suppressed.swap(0, Ordering::Relaxed))
         } else {
             self.suppressed.fetch_add(1, Ordering::Relaxed);
-            false
+            None
         }
     }
 

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{Broadcast, Session, raw};
+use crate::{Broadcast, RoomError, Session, raw};
 
 /// Log levels of the `log` import.
 const LEVEL_ERROR: i32 = 1;
@@ -26,12 +26,29 @@ pub fn get_variable<T: DeserializeOwned>(name: &str) -> Option<T> {
 /// `set_variable` (the event's `by` is nil). Returns whether members were
 /// sent `variable_changed`.
 pub fn set_variable<T: Serialize + ?Sized>(name: &str, value: &T, broadcast: Broadcast) -> bool {
+    try_set_variable(name, value, broadcast).unwrap_or(false)
+}
+
+/// [`set_variable`], telling a refusal apart: the room's variable budgets
+/// (count, bytes, value and name size) may refuse a change.
+///
+/// # Errors
+/// A `room_error` when the budgets refused the change; nothing changed.
+pub fn try_set_variable<T: Serialize + ?Sized>(
+    name: &str,
+    value: &T,
+    broadcast: Broadcast,
+) -> Result<bool, RoomError> {
     let flag = match broadcast {
         Broadcast::No => 0,
         Broadcast::Yes => 1,
         Broadcast::Default => 2,
     };
-    raw::set_variable(name, &encode(value), flag)
+    match raw::set_variable(name, &encode(value), flag) {
+        1 => Ok(true),
+        0 => Ok(false),
+        _ => Err(RoomError::new(format!("the room's variable budgets refused {name:?}"))),
+    }
 }
 
 /// Sends `data` to every member as a `room_message` from the room.

@@ -75,12 +75,11 @@ pub fn get_variable(name: &str) -> Option<Vec<u8>> {
     read_sized(|out, cap| unsafe { variable_get(name.as_ptr(), name.len(), out, cap) })
 }
 
-/// `variable_set`: returns whether the change was broadcast.
-pub fn set_variable(name: &str, value: &[u8], broadcast_flag: i32) -> bool {
+/// `variable_set`: 1 if the change was broadcast, 0 if not, -1 if the
+/// room's variable budgets refused it.
+pub fn set_variable(name: &str, value: &[u8], broadcast_flag: i32) -> i32 {
     // SAFETY: the host only reads the two buffers.
-    unsafe {
-        variable_set(name.as_ptr(), name.len(), value.as_ptr(), value.len(), broadcast_flag) == 1
-    }
+    unsafe { variable_set(name.as_ptr(), name.len(), value.as_ptr(), value.len(), broadcast_flag) }
 }
 
 /// `broadcast`: a room message to every member, from `from` (negative: the

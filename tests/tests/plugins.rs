@@ -289,3 +289,20 @@ async fn guest_set_variables_follow_the_room_broadcast_setting() {
     assert_no_event(&mut a).await;
     assert_eq!(a.get_variable(&room, "messages").await.unwrap(), json!(1));
 }
+
+#[tokio::test]
+async fn a_room_whose_calls_keep_failing_is_closed_with_a_reason() {
+    let server = TestServer::with_plugins(|_| {}, |c| c.limits.plugin_failures_to_close = 3).await;
+    let mut a = server.client().await;
+    let room = a.create_room(of_type("faulty")).await.unwrap().id;
+    a.join(&room, None).await.unwrap();
+    for _ in 0..3 {
+        let err = a.invoke(&room, "panic", json!(null)).await.unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::PluginError));
+    }
+    let event = wait_for(&mut a, |e| matches!(e, Event::RoomClosed { .. })).await;
+    let Event::RoomClosed { reason, .. } = event else { unreachable!() };
+    assert!(reason.contains("failed 3 times"), "{reason}");
+    let err = a.invoke(&room, "ok", json!(null)).await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::RoomNotFound));
+}

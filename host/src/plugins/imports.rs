@@ -130,18 +130,27 @@ fn members(mut caller: Ctx<'_>, out_ptr: u32, out_cap: u32) -> Result<i32> {
 /// are made one line and cut to [`MAX_LOGGED_TEXT_BYTES`]; past the room's
 /// `limits.pluginLogLinesPerSecond` they are counted, not written.
 fn log(mut caller: Ctx<'_>, level: i32, ptr: u32, len: u32) -> Result<()> {
-    let text = read_bytes(&caller, ptr, len.min(4 * MAX_LOGGED_TEXT_BYTES as u32))?;
-    let message = one_line(&String::from_utf8_lossy(&text), MAX_LOGGED_TEXT_BYTES);
+    let allowed = caller.data().log_throttle.allow();
+    // A line that is neither written nor kept costs nothing more: a flood
+    // of them is cheap for the host.
+    if allowed.is_none() && level > 1 {
+        return Ok(());
+    }
+    let text = read_bytes(&caller, ptr, len.min(MAX_LOGGED_TEXT_BYTES as u32 + 4))?;
     let state = caller.data_mut();
-    let (room, plugin) = (state.room.id().clone(), state.plugin.as_str());
-    state.log_throttle.warn(|suppressed| match level {
-        ..=1 => tracing::error!(%room, plugin, suppressed, "plugin: {message}"),
-        2 => tracing::warn!(%room, plugin, suppressed, "plugin: {message}"),
-        3 => tracing::info!(%room, plugin, suppressed, "plugin: {message}"),
-        _ => tracing::debug!(%room, plugin, suppressed, "plugin: {message}"),
-    });
+    if let Some(suppressed) = allowed {
+        let message = one_line(&String::from_utf8_lossy(&text), MAX_LOGGED_TEXT_BYTES);
+        let (room, plugin) = (state.room.id(), state.plugin.as_str());
+        match level {
+            ..=1 => tracing::error!(%room, plugin, suppressed, "plugin: {message}"),
+            2 => tracing::warn!(%room, plugin, suppressed, "plugin: {message}"),
+            3 => tracing::info!(%room, plugin, suppressed, "plugin: {message}"),
+            _ => tracing::debug!(%room, plugin, suppressed, "plugin: {message}"),
+        }
+    }
     if level <= 1 {
-        state.last_error = Some(message);
+        // Made readable only if a trap reports it.
+        state.last_error = Some(text);
     }
     Ok(())
 }

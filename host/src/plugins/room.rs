@@ -210,7 +210,11 @@ impl WasmRoom {
                 None => format!("failed: {}", describe_error(err)),
             };
             match state.and_then(|s| s.last_error.as_deref()) {
-                Some(logged) => format!("plugin {name} {detail} in {}: {logged}", hook.export()),
+                Some(logged) => format!(
+                    "plugin {name} {detail} in {}: {}",
+                    hook.export(),
+                    String::from_utf8_lossy(logged)
+                ),
                 None => format!("plugin {name} {detail} in {}", hook.export()),
             }
         };

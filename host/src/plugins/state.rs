@@ -21,9 +21,9 @@ pub struct PluginState {
     pub memory: Option<Memory>,
     /// The memory cap, and whether the guest ran into it.
     pub limits: MemoryCap,
-    /// The last error the guest logged during the current call (a panic
-    /// message, typically), one line, reported with a trap.
-    pub last_error: Option<String>,
+    /// The start of the last error the guest logged during the current
+    /// call (a panic message, typically), reported with a trap.
+    pub last_error: Option<Vec<u8>>,
     /// Room type, for log lines.
     pub plugin: String,
     /// The room's log rate limit (shared by its successive instances).

@@ -1,0 +1,184 @@
+//! Running the `vampiretcp` binary as its own process, as an operator
+//! does: so that a test can read its memory from `/proc`, its log from
+//! standard error, and send it signals.
+
+#![allow(dead_code)] // Each test binary uses a different part.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// The server binary cargo built for these tests.
+pub const BINARY: &str = env!("CARGO_BIN_EXE_vampiretcp");
+
+/// A fresh folder under the system's temporary folder.
+pub fn temp_dir(name: &str) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "vampiretcp-{name}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The example and test plugins, built once per test process.
+pub fn built_plugins() -> &'static [(String, PathBuf)] {
+    static BUILT: OnceLock<Vec<(String, PathBuf)>> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        xtask::build_plugins(&[xtask::EXAMPLE_PLUGINS, xtask::TEST_PLUGINS])
+            .expect("the plugins build")
+    })
+}
+
+/// A new folder holding a copy of every built plugin.
+pub fn plugins_folder() -> PathBuf {
+    let folder = temp_dir("plugins");
+    for (name, path) in built_plugins() {
+        std::fs::copy(path, folder.join(format!("{name}.wasm"))).unwrap();
+    }
+    folder
+}
+
+/// `overrides` merged into `base`, key by key at every depth.
+fn merge(base: &mut serde_json::Value, overrides: &serde_json::Value) {
+    match (base, overrides) {
+        (serde_json::Value::Object(base), serde_json::Value::Object(overrides)) => {
+            for (key, value) in overrides {
+                merge(base.entry(key.clone()).or_insert(serde_json::Value::Null), value);
+            }
+        }
+        (base, overrides) => *base = overrides.clone(),
+    }
+}
+
+/// A server process, killed when dropped.
+pub struct ServerProcess {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    log: PathBuf,
+}
+
+impl ServerProcess {
+    /// Starts the binary on 127.0.0.1 and a free port with `overrides`
+    /// merged into a config, and its log (info level) going to a file.
+    pub fn start(overrides: serde_json::Value) -> ServerProcess {
+        let dir = temp_dir("server");
+        let mut config = serde_json::json!({
+            "bindAddress": "127.0.0.1",
+            "tcpPort": 0,
+            "pluginsDir": dir.join("no-plugins"),
+            "logLevel": "info",
+        });
+        merge(&mut config, &overrides);
+        let config_path = dir.join("server.json");
+        std::fs::write(&config_path, config.to_string()).unwrap();
+        let log = dir.join("server.log");
+        let mut child = Command::new(BINARY)
+            .arg("--config")
+            .arg(&config_path)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .unwrap_or_else(|| {
+                    panic!("the server exited: {}", std::fs::read_to_string(&log).unwrap())
+                })
+                .unwrap();
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                break addr.parse().unwrap();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        ServerProcess { child, addr, log }
+    }
+
+    /// Starts the binary with the example and test plugins.
+    pub fn with_plugins(overrides: serde_json::Value) -> ServerProcess {
+        let folder = plugins_folder();
+        let mut config = serde_json::json!({ "pluginsDir": folder });
+        merge(&mut config, &overrides);
+        ServerProcess::start(config)
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory now and at its peak, in bytes.
+    pub fn memory(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let kib = |key: &str| -> u64 {
+            status
+                .lines()
+                .find(|line| line.starts_with(key))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|value| value.parse().ok())
+                .unwrap_or(0)
+        };
+        (kib("VmRSS:") * 1024, kib("VmHWM:") * 1024)
+    }
+
+    /// Everything logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the log holds `needle`.
+    pub fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log();
+            if log.contains(needle) {
+                return log;
+            }
+            assert!(Instant::now() < deadline, "the log never said {needle:?}:\n{log}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let status =
+            Command::new("kill").args(["-TERM", &self.pid().to_string()]).status().unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the server did not exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where a server's plugin folder should be when a test writes its own.
+pub fn empty_plugins_folder() -> PathBuf {
+    temp_dir("plugins")
+}
+
+/// Path helper for symlinks.
+pub fn symlink(target: &Path, link: &Path) {
+    std::os::unix::fs::symlink(target, link).unwrap();
+}
