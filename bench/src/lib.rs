@@ -6,10 +6,16 @@
 //! - `src/bin/relay.rs`: the baseline server (a bare tokio relay).
 //! - `src/bin/compare.rs`: the one command: runs every server under the same
 //!   load and prints the comparison table.
+//! - `src/bin/soak.rs`: the soak run (healthy and hostile clients and
+//!   rooms together for ten minutes or more).
 //! - [`load`]: the load generator's scenarios (chat fan-out, invoke round
 //!   trips, idle connections, room creation).
+//! - [`soak`]: the soak scenario's clients and checks.
+//! - [`servers`]: building and starting the servers as processes.
 //! - [`stats`]: latency histograms and process CPU/RSS readings.
 //! - `colyseus/`: the Colyseus peer (server and load script).
 
 pub mod load;
+pub mod servers;
+pub mod soak;
 pub mod stats;

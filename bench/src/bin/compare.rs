@@ -7,15 +7,14 @@
 //!
 //! Run: `cargo run --release -p vampire-bench --bin compare [-- --sweep]`.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Parser;
 use vampire_bench::load::{self, ChatParams, ChatResult};
+use vampire_bench::servers::{self, Running};
 use vampire_bench::stats::human;
 
 /// Side-by-side benchmark.
@@ -119,25 +118,10 @@ fn main() -> anyhow::Result<()> {
 
 /// Builds what is missing: the server, the plugins, the Colyseus install.
 fn prepare(args: &Args) -> anyhow::Result<Setup> {
-    let root = xtask::workspace_root();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(&cargo)
-        .current_dir(&root)
-        .args(["build", "--quiet", "--release", "-p", "vampiretcp", "-p", "vampire-bench"])
-        .status()?;
-    if !status.success() {
-        bail!("building the servers failed");
-    }
-    let plugins =
-        std::env::temp_dir().join(format!("vampire-bench-plugins-{}", std::process::id()));
-    xtask::install_plugins(&[xtask::EXAMPLE_PLUGINS, xtask::BENCH_PLUGINS], &plugins)?;
-    let colyseus = if args.no_colyseus { None } else { install_colyseus(&root) };
-    Ok(Setup {
-        release: root.join("target").join("release"),
-        vampire_bin: args.vampire_bin.clone(),
-        plugins,
-        colyseus,
-    })
+    let release = servers::build_release()?;
+    let plugins = servers::plugins_folder(&[xtask::EXAMPLE_PLUGINS, xtask::BENCH_PLUGINS])?;
+    let colyseus = if args.no_colyseus { None } else { install_colyseus(&xtask::workspace_root()) };
+    Ok(Setup { release, vampire_bin: args.vampire_bin.clone(), plugins, colyseus })
 }
 
 /// `npm ci` in `bench/colyseus` when its packages are missing; `None` (and a
@@ -157,28 +141,13 @@ fn install_colyseus(root: &Path) -> Option<PathBuf> {
     }
 }
 
-/// A started server process and its address.
-struct Running {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start(setup: &Setup, target: Target) -> anyhow::Result<Running> {
-    let mut command = match target {
-        Target::Baseline => Command::new(setup.release.join("relay")),
+    match target {
+        Target::Baseline => servers::start(Command::new(setup.release.join("relay"))),
         Target::Vampire => {
-            let config =
-                std::env::temp_dir().join(format!("vampire-bench-{}.json", std::process::id()));
             // Limits meant for real clients (request rate, rooms per
             // connection) would throttle the load generator itself.
-            let mut json = serde_json::json!({
+            let mut config = serde_json::json!({
                 "bindAddress": "127.0.0.1",
                 "tcpPort": 0,
                 "pluginsDir": setup.plugins,
@@ -191,35 +160,20 @@ fn start(setup: &Setup, target: Target) -> anyhow::Result<Running> {
                 }
             });
             if setup.vampire_bin.is_some() {
-                json["limits"] = serde_json::json!({ "maxRooms": 100000 });
+                config["limits"] = serde_json::json!({ "maxRooms": 100000 });
             }
-            std::fs::write(&config, json.to_string())?;
             let binary =
                 setup.vampire_bin.clone().unwrap_or_else(|| setup.release.join("vampiretcp"));
-            let mut command = Command::new(binary);
-            command.arg("--config").arg(config);
-            command
+            servers::start_vampire(&binary, &config)
         }
         Target::Colyseus => {
             let dir = setup.colyseus.as_ref().context("Colyseus is not installed")?;
             let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
             let mut command = Command::new("node");
             command.current_dir(dir).arg("server.js").arg(port.to_string());
-            command
+            servers::start(command)
         }
-    };
-    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
-    let stdout = child.stdout.take().context("no stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
-        let line = lines.next().context("the server exited before listening")??;
-        if let Some(addr) = line.trim().strip_prefix("listening on ") {
-            break addr.parse::<SocketAddr>()?;
-        }
-    };
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Ok(Running { child, addr })
+    }
 }
 
 /// Waits (up to 30 s) until the machine's CPUs are at least 90% idle over
@@ -274,7 +228,7 @@ fn run_chat(
 ) -> anyhow::Result<ChatResult> {
     wait_for_idle_machine();
     let server = start(setup, target)?;
-    let pid = server.child.id();
+    let pid = server.pid();
     eprintln!("running {} at M={rate}...", target.name());
     let result = match target {
         Target::Colyseus => {
@@ -445,7 +399,7 @@ fn vampire_scenarios(runtime: &tokio::runtime::Runtime, setup: &Setup) -> anyhow
     println!();
     wait_for_idle_machine();
     let server = start(setup, Target::Vampire)?;
-    let pid = server.child.id();
+    let pid = server.pid();
     let invoke = runtime.block_on(load::invoke(
         server.addr,
         "echo",
