@@ -338,7 +338,7 @@ pub fn decode(body: &Bytes) -> Result<RequestFrame, Rejected> {
     for (i, entry) in fields.entries.iter().enumerate() {
         let key = entry.key.unwrap_or_default();
         if fields.entries[..i].iter().any(|other| other.key == Ok(key)) {
-            return Err(invalid(format!("duplicate field `{key}`")));
+            return Err(invalid(format!("duplicate field {}", quote(key))));
         }
     }
     if too_deep {
@@ -604,6 +604,15 @@ mod tests {
             rejected(map(vec![("id", Value::from(9)), ("op", Value::from("fly".repeat(100)))]));
         assert_eq!((err.id, err.code), (Some(9), ErrorCode::UnknownOperation));
         assert!(err.message.len() < 300, "{}", err.message);
+    }
+
+    /// Found by the `request` fuzz target: a duplicate key holding a
+    /// newline was quoted raw, making the refusal two lines.
+    #[test]
+    fn a_refusal_quoting_a_duplicate_key_is_one_line() {
+        let err = decode(&Bytes::from_static(b"\x82\xd9\x02o\np\xd9\x02o\n\xd9\x00")).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidRequest);
+        assert!(!err.message.contains('\n'), "{}", err.message);
     }
 
     #[test]
