@@ -228,7 +228,9 @@ pub async fn chat(
             members.push(Conn::open(addr).await?);
         }
         for member in &mut members {
-            member.request(Request::Join { room: room.clone(), password: None }).await?;
+            member
+                .request(Request::Join { room: room.clone(), password: None, options: None })
+                .await?;
         }
         conns.extend(members.into_iter().map(|conn| (conn, room.clone())));
     }
@@ -403,7 +405,7 @@ pub async fn invoke(
         conns.push(Conn::open(addr).await?);
     }
     for conn in &mut conns {
-        conn.request(Request::Join { room: room.clone(), password: None }).await?;
+        conn.request(Request::Join { room: room.clone(), password: None, options: None }).await?;
     }
     let before = stats::process_usage(&server_pid.to_string())?;
     let started = Instant::now();

@@ -171,7 +171,9 @@ pub async fn run(addr: SocketAddr, pid: u32, params: SoakParams) -> anyhow::Resu
 async fn never_reading_member(addr: SocketAddr, room: &str) -> anyhow::Result<TcpStream> {
     let mut socket = TcpStream::connect(addr).await?;
     socket
-        .write_all(&Request::Join { room: room.to_owned(), password: None }.encode(Some(1)))
+        .write_all(
+            &Request::Join { room: room.to_owned(), password: None, options: None }.encode(Some(1)),
+        )
         .await?;
     Ok(socket)
 }

@@ -256,8 +256,22 @@ impl Client {
         room: &str,
         password: Option<&str>,
     ) -> Result<JoinResult, ClientError> {
+        self.join_with(room, password, None).await
+    }
+
+    /// Joins a room, giving its join hook `options`; the hook's answer is
+    /// the result's `reply`.
+    ///
+    /// # Errors
+    /// As for [`Client::request`].
+    pub async fn join_with(
+        &self,
+        room: &str,
+        password: Option<&str>,
+        options: Option<Payload>,
+    ) -> Result<JoinResult, ClientError> {
         let request =
-            Request::Join { room: room.to_owned(), password: password.map(str::to_owned) };
+            Request::Join { room: room.to_owned(), password: password.map(str::to_owned), options };
         Ok(JoinResult::from_payload(&self.request(request).await?)?)
     }
 

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use bytes::{Bytes, BytesMut};
 use tokio::sync::Notify;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
-use vampire_protocol::{ErrorCode, RoomId, SessionId, server};
+use vampire_protocol::{ErrorCode, Payload, RoomId, SessionId, server};
 
 use crate::error::ApiError;
 use crate::logging::Throttle;
@@ -36,6 +36,18 @@ pub struct ClientLimits {
     pub max_memberships: usize,
     /// Rooms the client may have created and alive at once.
     pub max_owned_rooms: usize,
+}
+
+/// Who a client is, as the token it presented says (nothing when the
+/// server does not authenticate).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Identity {
+    /// The user id (the token's subject).
+    pub user_id: Option<String>,
+    /// A display name.
+    pub name: Option<String>,
+    /// The token's claims, as a MessagePack map (nil without a token).
+    pub claims: Payload,
 }
 
 /// A cheap, cloneable handle on one connection's outbound side.
@@ -58,6 +70,7 @@ struct Shared {
     /// Rooms this client is a member of, kept by the rooms themselves.
     memberships: Mutex<Memberships>,
     limits: ClientLimits,
+    identity: Identity,
     /// Rooms this client created that are alive (or being created).
     owned_rooms: AtomicUsize,
     /// Rate-limits this client's "dropped" warnings in the log.
@@ -87,8 +100,9 @@ pub enum MembershipRefused {
 }
 
 impl ClientHandle {
-    /// A handle for `session`, with its queue bounded by `limits`.
-    pub fn new(session: SessionId, limits: ClientLimits) -> ClientHandle {
+    /// A handle for `session` of `identity`, with its queue bounded by
+    /// `limits`.
+    pub fn new(session: SessionId, limits: ClientLimits, identity: Identity) -> ClientHandle {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             wake: Notify::new(),
@@ -96,6 +110,7 @@ impl ClientHandle {
             farewell: OnceLock::new(),
             memberships: Mutex::default(),
             limits,
+            identity,
             owned_rooms: AtomicUsize::new(0),
             warnings: Throttle::per_second(1),
         });
@@ -105,6 +120,11 @@ impl ClientHandle {
     /// The connection's session id.
     pub fn session(&self) -> SessionId {
         self.session
+    }
+
+    /// Who the client is.
+    pub fn identity(&self) -> &Identity {
+        &self.shared.identity
     }
 
     /// The largest answer this client may be sent, in bytes.

@@ -13,7 +13,8 @@
 //! [`Payload`]: the sender's bytes, checked once and never rebuilt.
 //!
 //! # Layout
-//! - [`msgpack`]: the strict validator, reader and writer the codecs use.
+//! - [`msgpack`]: the strict validator, reader and writer the codecs use
+//!   (the `vampire-msgpack` crate, shared with the plugin ABI).
 //! - [`payload`]: [`Payload`], one value carried as its bytes.
 //! - [`frame`]: the length-prefixed framing (u32 big-endian + MessagePack).
 //! - [`request`]: the operations, the server's strict decoder, the
@@ -24,9 +25,10 @@
 //! - [`error`]: [`ErrorCode`] and the quoting rules of error messages.
 
 pub mod decode;
+/// The MessagePack primitives (the `vampire-msgpack` crate).
+pub use vampire_msgpack as msgpack;
 pub mod error;
 pub mod frame;
-pub mod msgpack;
 pub mod payload;
 pub mod request;
 pub mod room;

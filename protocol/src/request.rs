@@ -50,6 +50,8 @@ pub enum Request {
         room: RoomId,
         /// Needed when the room has a password.
         password: Option<String>,
+        /// A value the room's join hook receives (a team, a character…).
+        options: Option<Payload>,
     },
     /// `leave`: leave a room; the result is nil.
     Leave {
@@ -168,9 +170,12 @@ impl Request {
                     fields.uint("limit", (*limit).into());
                 }
             }
-            Request::Join { room, password } => {
+            Request::Join { room, password, options } => {
                 fields.str("room", room);
                 fields.opt_str("password", password.as_deref());
+                if let Some(options) = options {
+                    fields.payload("options", options);
+                }
             }
             Request::Leave { room }
             | Request::DeleteRoom { room }
@@ -472,15 +477,18 @@ impl<'a> Fields<'a, '_> {
                 variable_broadcast: self.opt_broadcast("variable_broadcast")?,
                 auto_dispose: self.opt_bool("auto_dispose")?,
                 password: self.opt_str("password")?,
+                options: self.opt_payload("options"),
             }),
             "list_rooms" => Request::ListRooms {
                 room_type: self.opt_str("room_type")?,
                 offset: self.opt_u32("offset")?,
                 limit: self.opt_u32("limit")?,
             },
-            "join" => {
-                Request::Join { room: self.str("room")?, password: self.opt_str("password")? }
-            }
+            "join" => Request::Join {
+                room: self.str("room")?,
+                password: self.opt_str("password")?,
+                options: self.opt_payload("options"),
+            },
             "leave" => Request::Leave { room: self.str("room")? },
             "delete_room" => Request::DeleteRoom { room: self.str("room")? },
             "get_variable" => {
@@ -529,7 +537,7 @@ mod tests {
     #[test]
     fn decodes_what_the_encoder_writes() {
         let requests = [
-            Request::Join { room: "r1".into(), password: Some("pw".into()) },
+            Request::Join { room: "r1".into(), password: Some("pw".into()), options: None },
             Request::SetVariable {
                 room: "r1".into(),
                 name: "blob".into(),

@@ -30,6 +30,9 @@ pub struct CreateRoom {
     pub auto_dispose: Option<bool>,
     /// When set, `join` must carry the same password.
     pub password: Option<String>,
+    /// A value the room type's create hook receives (a game mode, a map),
+    /// kept for the room's life (at most `limits.maxVariableBytes`).
+    pub options: Option<Payload>,
 }
 
 impl CreateRoom {
@@ -59,6 +62,9 @@ impl CreateRoom {
             fields.bool("auto_dispose", auto_dispose);
         }
         fields.opt_str("password", self.password.as_deref());
+        if let Some(options) = &self.options {
+            fields.payload("options", options);
+        }
     }
 }
 
@@ -81,8 +87,10 @@ pub struct RoomInfo {
     pub room_type: String,
     /// Display name (empty when none was given).
     pub name: String,
-    /// Listed in `list_rooms`?
+    /// Listed in `list_rooms` (unless locked)?
     pub public: bool,
+    /// Locked by the room: refuses joins (`room_locked`), not listed.
+    pub locked: bool,
     /// Current number of members.
     pub members: u32,
     /// Member limit.
@@ -96,11 +104,12 @@ pub struct RoomInfo {
 impl RoomInfo {
     /// Writes this as a MessagePack map.
     pub fn write<B: BufMut>(&self, w: &mut Writer<'_, B>) {
-        w.map(8);
+        w.map(9);
         w.str("id").str(&self.id);
         w.str("room_type").str(&self.room_type);
         w.str("name").str(&self.name);
         w.str("public").bool(self.public);
+        w.str("locked").bool(self.locked);
         w.str("members").uint(self.members.into());
         w.str("max_clients").uint(self.max_clients.into());
         w.str("password_protected").bool(self.password_protected);
@@ -121,12 +130,14 @@ impl RoomInfo {
         let (mut id, mut room_type, mut name, mut public, mut members) =
             (None, None, None, None, None);
         let (mut max_clients, mut password_protected, mut metadata) = (None, None, None);
+        let mut locked = false;
         while let Some(key) = map.key()? {
             match key {
                 "id" => id = Some(map.str()?),
                 "room_type" => room_type = Some(map.str()?),
                 "name" => name = Some(map.str()?),
                 "public" => public = Some(map.bool()?),
+                "locked" => locked = map.bool()?,
                 "members" => members = Some(map.u32()?),
                 "max_clients" => max_clients = Some(map.u32()?),
                 "password_protected" => password_protected = Some(map.bool()?),
@@ -140,6 +151,7 @@ impl RoomInfo {
             room_type: room_type.map_or_else(|| missing(WHAT, "room_type"), Ok)?,
             name: name.unwrap_or_default(),
             public: public.unwrap_or(true),
+            locked,
             members: members.unwrap_or(0),
             max_clients: max_clients.unwrap_or(0),
             password_protected: password_protected.unwrap_or(false),
@@ -168,6 +180,8 @@ pub struct JoinResult {
     pub members: Vec<SessionId>,
     /// Every variable the joiner may read, with its value.
     pub variables: Vec<(String, Payload)>,
+    /// What the room's join hook answered (nil when nothing).
+    pub reply: Payload,
 }
 
 impl JoinResult {
@@ -180,6 +194,7 @@ impl JoinResult {
         let mut reader = Reader::new(&body);
         let mut map = MapReader::new(&body, &mut reader)?;
         let (mut room, mut members, mut variables) = (None, Vec::new(), Vec::new());
+        let mut reply = Payload::nil();
         while let Some(key) = map.key()? {
             match key {
                 "room" => room = Some(RoomInfo::read(&body, map.reader)?),
@@ -190,6 +205,7 @@ impl JoinResult {
                     }
                 }
                 "variables" => variables = read_variables(&body, map.reader)?,
+                "reply" => reply = map.payload()?,
                 _ => map.skip()?,
             }
         }
@@ -197,6 +213,7 @@ impl JoinResult {
             room: room.map_or_else(|| missing("a join result", "room"), Ok)?,
             members,
             variables,
+            reply,
         })
     }
 }

@@ -2,66 +2,44 @@
 //! `wasm32-unknown-unknown`.
 //!
 //! A room type is a struct implementing [`Room`]; every hook has a default,
-//! so a room overrides only what it changes. [`export_room!`] turns it into
-//! a plugin module the server loads from its plugins folder, under the
-//! `.wasm` file's stem as the room type.
+//! so a room overrides only what it changes. Its methods are an enum
+//! ([`Room::Call`]) that serde decodes straight from the client's bytes:
+//! a misspelt or mistyped method is a compile error, and a client's bad
+//! call is answered `method_not_found` or `invalid_request` without your
+//! code running. [`export_room!`] turns the struct into a plugin module
+//! the server loads from its plugins folder, under the `.wasm` file's
+//! stem as the room type.
 //!
 //! # Example
 //!
-//! A room that greets each newcomer, counts the messages it relays and
-//! has one method:
-//!
 //! ```
-//! use room_sdk::{host, Broadcast, Methods, Room, RoomError, RoomInfo, Session, Value};
-//! use serde::Deserialize;
+//! use room_sdk::prelude::*;
 //!
 //! #[derive(Default)]
-//! struct Greeter {
-//!     relayed: u64,
-//! }
+//! struct Counter;
 //!
 //! #[derive(Deserialize)]
-//! struct Shout {
-//!     text: String,
+//! #[serde(crate = "room_sdk::serde", tag = "method", content = "args", rename_all = "snake_case")]
+//! enum Call {
+//!     Add { by: u32 },
+//!     Reset,
 //! }
 //!
-//! impl Greeter {
-//!     fn shout(&mut self, from: Session, args: Shout) -> Result<usize, RoomError> {
-//!         if args.text.is_empty() {
-//!             return Err(RoomError::new("nothing to shout"));
-//!         }
-//!         host::broadcast(&format!("{from} shouts {}", args.text.to_uppercase()));
-//!         Ok(args.text.len())
-//!     }
-//! }
+//! impl Room for Counter {
+//!     type Call = Call;
 //!
-//! impl Room for Greeter {
-//!     fn create(&mut self, info: &RoomInfo) -> Result<(), RoomError> {
-//!         host::log_info(&format!("greeter room {} ready", info.room));
-//!         Ok(())
-//!     }
-//!
-//!     fn join(&mut self, session: Session) -> Result<(), RoomError> {
-//!         if host::members().len() > 10 {
-//!             return Err(RoomError::refuse("ten is company"));
-//!         }
-//!         host::send(session, &"welcome!");
-//!         Ok(())
-//!     }
-//!
-//!     fn message(&mut self, from: Session, data: Value) -> Result<(), RoomError> {
-//!         self.relayed += 1;
-//!         host::set_variable("relayed", &self.relayed, Broadcast::Default);
-//!         host::relay(from, &data);
-//!         Ok(())
-//!     }
-//!
-//!     fn methods(methods: &mut Methods<Self>) {
-//!         methods.add("shout", Self::shout);
+//!     fn call(&mut self, _caller: &Member, call: Call) -> Result<Reply, RoomError> {
+//!         let count: u32 = host::get_variable("count")?.unwrap_or(0);
+//!         let count = match call {
+//!             Call::Add { by } => count.checked_add(by).ok_or("too many")?,
+//!             Call::Reset => 0,
+//!         };
+//!         host::variable("count").broadcast(true).set(&count)?;
+//!         reply(&count)
 //!     }
 //! }
 //!
-//! room_sdk::export_room!(Greeter);
+//! room_sdk::export_room!(Counter);
 //! # fn main() {}
 //! ```
 //!
@@ -69,40 +47,86 @@
 //! (crate type `cdylib`) and copy the `.wasm` into the plugins folder.
 //!
 //! # Layout
-//! - [`Room`], [`RoomInfo`], [`RoomError`], [`Methods`]: what an author
-//!   implements and uses.
-//! - [`host`]: safe calls into the server (variables, messages, kicks,
-//!   log, time).
-//! - [`raw`]: the raw ABI (imports, buffers); the only `unsafe` code.
+//! - [`Room`], [`Member`], [`RoomInfo`], [`Data`], [`Reply`], [`RoomError`]:
+//!   what an author implements and uses.
+//! - [`host`]: safe calls into the server (variables, messages, kicks, room
+//!   control, the clock, log, time, randomness).
+//! - [`sys`]: the raw ABI (imports, buffers); the only `unsafe` code.
 //! - [`export_room!`]: generates the module's exports.
+//! - [`prelude`]: the names a room usually needs.
+//!
+//! The contract itself (names, version, inputs) comes from the
+//! `vampire-abi` crate, which the server builds against too.
 //!
 //! # Sandbox
 //! A plugin has no file system, network or clock of its own: only the
 //! [`host`] calls. Each call into it has a time budget and its memory is
 //! capped; a panic or a budget overrun fails only that call (the client
 //! gets `plugin_error`) and the room continues with a fresh instance, its
-//! members and variables intact. State kept in the struct is lost then;
-//! keep what matters in room variables.
+//! members and variables intact ([`Start::Recreated`]). State kept in the
+//! struct is lost then; keep what matters in room variables.
 
-use std::collections::HashMap;
+use std::time::Duration;
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
 pub mod host;
-pub mod raw;
+pub mod sys;
 
-pub use serde_json::Value;
-pub use serde_json::json;
+#[doc(hidden)]
+pub mod export;
+
+pub use rmpv::Value;
+pub use serde;
+pub use vampire_abi::input::Start;
 
 /// Version of the ABI this SDK implements (`docs/ABI.md`).
-pub const ABI_VERSION: i32 = 1;
+pub const ABI_VERSION: i32 = vampire_abi::ABI_VERSION;
 
 /// A member's session id, as clients see it in events.
 pub type Session = u64;
 
-/// What a room knows at creation.
-#[derive(Debug, Clone, Deserialize)]
+/// The names a room usually needs: `use room_sdk::prelude::*;`.
+pub mod prelude {
+    pub use crate::serde::{Deserialize, Serialize};
+    pub use crate::{
+        Data, Member, NoCalls, Reply, Room, RoomError, RoomInfo, Session, Start, Value, host, reply,
+    };
+}
+
+/// A member of the room.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    /// Session id: what clients see in events.
+    pub session: Session,
+    /// The authenticated user id (`None` without authentication).
+    pub user_id: Option<String>,
+    /// The display name from the member's token, if any.
+    pub name: Option<String>,
+    /// The token's claims (nil without a token).
+    pub claims: Value,
+}
+
+impl Default for Member {
+    fn default() -> Member {
+        Member { session: 0, user_id: None, name: None, claims: Value::Nil }
+    }
+}
+
+impl Member {
+    pub(crate) fn from_raw(raw: &vampire_abi::input::Member<'_>) -> Member {
+        Member {
+            session: raw.session,
+            user_id: raw.user_id.map(str::to_owned),
+            name: raw.name.map(str::to_owned),
+            claims: Data::from_slice(raw.claims).value(),
+        }
+    }
+}
+
+/// The room, as [`host::room`] and [`Room::create`] give it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct RoomInfo {
     /// Room id.
     pub room: String,
@@ -110,23 +134,133 @@ pub struct RoomInfo {
     pub room_type: String,
     /// Display name.
     pub name: String,
+    /// Listed by `list_rooms` (when not locked).
+    pub public: bool,
+    /// Locked: refuses joins and is not listed.
+    pub locked: bool,
     /// Member limit.
     pub max_clients: u32,
-    /// Metadata given by the creator (nil when none).
+    /// Members now.
+    pub member_count: u32,
+    /// Listing metadata.
     pub metadata: Value,
-    /// Current members: empty for a new room; the members so far when the
-    /// instance is re-created after a trap.
-    pub members: Vec<Session>,
-    /// True when the instance is re-created after a trap.
-    pub recreated: bool,
+    /// Session that created the room.
+    pub owner: Session,
 }
 
-/// A failure a hook reports to the client.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+impl Default for RoomInfo {
+    fn default() -> RoomInfo {
+        RoomInfo {
+            room: String::new(),
+            room_type: String::new(),
+            name: String::new(),
+            public: false,
+            locked: false,
+            max_clients: 0,
+            member_count: 0,
+            metadata: Value::Nil,
+            owner: 0,
+        }
+    }
+}
+
+impl RoomInfo {
+    pub(crate) fn from_view(view: &vampire_abi::input::RoomView<'_>) -> RoomInfo {
+        RoomInfo {
+            room: view.room.to_owned(),
+            room_type: view.room_type.to_owned(),
+            name: view.name.to_owned(),
+            public: view.public,
+            locked: view.locked,
+            max_clients: view.max_clients,
+            member_count: view.member_count,
+            metadata: Data::from_slice(view.metadata).value(),
+            owner: view.owner,
+        }
+    }
+}
+
+/// One MessagePack value as a client (or the server) sent it: message
+/// data, join and create options, variable values. Read it with
+/// [`Data::decode`] into your own type, or pass it on unchanged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Data(Vec<u8>);
+
+impl Data {
+    pub(crate) fn from_slice(bytes: &[u8]) -> Data {
+        Data(bytes.to_vec())
+    }
+
+    pub(crate) fn from_vec(bytes: Vec<u8>) -> Data {
+        Data(bytes)
+    }
+
+    /// The value as MessagePack.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Whether it is nil (absent options, say).
+    pub fn is_nil(&self) -> bool {
+        self.0 == [0xc0]
+    }
+
+    /// Decodes it into `T`.
+    ///
+    /// # Errors
+    /// `invalid_request` when it is not a `T`.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, RoomError> {
+        rmp_serde::from_slice(&self.0).map_err(|err| RoomError::invalid_args(err.to_string()))
+    }
+
+    /// Decodes it into a dynamic value.
+    pub fn value(&self) -> Value {
+        rmpv::decode::read_value(&mut &self.0[..]).unwrap_or(Value::Nil)
+    }
+}
+
+impl std::fmt::Debug for Data {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.value())
+    }
+}
+
+/// What a method or join hook answers: one MessagePack value ([`reply`]
+/// makes one), or nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Reply(Option<Vec<u8>>);
+
+impl Reply {
+    /// No value (nil).
+    pub fn none() -> Reply {
+        Reply(None)
+    }
+
+    /// A value already encoded, passed on as it is.
+    pub fn data(data: &Data) -> Reply {
+        Reply(Some(data.0.clone()))
+    }
+
+    pub(crate) fn into_bytes(self) -> Option<Vec<u8>> {
+        self.0
+    }
+}
+
+/// Encodes `value` as the answer of a method or join hook.
+///
+/// # Errors
+/// When serde cannot encode it.
+pub fn reply<T: Serialize + ?Sized>(value: &T) -> Result<Reply, RoomError> {
+    Ok(Reply(Some(host::encode(value)?)))
+}
+
+/// A failure a hook reports to the client. It converts from the usual
+/// errors (strings, serde's), so `?` works in a hook.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomError {
     /// Error code the client receives: `room_error`, `not_authorized`,
     /// `method_not_found` or `invalid_request`.
-    pub code: String,
+    pub code: &'static str,
     /// Detail for the client.
     pub message: String,
 }
@@ -134,267 +268,174 @@ pub struct RoomError {
 impl RoomError {
     /// A rule of the room was broken (`room_error`): "not your turn".
     pub fn new(message: impl Into<String>) -> RoomError {
-        RoomError::with_code("room_error", message)
+        RoomError { code: "room_error", message: message.into() }
     }
 
-    /// Refuses a join (`not_authorized`) with a reason.
+    /// Refuses a join, or a variable change (`not_authorized`).
     pub fn refuse(reason: impl Into<String>) -> RoomError {
-        RoomError::with_code("not_authorized", reason)
+        RoomError { code: "not_authorized", message: reason.into() }
     }
 
     /// Bad method arguments (`invalid_request`).
     pub fn invalid_args(message: impl Into<String>) -> RoomError {
-        RoomError::with_code("invalid_request", message)
+        RoomError { code: "invalid_request", message: message.into() }
     }
 
     /// No such method (`method_not_found`).
     pub fn method_not_found(method: &str) -> RoomError {
-        RoomError::with_code("method_not_found", format!("this room has no method {method:?}"))
-    }
-
-    fn with_code(code: &str, message: impl Into<String>) -> RoomError {
-        RoomError { code: code.to_owned(), message: message.into() }
-    }
-}
-
-/// A room type. One value is made (with `Default`) per room.
-///
-/// Hooks run one at a time; a hook that panics fails only the call that
-/// ran it.
-pub trait Room: Default + 'static {
-    /// The room was created (or its instance re-created after a trap).
-    ///
-    /// # Errors
-    /// The room is not created; the creator gets the error.
-    fn create(&mut self, _info: &RoomInfo) -> Result<(), RoomError> {
-        Ok(())
-    }
-
-    /// `session` asks to join; it is already counted in [`host::members`]
-    /// and anything sent to it arrives right after its join response.
-    /// Default: accept.
-    ///
-    /// # Errors
-    /// Refuses the join, e.g. with [`RoomError::refuse`].
-    fn join(&mut self, _session: Session) -> Result<(), RoomError> {
-        Ok(())
-    }
-
-    /// `session` left (`reason`: `left` or `disconnected`); the others were
-    /// already told. Default: nothing more.
-    fn leave(&mut self, _session: Session, _reason: &str) {}
-
-    /// A member sent a message. Default: relay it to every member, the
-    /// sender included, as the generic room does.
-    ///
-    /// # Errors
-    /// Reported to the sender.
-    fn message(&mut self, from: Session, data: Value) -> Result<(), RoomError> {
-        host::relay(from, &data);
-        Ok(())
-    }
-
-    /// Declares the room's methods. Default: none.
-    fn methods(_methods: &mut Methods<Self>) {}
-}
-
-type Method<R> = Box<dyn Fn(&mut R, Session, Value) -> Result<Value, RoomError>>;
-
-/// The named methods of a room type, each taking typed arguments and
-/// returning a typed result.
-pub struct Methods<R> {
-    methods: HashMap<String, Method<R>>,
-}
-
-impl<R: Room> Methods<R> {
-    fn new() -> Methods<R> {
-        Methods { methods: HashMap::new() }
-    }
-
-    /// Adds method `name`. Its arguments are deserialised from the
-    /// client's `args` (a mismatch is `invalid_request`); its result is
-    /// serialised back.
-    pub fn add<A, T>(&mut self, name: &str, method: fn(&mut R, Session, A) -> Result<T, RoomError>)
-    where
-        A: DeserializeOwned + 'static,
-        T: Serialize + 'static,
-    {
-        let wrapped = move |room: &mut R, session: Session, args: Value| {
-            let args: A = serde_json::from_value(args)
-                .map_err(|err| RoomError::invalid_args(format!("bad arguments: {err}")))?;
-            let result = method(room, session, args)?;
-            serde_json::to_value(result)
-                .map_err(|err| RoomError::new(format!("unencodable result: {err}")))
-        };
-        self.methods.insert(name.to_owned(), Box::new(wrapped));
-    }
-
-    fn call(
-        &self,
-        room: &mut R,
-        session: Session,
-        method: &str,
-        args: Value,
-    ) -> Result<Value, RoomError> {
-        match self.methods.get(method) {
-            Some(method) => method(room, session, args),
-            None => Err(RoomError::method_not_found(method)),
+        RoomError {
+            code: "method_not_found",
+            message: format!("this room has no method {method:?}"),
         }
     }
 }
 
-/// Broadcast choice for [`host::set_variable`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Broadcast {
-    /// Broadcast this and later changes (if the room broadcasts at all).
-    Yes,
-    /// Do not broadcast this and later changes.
-    No,
-    /// Keep the variable's flag; a new variable takes the room's default.
-    Default,
+impl std::fmt::Display for RoomError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
 }
 
-#[doc(hidden)]
-pub mod __private {
-    //! Glue used by [`crate::export_room!`]; not a public API.
+impl std::error::Error for RoomError {}
 
-    use std::cell::RefCell;
+impl From<String> for RoomError {
+    fn from(message: String) -> RoomError {
+        RoomError::new(message)
+    }
+}
 
-    use serde::Deserialize;
+impl From<&str> for RoomError {
+    fn from(message: &str) -> RoomError {
+        RoomError::new(message)
+    }
+}
 
-    use super::*;
+impl From<rmp_serde::encode::Error> for RoomError {
+    fn from(err: rmp_serde::encode::Error) -> RoomError {
+        RoomError::new(format!("cannot encode a value: {err}"))
+    }
+}
 
-    pub use crate::raw::alloc;
+impl From<rmp_serde::decode::Error> for RoomError {
+    fn from(err: rmp_serde::decode::Error) -> RoomError {
+        RoomError::invalid_args(err.to_string())
+    }
+}
 
-    /// A room value and its methods.
-    pub struct Plugin<R: Room> {
-        room: R,
-        methods: Methods<R>,
+/// The methods of a room that has none: every call is answered
+/// `method_not_found`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoCalls {}
+
+impl<'de> serde::Deserialize<'de> for NoCalls {
+    fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<NoCalls, D::Error> {
+        Err(serde::de::Error::custom("unknown variant: this room has no methods"))
+    }
+}
+
+/// A room type. One value is made (with `Default`) per room instance.
+///
+/// Hooks run one at a time, each under the server's time budget; a hook
+/// that panics fails only the call that ran it.
+pub trait Room: Default + 'static {
+    /// The room's methods: an enum with
+    /// `#[derive(Deserialize)]` and
+    /// `#[serde(crate = "room_sdk::serde", tag = "method", content = "args", rename_all = "snake_case")]`,
+    /// one variant per method, its fields the method's arguments (a unit
+    /// variant takes none). Use [`NoCalls`] for a room without methods.
+    type Call: DeserializeOwned;
+
+    /// The instance starts: the room was created ([`Start::New`]), or the
+    /// instance is re-created after a trap ([`Start::Recreated`]) or a
+    /// reload ([`Start::Reloaded`]) with the room's members and variables
+    /// as they were. `options` is the creator's value (nil when none).
+    ///
+    /// # Errors
+    /// A new room is not created; the creator gets the error.
+    fn create(
+        &mut self,
+        _room: &RoomInfo,
+        _start: Start,
+        _options: &Data,
+    ) -> Result<(), RoomError> {
+        Ok(())
     }
 
-    /// The one plugin value of this instance.
-    pub type Slot<R> = RefCell<Option<Plugin<R>>>;
-
-    #[derive(Deserialize)]
-    struct SessionInput {
-        session: Session,
+    /// `member` asks to join, with its `options` (nil when none); it
+    /// already counts in [`host::members`] and anything sent to it arrives
+    /// right after its join response. The reply reaches the joiner in its
+    /// join result (`reply`). Default: accept.
+    ///
+    /// # Errors
+    /// Refuses the join, e.g. with [`RoomError::refuse`].
+    fn join(&mut self, _member: &Member, _options: &Data) -> Result<Reply, RoomError> {
+        Ok(Reply::none())
     }
 
-    #[derive(Deserialize)]
-    struct LeaveInput {
-        session: Session,
-        reason: String,
+    /// `member` left (`reason`: `left`, `disconnected` or `kicked`); the
+    /// others were already told. Default: nothing more.
+    fn leave(&mut self, _member: &Member, _reason: &str) {}
+
+    /// A member called one of the room's methods. Default: none exist.
+    ///
+    /// # Errors
+    /// Reported to the caller.
+    fn call(&mut self, _caller: &Member, _call: Self::Call) -> Result<Reply, RoomError> {
+        Err(RoomError::new("this room has no methods"))
     }
 
-    #[derive(Deserialize)]
-    struct InvokeInput {
-        session: Session,
-        method: String,
-        #[serde(default)]
-        args: Value,
+    /// A member sent a message (`unreliable` when it came over UDP).
+    /// Default: relay it as it came to every member, the sender included,
+    /// as the generic room does.
+    ///
+    /// # Errors
+    /// Reported to the sender.
+    fn message(&mut self, from: &Member, data: &Data, _unreliable: bool) -> Result<(), RoomError> {
+        host::relay(from.session, data)
     }
 
-    #[derive(Deserialize)]
-    struct MessageInput {
-        session: Session,
-        #[serde(default)]
-        data: Value,
+    /// The room's clock ticked ([`host::set_tick_rate`]): `dt` is the real
+    /// time since the previous tick, `count` its number.
+    fn tick(&mut self, _dt: Duration, _count: u64) {}
+
+    /// Timer `tag` fired ([`host::set_timer`]).
+    fn timer(&mut self, _tag: &str) {}
+
+    /// The room is ending: `reason` is `deleted`, `disposed`, `closed` or
+    /// `shutdown`.
+    fn dispose(&mut self, _reason: &str) {}
+
+    /// Whether `member` may set variable `name` to `value`, when the
+    /// variable's own rule lets clients write it. Default: yes.
+    fn can_set_variable(&mut self, _member: &Member, _name: &str, _value: &Data) -> bool {
+        true
     }
 
-    #[derive(Serialize)]
-    enum Reply<'a> {
-        #[serde(rename = "ok")]
-        Ok(&'a Value),
-        #[serde(rename = "error")]
-        Error(&'a RoomError),
+    /// The state to carry to the next version when the plugin is reloaded;
+    /// `None` (the default) starts the new version with only the room's
+    /// members and variables.
+    fn snapshot(&self) -> Option<Vec<u8>> {
+        None
     }
 
-    fn input<T: DeserializeOwned>(ptr: *mut u8, len: usize) -> Result<T, RoomError> {
-        let bytes = crate::raw::take_host_buffer(ptr, len);
-        rmp_serde::from_slice(&bytes)
-            .map_err(|err| RoomError::new(format!("bad hook input: {err}")))
-    }
-
-    fn output(result: Result<Value, RoomError>) -> i64 {
-        let bytes = match &result {
-            Ok(Value::Null) => return 0,
-            Ok(value) => rmp_serde::to_vec_named(&Reply::Ok(value)),
-            Err(error) => rmp_serde::to_vec_named(&Reply::Error(error)),
-        };
-        crate::raw::leak_output(bytes.unwrap_or_default())
-    }
-
-    fn with<R: Room>(
-        slot: &Slot<R>,
-        f: impl FnOnce(&mut Plugin<R>) -> Result<Value, RoomError>,
-    ) -> i64 {
-        let mut slot = slot.borrow_mut();
-        let result = match slot.as_mut() {
-            Some(plugin) => f(plugin),
-            None => Err(RoomError::new("the room was not created")),
-        };
-        output(result)
-    }
-
-    /// `vampire_create`.
-    pub fn create<R: Room>(slot: &Slot<R>, ptr: *mut u8, len: usize) -> i64 {
-        std::panic::set_hook(Box::new(|info| crate::host::log_error(&info.to_string())));
-        let result = input::<RoomInfo>(ptr, len).and_then(|info| {
-            let mut methods = Methods::new();
-            R::methods(&mut methods);
-            let mut room = R::default();
-            room.create(&info)?;
-            *slot.borrow_mut() = Some(Plugin { room, methods });
-            Ok(Value::Null)
-        });
-        output(result)
-    }
-
-    /// `vampire_join`.
-    pub fn join<R: Room>(slot: &Slot<R>, ptr: *mut u8, len: usize) -> i64 {
-        let parsed = input::<SessionInput>(ptr, len);
-        with(slot, |p| p.room.join(parsed?.session).map(|()| Value::Null))
-    }
-
-    /// `vampire_leave`.
-    pub fn leave<R: Room>(slot: &Slot<R>, ptr: *mut u8, len: usize) -> i64 {
-        let parsed = input::<LeaveInput>(ptr, len);
-        with(slot, |p| {
-            let input = parsed?;
-            p.room.leave(input.session, &input.reason);
-            Ok(Value::Null)
-        })
-    }
-
-    /// `vampire_invoke`.
-    pub fn invoke<R: Room>(slot: &Slot<R>, ptr: *mut u8, len: usize) -> i64 {
-        let parsed = input::<InvokeInput>(ptr, len);
-        with(slot, |p| {
-            let input = parsed?;
-            p.methods.call(&mut p.room, input.session, &input.method, input.args)
-        })
-    }
-
-    /// `vampire_message`.
-    pub fn message<R: Room>(slot: &Slot<R>, ptr: *mut u8, len: usize) -> i64 {
-        let parsed = input::<MessageInput>(ptr, len);
-        with(slot, |p| {
-            let input = parsed?;
-            p.room.message(input.session, input.data).map(|()| Value::Null)
-        })
+    /// Takes the state [`Room::snapshot`] gave, in the new version.
+    ///
+    /// # Errors
+    /// The reload is abandoned: the room keeps its old version.
+    fn restore(&mut self, _state: &[u8]) -> Result<(), RoomError> {
+        Ok(())
     }
 }
 
 /// Exports a [`Room`] type as this module's room: generates the ABI's
-/// exports (`vampire_abi_version`, `vampire_alloc`, `vampire_dealloc`,
-/// `vampire_create`, `vampire_join`, `vampire_leave`, `vampire_invoke`,
-/// `vampire_message`). Use it once per plugin crate.
+/// exports (`vampire_abi_version`, `vampire_alloc`, `vampire_dealloc` and
+/// every hook). Use it once per plugin crate.
 #[macro_export]
 macro_rules! export_room {
     ($room:ty) => {
         const _: () = {
             ::std::thread_local! {
-                static SLOT: $crate::__private::Slot<$room> = const { ::std::cell::RefCell::new(None) };
+                static SLOT: $crate::export::Slot<$room> = const { ::std::cell::RefCell::new(None) };
             }
 
             #[unsafe(no_mangle)]
@@ -404,38 +445,34 @@ macro_rules! export_room {
 
             #[unsafe(no_mangle)]
             pub extern "C" fn vampire_alloc(len: usize) -> *mut u8 {
-                $crate::__private::alloc(len)
+                $crate::sys::alloc(len)
             }
 
             #[unsafe(no_mangle)]
             pub extern "C" fn vampire_dealloc(ptr: *mut u8, len: usize) {
-                drop($crate::raw::take_host_buffer(ptr, len))
+                // SAFETY: the host frees only replies a hook gave it, once.
+                drop(unsafe { $crate::sys::take_buffer(ptr, len) })
             }
 
-            #[unsafe(no_mangle)]
-            pub extern "C" fn vampire_create(ptr: *mut u8, len: usize) -> i64 {
-                SLOT.with(|slot| $crate::__private::create::<$room>(slot, ptr, len))
-            }
-
-            #[unsafe(no_mangle)]
-            pub extern "C" fn vampire_join(ptr: *mut u8, len: usize) -> i64 {
-                SLOT.with(|slot| $crate::__private::join::<$room>(slot, ptr, len))
-            }
-
-            #[unsafe(no_mangle)]
-            pub extern "C" fn vampire_leave(ptr: *mut u8, len: usize) -> i64 {
-                SLOT.with(|slot| $crate::__private::leave::<$room>(slot, ptr, len))
-            }
-
-            #[unsafe(no_mangle)]
-            pub extern "C" fn vampire_invoke(ptr: *mut u8, len: usize) -> i64 {
-                SLOT.with(|slot| $crate::__private::invoke::<$room>(slot, ptr, len))
-            }
-
-            #[unsafe(no_mangle)]
-            pub extern "C" fn vampire_message(ptr: *mut u8, len: usize) -> i64 {
-                SLOT.with(|slot| $crate::__private::message::<$room>(slot, ptr, len))
-            }
+            $crate::export_room!(@hook vampire_create, create, $room);
+            $crate::export_room!(@hook vampire_join, join, $room);
+            $crate::export_room!(@hook vampire_leave, leave, $room);
+            $crate::export_room!(@hook vampire_invoke, invoke, $room);
+            $crate::export_room!(@hook vampire_message, message, $room);
+            $crate::export_room!(@hook vampire_tick, tick, $room);
+            $crate::export_room!(@hook vampire_timer, timer, $room);
+            $crate::export_room!(@hook vampire_dispose, dispose, $room);
+            $crate::export_room!(@hook vampire_can_set_variable, can_set_variable, $room);
+            $crate::export_room!(@hook vampire_snapshot, snapshot, $room);
+            $crate::export_room!(@hook vampire_restore, restore, $room);
         };
+    };
+    (@hook $export:ident, $hook:ident, $room:ty) => {
+        #[unsafe(no_mangle)]
+        pub extern "C" fn $export(ptr: *mut u8, len: usize) -> i64 {
+            // SAFETY: the host passes a buffer from `vampire_alloc`, once.
+            let input = unsafe { $crate::sys::take_buffer(ptr, len) };
+            SLOT.with(|slot| $crate::export::$hook::<$room>(slot, &input))
+        }
     };
 }

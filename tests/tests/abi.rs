@@ -7,29 +7,34 @@ use std::path::Path;
 use vampire_client::{CreateRoom, ErrorCode, Event};
 use vampire_tests::{TestServer, as_json, json, next_event, serde_json, wait_for};
 
-/// A hand-written counter room: every `invoke` increments variable `hits`
-/// (a broadcast variable, read back through `variable_get`) and answers
+/// A hand-written counter room for ABI 2, written from `docs/ABI.md`:
+/// every `invoke` increments variable `hits` (a broadcast variable only
+/// the room may set, read back through `variable_get`) and answers
 /// `{"ok": hits}`; `message` broadcasts its whole input from the room.
 const COUNTER: &str = r#"
 (module
   (import "vampire" "variable_get" (func $variable_get (param i32 i32 i32 i32) (result i32)))
   (import "vampire" "variable_set" (func $variable_set (param i32 i32 i32 i32 i32) (result i32)))
-  (import "vampire" "broadcast" (func $broadcast (param i64 i32 i32)))
+  (import "vampire" "broadcast" (func $broadcast (param i64 i32 i32 i32) (result i32)))
   (memory (export "memory") 1)
   (data (i32.const 0) "hits")
-  (global $heap (mut i32) (i32.const 4096))
-  (func (export "vampire_abi_version") (result i32) (i32.const 1))
+  (func (export "vampire_abi_version") (result i32) (i32.const 2))
+  ;; One scratch buffer at 4096, grown as needed.
   (func (export "vampire_alloc") (param $len i32) (result i32)
-    (global.get $heap)
-    (global.set $heap
-      (i32.and (i32.add (i32.add (global.get $heap) (local.get $len)) (i32.const 7)) (i32.const -8))))
+    (local $pages i32)
+    (local.set $pages
+      (i32.shr_u (i32.add (i32.add (local.get $len) (i32.const 4096)) (i32.const 65535))
+                 (i32.const 16)))
+    (if (i32.gt_u (local.get $pages) (memory.size))
+      (then (drop (memory.grow (i32.sub (local.get $pages) (memory.size))))))
+    (i32.const 4096))
   (func (export "vampire_dealloc") (param i32 i32))
   (func $ok (param i32 i32) (result i64) (i64.const 0))
   (export "vampire_create" (func $ok))
   (export "vampire_join" (func $ok))
   (export "vampire_leave" (func $ok))
   (func (export "vampire_message") (param $ptr i32) (param $len i32) (result i64)
-    (call $broadcast (i64.const -1) (local.get $ptr) (local.get $len))
+    (drop (call $broadcast (i64.const -1) (local.get $ptr) (local.get $len) (i32.const 0)))
     (i64.const 0))
   (func (export "vampire_invoke") (param $ptr i32) (param $len i32) (result i64)
     (local $hits i32)
@@ -74,13 +79,20 @@ async fn a_hand_written_module_loads_and_works() {
         }
     );
 
+    // The room's own variable: clients may read it but not set it.
+    let err = client.set_variable(&room, "hits", json!(99), None).await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::NotAuthorized), "{err}");
+
     client.send_message(&room, json!("ping")).await.unwrap();
     let event = wait_for(&mut client, |e| matches!(e, Event::RoomMessage { .. })).await;
     let Event::RoomMessage { room: from_room, from: None, data } = event else {
         panic!("expected a message from the room, got {event:?}");
     };
     assert_eq!(from_room, room);
-    assert_eq!(as_json(&data), serde_json::json!({"session": client.session(), "data": "ping"}));
+    assert_eq!(
+        as_json(&data),
+        serde_json::json!({"session": client.session(), "unreliable": false, "data": "ping"})
+    );
 }
 
 /// The example module of `docs/ABI.md`, taken from the document itself.
@@ -102,6 +114,13 @@ async fn the_example_in_the_abi_doc_works() {
     let room = client.create_room(of_type("doc")).await.unwrap().id;
     client.join(&room, None).await.unwrap();
     assert_eq!(client.invoke(&room, "answer", json!(null)).await.unwrap(), json!(42));
+    // Any number of calls of any size: the scratch buffer grows.
+    let large = "x".repeat(200_000);
+    let server_limit = 65_536;
+    for _ in 0..20 {
+        let args = json!({ "text": large[..server_limit - 100] });
+        assert_eq!(client.invoke(&room, "answer", args).await.unwrap(), json!(42));
+    }
     assert_eq!(
         next_event(&mut client).await,
         Event::VariableChanged {
@@ -126,8 +145,8 @@ async fn modules_breaking_the_abi_are_refused_and_the_others_load() {
         |folder| {
             write_wat(
                 folder,
-                "future",
-                &doc_module_with("(result i32) (i32.const 1)", "(result i32) (i32.const 2)"),
+                "old",
+                &doc_module_with("(result i32) (i32.const 2)", "(result i32) (i32.const 1)"),
             );
             write_wat(folder, "no-invoke", &doc_module_with("(export \"vampire_invoke\")", ""));
             write_wat(
@@ -149,7 +168,7 @@ async fn modules_breaking_the_abi_are_refused_and_the_others_load() {
     )
     .await;
     let client = server.client().await;
-    for refused in ["future", "no-invoke", "bad-alloc", "foreign-import"] {
+    for refused in ["old", "no-invoke", "bad-alloc", "foreign-import"] {
         let err = client.create_room(of_type(refused)).await.unwrap_err();
         assert_eq!(err.code(), Some(ErrorCode::UnknownRoomType), "{refused}");
     }

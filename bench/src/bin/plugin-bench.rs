@@ -16,7 +16,7 @@ use vampire_bench::load::invoke_argument;
 use vampire_bench::stats;
 use vampire_protocol::{CreateRoom, RoomInfo};
 use vampiretcp::Config;
-use vampiretcp::outbound::{ClientHandle, ClientLimits, Responder};
+use vampiretcp::outbound::{ClientHandle, ClientLimits, Identity, Responder};
 use vampiretcp::plugins::{PluginRoomType, PluginRuntime, loader, room::WasmRoom};
 use vampiretcp::rooms::manager::Listing;
 use vampiretcp::rooms::{RoomBehaviour, RoomLimits, RoomManager, RoomSettings, RoomState};
@@ -88,6 +88,7 @@ fn main() -> anyhow::Result<()> {
                 max_memberships: 1,
                 max_owned_rooms: usize::MAX,
             },
+            Identity::default(),
         );
         let manager = RoomManager::new(Arc::new(config));
         manager.register_type(Arc::new(PluginRoomType(module.clone())));

@@ -24,7 +24,7 @@ use vampire_protocol::{ErrorCode, PROTOCOL_VERSION, SessionId, Welcome, frame, s
 
 use crate::net::NetContext;
 use crate::net::session::Session;
-use crate::outbound::ClientHandle;
+use crate::outbound::{ClientHandle, Identity};
 
 /// Bytes gathered from the queue into one `write` call at most.
 const WRITE_BATCH_BYTES: usize = 64 * 1024;
@@ -46,7 +46,7 @@ pub(crate) async fn serve(
 ) {
     let _ = socket.set_nodelay(true);
     let (mut reader, writer) = socket.into_split();
-    let client = ClientHandle::new(session_id, context.client_limits());
+    let client = ClientHandle::new(session_id, context.client_limits(), Identity::default());
     let writer = tokio::spawn(write_loop(writer, client.clone()));
     let limits = &context.config.limits;
 

@@ -82,9 +82,9 @@ impl Session {
                 limit.map(|l| l as usize),
                 Responder::new(client, id, None),
             ),
-            Request::Join { room, password } => {
+            Request::Join { room, password, options } => {
                 let Some((handle, respond)) = self.room(room, id) else { return };
-                handle.join(client, password, respond).await;
+                handle.join(client, password, options.unwrap_or_default(), respond).await;
             }
             Request::Leave { room } => {
                 let Some((handle, respond)) = self.room(room, id) else { return };
@@ -112,7 +112,7 @@ impl Session {
             }
             Request::SendMessage { room, data } => {
                 let Some((handle, respond)) = self.room(room, id) else { return };
-                handle.send_message(data, respond).await;
+                handle.send_message(data, false, respond).await;
             }
         }
     }

@@ -1,92 +1,43 @@
-//! The host/guest contract (`docs/ABI.md`): names, signatures, the version,
-//! and the encoding of what crosses the boundary.
+//! The host's side of the plugin ABI (`docs/ABI.md`), whose names,
+//! version, flags and encodings live in the `vampire-abi` crate: checking
+//! a module's exports, and turning a hook's reply into the client's
+//! answer.
 
 use bytes::Bytes;
-use vampire_protocol::error::quote;
-use vampire_protocol::msgpack::{self, MAX_NESTING, Reader};
+use vampire_abi::reply::{self, Reply};
+use vampire_abi::{ABI_VERSION, Hook, exports};
+use vampire_protocol::msgpack::{self, MAX_NESTING};
 use vampire_protocol::{ErrorCode, Payload};
 use wasmtime::{ExternType, Module, ValType};
 
 use crate::error::ApiError;
 
-/// The ABI version this host speaks; a module must export
-/// `vampire_abi_version` returning it.
-pub const ABI_VERSION: i32 = 1;
-
-/// Module name of every host import.
-pub const IMPORT_MODULE: &str = "vampire";
-
-/// The guest's linear memory export.
-pub const MEMORY: &str = "memory";
-/// `() -> i32`: the module's ABI version.
-pub const ABI_VERSION_EXPORT: &str = "vampire_abi_version";
-/// `(len: i32) -> i32`: a buffer of `len` bytes for the host to fill.
-pub const ALLOC: &str = "vampire_alloc";
-/// `(ptr: i32, len: i32)`: frees a hook's output.
-pub const DEALLOC: &str = "vampire_dealloc";
-
-/// The guest's entry points. Each is `(ptr: i32, len: i32) -> i64`: it
-/// takes ownership of an input buffer from `vampire_alloc` holding a
-/// MessagePack map, and returns `0` (success, nil) or `(ptr << 32) | len`
-/// of a MessagePack reply the host frees with `vampire_dealloc`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hook {
-    /// `vampire_create`
-    Create,
-    /// `vampire_join`
-    Join,
-    /// `vampire_leave`
-    Leave,
-    /// `vampire_invoke`
-    Invoke,
-    /// `vampire_message`
-    Message,
-}
-
-impl Hook {
-    /// Every hook, in the order of [`Hook::index`].
-    pub const ALL: [Hook; 5] = [Hook::Create, Hook::Join, Hook::Leave, Hook::Invoke, Hook::Message];
-
-    /// The export's name.
-    pub fn export(self) -> &'static str {
-        match self {
-            Hook::Create => "vampire_create",
-            Hook::Join => "vampire_join",
-            Hook::Leave => "vampire_leave",
-            Hook::Invoke => "vampire_invoke",
-            Hook::Message => "vampire_message",
-        }
-    }
-
-    /// Position in [`Hook::ALL`].
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
-
-/// Checks that `module` exports everything the ABI requires with the right
-/// signatures.
+/// Checks that `module` exports everything the ABI requires, and any
+/// optional hook it exports, with the right signatures.
 ///
 /// # Errors
 /// A sentence naming the first missing or mistyped export.
 pub fn check_exports(module: &Module) -> Result<(), String> {
     use ValType::{I32, I64};
-    let mut required: Vec<(&str, Vec<ValType>, Vec<ValType>)> = vec![
-        (ABI_VERSION_EXPORT, vec![], vec![I32]),
-        (ALLOC, vec![I32], vec![I32]),
-        (DEALLOC, vec![I32, I32], vec![]),
+    match module.get_export(exports::MEMORY) {
+        Some(ExternType::Memory(_)) => {}
+        Some(_) => return Err(format!("export `{}` is not a memory", exports::MEMORY)),
+        None => return Err(format!("missing export `{}`", exports::MEMORY)),
+    }
+    let mut expected: Vec<(&str, bool, Vec<ValType>, Vec<ValType>)> = vec![
+        (exports::ABI_VERSION, true, vec![], vec![I32]),
+        (exports::ALLOC, true, vec![I32], vec![I32]),
+        (exports::DEALLOC, true, vec![I32, I32], vec![]),
     ];
     for hook in Hook::ALL {
-        required.push((hook.export(), vec![I32, I32], vec![I64]));
+        expected.push((hook.export(), hook.required(), vec![I32, I32], vec![I64]));
     }
-    match module.get_export(MEMORY) {
-        Some(ExternType::Memory(_)) => {}
-        Some(_) => return Err(format!("export `{MEMORY}` is not a memory")),
-        None => return Err(format!("missing export `{MEMORY}`")),
-    }
-    for (name, params, results) in required {
+    for (name, required, params, results) in expected {
         let Some(export) = module.get_export(name) else {
-            return Err(format!("missing export `{name}`"));
+            if required {
+                return Err(format!("missing export `{name}`"));
+            }
+            continue;
         };
         let ExternType::Func(func) = export else {
             return Err(format!("export `{name}` is not a function"));
@@ -103,17 +54,17 @@ pub fn check_exports(module: &Module) -> Result<(), String> {
     Ok(())
 }
 
-/// Splits a hook's packed return value into `(ptr, len)`.
-pub fn unpack(packed: i64) -> (u32, u32) {
-    ((packed as u64 >> 32) as u32, packed as u32)
+/// The refusal of a module built for another ABI version, naming both.
+pub fn version_mismatch(found: i32) -> String {
+    format!("it was built for ABI version {found}; this server speaks version {ABI_VERSION}")
 }
 
 /// Decodes a hook's reply: `{"ok": value}` gives the value's bytes as
 /// they are; `{"error": {"code", "message"}}` gives the error for the
 /// client.
 ///
-/// A guest may use the codes `not_authorized`, `method_not_found` and
-/// `invalid_request`; any other code becomes `room_error`.
+/// A guest may use the codes of [`reply::GUEST_CODES`]; any other code
+/// becomes `room_error`.
 ///
 /// # Errors
 /// The guest's error, or `plugin_error` when the reply is malformed.
@@ -122,28 +73,10 @@ pub fn decode_reply(bytes: &[u8]) -> Result<Payload, ApiError> {
         ApiError::new(ErrorCode::PluginError, format!("the plugin's reply is malformed: {why}"))
     };
     msgpack::validate(bytes, MAX_NESTING + 1).map_err(|err| malformed(&err.to_string()))?;
-    let mut reader = Reader::new(bytes);
-    let entries = reader.map_len().map_err(|m| malformed(&m.to_string()))?;
-    if entries != 1 {
-        return Err(malformed("expected a map with one entry, `ok` or `error`"));
-    }
-    match reader.str().map_err(|m| malformed(&m.to_string()))? {
-        "ok" => {
-            let value = reader.raw().map_err(|err| malformed(&err.to_string()))?;
-            Ok(Payload::from_bytes(Bytes::copy_from_slice(value))
-                .map_err(|err| malformed(&err.to_string()))?)
-        }
-        "error" => {
-            let fields = reader.map_len().map_err(|m| malformed(&m.to_string()))?;
-            let (mut code, mut message) = ("", "");
-            for _ in 0..fields {
-                let key = reader.str().map_err(|m| malformed(&m.to_string()))?;
-                match key {
-                    "code" => code = reader.str().map_err(|m| malformed(&m.to_string()))?,
-                    "message" => message = reader.str().map_err(|m| malformed(&m.to_string()))?,
-                    _ => reader.skip().map_err(|err| malformed(&err.to_string()))?,
-                }
-            }
+    match reply::read(bytes).map_err(|err| malformed(&err.0))? {
+        Reply::Ok(value) => Payload::from_bytes(Bytes::copy_from_slice(value))
+            .map_err(|err| malformed(&err.to_string())),
+        Reply::Error { code, message } => {
             let code = match code {
                 "not_authorized" => ErrorCode::NotAuthorized,
                 "method_not_found" => ErrorCode::MethodNotFound,
@@ -152,6 +85,5 @@ pub fn decode_reply(bytes: &[u8]) -> Result<Payload, ApiError> {
             };
             Err(ApiError::new(code, message))
         }
-        other => Err(malformed(&format!("unknown reply {}", quote(other)))),
     }
 }

@@ -12,7 +12,7 @@ use wasmtime::{InstancePre, Module, Result, Store, bail, format_err};
 
 use crate::error::ApiError;
 use crate::logging::Throttle;
-use crate::plugins::abi::{self, ABI_VERSION};
+use crate::plugins::abi;
 use crate::plugins::room::WasmRoom;
 use crate::plugins::runtime::PluginRuntime;
 use crate::plugins::state::PluginState;
@@ -24,6 +24,8 @@ pub struct PluginModule {
     name: String,
     pre: InstancePre<PluginState>,
     runtime: Arc<PluginRuntime>,
+    /// Which hooks the module exports, by `Hook::index`.
+    exported: [bool; vampire_abi::Hook::ALL.len()],
 }
 
 impl PluginModule {
@@ -38,6 +40,11 @@ impl PluginModule {
 
     pub(crate) fn runtime(&self) -> &PluginRuntime {
         &self.runtime
+    }
+
+    /// Whether the module exports `hook`.
+    pub fn exports(&self, hook: vampire_abi::Hook) -> bool {
+        self.exported[hook.index()]
     }
 }
 
@@ -103,13 +110,14 @@ pub fn compile(runtime: &Arc<PluginRuntime>, path: &Path) -> Result<PluginModule
     store.set_epoch_deadline(runtime.deadline_ticks());
     let instance = pre.instantiate(&mut store).context("cannot instantiate it")?;
     let version = instance
-        .get_typed_func::<(), i32>(&mut store, abi::ABI_VERSION_EXPORT)?
+        .get_typed_func::<(), i32>(&mut store, vampire_abi::exports::ABI_VERSION)?
         .call(&mut store, ())
         .context("its vampire_abi_version failed")?;
-    if version != ABI_VERSION {
-        bail!("it was built for ABI version {version}; this server speaks version {ABI_VERSION}");
+    if version != vampire_abi::ABI_VERSION {
+        bail!("{}", abi::version_mismatch(version));
     }
-    Ok(PluginModule { name, pre, runtime: runtime.clone() })
+    let exported = vampire_abi::Hook::ALL.map(|hook| module.get_export(hook.export()).is_some());
+    Ok(PluginModule { name, pre, runtime: runtime.clone(), exported })
 }
 
 /// Loads every `*.wasm` file directly in `folder`, in name order. A module

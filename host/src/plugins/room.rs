@@ -10,17 +10,19 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tracing::{error, warn};
+use vampire_abi::Hook;
+use vampire_abi::input::{self, Member, RoomView, Start};
 use vampire_protocol::error::one_line;
-use vampire_protocol::msgpack::Writer;
 use vampire_protocol::{ErrorCode, Payload, SessionId};
 use wasmtime::{Memory, Store, Trap, TypedFunc};
 
 use crate::error::{ApiError, MAX_ERROR_MESSAGE_BYTES};
 use crate::logging::Throttle;
-use crate::plugins::abi::{self, Hook};
+use crate::outbound::ClientHandle;
+use crate::plugins::abi;
 use crate::plugins::loader::PluginModule;
 use crate::plugins::state::{MemoryRefusal, PluginState};
 use crate::rooms::{RoomBehaviour, RoomState};
@@ -43,7 +45,9 @@ struct Instance {
     memory: Memory,
     alloc: TypedFunc<u32, u32>,
     dealloc: TypedFunc<(u32, u32), ()>,
-    hooks: Vec<TypedFunc<(u32, u32), i64>>,
+    /// Every hook, by [`Hook::index`]; `None` for an optional hook the
+    /// module does not export.
+    hooks: Vec<Option<TypedFunc<(u32, u32), i64>>>,
 }
 
 impl WasmRoom {
@@ -55,7 +59,7 @@ impl WasmRoom {
     }
 
     /// Instantiates the module and runs its `create` hook.
-    fn start(&mut self, room: &mut RoomState, recreated: bool) -> Result<(), ApiError> {
+    fn start(&mut self, room: &mut RoomState, start: Start) -> Result<(), ApiError> {
         let instance = self.instantiate().map_err(|err| {
             let reason = describe_error(&err);
             error!(room = %room.id(), plugin = self.plugin.name(), "cannot instantiate: {reason}");
@@ -66,20 +70,25 @@ impl WasmRoom {
         })?;
         self.live = Some(instance);
         let settings = room.settings();
-        let members = room.member_ids();
-        let mut input = Vec::with_capacity(128 + settings.metadata.len());
-        let mut w = Writer::new(&mut input);
-        w.map(7);
-        w.str("room").str(room.id());
-        w.str("room_type").str(&settings.room_type);
-        w.str("name").str(&settings.name);
-        w.str("max_clients").uint(settings.max_clients.into());
-        w.str("metadata").raw(settings.metadata.as_bytes());
-        w.str("members").array(members.len());
-        for member in members {
-            w.uint(member);
-        }
-        w.str("recreated").bool(recreated);
+        let members: Vec<Member<'_>> = room
+            .member_ids()
+            .into_iter()
+            .filter_map(|session| room.member(session).map(|client| member_of(session, client)))
+            .collect();
+        let view = RoomView {
+            room: room.id(),
+            room_type: &settings.room_type,
+            name: &settings.name,
+            public: settings.public,
+            locked: settings.locked,
+            max_clients: settings.max_clients,
+            member_count: members.len() as u32,
+            metadata: settings.metadata.as_bytes(),
+            owner: settings.owner,
+        };
+        let mut input = Vec::with_capacity(256 + settings.metadata.len());
+        input::Create { room: view, start, options: settings.options.as_bytes(), members }
+            .write(&mut input);
         self.run(room, Hook::Create, &input).map(drop)
     }
 
@@ -96,14 +105,17 @@ impl WasmRoom {
         store.set_epoch_deadline(runtime.deadline_ticks());
         let instance = self.plugin.instance_pre().instantiate(&mut store)?;
         let memory = instance
-            .get_memory(&mut store, abi::MEMORY)
+            .get_memory(&mut store, vampire_abi::exports::MEMORY)
             .ok_or_else(|| wasmtime::format_err!("no memory export"))?;
         store.data_mut().memory = Some(memory);
-        let alloc = instance.get_typed_func(&mut store, abi::ALLOC)?;
-        let dealloc = instance.get_typed_func(&mut store, abi::DEALLOC)?;
+        let alloc = instance.get_typed_func(&mut store, vampire_abi::exports::ALLOC)?;
+        let dealloc = instance.get_typed_func(&mut store, vampire_abi::exports::DEALLOC)?;
         let hooks = Hook::ALL
             .iter()
-            .map(|hook| instance.get_typed_func(&mut store, hook.export()))
+            .map(|hook| match instance.get_export(&mut store, hook.export()) {
+                Some(_) => instance.get_typed_func(&mut store, hook.export()).map(Some),
+                None => Ok(None),
+            })
             .collect::<Result<_, _>>()?;
         Ok(Instance { store, memory, alloc, dealloc, hooks })
     }
@@ -117,9 +129,23 @@ impl WasmRoom {
         input: &[u8],
     ) -> Result<Payload, ApiError> {
         if self.live.is_none() {
-            self.start(room, true)?;
+            self.start(room, Start::Recreated)?;
         }
         self.run(room, hook, input)
+    }
+
+    /// Whether the module exports `hook` (the required ones always do).
+    fn exports(&self, hook: Hook) -> bool {
+        hook.required() || self.plugin.exports(hook)
+    }
+
+    /// Calls an optional hook the room cannot answer anyone about (tick,
+    /// timer): nothing when the module does not export it, and a failure is
+    /// only logged (and counted).
+    fn notify(&mut self, room: &mut RoomState, hook: Hook, input: &[u8]) {
+        if self.exports(hook) {
+            let _ = self.call(room, hook, input);
+        }
     }
 
     /// Runs one hook on the live instance. On a trap the instance is
@@ -156,7 +182,7 @@ impl WasmRoom {
             ));
         } else if hook != Hook::Create {
             // Re-create now, so the next call finds a working room.
-            if let Err(restart) = self.start(room, true) {
+            if let Err(restart) = self.start(room, Start::Recreated) {
                 warn!(room = %room.id(), plugin = self.plugin.name(), "re-creating the instance failed: {}", restart.message);
                 room.request_close(&format!("its plugin cannot restart: {}", restart.message));
             }
@@ -235,11 +261,14 @@ impl Instance {
         let len = u32::try_from(input.len())?;
         let ptr = self.alloc.call(&mut self.store, len)?;
         self.memory.write(&mut self.store, ptr as usize, input)?;
-        let packed = self.hooks[hook.index()].call(&mut self.store, (ptr, len))?;
+        let function = self.hooks[hook.index()]
+            .as_ref()
+            .ok_or_else(|| wasmtime::format_err!("the module does not export {}", hook.export()))?;
+        let packed = function.call(&mut self.store, (ptr, len))?;
         if packed == 0 {
             return Ok(None);
         }
-        let (out_ptr, out_len) = abi::unpack(packed);
+        let (out_ptr, out_len) = vampire_abi::unpack(packed);
         let range = out_ptr as usize..out_ptr as usize + out_len as usize;
         let reply = self
             .memory
@@ -254,25 +283,41 @@ impl Instance {
     }
 }
 
-/// A hook input naming one member: `{"session": id}`.
-fn session_input(session: SessionId) -> Vec<u8> {
-    let mut input = Vec::with_capacity(16);
-    Writer::new(&mut input).map(1).str("session").uint(session);
-    input
+/// A member's map for a hook input.
+fn member_of(session: SessionId, client: &ClientHandle) -> Member<'_> {
+    let identity = client.identity();
+    Member {
+        session,
+        user_id: identity.user_id.as_deref(),
+        name: identity.name.as_deref(),
+        claims: identity.claims.as_bytes(),
+    }
 }
 
 impl RoomBehaviour for WasmRoom {
     fn on_create(&mut self, room: &mut RoomState) -> Result<(), ApiError> {
-        self.start(room, false)
+        self.start(room, Start::New)
     }
 
-    fn on_join(&mut self, room: &mut RoomState, session: SessionId) -> Result<(), ApiError> {
-        self.call(room, Hook::Join, &session_input(session)).map(drop)
+    fn on_join(
+        &mut self,
+        room: &mut RoomState,
+        session: SessionId,
+        options: &Payload,
+    ) -> Result<Payload, ApiError> {
+        let mut input = Vec::with_capacity(64 + options.len());
+        let member = room
+            .member(session)
+            .map_or(Member { session, claims: &[0xc0], ..Member::default() }, |client| {
+                member_of(session, client)
+            });
+        input::Join { member, options: options.as_bytes() }.write(&mut input);
+        self.call(room, Hook::Join, &input)
     }
 
     fn on_leave(&mut self, room: &mut RoomState, session: SessionId, reason: &str) {
         let mut input = Vec::with_capacity(32);
-        Writer::new(&mut input).map(2).str("session").uint(session).str("reason").str(reason);
+        input::Leave { session, reason }.write(&mut input);
         // The member is gone whatever the plugin says; a failure is logged.
         let _ = self.call(room, Hook::Leave, &input);
     }
@@ -285,9 +330,7 @@ impl RoomBehaviour for WasmRoom {
         args: &Payload,
     ) -> Result<Payload, ApiError> {
         let mut input = Vec::with_capacity(48 + method.len() + args.len());
-        let mut w = Writer::new(&mut input);
-        w.map(3).str("session").uint(session).str("method").str(method);
-        w.str("args").raw(args.as_bytes());
+        input::Invoke { session, method, args: args.as_bytes() }.write(&mut input);
         self.call(room, Hook::Invoke, &input)
     }
 
@@ -296,14 +339,52 @@ impl RoomBehaviour for WasmRoom {
         room: &mut RoomState,
         session: SessionId,
         data: &Payload,
+        unreliable: bool,
     ) -> Result<(), ApiError> {
-        let mut input = Vec::with_capacity(32 + data.len());
-        Writer::new(&mut input)
-            .map(2)
-            .str("session")
-            .uint(session)
-            .str("data")
-            .raw(data.as_bytes());
+        let mut input = Vec::with_capacity(40 + data.len());
+        input::Message { session, data: data.as_bytes(), unreliable }.write(&mut input);
         self.call(room, Hook::Message, &input).map(drop)
+    }
+
+    fn on_tick(&mut self, room: &mut RoomState, dt: Duration, count: u64) {
+        let mut input = Vec::with_capacity(24);
+        input::Tick { dt_ms: dt.as_millis() as u64, count }.write(&mut input);
+        self.notify(room, Hook::Tick, &input);
+    }
+
+    fn on_timer(&mut self, room: &mut RoomState, tag: &str) {
+        let mut input = Vec::with_capacity(8 + tag.len());
+        input::Timer { tag }.write(&mut input);
+        self.notify(room, Hook::Timer, &input);
+    }
+
+    fn on_dispose(&mut self, room: &mut RoomState, reason: &str) {
+        // A room closed because its plugin cannot restart has no instance
+        // left to tell.
+        if self.live.is_none() {
+            return;
+        }
+        let mut input = Vec::with_capacity(24);
+        input::Dispose { reason }.write(&mut input);
+        if self.exports(Hook::Dispose) {
+            let _ = self.run(room, Hook::Dispose, &input);
+        }
+    }
+
+    fn can_set_variable(
+        &mut self,
+        room: &mut RoomState,
+        session: SessionId,
+        name: &str,
+        value: &Payload,
+        exists: bool,
+    ) -> Result<bool, ApiError> {
+        if !self.exports(Hook::CanSetVariable) {
+            return Ok(true);
+        }
+        let mut input = Vec::with_capacity(48 + name.len() + value.len());
+        input::CanSetVariable { session, name, value: value.as_bytes(), exists }.write(&mut input);
+        let answer = self.call(room, Hook::CanSetVariable, &input)?;
+        Ok(answer.to_value().as_bool() == Some(true))
     }
 }

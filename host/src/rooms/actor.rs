@@ -22,6 +22,7 @@ use crate::outbound::{ClientHandle, MembershipRefused, Responder};
 use crate::rooms::behaviour::RoomBehaviour;
 use crate::rooms::manager::{RoomHandle, RoomIndex};
 use crate::rooms::state::{JoinEnd, RoomState};
+use crate::rooms::variables::Rules;
 
 /// Commands a room handles in one turn at most, before it hands its
 /// outbox to the members.
@@ -35,6 +36,7 @@ pub(crate) enum RoomCommand {
     Join {
         client: ClientHandle,
         password: Option<String>,
+        options: Payload,
         respond: Responder,
     },
     /// Leave on request (`respond` is `Some`) or on disconnect (`None`).
@@ -63,8 +65,10 @@ pub(crate) enum RoomCommand {
         args: Payload,
         respond: Responder,
     },
+    /// A message; `unreliable` when it came over UDP.
     Message {
         data: Payload,
+        unreliable: bool,
         respond: Responder,
     },
     /// The server is stopping: end the room.
@@ -72,10 +76,23 @@ pub(crate) enum RoomCommand {
 }
 
 /// Whether the actor goes on after a command.
-#[derive(PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 enum Next {
     Continue,
-    Stop,
+    Stop(Ending),
+}
+
+/// Why a room ends.
+#[derive(Debug, PartialEq, Eq)]
+enum Ending {
+    /// Its owner deleted it: members get `room_deleted`.
+    Deleted,
+    /// Empty, or never joined, or its mailbox closed.
+    Disposed,
+    /// The server closed it: members get `room_closed` with the reason.
+    Closed(String),
+    /// The server is stopping.
+    Shutdown,
 }
 
 /// How long a room may live without members, from the configuration.
@@ -138,11 +155,28 @@ impl RoomActor {
             Lifetime { created: now, ever_joined: false, owner_gone: false, empty_since: now };
         let mut batch = Vec::with_capacity(TURN_COMMANDS);
         let owner = self.owner.clone();
-        loop {
+        let ending = loop {
             let deadline = self.dispose_deadline(&life);
-            let received = tokio::select! {
+            let clock = self.state.clock().next_deadline();
+            let mut next = Next::Continue;
+            tokio::select! {
                 biased;
-                received = mailbox.recv_many(&mut batch, TURN_COMMANDS) => received,
+                received = mailbox.recv_many(&mut batch, TURN_COMMANDS) => {
+                    if received == 0 {
+                        break Ending::Disposed;
+                    }
+                    for command in batch.drain(..) {
+                        if next != Next::Continue {
+                            // Dropping it answers `room_not_found`.
+                            continue;
+                        }
+                        next = self.handle(command);
+                        next = self.close_if_asked(next);
+                    }
+                }
+                () = sleep_until(clock), if clock.is_some() => {
+                    next = self.run_clock();
+                }
                 () = owner.closing(), if !life.owner_gone => {
                     life.owner_gone = true;
                     continue;
@@ -150,38 +184,68 @@ impl RoomActor {
                 () = sleep_until(deadline), if deadline.is_some() => {
                     let why = if life.ever_joined { "empty since its creator left" } else { "nobody joined in time" };
                     info!(room = %self.state.id(), "room disposed: {why}");
-                    break;
-                }
-            };
-            if received == 0 {
-                break;
-            }
-            let mut next = Next::Continue;
-            for command in batch.drain(..) {
-                if next == Next::Stop {
-                    // Dropping it answers `room_not_found`.
-                    continue;
-                }
-                next = self.handle(command);
-                if let Some(reason) = self.state.take_close_request() {
-                    info!(room = %self.state.id(), %reason, "room closed");
-                    self.state.end(Some(&reason));
-                    next = Next::Stop;
+                    break Ending::Disposed;
                 }
             }
             self.state.flush();
-            if next == Next::Stop {
-                break;
+            match next {
+                Next::Continue => {}
+                Next::Stop(ending) => break ending,
             }
             if self.state.member_count() > 0 {
                 life.ever_joined = true;
                 life.empty_since = Instant::now();
             } else if life.ever_joined && self.state.settings().auto_dispose {
                 info!(room = %self.state.id(), "room disposed: last member left");
-                break;
+                break Ending::Disposed;
+            }
+        };
+        self.end(ending);
+        self.finish(mailbox);
+    }
+
+    /// Delivers what the clock has due: the tick, then the timers.
+    fn run_clock(&mut self) -> Next {
+        let now = Instant::now();
+        if let Some(tick) = self.state.clock_mut().take_tick(now) {
+            self.behaviour.on_tick(&mut self.state, tick.dt, tick.count);
+            if let Next::Stop(ending) = self.close_if_asked(Next::Continue) {
+                return Next::Stop(ending);
             }
         }
-        self.finish(mailbox);
+        for tag in self.state.clock_mut().take_due_timers(now) {
+            self.behaviour.on_timer(&mut self.state, &tag);
+            if let Next::Stop(ending) = self.close_if_asked(Next::Continue) {
+                return Next::Stop(ending);
+            }
+        }
+        Next::Continue
+    }
+
+    /// Turns a close the behaviour asked for into the end of the room.
+    fn close_if_asked(&mut self, next: Next) -> Next {
+        match self.state.take_close_request() {
+            Some(reason) => Next::Stop(Ending::Closed(reason)),
+            None => next,
+        }
+    }
+
+    /// Runs the dispose hook, then tells the members why the room ends.
+    fn end(&mut self, ending: Ending) {
+        let (hook_reason, told): (&str, Option<String>) = match &ending {
+            Ending::Deleted => ("deleted", None),
+            Ending::Disposed => ("disposed", Some("the room was closed".to_owned())),
+            Ending::Closed(reason) => ("closed", Some(reason.clone())),
+            Ending::Shutdown => ("shutdown", Some("the server is shutting down".to_owned())),
+        };
+        if let Ending::Closed(reason) = &ending {
+            info!(room = %self.state.id(), %reason, "room closed");
+        }
+        self.behaviour.on_dispose(&mut self.state, hook_reason);
+        self.state.flush();
+        if told.is_none() || self.state.member_count() > 0 {
+            self.state.end(told.as_deref());
+        }
     }
 
     /// When the room is deleted for lack of members, if it is.
@@ -196,13 +260,10 @@ impl RoomActor {
         }
     }
 
-    /// Leaves the index, tells any remaining member, and answers what is
-    /// still queued (`room_not_found`).
-    fn finish(mut self, mut mailbox: mpsc::Receiver<RoomCommand>) {
+    /// Leaves the index and answers what is still queued
+    /// (`room_not_found`).
+    fn finish(self, mut mailbox: mpsc::Receiver<RoomCommand>) {
         self.index.release(self.state.id());
-        if self.state.member_count() > 0 {
-            self.state.end(Some("the room was closed"));
-        }
         mailbox.close();
         while mailbox.try_recv().is_ok() {}
         self.owner.release_room();
@@ -210,8 +271,8 @@ impl RoomActor {
 
     fn handle(&mut self, command: RoomCommand) -> Next {
         match command {
-            RoomCommand::Join { client, password, respond } => {
-                return self.join(client, password, respond);
+            RoomCommand::Join { client, password, options, respond } => {
+                return self.join(client, password, &options, respond);
             }
             RoomCommand::Leave { session, respond } => {
                 let reason = if respond.is_some() { "left" } else { "disconnected" };
@@ -235,9 +296,8 @@ impl RoomActor {
                     return Next::Continue;
                 }
                 info!(room = %self.state.id(), by = session, "room deleted");
-                self.state.end(None);
                 respond.ok_nil();
-                return Next::Stop;
+                return Next::Stop(Ending::Deleted);
             }
             RoomCommand::GetVariable { name, respond } => {
                 let session = respond.client().session();
@@ -245,9 +305,9 @@ impl RoomActor {
                     respond.fail(err);
                     return Next::Continue;
                 }
-                match self.state.variables().get(&name) {
-                    Some(variable) => {
-                        let value = variable.value.as_bytes();
+                match self.state.visible_variable(&name) {
+                    Some(value) => {
+                        let value = value.as_bytes();
                         respond.ok_with(value.len() + 8, |w| {
                             w.map(1).str("value").raw(value);
                         });
@@ -264,15 +324,12 @@ impl RoomActor {
                 let variables = self.state.variables();
                 respond.ok_with(variables.encoded_size_bound() + 12, |w| {
                     w.map(1).str("variables");
-                    variables.write_map(w);
+                    variables.write_visible(w);
                 });
             }
             RoomCommand::SetVariable { name, value, broadcast, respond } => {
                 let session = respond.client().session();
-                let outcome = self
-                    .state
-                    .require_member(session)
-                    .and_then(|()| self.state.set_variable(&name, value, broadcast, Some(session)));
+                let outcome = self.set_variable_for(session, &name, value, broadcast);
                 match outcome {
                     Ok(broadcast) => respond.ok_with(12, |w| {
                         w.map(1).str("broadcast").bool(broadcast);
@@ -290,25 +347,56 @@ impl RoomActor {
                     Err(err) => respond.fail(err),
                 }
             }
-            RoomCommand::Message { data, respond } => {
+            RoomCommand::Message { data, unreliable, respond } => {
                 let session = respond.client().session();
-                let outcome = self
-                    .state
-                    .require_member(session)
-                    .and_then(|()| self.behaviour.on_message(&mut self.state, session, &data));
+                let outcome = self.state.require_member(session).and_then(|()| {
+                    self.behaviour.on_message(&mut self.state, session, &data, unreliable)
+                });
                 respond.finish(outcome);
             }
-            RoomCommand::Shutdown => {
-                self.state.end(Some("the server is shutting down"));
-                return Next::Stop;
-            }
+            RoomCommand::Shutdown => return Next::Stop(Ending::Shutdown),
         }
         Next::Continue
     }
 
-    fn join(&mut self, client: ClientHandle, password: Option<String>, respond: Responder) -> Next {
+    /// A member's `set_variable`: its membership, the variable's writer
+    /// rule and the room's `can_set_variable` hook decide. A new variable
+    /// clients set is theirs to write and visible to members.
+    fn set_variable_for(
+        &mut self,
+        session: SessionId,
+        name: &str,
+        value: Payload,
+        broadcast: Option<bool>,
+    ) -> Result<bool, ApiError> {
+        self.state.require_member(session)?;
+        let exists = self.state.check_client_write(name)?;
+        if !self.behaviour.can_set_variable(&mut self.state, session, name, &value, exists)? {
+            return Err(ApiError::new(
+                ErrorCode::NotAuthorized,
+                format!("the room does not let you set variable {}", quote(name)),
+            ));
+        }
+        let rules = Rules { broadcast, ..Rules::default() };
+        self.state.set_variable(name, value, rules, Some(session))
+    }
+
+    fn join(
+        &mut self,
+        client: ClientHandle,
+        password: Option<String>,
+        options: &Payload,
+        respond: Responder,
+    ) -> Next {
         let session = client.session();
         let settings = self.state.settings();
+        if settings.locked {
+            respond.fail(ApiError::new(
+                ErrorCode::RoomLocked,
+                format!("room {} is locked", quote(self.state.id())),
+            ));
+            return Next::Continue;
+        }
         if let Some(expected) = &settings.password
             && password.as_deref() != Some(expected.as_str())
         {
@@ -348,14 +436,15 @@ impl RoomActor {
                 return Next::Continue;
             }
         }
-        let hook = self.behaviour.on_join(&mut self.state, session);
-        match (self.state.end_join(hook.is_ok(), respond.id()), hook) {
+        let hook = self.behaviour.on_join(&mut self.state, session, options);
+        let reply = hook.as_ref().map_or_else(|_| Payload::nil(), Payload::clone);
+        match (self.state.end_join(hook.is_ok(), respond.id(), &reply), hook) {
             (JoinEnd::Joined, _) => respond.answered_elsewhere(),
             (JoinEnd::Refused, Err(refusal)) => {
                 info!(room = %self.state.id(), session, reason = %refusal.message, "join refused by the room");
                 respond.fail(refusal);
             }
-            (JoinEnd::Refused, Ok(())) => {
+            (JoinEnd::Refused, Ok(_)) => {
                 respond.fail(ApiError::new(ErrorCode::Internal, "join ended twice"))
             }
             (JoinEnd::Kicked(reason), _) => respond.fail(ApiError::new(

@@ -5,6 +5,8 @@
 //! capacity, duplicate joins, member events); a behaviour only adds its
 //! own decisions and effects on top, through [`RoomState`].
 
+use std::time::Duration;
+
 use tokio::runtime::Handle;
 use vampire_protocol::{Payload, SessionId};
 
@@ -25,13 +27,20 @@ pub trait RoomBehaviour: Send + 'static {
     }
 
     /// Called with `session` already a member; frames sent to it are held
-    /// until its `join` response is sent. Default: accept.
+    /// until its `join` response is sent. `options` is the joiner's value
+    /// (nil when none). Default: accept. The value returned reaches the
+    /// joiner in its join result (`reply`).
     ///
     /// # Errors
     /// Refuses the join: the member is removed and the error reaches the
     /// joiner (`not_authorized` with the room's reason, by convention).
-    fn on_join(&mut self, _room: &mut RoomState, _session: SessionId) -> Result<(), ApiError> {
-        Ok(())
+    fn on_join(
+        &mut self,
+        _room: &mut RoomState,
+        _session: SessionId,
+        _options: &Payload,
+    ) -> Result<Payload, ApiError> {
+        Ok(Payload::nil())
     }
 
     /// Called after `session` was removed and the others were told.
@@ -53,9 +62,9 @@ pub trait RoomBehaviour: Send + 'static {
         Err(ApiError::method_not_found(method))
     }
 
-    /// Handles a `send_message` from member `session`. Default: relay it to
-    /// every member, the sender included, as `room_message`, without
-    /// decoding it.
+    /// Handles a `send_message` from member `session`; `unreliable` when
+    /// it came over UDP. Default: relay it to every member, the sender
+    /// included, as `room_message`, without decoding it.
     ///
     /// # Errors
     /// Reported to the sender.
@@ -64,8 +73,37 @@ pub trait RoomBehaviour: Send + 'static {
         room: &mut RoomState,
         session: SessionId,
         data: &Payload,
+        _unreliable: bool,
     ) -> Result<(), ApiError> {
         room.broadcast_message(Some(session), data.as_bytes())
+    }
+
+    /// The room's clock ticked (see [`RoomState::clock_mut`]): `dt` is the
+    /// real time since the previous tick, `count` the tick's number.
+    fn on_tick(&mut self, _room: &mut RoomState, _dt: Duration, _count: u64) {}
+
+    /// The room's timer `tag` fired.
+    fn on_timer(&mut self, _room: &mut RoomState, _tag: &str) {}
+
+    /// The room is ending: `reason` is `deleted`, `disposed`, `closed` or
+    /// `shutdown`. Members are still there (they are told next).
+    fn on_dispose(&mut self, _room: &mut RoomState, _reason: &str) {}
+
+    /// Whether member `session` may set variable `name` to `value`, once
+    /// the variable's writer rule allowed it (`exists` tells whether it is
+    /// new). Default: yes.
+    ///
+    /// # Errors
+    /// Reported to the client instead of `not_authorized`.
+    fn can_set_variable(
+        &mut self,
+        _room: &mut RoomState,
+        _session: SessionId,
+        _name: &str,
+        _value: &Payload,
+        _exists: bool,
+    ) -> Result<bool, ApiError> {
+        Ok(true)
     }
 }
 

@@ -21,7 +21,6 @@ use crate::rooms::actor::{RoomActor, RoomCommand, RoomTimeouts};
 use crate::rooms::behaviour::RoomType;
 use crate::rooms::generic::{GENERIC_ROOM_TYPE, GenericRoomType};
 use crate::rooms::state::{RoomLimits, RoomSettings, RoomState};
-use crate::rooms::variables::VariableLimits;
 
 /// Longest room name accepted.
 pub const MAX_ROOM_NAME_CHARS: usize = 64;
@@ -208,11 +207,7 @@ impl RoomManager {
         let listing = Arc::new(Listing::new(settings.info(&id, 0)));
         let (mailbox, receiver) = mpsc::channel(limits.room_mailbox);
         let handle = RoomHandle { id: id.clone(), serial, listing: listing.clone(), mailbox };
-        let room_limits = RoomLimits {
-            variables: VariableLimits::from_config(limits),
-            max_frame_bytes: limits.max_outbound_frame_bytes,
-            pending_join_bytes: limits.pending_join_bytes,
-        };
+        let room_limits = RoomLimits::from_config(limits);
         let actor = RoomActor {
             state: RoomState::new(id, settings, listing, room_limits),
             behaviour,
@@ -260,7 +255,7 @@ impl RoomManager {
             .handles()
             .into_iter()
             .map(|handle| (handle.serial, handle.listing.get()))
-            .filter(|(_, room)| room.public)
+            .filter(|(_, room)| room.public && !room.locked)
             .filter(|(_, room)| room_type.is_none_or(|t| room.room_type == t))
             .collect();
         rooms.sort_by_key(|(serial, _)| *serial);
@@ -332,15 +327,18 @@ impl RoomManager {
             ));
         }
         let metadata = request.metadata.unwrap_or_default();
-        if metadata.len() > limits.max_variable_bytes {
-            return Err(ApiError::new(
-                ErrorCode::InvalidRequest,
-                format!(
-                    "metadata is {} bytes; at most {} (limits.maxVariableBytes) are allowed",
-                    metadata.len(),
-                    limits.max_variable_bytes
-                ),
-            ));
+        let options = request.options.unwrap_or_default();
+        for (field, value) in [("metadata", &metadata), ("options", &options)] {
+            if value.len() > limits.max_variable_bytes {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidRequest,
+                    format!(
+                        "{field} is {} bytes; at most {} (limits.maxVariableBytes) are allowed",
+                        value.len(),
+                        limits.max_variable_bytes
+                    ),
+                ));
+            }
         }
         let room_type = request.room_type.unwrap_or_else(|| GENERIC_ROOM_TYPE.to_owned());
         if room_type.len() > 64 {
@@ -361,6 +359,8 @@ impl RoomManager {
             auto_dispose: request.auto_dispose.unwrap_or(defaults.auto_dispose),
             password: request.password,
             owner,
+            options,
+            locked: false,
         })
     }
 }
@@ -396,9 +396,16 @@ impl RoomHandle {
         }
     }
 
-    /// Joins `client`; the room answers `respond` itself.
-    pub async fn join(&self, client: ClientHandle, password: Option<String>, respond: Responder) {
-        self.send(RoomCommand::Join { client, password, respond }).await;
+    /// Joins `client` with the join hook's `options`; the room answers
+    /// `respond` itself.
+    pub async fn join(
+        &self,
+        client: ClientHandle,
+        password: Option<String>,
+        options: Payload,
+        respond: Responder,
+    ) {
+        self.send(RoomCommand::Join { client, password, options, respond }).await;
     }
 
     /// Leaves the room on request.
@@ -443,8 +450,8 @@ impl RoomHandle {
         self.send(RoomCommand::Invoke { method, args, respond }).await;
     }
 
-    /// Hands a message to the room.
-    pub async fn send_message(&self, data: Payload, respond: Responder) {
-        self.send(RoomCommand::Message { data, respond }).await;
+    /// Hands a message to the room; `unreliable` when it came over UDP.
+    pub async fn send_message(&self, data: Payload, unreliable: bool, respond: Responder) {
+        self.send(RoomCommand::Message { data, unreliable, respond }).await;
     }
 }

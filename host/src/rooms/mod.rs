@@ -1,9 +1,10 @@
 //! Rooms: the manager and its index, the per-room actor, room state and
-//! variables, and the behaviours (the built-in generic room; plugin rooms
+//! variables, the room clock, and the behaviours (the built-in generic room; plugin rooms
 //! live in [`crate::plugins`]).
 
 mod actor;
 pub mod behaviour;
+pub mod clock;
 pub mod generic;
 pub mod manager;
 pub mod state;
@@ -13,3 +14,4 @@ pub use behaviour::{RoomBehaviour, RoomType};
 pub use generic::{GENERIC_ROOM_TYPE, GenericRoom};
 pub use manager::{RoomHandle, RoomManager};
 pub use state::{RoomLimits, RoomSettings, RoomState};
+pub use variables::{Rules, Writer};

@@ -25,8 +25,9 @@ use vampire_protocol::{ErrorCode, Payload, RoomId, RoomInfo, SessionId, server};
 
 use crate::error::ApiError;
 use crate::outbound::{ClientHandle, MembershipRefused};
+use crate::rooms::clock::RoomClock;
 use crate::rooms::manager::Listing;
-use crate::rooms::variables::{VariableLimits, Variables};
+use crate::rooms::variables::{Rules, VariableLimits, Variables, Writer as VariableWriter};
 
 /// Outbox size past which it is handed to the members at once, rather than
 /// at the end of the turn: a bound on what one turn can make a room hold.
@@ -56,6 +57,11 @@ pub struct RoomSettings {
     pub password: Option<String>,
     /// Session that created the room (the only one that may delete it).
     pub owner: SessionId,
+    /// The creator's `options`, for the room type's create hook (nil when
+    /// none).
+    pub options: Payload,
+    /// A locked room refuses joins and is not listed.
+    pub locked: bool,
 }
 
 impl RoomSettings {
@@ -67,6 +73,7 @@ impl RoomSettings {
             room_type: self.room_type.clone(),
             name: self.name.clone(),
             public: self.public,
+            locked: self.locked,
             members,
             max_clients: self.max_clients,
             password_protected: self.password.is_some(),
@@ -75,25 +82,35 @@ impl RoomSettings {
     }
 }
 
-/// The byte budgets a room works within.
+/// The budgets a room works within.
 #[derive(Debug, Clone, Copy)]
 pub struct RoomLimits {
-    /// Budgets of the room's variables.
+    /// Budgets of the room's variables (the largest value also bounds the
+    /// listing metadata).
     pub variables: VariableLimits,
     /// Largest frame the server sends.
     pub max_frame_bytes: usize,
     /// Bytes held for a joiner while its join is decided.
     pub pending_join_bytes: usize,
+    /// Largest member limit a room may set.
+    pub max_clients_per_room: u32,
+}
+
+impl RoomLimits {
+    /// The budgets the configuration sets.
+    pub fn from_config(limits: &crate::config::Limits) -> RoomLimits {
+        RoomLimits {
+            variables: VariableLimits::from_config(limits),
+            max_frame_bytes: limits.max_outbound_frame_bytes,
+            pending_join_bytes: limits.pending_join_bytes,
+            max_clients_per_room: limits.max_clients_per_room,
+        }
+    }
 }
 
 impl Default for RoomLimits {
     fn default() -> RoomLimits {
-        let limits = crate::config::Limits::default();
-        RoomLimits {
-            variables: VariableLimits::from_config(&limits),
-            max_frame_bytes: limits.max_outbound_frame_bytes,
-            pending_join_bytes: limits.pending_join_bytes,
-        }
+        RoomLimits::from_config(&crate::config::Limits::default())
     }
 }
 
@@ -150,6 +167,8 @@ pub struct RoomState {
     /// Set when the room must close (its plugin keeps failing): the actor
     /// closes it after the current command, with this reason.
     close_request: Option<String>,
+    /// The room's tick and timers.
+    clock: RoomClock,
 }
 
 impl RoomState {
@@ -170,6 +189,7 @@ impl RoomState {
             outbox: BytesMut::new(),
             limits,
             close_request: None,
+            clock: RoomClock::default(),
         }
     }
 
@@ -206,6 +226,11 @@ impl RoomState {
         self.members.len()
     }
 
+    /// The member `session`'s client, if it is a member.
+    pub fn member(&self, session: SessionId) -> Option<&ClientHandle> {
+        self.members.iter().find(|m| m.session == session).map(|m| &m.client)
+    }
+
     /// Whether `session` is a member.
     pub fn is_member(&self, session: SessionId) -> bool {
         self.members.iter().any(|m| m.session == session)
@@ -214,6 +239,62 @@ impl RoomState {
     /// The room's variables.
     pub fn variables(&self) -> &Variables {
         &self.variables
+    }
+
+    /// The room's clock.
+    pub fn clock(&self) -> &RoomClock {
+        &self.clock
+    }
+
+    /// The room's clock, to set its tick and timers.
+    pub fn clock_mut(&mut self) -> &mut RoomClock {
+        &mut self.clock
+    }
+
+    /// The room's budgets.
+    pub fn limits(&self) -> &RoomLimits {
+        &self.limits
+    }
+
+    /// Locks or unlocks the room: a locked room refuses joins
+    /// (`room_locked`) and is not listed.
+    pub fn set_locked(&mut self, locked: bool) {
+        self.settings.locked = locked;
+        self.listing.update(|info| info.locked = locked);
+    }
+
+    /// Changes the listing metadata.
+    ///
+    /// # Errors
+    /// `variable_limit` when it is larger than a variable may be.
+    pub fn set_metadata(&mut self, metadata: Payload) -> Result<(), ApiError> {
+        let max = self.limits.variables.value_bytes;
+        if metadata.len() > max {
+            return Err(ApiError::new(
+                ErrorCode::VariableLimit,
+                format!("metadata is {} bytes; at most {max} are allowed", metadata.len()),
+            ));
+        }
+        self.listing.update(|info| info.metadata = metadata.clone());
+        self.settings.metadata = metadata;
+        Ok(())
+    }
+
+    /// Changes the member limit (members already in stay).
+    ///
+    /// # Errors
+    /// `invalid_request` outside 1 to `limits.maxClientsPerRoom`.
+    pub fn set_max_clients(&mut self, max_clients: u32) -> Result<(), ApiError> {
+        let limit = self.limits.max_clients_per_room;
+        if max_clients == 0 || max_clients > limit {
+            return Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!("max_clients {max_clients} is outside 1..={limit}"),
+            ));
+        }
+        self.settings.max_clients = max_clients;
+        self.listing.update(|info| info.max_clients = max_clients);
+        Ok(())
     }
 
     /// Asks the actor to close the room after the current command, telling
@@ -227,10 +308,13 @@ impl RoomState {
         self.close_request.take()
     }
 
-    /// Sets a variable and, if the room broadcasts and the variable's flag
-    /// says so, sends `variable_changed` to every member. `by` is the
-    /// session that set it (`None` for the room itself). Returns whether it
-    /// was broadcast.
+    /// Sets a variable with `rules` and, if the room broadcasts, the
+    /// variable's flag says so and members may see it, sends
+    /// `variable_changed` to every member. `by` is the session that set it
+    /// (`None` for the room itself). Returns whether it was broadcast.
+    ///
+    /// Permissions are not checked here: a client's set goes through
+    /// [`RoomState::check_client_write`] first.
     ///
     /// # Errors
     /// `variable_limit` when a budget would be passed; nothing changes.
@@ -238,20 +322,43 @@ impl RoomState {
         &mut self,
         name: &str,
         value: Payload,
-        broadcast: Option<bool>,
+        rules: Rules,
         by: Option<SessionId>,
     ) -> Result<bool, ApiError> {
-        let flag =
-            self.variables.set(name, value.clone(), broadcast, self.settings.broadcast_default)?;
-        let broadcast = self.settings.broadcast_enabled && flag;
+        let variable = self.variables.set(name, value, rules, self.settings.broadcast_default)?;
+        let broadcast = self.settings.broadcast_enabled && variable.broadcast && !variable.hidden;
         debug!(room = %self.id, variable = name, broadcast, by = ?by, "variable updated");
         if broadcast {
             // A variable within its budgets always fits in a frame (the
             // configuration guarantees it), so no size check is needed.
+            let value = variable.value.clone();
             server::write_variable_changed(&mut self.outbox, &self.id, name, value.as_bytes(), by);
             self.flush_if_large();
         }
         Ok(broadcast)
+    }
+
+    /// Checks that a member may set variable `name` by the variable's own
+    /// writer rule (the room's `can_set_variable` hook decides after);
+    /// returns whether it exists.
+    ///
+    /// # Errors
+    /// `not_authorized` for a variable only the room may set.
+    pub fn check_client_write(&self, name: &str) -> Result<bool, ApiError> {
+        match self.variables.get(name) {
+            Some(variable) if variable.writer == VariableWriter::Room => Err(ApiError::new(
+                ErrorCode::NotAuthorized,
+                format!("variable {} is set by the room only", quote(name)),
+            )),
+            Some(_) => Ok(true),
+            None => Ok(false),
+        }
+    }
+
+    /// The value of variable `name` as members may read it: `None` for a
+    /// variable that does not exist or is hidden from them.
+    pub fn visible_variable(&self, name: &str) -> Option<&Payload> {
+        self.variables.get(name).filter(|v| !v.hidden).map(|v| &v.value)
     }
 
     /// Sends a `room_message` to every member, from member `from` or (with
@@ -383,7 +490,7 @@ impl RoomState {
     /// `join` response (request `id`, when it has one) then the held
     /// frames, and the others `member_joined`. Otherwise the joiner is
     /// removed without a trace.
-    pub(crate) fn end_join(&mut self, accepted: bool, id: Option<u32>) -> JoinEnd {
+    pub(crate) fn end_join(&mut self, accepted: bool, id: Option<u32>, reply: &Payload) -> JoinEnd {
         // What the hook broadcast goes to the held frames, not ahead of
         // the response.
         self.flush();
@@ -401,7 +508,7 @@ impl RoomState {
             self.drop_member(pending.session);
             return JoinEnd::Overflowed;
         }
-        let response = match self.join_response(id) {
+        let response = match self.join_response(id, reply) {
             Ok(response) => response,
             Err(err) => {
                 self.drop_member(pending.session);
@@ -426,12 +533,13 @@ impl RoomState {
 
     /// The `join` response frame for request `id` (none for a
     /// notification).
-    fn join_response(&self, id: Option<u32>) -> Result<Option<Bytes>, ApiError> {
+    fn join_response(&self, id: Option<u32>, reply: &Payload) -> Result<Option<Bytes>, ApiError> {
         let Some(id) = id else { return Ok(None) };
         let info = self.info();
         let size_bound = info.encoded_size_bound()
             + 9 * self.members.len()
             + self.variables.encoded_size_bound()
+            + reply.len()
             + 64;
         let size = server::response_size(size_bound);
         if size > self.limits.max_frame_bytes {
@@ -445,14 +553,15 @@ impl RoomState {
         }
         let mut result = BytesMut::with_capacity(size_bound);
         let mut w = Writer::new(&mut result);
-        w.map(3).str("room");
+        w.map(4).str("room");
         info.write(&mut w);
         w.str("members").array(self.members.len());
         for member in &self.members {
             w.uint(member.session);
         }
         w.str("variables");
-        self.variables.write_map(&mut w);
+        self.variables.write_visible(&mut w);
+        w.str("reply").raw(reply.as_bytes());
         let mut frame = BytesMut::with_capacity(server::response_size(result.len()));
         server::write_response(&mut frame, id, &result);
         Ok(Some(frame.freeze()))

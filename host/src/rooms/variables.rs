@@ -1,5 +1,5 @@
-//! Room variables: named values, each with its own broadcast flag, within
-//! the room's budgets.
+//! Room variables: named values, each with its own broadcast flag, writer
+//! and visibility, within the room's budgets.
 //!
 //! They live in the host, not in a plugin's memory, so they survive a
 //! plugin trap and a plugin reload. Values are [`Payload`]s: the bytes
@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use bytes::BufMut;
 use vampire_protocol::error::quote;
-use vampire_protocol::msgpack::{self, Writer};
+use vampire_protocol::msgpack;
 use vampire_protocol::{ErrorCode, Payload};
 
 use crate::config::Limits;
@@ -23,6 +23,33 @@ pub struct Variable {
     /// Whether changes are sent to members (when the room broadcasts at
     /// all).
     pub broadcast: bool,
+    /// Who may set it.
+    pub writer: Writer,
+    /// Only the room may read it: members never see it.
+    pub hidden: bool,
+}
+
+/// Who may set a variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writer {
+    /// Members (subject to the room's `can_set_variable` hook) and the
+    /// room. What a client creates.
+    Clients,
+    /// Only the room itself. What a plugin creates unless it says
+    /// otherwise, so a room's own state cannot be overwritten by a client.
+    Room,
+}
+
+/// How a set changes a variable's rules; `None` keeps what the variable
+/// has (or, for a new variable, takes the default named on each field).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rules {
+    /// Broadcast flag; default: the room's default flag.
+    pub broadcast: Option<bool>,
+    /// Writer; default: [`Writer::Clients`].
+    pub writer: Option<Writer>,
+    /// Visibility; default: visible to members.
+    pub hidden: Option<bool>,
 }
 
 /// The budgets of one room's variables, from `limits.*`.
@@ -87,9 +114,10 @@ impl Variables {
         self.entries.is_empty()
     }
 
-    /// Sets `name` to `value`. Its broadcast flag becomes `broadcast` when
-    /// given, else stays what it was, else (a new variable) is
-    /// `default_broadcast`. Returns the flag now in force.
+    /// Sets `name` to `value`. Its rules become those `rules` gives, keep
+    /// what they were otherwise, and take the defaults for a new variable
+    /// (the broadcast flag's is `default_broadcast`). Returns the variable
+    /// as it now is.
     ///
     /// # Errors
     /// `variable_limit` when the name or value is too long, or the room
@@ -98,9 +126,9 @@ impl Variables {
         &mut self,
         name: &str,
         value: Payload,
-        broadcast: Option<bool>,
+        rules: Rules,
         default_broadcast: bool,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<&Variable, ApiError> {
         let limits = self.limits;
         let refuse = |message: String| Err(ApiError::new(ErrorCode::VariableLimit, message));
         if name.len() > limits.name_bytes {
@@ -131,20 +159,23 @@ impl Variables {
             ));
         }
         self.bytes = bytes;
-        Ok(match self.entries.get_mut(name) {
-            Some(variable) => {
-                variable.value = value;
-                if let Some(flag) = broadcast {
-                    variable.broadcast = flag;
-                }
-                variable.broadcast
-            }
-            None => {
-                let flag = broadcast.unwrap_or(default_broadcast);
-                self.entries.insert(name.to_owned(), Variable { value, broadcast: flag });
-                flag
-            }
-        })
+        let variable = self.entries.entry(name.to_owned()).or_insert_with(|| Variable {
+            value: Payload::nil(),
+            broadcast: rules.broadcast.unwrap_or(default_broadcast),
+            writer: Writer::Clients,
+            hidden: false,
+        });
+        variable.value = value;
+        if let Some(flag) = rules.broadcast {
+            variable.broadcast = flag;
+        }
+        if let Some(writer) = rules.writer {
+            variable.writer = writer;
+        }
+        if let Some(hidden) = rules.hidden {
+            variable.hidden = hidden;
+        }
+        Ok(variable)
     }
 
     /// An upper bound of the bytes [`Variables::write_map`] writes.
@@ -152,10 +183,11 @@ impl Variables {
         msgpack::header_size(self.entries.len()) + self.bytes + 5 * self.entries.len()
     }
 
-    /// Writes every variable as a map of name to value.
-    pub fn write_map<B: BufMut>(&self, w: &mut Writer<'_, B>) {
-        w.map(self.entries.len());
-        for (name, variable) in &self.entries {
+    /// Writes every variable members may read as a map of name to value.
+    pub fn write_visible<B: BufMut>(&self, w: &mut msgpack::Writer<'_, B>) {
+        let visible = self.entries.values().filter(|v| !v.hidden).count();
+        w.map(visible);
+        for (name, variable) in self.entries.iter().filter(|(_, v)| !v.hidden) {
             w.str(name).raw(variable.value.as_bytes());
         }
     }
@@ -174,40 +206,60 @@ mod tests {
         Variables::new(VariableLimits { count: 3, total_bytes: 40, value_bytes: 16, name_bytes: 8 })
     }
 
+    fn flag(broadcast: Option<bool>) -> Rules {
+        Rules { broadcast, ..Rules::default() }
+    }
+
     #[test]
     fn flag_is_given_then_kept_then_defaulted() {
         let mut vars = small();
-        assert!(!vars.set("a", Payload::from(1), Some(false), true).unwrap());
-        assert!(!vars.set("a", Payload::from(2), None, true).unwrap(), "an existing flag is kept");
-        assert!(vars.set("a", Payload::from(3), Some(true), false).unwrap());
-        assert!(vars.set("b", Payload::from(0), None, true).unwrap(), "new takes the default");
-        assert!(!vars.set("c", Payload::from(0), None, false).unwrap());
+        let mut set = |name: &str, v: i64, rules: Rules, default: bool| {
+            vars.set(name, Payload::from(v), rules, default).unwrap().broadcast
+        };
+        assert!(!set("a", 1, flag(Some(false)), true));
+        assert!(!set("a", 2, flag(None), true), "an existing flag is kept");
+        assert!(set("a", 3, flag(Some(true)), false));
+        assert!(set("b", 0, flag(None), true), "new takes the default");
+        assert!(!set("c", 0, flag(None), false));
         assert_eq!(vars.get("a").unwrap().value, Payload::from(3));
         assert_eq!(vars.len(), 3);
     }
 
     #[test]
+    fn rules_are_kept_unless_given() {
+        let mut vars = small();
+        let room_only =
+            Rules { writer: Some(Writer::Room), hidden: Some(true), ..Rules::default() };
+        vars.set("s", Payload::nil(), room_only, true).unwrap();
+        let again = vars.set("s", Payload::from(1), Rules::default(), true).unwrap();
+        assert_eq!((again.writer, again.hidden), (Writer::Room, true));
+        let mut out = Vec::new();
+        vars.write_visible(&mut msgpack::Writer::new(&mut out));
+        assert_eq!(out, [0x80], "hidden variables are not shown");
+    }
+
+    #[test]
     fn every_budget_is_enforced_and_a_refusal_changes_nothing() {
         let mut vars = small();
-        let code = |r: Result<bool, ApiError>| r.unwrap_err().code;
+        let none = Rules::default();
+        let refused = |vars: &mut Variables, name: &str, value: Payload| {
+            vars.set(name, value, none, true).map(|_| ()).unwrap_err().code
+        };
+        assert_eq!(refused(&mut vars, "a_long_name", Payload::nil()), ErrorCode::VariableLimit);
         assert_eq!(
-            code(vars.set("a_long_name", Payload::nil(), None, true)),
-            ErrorCode::VariableLimit
-        );
-        assert_eq!(
-            code(vars.set("a", Payload::from("x".repeat(20)), None, true)),
+            refused(&mut vars, "a", Payload::from("x".repeat(20))),
             ErrorCode::VariableLimit
         );
         for name in ["a", "b", "c"] {
-            vars.set(name, Payload::from("x".repeat(10)), None, true).unwrap();
+            vars.set(name, Payload::from("x".repeat(10)), none, true).unwrap();
         }
-        assert_eq!(code(vars.set("d", Payload::nil(), None, true)), ErrorCode::VariableLimit);
+        assert_eq!(refused(&mut vars, "d", Payload::nil()), ErrorCode::VariableLimit);
         // Replacing counts the difference: 3 × (1 + 11) = 36, so +5 passes 40.
         assert_eq!(
-            code(vars.set("a", Payload::from("x".repeat(15)), None, true)),
+            refused(&mut vars, "a", Payload::from("x".repeat(15))),
             ErrorCode::VariableLimit
         );
         assert_eq!(vars.get("a").unwrap().value, Payload::from("x".repeat(10)));
-        vars.set("a", Payload::from("x".repeat(13)), None, true).unwrap();
+        vars.set("a", Payload::from("x".repeat(13)), none, true).unwrap();
     }
 }

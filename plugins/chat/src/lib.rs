@@ -4,17 +4,19 @@
 //!
 //! - **Join**: every newcomer gets a welcome message, then the default
 //!   behaviour runs (the server tells the other members who joined).
-//! - **Messages** are relayed to every member, the sender included, and
-//!   the last few are kept so that `history` can return them.
+//! - **Messages** are relayed to every member, the sender included, as
+//!   they came, and the last few are kept so that `history` can return
+//!   them.
 //! - **Variables**: `messages` counts what was said; it is broadcast, so
-//!   every member sees the count change.
+//!   every member sees the count change, and only the room may set it.
 //!
 //! Build: `cargo build -p chat --target wasm32-unknown-unknown --release`,
 //! then copy `chat.wasm` into the server's plugins folder (`cargo serve`
 //! does both). Clients create it with `room_type: "chat"`.
 
-use room_sdk::{Broadcast, Methods, Room, RoomError, Session, Value, host, json};
-use serde::Deserialize;
+use std::collections::VecDeque;
+
+use room_sdk::prelude::*;
 
 /// How many messages `history` returns at most.
 const HISTORY: usize = 20;
@@ -24,54 +26,67 @@ const HISTORY: usize = 20;
 #[derive(Default)]
 struct Chat {
     /// The last [`HISTORY`] messages, oldest first.
-    history: Vec<Value>,
+    history: VecDeque<Said>,
 }
 
-/// Arguments of `history`.
+/// One message of the history.
+#[derive(Serialize)]
+#[serde(crate = "room_sdk::serde")]
+struct Said {
+    from: Session,
+    data: Value,
+}
+
+/// What a newcomer is sent.
+#[derive(Serialize)]
+#[serde(crate = "room_sdk::serde")]
+struct Welcome {
+    welcome: String,
+}
+
+/// The room's methods.
 #[derive(Deserialize)]
-struct HistoryArgs {
-    /// How many messages to return (at most [`HISTORY`]).
-    #[serde(default)]
-    last: Option<usize>,
-}
-
-impl Chat {
+#[serde(crate = "room_sdk::serde", tag = "method", content = "args", rename_all = "snake_case")]
+enum Call {
     /// `history {last?}`: the last messages, oldest first.
-    fn history(
-        &mut self,
-        _caller: Session,
-        args: Option<HistoryArgs>,
-    ) -> Result<Vec<Value>, RoomError> {
-        let last = args.and_then(|a| a.last).unwrap_or(HISTORY).min(HISTORY);
-        let skip = self.history.len().saturating_sub(last);
-        Ok(self.history[skip..].to_vec())
-    }
+    History {
+        #[serde(default)]
+        last: Option<usize>,
+    },
 }
 
 impl Room for Chat {
-    fn join(&mut self, session: Session) -> Result<(), RoomError> {
+    type Call = Call;
+
+    fn join(&mut self, member: &Member, _options: &Data) -> Result<Reply, RoomError> {
         // Sent to the newcomer only, right after its join response.
-        host::send(session, &json!({ "welcome": format!("Welcome to the chat, {session}!") }));
-        Ok(())
+        let welcome = format!("Welcome to the chat, {}!", member.session);
+        host::send(member.session, &Welcome { welcome })?;
+        Ok(Reply::none())
     }
 
-    fn message(&mut self, from: Session, data: Value) -> Result<(), RoomError> {
-        if data.is_null() {
+    fn message(&mut self, from: &Member, data: &Data, _unreliable: bool) -> Result<(), RoomError> {
+        if data.is_nil() {
             return Err(RoomError::invalid_args("say something"));
         }
-        self.history.push(json!({ "from": from, "data": data.clone() }));
+        self.history.push_back(Said { from: from.session, data: data.value() });
         if self.history.len() > HISTORY {
-            self.history.remove(0);
+            self.history.pop_front();
         }
-        let count = host::get_variable::<u64>("messages").unwrap_or(0) + 1;
-        host::set_variable("messages", &count, Broadcast::Yes);
-        // The default behaviour: relay to every member.
-        host::relay(from, &data);
-        Ok(())
+        let count = host::get_variable::<u64>("messages")?.unwrap_or(0) + 1;
+        host::variable("messages").broadcast(true).set(&count)?;
+        // The default behaviour: relay to every member, as it came.
+        host::relay(from.session, data)
     }
 
-    fn methods(methods: &mut Methods<Self>) {
-        methods.add("history", Self::history);
+    fn call(&mut self, _caller: &Member, call: Call) -> Result<Reply, RoomError> {
+        match call {
+            Call::History { last } => {
+                let last = last.unwrap_or(HISTORY).min(HISTORY);
+                let skip = self.history.len().saturating_sub(last);
+                reply(&self.history.iter().skip(skip).collect::<Vec<_>>())
+            }
+        }
     }
 }
 

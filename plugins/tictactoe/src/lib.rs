@@ -1,4 +1,4 @@
-//! # `tictactoe`: a guide to methods with results and errors, broadcast
+//! # `tictactoe`: a guide to methods with results and errors, room-owned
 //! variables and join refusal
 //!
 //! - The first two members play, `X` then `O`; a third is **refused**.
@@ -6,12 +6,11 @@
 //!   state, or an error: not a player, waiting for an opponent, not your
 //!   turn, cell taken, game over. `reset` starts a new game.
 //! - The game lives in **broadcast room variables** (`board`, `players`,
-//!   `turn`, `winner`): every member sees each move as `variable_changed`,
-//!   and the game survives a crash of the plugin, because variables are
-//!   kept by the server.
+//!   `turn`, `winner`) that only the room may set: every member sees each
+//!   move as `variable_changed`, no client can overwrite the game, and the
+//!   game survives a crash of the plugin, because the server keeps them.
 
-use room_sdk::{Broadcast, Methods, Room, RoomError, Session, host, json};
-use serde::{Deserialize, Serialize};
+use room_sdk::prelude::*;
 
 /// The eight lines that win.
 #[rustfmt::skip]
@@ -19,6 +18,7 @@ const LINES: [[usize; 3]; 8] = [[0, 1, 2], [3, 4, 5], [6, 7, 8], [0, 3, 6], [1, 
 
 /// The game, as stored in room variables.
 #[derive(Default, Serialize, Deserialize)]
+#[serde(crate = "room_sdk::serde")]
 struct Game {
     /// Cells 0..9, row by row: "", "X" or "O".
     board: Vec<String>,
@@ -31,20 +31,21 @@ struct Game {
 }
 
 impl Game {
-    fn load() -> Game {
-        Game {
-            board: host::get_variable("board").unwrap_or_else(|| vec![String::new(); 9]),
-            players: host::get_variable("players").unwrap_or_default(),
-            turn: host::get_variable("turn").flatten(),
-            winner: host::get_variable("winner").flatten(),
-        }
+    fn load() -> Result<Game, RoomError> {
+        Ok(Game {
+            board: host::get_variable("board")?.unwrap_or_else(|| vec![String::new(); 9]),
+            players: host::get_variable("players")?.unwrap_or_default(),
+            turn: host::get_variable("turn")?.flatten(),
+            winner: host::get_variable("winner")?.flatten(),
+        })
     }
 
-    fn save(&self) {
-        host::set_variable("board", &self.board, Broadcast::Yes);
-        host::set_variable("players", &self.players, Broadcast::Yes);
-        host::set_variable("turn", &self.turn, Broadcast::Yes);
-        host::set_variable("winner", &self.winner, Broadcast::Yes);
+    fn save(&self) -> Result<(), RoomError> {
+        host::variable("board").broadcast(true).set(&self.board)?;
+        host::variable("players").broadcast(true).set(&self.players)?;
+        host::variable("turn").broadcast(true).set(&self.turn)?;
+        host::variable("winner").broadcast(true).set(&self.winner)?;
+        Ok(())
     }
 
     fn new_round(&mut self) {
@@ -67,82 +68,82 @@ impl Game {
 
     /// The game and the caller's mark, if the caller plays.
     fn load_for(caller: Session) -> Result<(Game, &'static str), RoomError> {
-        let game = Game::load();
-        let mark = game.mark_of(caller).ok_or_else(|| RoomError::new("you are not a player"))?;
+        let game = Game::load()?;
+        let mark = game.mark_of(caller).ok_or("you are not a player")?;
         Ok((game, mark))
+    }
+
+    /// Places `mark` for `caller` in `cell`.
+    fn play(&mut self, caller: Session, mark: &str, cell: usize) -> Result<(), RoomError> {
+        if self.winner.is_some() {
+            return Err("the game is over; call reset".into());
+        }
+        match self.turn {
+            None => return Err("waiting for a second player".into()),
+            Some(turn) if turn != caller => return Err("not your turn".into()),
+            Some(_) => {}
+        }
+        let cell = self
+            .board
+            .get_mut(cell)
+            .ok_or_else(|| RoomError::invalid_args("cell must be 0 to 8"))?;
+        if !cell.is_empty() {
+            return Err("that cell is taken".into());
+        }
+        *cell = mark.to_owned();
+        self.winner = self.outcome();
+        self.turn = match self.winner {
+            Some(_) => None,
+            None => self.players.iter().copied().find(|p| *p != caller),
+        };
+        Ok(())
     }
 }
 
+/// The room's methods.
 #[derive(Deserialize)]
-struct PlayArgs {
-    cell: usize,
+#[serde(crate = "room_sdk::serde", tag = "method", content = "args", rename_all = "snake_case")]
+enum Call {
+    /// `play {cell}`: places the caller's mark; returns the game.
+    Play { cell: usize },
+    /// `reset`: a new game between the same players; returns it.
+    Reset,
 }
 
 /// All state is in room variables, so the struct itself is empty.
 #[derive(Default)]
 struct TicTacToe;
 
-impl TicTacToe {
-    /// `play {cell}`: places the caller's mark; returns the game.
-    fn play(&mut self, caller: Session, args: PlayArgs) -> Result<Game, RoomError> {
-        let (mut game, mark) = Game::load_for(caller)?;
-        if game.winner.is_some() {
-            return Err(RoomError::new("the game is over; call reset"));
-        }
-        match game.turn {
-            None => return Err(RoomError::new("waiting for a second player")),
-            Some(turn) if turn != caller => return Err(RoomError::new("not your turn")),
-            Some(_) => {}
-        }
-        let cell = game
-            .board
-            .get_mut(args.cell)
-            .ok_or_else(|| RoomError::invalid_args("cell must be 0 to 8"))?;
-        if !cell.is_empty() {
-            return Err(RoomError::new("that cell is taken"));
-        }
-        *cell = mark.to_owned();
-        game.winner = game.outcome();
-        game.turn = match game.winner {
-            Some(_) => None,
-            None => game.players.iter().copied().find(|p| *p != caller),
-        };
-        game.save();
-        Ok(game)
-    }
-
-    /// `reset`: a new game between the same players.
-    fn reset(&mut self, caller: Session, _args: Option<()>) -> Result<Game, RoomError> {
-        let (mut game, _) = Game::load_for(caller)?;
-        game.new_round();
-        game.save();
-        Ok(game)
-    }
-}
-
 impl Room for TicTacToe {
-    fn join(&mut self, session: Session) -> Result<(), RoomError> {
-        let mut game = Game::load();
+    type Call = Call;
+
+    fn join(&mut self, member: &Member, _options: &Data) -> Result<Reply, RoomError> {
+        let mut game = Game::load()?;
         if game.players.len() >= 2 {
             return Err(RoomError::refuse("this game already has two players"));
         }
-        game.players.push(session);
+        game.players.push(member.session);
         game.new_round();
-        game.save();
-        host::send(session, &json!({ "you_play": game.mark_of(session) }));
-        Ok(())
+        game.save()?;
+        // Reaches the joiner in its join result.
+        reply(&game.mark_of(member.session))
     }
 
-    fn leave(&mut self, session: Session, _reason: &str) {
-        let mut game = Game::load();
-        game.players.retain(|p| *p != session);
+    fn leave(&mut self, member: &Member, _reason: &str) {
+        let Ok(mut game) = Game::load() else { return };
+        game.players.retain(|p| *p != member.session);
         game.new_round();
-        game.save();
+        let _ = game.save();
     }
 
-    fn methods(methods: &mut Methods<Self>) {
-        methods.add("play", Self::play);
-        methods.add("reset", Self::reset);
+    fn call(&mut self, caller: &Member, call: Call) -> Result<Reply, RoomError> {
+        let (mut game, mark) = Game::load_for(caller.session)?;
+        match call {
+            Call::Play { cell } => game.play(caller.session, mark, cell)?,
+            Call::Reset => game.new_round(),
+        }
+        game.save()?;
+        reply(&game)
     }
 }
 

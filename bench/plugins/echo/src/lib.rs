@@ -3,21 +3,33 @@
 //! whole path host → guest → host import → back. Messages are relayed to
 //! every member, as in the generic room.
 
-use room_sdk::{Broadcast, Methods, Room, RoomError, Session, Value, host};
+use room_sdk::prelude::*;
 
 #[derive(Default)]
 struct Echo;
 
-impl Echo {
-    fn echo(&mut self, _caller: Session, args: Value) -> Result<Value, RoomError> {
-        host::set_variable("last", &args, Broadcast::No);
-        Ok(args)
-    }
+/// The argument of `echo`, decoded straight from the client's bytes.
+#[derive(Serialize, Deserialize)]
+#[serde(crate = "room_sdk::serde")]
+struct Argument {
+    x: i64,
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(crate = "room_sdk::serde", tag = "method", content = "args", rename_all = "snake_case")]
+enum Call {
+    /// Stores its argument and returns it.
+    Echo(Argument),
 }
 
 impl Room for Echo {
-    fn methods(methods: &mut Methods<Self>) {
-        methods.add("echo", Self::echo);
+    type Call = Call;
+
+    fn call(&mut self, _caller: &Member, call: Call) -> Result<Reply, RoomError> {
+        let Call::Echo(argument) = call;
+        host::variable("last").broadcast(false).set(&argument)?;
+        reply(&argument)
     }
 }
 

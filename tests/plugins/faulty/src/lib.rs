@@ -2,8 +2,7 @@
 //! hold: each method fails or abuses the host in its own way, and `ok`
 //! shows the room still works after.
 
-use room_sdk::{Broadcast, Methods, Room, RoomError, RoomInfo, Session, host};
-use serde::Deserialize;
+use room_sdk::prelude::*;
 
 #[derive(Default)]
 struct Faulty {
@@ -16,132 +15,128 @@ struct Faulty {
     next_variable: u32,
 }
 
-/// Arguments of the methods that repeat something.
+/// The room's methods; `count` and `bytes` say how many times and how
+/// large.
 #[derive(Deserialize)]
-struct Repeat {
-    /// How many times.
-    count: u32,
-    /// How large each time, in bytes.
-    #[serde(default)]
-    bytes: usize,
+#[serde(crate = "room_sdk::serde", tag = "method", content = "args", rename_all = "snake_case")]
+enum Call {
+    /// Answers how many calls this instance has served.
+    Ok,
+    /// Sets a variable, then panics.
+    Panic,
+    /// Loops until the time budget stops it.
+    Spin,
+    /// Allocates until the memory cap stops it.
+    Hog,
+    /// Allocates `count` MiB and keeps them.
+    Grow { count: u32 },
+    /// Broadcasts `count` strings of `bytes` bytes.
+    Flood { count: u32, bytes: usize },
+    /// Sets `count` new variables of `bytes` bytes; answers how many the
+    /// room's budgets took.
+    Fill { count: u32, bytes: usize },
+    /// Answers a string of `bytes` bytes.
+    BigResult { bytes: usize },
+    /// Logs `count` error lines of `bytes` bytes, spanning lines.
+    LogFlood { count: u32, bytes: usize },
+    /// Makes the next instance's `create` hook trap, then panics: the room
+    /// cannot come back.
+    BreakCreate,
 }
 
 impl Faulty {
-    fn ok(&mut self, _caller: Session, _args: Option<()>) -> Result<u64, RoomError> {
-        self.calls += 1;
-        Ok(self.calls)
-    }
-
-    fn panic(&mut self, _caller: Session, _args: Option<()>) -> Result<(), RoomError> {
-        host::set_variable("before_panic", &true, Broadcast::Default);
-        panic!("asked to panic");
-    }
-
-    fn spin(&mut self, _caller: Session, _args: Option<()>) -> Result<(), RoomError> {
-        let mut n: u64 = 0;
-        loop {
-            n = std::hint::black_box(n.wrapping_add(1));
-        }
-    }
-
-    fn hog(&mut self, _caller: Session, _args: Option<()>) -> Result<usize, RoomError> {
-        let mut blocks: Vec<Vec<u8>> = Vec::new();
-        loop {
-            blocks.push(vec![1u8; 1 << 20]);
-            std::hint::black_box(&blocks);
-        }
-    }
-
-    /// Allocates `count` MiB and keeps them.
-    fn grow(&mut self, _caller: Session, args: Repeat) -> Result<usize, RoomError> {
-        for _ in 0..args.count {
-            self.kept.push(vec![1u8; 1 << 20]);
-        }
-        Ok(self.kept.len())
-    }
-
-    /// Broadcasts `count` strings of `bytes` bytes.
-    fn flood(&mut self, _caller: Session, args: Repeat) -> Result<(), RoomError> {
-        let text = "x".repeat(args.bytes);
-        for _ in 0..args.count {
-            host::broadcast(&text);
-        }
-        Ok(())
-    }
-
-    /// Sets `count` new variables of `bytes` bytes; returns how many the
-    /// room took before its budgets refused.
-    fn fill(&mut self, _caller: Session, args: Repeat) -> Result<u32, RoomError> {
-        let text = "x".repeat(args.bytes);
+    fn fill(&mut self, count: u32, bytes: usize) -> u32 {
+        let text = "x".repeat(bytes);
         let mut taken = 0;
-        while taken < args.count {
+        while taken < count {
             let name = format!("v{}", self.next_variable);
-            if host::try_set_variable(&name, &text, Broadcast::No).is_err() {
+            if host::variable(&name).broadcast(false).set(&text).is_err() {
                 break;
             }
             self.next_variable += 1;
             taken += 1;
         }
-        Ok(taken)
-    }
-
-    /// Returns a string of `bytes` bytes.
-    fn big_result(&mut self, _caller: Session, args: Repeat) -> Result<String, RoomError> {
-        Ok("x".repeat(args.bytes))
-    }
-
-    /// Logs `count` error lines of `bytes` bytes, spanning lines.
-    fn log_flood(&mut self, _caller: Session, args: Repeat) -> Result<(), RoomError> {
-        let line = "log line\nsecond part ".repeat(args.bytes / 21 + 1);
-        for _ in 0..args.count {
-            host::log_error(&line);
-        }
-        Ok(())
-    }
-
-    /// Makes the next instance's `create` hook trap, then panics: the room
-    /// cannot come back.
-    fn break_create(&mut self, _caller: Session, _args: Option<()>) -> Result<(), RoomError> {
-        host::set_variable("create_traps", &true, Broadcast::No);
-        panic!("broken for good");
+        taken
     }
 }
 
 impl Room for Faulty {
-    fn create(&mut self, info: &RoomInfo) -> Result<(), RoomError> {
-        if info.recreated && host::get_variable::<bool>("create_traps").unwrap_or(false) {
+    type Call = Call;
+
+    fn create(&mut self, _room: &RoomInfo, start: Start, _options: &Data) -> Result<(), RoomError> {
+        if start == Start::Recreated && host::get_variable::<bool>("create_traps")?.unwrap_or(false)
+        {
             panic!("create traps after a crash");
         }
         Ok(())
     }
 
-    fn join(&mut self, session: Session) -> Result<(), RoomError> {
-        if host::get_variable::<bool>("closed").unwrap_or(false) {
-            return Err(RoomError::refuse(format!("room closed to {session}")));
+    fn join(&mut self, member: &Member, _options: &Data) -> Result<Reply, RoomError> {
+        if host::get_variable::<bool>("closed")?.unwrap_or(false) {
+            return Err(RoomError::refuse(format!("room closed to {}", member.session)));
         }
-        if host::get_variable::<bool>("kick_joiners").unwrap_or(false) {
-            host::kick(session, "no newcomers");
+        if host::get_variable::<bool>("kick_joiners")?.unwrap_or(false) {
+            host::kick(member.session, "no newcomers");
         }
-        if let Some(bytes) = host::get_variable::<usize>("spam_joiners") {
+        if let Some(bytes) = host::get_variable::<usize>("spam_joiners")? {
             let text = "x".repeat(bytes);
             for _ in 0..100 {
-                host::send(session, &text);
+                host::send(member.session, &text)?;
             }
         }
-        Ok(())
+        Ok(Reply::none())
     }
 
-    fn methods(methods: &mut Methods<Self>) {
-        methods.add("ok", Self::ok);
-        methods.add("panic", Self::panic);
-        methods.add("spin", Self::spin);
-        methods.add("hog", Self::hog);
-        methods.add("grow", Self::grow);
-        methods.add("flood", Self::flood);
-        methods.add("fill", Self::fill);
-        methods.add("big_result", Self::big_result);
-        methods.add("log_flood", Self::log_flood);
-        methods.add("break_create", Self::break_create);
+    fn call(&mut self, _caller: &Member, call: Call) -> Result<Reply, RoomError> {
+        match call {
+            Call::Ok => {
+                self.calls += 1;
+                reply(&self.calls)
+            }
+            Call::Panic => {
+                host::set_variable("before_panic", &true)?;
+                panic!("asked to panic");
+            }
+            Call::Spin => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            Call::Hog => {
+                let mut blocks: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    blocks.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&blocks);
+                }
+            }
+            Call::Grow { count } => {
+                for _ in 0..count {
+                    self.kept.push(vec![1u8; 1 << 20]);
+                }
+                reply(&self.kept.len())
+            }
+            Call::Flood { count, bytes } => {
+                let text = "x".repeat(bytes);
+                for _ in 0..count {
+                    host::broadcast(&text)?;
+                }
+                Ok(Reply::none())
+            }
+            Call::Fill { count, bytes } => reply(&self.fill(count, bytes)),
+            Call::BigResult { bytes } => reply(&"x".repeat(bytes)),
+            Call::LogFlood { count, bytes } => {
+                let line = "log line\nsecond part ".repeat(bytes / 21 + 1);
+                for _ in 0..count {
+                    host::log_error(&line);
+                }
+                Ok(Reply::none())
+            }
+            Call::BreakCreate => {
+                host::set_variable("create_traps", &true)?;
+                panic!("broken for good");
+            }
+        }
     }
 }
 

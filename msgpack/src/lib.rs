@@ -1,12 +1,15 @@
-//! The MessagePack primitives the codecs are built from: a strict
-//! validator ([`value_len`]), a cursor that reads typed items ([`Reader`])
-//! and an encoder over any [`BufMut`] ([`Writer`]).
+//! The MessagePack primitives VampireTCP's codecs are built from: a strict
+//! validator ([`validate`], [`value_len`]), a cursor that reads typed items
+//! ([`Reader`]) and an encoder over any [`BufMut`] ([`Writer`]).
 //!
-//! Requests and events are read and written by hand with these rather than
-//! through serde, for two reasons: payloads the server does not interpret
-//! (message data, variable values, method arguments) are carried as the
-//! sender's own bytes, which serde cannot splice, and every refusal can say
-//! exactly what was wrong.
+//! The wire protocol (`vampire-protocol`), the plugin ABI (`vampire-abi`),
+//! the server and the guest SDK all read and write MessagePack by hand
+//! with these rather than through serde, for two reasons: values the
+//! server does not interpret (message data, variable values, method
+//! arguments) are carried as their sender's own bytes, which serde cannot
+//! splice, and every refusal can say exactly what was wrong. The crate
+//! depends on nothing but `bytes`, so a plugin compiled to WebAssembly can
+//! use it too.
 
 use bytes::BufMut;
 
