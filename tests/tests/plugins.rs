@@ -306,3 +306,34 @@ async fn a_room_whose_calls_keep_failing_is_closed_with_a_reason() {
     let err = a.invoke(&room, "ok", json!(null)).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::RoomNotFound));
 }
+
+#[tokio::test]
+async fn the_lobby_counts_down_once_everyone_is_ready_then_locks() {
+    let server = server().await;
+    let mut a = server.client().await;
+    let b = server.client().await;
+    let settings = CreateRoom {
+        options: Some(json!({"min_players": 2, "countdown_secs": 2})),
+        ..of_type("lobby")
+    };
+    let room = a.create_room(settings).await.unwrap().id;
+    a.join(&room, None).await.unwrap();
+    b.join(&room, None).await.unwrap();
+    a.invoke(&room, "ready", json!({"ready": true})).await.unwrap();
+    // A client cannot mark the others ready.
+    let err = b.set_variable(&room, "ready", json!([a.session(), b.session()]), None).await;
+    assert_eq!(err.unwrap_err().code(), Some(ErrorCode::NotAuthorized));
+    let ready = b.invoke(&room, "ready", json!({"ready": true})).await.unwrap();
+    assert_eq!(as_json(&ready), serde_json::json!([a.session(), b.session()]));
+    // Un-readying stops the countdown; readying again restarts it.
+    b.invoke(&room, "ready", json!({"ready": false})).await.unwrap();
+    assert_eq!(b.get_variable(&room, "countdown").await.unwrap(), json!(null));
+    b.invoke(&room, "ready", json!({"ready": true})).await.unwrap();
+    let go = wait_for(&mut a, |e| matches!(e, Event::RoomMessage { from: None, .. })).await;
+    let Event::RoomMessage { data, .. } = go else { unreachable!() };
+    assert_eq!(as_json(&data), serde_json::json!({"go": true}));
+    assert_eq!(a.get_variable(&room, "started").await.unwrap(), json!(true));
+    let late = server.client().await;
+    assert_eq!(late.join(&room, None).await.unwrap_err().code(), Some(ErrorCode::RoomLocked));
+    assert!(late.list_rooms(Some("lobby")).await.unwrap().is_empty());
+}

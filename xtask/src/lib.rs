@@ -148,3 +148,124 @@ pub fn install_plugins(folders: &[&str], destination: &Path) -> anyhow::Result<V
     }
     Ok(installed)
 }
+
+/// The room a new plugin crate starts with: complete, and small enough to
+/// read at a glance (`docs/PLUGINS.md` opens with the same room).
+pub const PLUGIN_TEMPLATE: &str = r#"//! The `ROOM_TYPE` room type.
+
+use room_sdk::prelude::*;
+
+#[derive(Default)]
+struct Room_ {
+    greeted: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(crate = "room_sdk::serde", tag = "method", content = "args", rename_all = "snake_case")]
+enum Call {
+    Hello { name: String },
+}
+
+impl Room for Room_ {
+    type Call = Call;
+
+    fn call(&mut self, _caller: &Member, call: Call) -> Result<Reply, RoomError> {
+        let Call::Hello { name } = call;
+        self.greeted += 1;
+        host::variable("greeted").broadcast(true).set(&self.greeted)?;
+        reply(&format!("hello, {name}"))
+    }
+}
+
+room_sdk::export_room!(Room_);
+"#;
+
+/// Creates a new plugin crate `name` in `parent/name`: a `Cargo.toml` and
+/// a `src/lib.rs` holding [`PLUGIN_TEMPLATE`]. Inside this repository's
+/// `plugins/` folder the crate is a workspace member; anywhere else it is
+/// a workspace of its own that depends on this repository's `room-sdk` by
+/// path, with this repository's `Cargo.lock` copied so it builds with the
+/// same dependency versions.
+///
+/// # Errors
+/// When `name` is not a valid room type (letters, digits, `-`, `_`; not
+/// `generic`), the folder exists already, or it cannot be written.
+pub fn new_plugin(name: &str, parent: &Path) -> anyhow::Result<PathBuf> {
+    let valid = !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+    if !valid || name == "generic" {
+        bail!(
+            "{name:?} cannot be a room type: use letters, digits, '-' and '_', starting with a letter, and not \"generic\""
+        );
+    }
+    let dir = parent.join(name);
+    if dir.exists() {
+        bail!("{} exists already", dir.display());
+    }
+    let root = workspace_root();
+    let inside = parent.canonicalize().ok() == root.join(EXAMPLE_PLUGINS).canonicalize().ok();
+    let manifest = if inside {
+        format!(
+            r#"[package]
+name = "{name}"
+description = "The {name} room type"
+version.workspace = true
+edition.workspace = true
+rust-version.workspace = true
+license.workspace = true
+publish = false
+
+[lib]
+crate-type = ["cdylib"]
+
+[dependencies]
+room-sdk.workspace = true
+"#
+        )
+    } else {
+        let sdk = root.join("room-sdk");
+        format!(
+            r#"[package]
+name = "{name}"
+description = "The {name} room type"
+version = "0.1.0"
+edition = "2024"
+publish = false
+
+# A VampireTCP room plugin: build with
+#   cargo build --release --target wasm32-unknown-unknown
+# and copy target/wasm32-unknown-unknown/release/{file}.wasm into the
+# server's plugins folder as {name}.wasm.
+[lib]
+crate-type = ["cdylib"]
+
+[dependencies]
+room-sdk = {{ path = {sdk:?} }}
+
+[profile.release]
+opt-level = 3
+lto = true
+codegen-units = 1
+panic = "abort"
+strip = true
+
+[workspace]
+"#,
+            file = name.replace('-', "_"),
+        )
+    };
+    std::fs::create_dir_all(dir.join("src"))?;
+    std::fs::write(dir.join("Cargo.toml"), manifest)?;
+    let type_name: String = name
+        .split(['-', '_'])
+        .filter(|part| !part.is_empty())
+        .map(|part| part[..1].to_ascii_uppercase() + &part[1..])
+        .collect();
+    let source = PLUGIN_TEMPLATE.replace("ROOM_TYPE", name).replace("Room_", &type_name);
+    std::fs::write(dir.join("src").join("lib.rs"), source)?;
+    if !inside {
+        std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock"))?;
+    }
+    Ok(dir)
+}

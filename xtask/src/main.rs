@@ -4,6 +4,8 @@
 //!   the example plugins into `plugins/` and starts the server on the
 //!   embedded default config.
 //! - `cargo xtask plugins`: only builds and installs the plugins.
+//! - `cargo xtask new-plugin NAME [DIR]`: creates a plugin crate (in
+//!   `plugins/` by default, where `cargo serve` builds it).
 
 use std::process::{Command, ExitCode};
 
@@ -30,8 +32,23 @@ fn main() -> anyhow::Result<ExitCode> {
                 .status()?;
             Ok(ExitCode::from(status.code().unwrap_or(1) as u8))
         }
+        "new-plugin" => {
+            let Some(name) = rest.first() else {
+                eprintln!("usage: cargo xtask new-plugin NAME [DIR]");
+                return Ok(ExitCode::from(2));
+            };
+            let parent = rest.get(1).map_or_else(|| root.join("plugins"), std::path::PathBuf::from);
+            let dir = xtask::new_plugin(name, &parent)?;
+            println!("created {}", dir.display());
+            println!(
+                "next: cargo serve (it builds every crate of plugins/), then create_room {name}"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         _ => {
-            eprintln!("usage: cargo xtask <serve [-- server args] | plugins>");
+            eprintln!(
+                "usage: cargo xtask <serve [-- server args] | plugins | new-plugin NAME [DIR]>"
+            );
             Ok(ExitCode::from(2))
         }
     }

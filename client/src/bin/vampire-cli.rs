@@ -166,6 +166,7 @@ fn show_room(room: &RoomInfo) -> String {
         "room_type": room.room_type,
         "name": room.name,
         "public": room.public,
+        "locked": room.locked,
         "members": room.members,
         "max_clients": room.max_clients,
         "password_protected": room.password_protected,
@@ -182,10 +183,11 @@ fn show_variables(variables: &[(String, Payload)]) -> String {
 
 fn show_join(join: &JoinResult) -> String {
     format!(
-        "{{\"room\":{},\"members\":{:?},\"variables\":{}}}",
+        "{{\"room\":{},\"members\":{:?},\"variables\":{},\"reply\":{}}}",
         show_room(&join.room),
         join.members,
-        show_variables(&join.variables)
+        show_variables(&join.variables),
+        show(&join.reply)
     )
 }
 
