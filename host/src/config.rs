@@ -493,7 +493,7 @@ impl Config {
                 ),
             ));
         }
-        if let Err(err) = tracing_subscriber::EnvFilter::try_new(&self.log_level) {
+        if let Err(err) = crate::logging::parse_filter(&self.log_level) {
             return Err(invalid("logLevel", format!("not a log filter: {err}")));
         }
         Ok(())
