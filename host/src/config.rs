@@ -78,6 +78,10 @@ pub struct Config {
     /// Folder scanned for `*.wasm` room plugins, relative to the working
     /// directory. Default `plugins`.
     pub plugins_dir: PathBuf,
+    /// Watch the plugins folder and load a plugin again when its file
+    /// changes, swapping it into live rooms; a new file adds a room type,
+    /// a removed one stops new rooms of its type. Default `true`.
+    pub hot_reload: bool,
     /// Log filter (`error`, `warn`, `info`, `debug`, `trace`, or a
     /// `tracing` directive list). `RUST_LOG` overrides it. Default `info`.
     pub log_level: String,
@@ -224,6 +228,7 @@ impl Default for Config {
             enable_udp: false,
             udp_port: 7778,
             plugins_dir: PathBuf::from("plugins"),
+            hot_reload: true,
             log_level: "info".to_owned(),
             limits: Limits::default(),
             default_room_settings: DefaultRoomSettings::default(),

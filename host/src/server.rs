@@ -12,7 +12,8 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::net::{NetContext, listener};
-use crate::plugins::{self, PluginRoomType, PluginRuntime};
+use crate::plugins::watcher::Catalog;
+use crate::plugins::{self, PluginRoomType, PluginRuntime, PluginWatcher};
 use crate::rooms::RoomManager;
 
 /// A bound, not yet running server.
@@ -22,6 +23,8 @@ pub struct Server {
     rooms: Arc<RoomManager>,
     /// Kept so the plugin threads live as long as the server.
     plugins: Arc<PluginRuntime>,
+    /// What was loaded from the plugins folder, for the watcher.
+    catalog: Catalog,
 }
 
 /// A running server: its address and the way to stop it.
@@ -34,6 +37,8 @@ pub struct RunningServer {
     connections: TaskTracker,
     rooms: Arc<RoomManager>,
     plugins: Arc<PluginRuntime>,
+    /// The hot-reload watch of the plugins folder, when on.
+    watcher: Option<PluginWatcher>,
 }
 
 impl Server {
@@ -54,10 +59,11 @@ impl Server {
         let plugins = Arc::new(
             PluginRuntime::new(&config.limits).context("cannot start the WebAssembly runtime")?,
         );
-        for module in plugins::load_folder(&plugins, &config.plugins_dir).await {
+        let (modules, catalog) = plugins::load_folder(&plugins, &config.plugins_dir).await;
+        for module in modules {
             rooms.register_type(Arc::new(PluginRoomType(Arc::new(module))));
         }
-        Ok(Server { config, listener, rooms, plugins })
+        Ok(Server { config, listener, rooms, plugins, catalog })
     }
 
     /// The bound TCP address.
@@ -81,6 +87,23 @@ impl Server {
         let connections = TaskTracker::new();
         let context =
             Arc::new(NetContext { config: self.config.clone(), rooms: self.rooms.clone() });
+        let watcher = if self.config.hot_reload {
+            let folder = self.config.plugins_dir.clone();
+            match PluginWatcher::start(
+                self.plugins.clone(),
+                self.rooms.clone(),
+                folder,
+                self.catalog,
+            ) {
+                Ok(watcher) => Some(watcher),
+                Err(err) => {
+                    warn!(%err, "cannot watch the plugins folder: hot reload is off");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let accept = tokio::spawn(listener::accept_loop(
             self.listener,
             context,
@@ -95,6 +118,7 @@ impl Server {
             connections,
             rooms: self.rooms,
             plugins: self.plugins,
+            watcher,
         }
     }
 }
@@ -107,6 +131,7 @@ impl RunningServer {
     pub async fn shutdown(self) {
         let grace = self.config.limits.shutdown_grace();
         let deadline = tokio::time::Instant::now() + grace;
+        drop(self.watcher);
         self.shutdown.cancel();
         let _ = self.accept.await;
         self.connections.close();

@@ -113,6 +113,12 @@ pub enum Event {
         /// Why, in one line.
         reason: String,
     },
+    /// The room's plugin was replaced by a new version (hot reload); the
+    /// room, its members and variables are as they were.
+    RoomReloaded {
+        /// The room.
+        room: RoomId,
+    },
     /// An event this version of the crate does not know.
     Unknown {
         /// Its `event` name.
@@ -225,6 +231,13 @@ pub fn write_room_deleted(buf: &mut BytesMut, room: &str) {
     frame::finish(buf, start);
 }
 
+/// Appends a `room_reloaded` event frame.
+pub fn write_room_reloaded(buf: &mut BytesMut, room: &str) {
+    let start = frame::begin(buf);
+    event_header(buf, 0, "room_reloaded", room);
+    frame::finish(buf, start);
+}
+
 /// Appends a `room_closed` event frame.
 pub fn write_room_closed(buf: &mut BytesMut, room: &str, reason: &str) {
     let start = frame::begin(buf);
@@ -249,6 +262,7 @@ impl Event {
             Event::Kicked { room, reason } => write_kicked(buf, room, reason),
             Event::RoomDeleted { room } => write_room_deleted(buf, room),
             Event::RoomClosed { room, reason } => write_room_closed(buf, room, reason),
+            Event::RoomReloaded { room } => write_room_reloaded(buf, room),
             Event::Unknown { .. } => {}
         }
     }
@@ -262,7 +276,8 @@ impl Event {
             | Event::RoomMessage { room, .. }
             | Event::Kicked { room, .. }
             | Event::RoomDeleted { room }
-            | Event::RoomClosed { room, .. } => room,
+            | Event::RoomClosed { room, .. }
+            | Event::RoomReloaded { room } => room,
             Event::Unknown { .. } => "",
         }
     }
@@ -405,6 +420,7 @@ impl Fields {
             "room_closed" => {
                 Event::RoomClosed { room: room()?, reason: self.reason.unwrap_or_default() }
             }
+            "room_reloaded" => Event::RoomReloaded { room: room()? },
             _ => Event::Unknown { event },
         })
     }
@@ -448,7 +464,8 @@ mod tests {
             Event::RoomMessage { room: room.clone(), from: Some(u64::MAX), data: Payload::nil() },
             Event::Kicked { room: room.clone(), reason: "bye".into() },
             Event::RoomDeleted { room: room.clone() },
-            Event::RoomClosed { room, reason: "broken".into() },
+            Event::RoomClosed { room: room.clone(), reason: "broken".into() },
+            Event::RoomReloaded { room },
         ] {
             round_trip(ServerMessage::Event(event));
         }

@@ -91,7 +91,8 @@ pub type Session = u64;
 pub mod prelude {
     pub use crate::serde::{Deserialize, Serialize};
     pub use crate::{
-        Data, Member, NoCalls, Reply, Room, RoomError, RoomInfo, Session, Start, Value, host, reply,
+        Data, Member, NoCalls, Reply, Room, RoomError, RoomInfo, Session, Start, Value, host,
+        load_state, reply, save_state,
     };
 }
 
@@ -244,6 +245,23 @@ impl Reply {
     pub(crate) fn into_bytes(self) -> Option<Vec<u8>> {
         self.0
     }
+}
+
+/// Encodes a room's state for [`Room::snapshot`]: the usual way to carry a
+/// room's own fields across a hot reload, for a type that derives
+/// `Serialize` (`None` when it cannot be encoded).
+pub fn save_state<T: Serialize + ?Sized>(state: &T) -> Option<Vec<u8>> {
+    host::encode(state).ok()
+}
+
+/// Decodes what [`save_state`] encoded, for [`Room::restore`].
+///
+/// # Errors
+/// When the bytes are not a `T` (the previous version's state had another
+/// shape); the reload is then abandoned and the old version kept.
+pub fn load_state<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, RoomError> {
+    rmp_serde::from_slice(bytes)
+        .map_err(|err| RoomError::new(format!("cannot restore the state: {err}")))
 }
 
 /// Encodes `value` as the answer of a method or join hook.
@@ -411,14 +429,16 @@ pub trait Room: Default + 'static {
         true
     }
 
-    /// The state to carry to the next version when the plugin is reloaded;
-    /// `None` (the default) starts the new version with only the room's
-    /// members and variables.
+    /// The state to carry to the next version when the plugin is reloaded
+    /// ([`save_state`] encodes a serde type); `None` (the default) starts
+    /// the new version with only the room's members, variables and clock.
     fn snapshot(&self) -> Option<Vec<u8>> {
         None
     }
 
-    /// Takes the state [`Room::snapshot`] gave, in the new version.
+    /// Takes the state [`Room::snapshot`] gave, in the new version, after
+    /// its [`Room::create`] with [`Start::Reloaded`] ([`load_state`] decodes
+    /// a serde type).
     ///
     /// # Errors
     /// The reload is abandoned: the room keeps its old version.

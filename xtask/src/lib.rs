@@ -94,6 +94,16 @@ pub fn build_plugins(folders: &[&str]) -> anyhow::Result<Vec<(String, PathBuf)>>
     for folder in folders {
         crates.extend(plugin_crates(folder)?);
     }
+    build_plugin_crates(&crates)
+}
+
+/// Builds the plugin crates named `crates` and returns `(room type, .wasm
+/// file)` pairs.
+///
+/// # Errors
+/// When the target cannot be installed or the build fails.
+pub fn build_plugin_crates(crates: &[String]) -> anyhow::Result<Vec<(String, PathBuf)>> {
+    let crates = crates.to_vec();
     if crates.is_empty() {
         return Ok(Vec::new());
     }
@@ -141,12 +151,41 @@ pub fn install_plugins(folders: &[&str], destination: &Path) -> anyhow::Result<V
     std::fs::create_dir_all(destination)?;
     let mut installed = Vec::new();
     for (name, built) in build_plugins(folders)? {
-        let target = destination.join(format!("{name}.wasm"));
-        std::fs::copy(&built, &target)
-            .with_context(|| format!("cannot copy {} to {}", built.display(), target.display()))?;
-        installed.push(target);
+        installed.push(install_module(&built, destination, &name)?);
     }
     Ok(installed)
+}
+
+/// Copies a built module into `destination` as `<name>.wasm` the safe
+/// way for a server that hot-reloads: into a hidden temporary file first,
+/// then renamed over the old one, so the server never sees it half
+/// written.
+///
+/// # Errors
+/// When copying or renaming fails.
+pub fn install_module(built: &Path, destination: &Path, name: &str) -> anyhow::Result<PathBuf> {
+    let target = destination.join(format!("{name}.wasm"));
+    let temporary = destination.join(format!(".{name}.wasm.tmp"));
+    std::fs::copy(built, &temporary)
+        .with_context(|| format!("cannot copy {} to {}", built.display(), temporary.display()))?;
+    std::fs::rename(&temporary, &target).with_context(|| {
+        format!("cannot rename {} to {}", temporary.display(), target.display())
+    })?;
+    Ok(target)
+}
+
+/// Whether a file-system event can change a file's content: a creation,
+/// a write, a rename or a removal. Reading a file (as a build or the
+/// server does) raises access and metadata events, which must not count.
+pub fn is_content_change(kind: &notify_debouncer_full::notify::EventKind) -> bool {
+    use notify_debouncer_full::notify::EventKind;
+    use notify_debouncer_full::notify::event::ModifyKind;
+    match kind {
+        EventKind::Create(_) | EventKind::Remove(_) => true,
+        EventKind::Modify(ModifyKind::Metadata(_)) => false,
+        EventKind::Modify(_) => true,
+        _ => false,
+    }
 }
 
 /// The room a new plugin crate starts with: complete, and small enough to

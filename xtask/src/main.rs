@@ -1,13 +1,22 @@
 //! `cargo xtask`: project automation.
 //!
-//! - `cargo serve [-- SERVER ARGS]` (alias of `cargo xtask serve`): builds
-//!   the example plugins into `plugins/` and starts the server on the
-//!   embedded default config.
+//! - `cargo serve [--watch] [-- SERVER ARGS]` (alias of `cargo xtask
+//!   serve`): builds the example plugins into `plugins/` and starts the
+//!   server on the embedded default config. With `--watch`, a plugin crate
+//!   whose source changes is rebuilt and its module dropped into
+//!   `plugins/`, where the server swaps it into live rooms.
 //! - `cargo xtask plugins`: only builds and installs the plugins.
 //! - `cargo xtask new-plugin NAME [DIR]`: creates a plugin crate (in
 //!   `plugins/` by default, where `cargo serve` builds it).
 
-use std::process::{Command, ExitCode};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use notify_debouncer_full::notify::RecursiveMode;
+use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 
 fn main() -> anyhow::Result<ExitCode> {
     let mut args = std::env::args().skip(1);
@@ -22,14 +31,22 @@ fn main() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         "serve" => {
+            let watch = rest.first().is_some_and(|arg| arg == "--watch");
+            let server_args: Vec<&String> =
+                rest.iter().skip(usize::from(watch)).skip_while(|arg| *arg == "--").collect();
             let installed =
                 xtask::install_plugins(&[xtask::EXAMPLE_PLUGINS], &root.join("plugins"))?;
             eprintln!("plugins ready: {} in plugins/", installed.len());
-            let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-                .current_dir(&root)
-                .args(["run", "--quiet", "-p", "vampiretcp", "--"])
-                .args(rest)
-                .status()?;
+            let mut server =
+                Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+                    .current_dir(&root)
+                    .args(["run", "--quiet", "-p", "vampiretcp", "--"])
+                    .args(server_args)
+                    .spawn()?;
+            if watch {
+                watch_plugins(&root, &mut server)?;
+            }
+            let status = server.wait()?;
             Ok(ExitCode::from(status.code().unwrap_or(1) as u8))
         }
         "new-plugin" => {
@@ -37,7 +54,7 @@ fn main() -> anyhow::Result<ExitCode> {
                 eprintln!("usage: cargo xtask new-plugin NAME [DIR]");
                 return Ok(ExitCode::from(2));
             };
-            let parent = rest.get(1).map_or_else(|| root.join("plugins"), std::path::PathBuf::from);
+            let parent = rest.get(1).map_or_else(|| root.join("plugins"), PathBuf::from);
             let dir = xtask::new_plugin(name, &parent)?;
             println!("created {}", dir.display());
             println!(
@@ -47,9 +64,67 @@ fn main() -> anyhow::Result<ExitCode> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <serve [-- server args] | plugins | new-plugin NAME [DIR]>"
+                "usage: cargo xtask <serve [--watch] [-- server args] | plugins | new-plugin NAME [DIR]>"
             );
             Ok(ExitCode::from(2))
         }
+    }
+}
+
+/// Rebuilds a plugin crate of `plugins/` whenever a file of it changes, and
+/// drops the new module into `plugins/` (the server reloads it), until the
+/// server exits.
+fn watch_plugins(root: &Path, server: &mut Child) -> anyhow::Result<()> {
+    let plugins = root.join(xtask::EXAMPLE_PLUGINS);
+    let (changes, changed) = mpsc::channel();
+    let mut debouncer =
+        new_debouncer(Duration::from_millis(200), None, move |result: DebounceEventResult| {
+            if let Ok(events) = result {
+                let paths = events
+                    .into_iter()
+                    .filter(|e| xtask::is_content_change(&e.event.kind))
+                    .flat_map(|e| e.event.paths)
+                    .collect::<Vec<_>>();
+                let _ = changes.send(paths);
+            }
+        })?;
+    debouncer.watch(&plugins, RecursiveMode::Recursive)?;
+    eprintln!("watching plugins/*/ for changes: save a plugin's source to rebuild and reload it");
+    loop {
+        if server.try_wait()?.is_some() {
+            return Ok(());
+        }
+        let Ok(paths) = changed.recv_timeout(Duration::from_millis(500)) else { continue };
+        // The crates whose sources changed: `plugins/<crate>/...`, not the
+        // modules `plugins/*.wasm` this loop writes itself.
+        let crates: BTreeSet<String> = paths
+            .iter()
+            .filter_map(|path| path.strip_prefix(&plugins).ok())
+            .filter(|relative| relative.components().count() > 1)
+            .filter(|relative| !relative.components().any(|c| c.as_os_str() == "target"))
+            .filter_map(|relative| relative.components().next())
+            .map(|first| first.as_os_str().to_string_lossy().into_owned())
+            .filter(|name| plugins.join(name).join("Cargo.toml").is_file())
+            .collect();
+        for name in crates {
+            rebuild(&plugins, &name);
+        }
+    }
+}
+
+/// Builds plugin crate `name` and installs its module; a failed build is
+/// reported and the module in place keeps serving.
+fn rebuild(plugins: &Path, name: &str) {
+    eprintln!("{name}: changed, rebuilding");
+    match xtask::build_plugin_crates(&[name.to_owned()]) {
+        Ok(built) => {
+            for (name, module) in built {
+                match xtask::install_module(&module, plugins, &name) {
+                    Ok(_) => eprintln!("{name}: installed; the server swaps it into live rooms"),
+                    Err(err) => eprintln!("{name}: cannot install: {err:#}"),
+                }
+            }
+        }
+        Err(err) => eprintln!("{name}: build failed, the running version stays: {err:#}"),
     }
 }

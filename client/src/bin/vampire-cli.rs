@@ -214,6 +214,7 @@ fn show_event(event: &Event) -> String {
         Event::RoomClosed { room, reason } => {
             json!({"event": "room_closed", "room": room, "reason": reason})
         }
+        Event::RoomReloaded { room } => json!({"event": "room_reloaded", "room": room}),
         Event::Unknown { event } => json!({"event": event}),
     };
     shown.to_string()

@@ -16,6 +16,7 @@ use crate::plugins::abi;
 use crate::plugins::room::WasmRoom;
 use crate::plugins::runtime::PluginRuntime;
 use crate::plugins::state::PluginState;
+use crate::plugins::watcher::Catalog;
 use crate::rooms::{GENERIC_ROOM_TYPE, RoomBehaviour, RoomType};
 
 /// A compiled, checked plugin: one room type.
@@ -63,6 +64,10 @@ impl RoomType for PluginRoomType {
     fn runtime(&self) -> Option<Handle> {
         Some(self.0.runtime().handle())
     }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }
 
 /// The room type a plugin file provides: its stem, which must be a plain
@@ -92,7 +97,22 @@ pub fn room_type_of(path: &Path) -> Result<String> {
 pub fn compile(runtime: &Arc<PluginRuntime>, path: &Path) -> Result<PluginModule> {
     let name = room_type_of(path)?;
     let bytes = std::fs::read(path).context("cannot read the file")?;
-    let module = Module::new(runtime.engine(), &bytes).context("not a valid WebAssembly module")?;
+    compile_bytes(runtime, &name, &bytes)
+}
+
+/// Compiles and checks the module `bytes` as room type `name`, and tries
+/// an instance of it. Blocking: run it off the reactor.
+///
+/// # Errors
+/// Invalid wasm, a missing or mistyped export, an import the host does not
+/// provide, or a wrong ABI version.
+pub fn compile_bytes(
+    runtime: &Arc<PluginRuntime>,
+    name: &str,
+    bytes: &[u8],
+) -> Result<PluginModule> {
+    let name = name.to_owned();
+    let module = Module::new(runtime.engine(), bytes).context("not a valid WebAssembly module")?;
     abi::check_exports(&module).map_err(|problem| format_err!(problem))?;
     let pre = runtime
         .linker()
@@ -128,7 +148,11 @@ pub fn compile(runtime: &Arc<PluginRuntime>, path: &Path) -> Result<PluginModule
 /// the folder: a link leading outside it (or nowhere), a directory, a FIFO
 /// or a device named `*.wasm` is refused with a log line, so the folder is
 /// the whole of what an operator exposes.
-pub async fn load_folder(runtime: &Arc<PluginRuntime>, folder: &Path) -> Vec<PluginModule> {
+pub async fn load_folder(
+    runtime: &Arc<PluginRuntime>,
+    folder: &Path,
+) -> (Vec<PluginModule>, Catalog) {
+    let mut catalog = Catalog::default();
     let mut paths: Vec<PathBuf> = match std::fs::read_dir(folder) {
         Ok(entries) => entries
             .filter_map(|entry| entry.ok().map(|e| e.path()))
@@ -136,7 +160,7 @@ pub async fn load_folder(runtime: &Arc<PluginRuntime>, folder: &Path) -> Vec<Plu
             .collect(),
         Err(err) => {
             info!(folder = %folder.display(), %err, "no plugins folder; only the generic room is available");
-            return Vec::new();
+            return (Vec::new(), catalog);
         }
     };
     paths.sort();
@@ -148,12 +172,17 @@ pub async fn load_folder(runtime: &Arc<PluginRuntime>, folder: &Path) -> Vec<Plu
         }
         let runtime = runtime.clone();
         let task_path = path.clone();
-        let result = tokio::task::spawn_blocking(move || compile(&runtime, &task_path))
-            .await
-            .unwrap_or_else(|join| Err(format_err!("compilation panicked: {join}")));
+        let result = tokio::task::spawn_blocking(move || {
+            let name = room_type_of(&task_path)?;
+            let bytes = std::fs::read(&task_path).context("cannot read the file")?;
+            compile_bytes(&runtime, &name, &bytes).map(|module| (module, bytes))
+        })
+        .await
+        .unwrap_or_else(|join| Err(format_err!("compilation panicked: {join}")));
         match result {
-            Ok(module) => {
+            Ok((module, bytes)) => {
                 info!(plugin = module.name(), path = %path.display(), "plugin loaded");
+                catalog.loaded(module.name(), &bytes);
                 loaded.push(module);
             }
             Err(err) => {
@@ -163,7 +192,7 @@ pub async fn load_folder(runtime: &Arc<PluginRuntime>, folder: &Path) -> Vec<Plu
             }
         }
     }
-    loaded
+    (loaded, catalog)
 }
 
 /// Whether `path` names a plugin: `*.wasm`, not hidden.

@@ -1,5 +1,6 @@
 //! WebAssembly room plugins: the runtime (engine, epoch deadlines, memory
-//! cap), the ABI (`docs/ABI.md`), the host imports, the loader and the
+//! budgets, plugin threads), the host's side of the ABI (`docs/ABI.md`),
+//! the host imports, the loader, the watcher (hot reload) and the
 //! plugin-backed room.
 //!
 //! A plugin is a core wasm module (no WASI) built for
@@ -12,6 +13,8 @@ pub mod loader;
 pub mod room;
 pub mod runtime;
 pub mod state;
+pub mod watcher;
 
 pub use loader::{PluginModule, PluginRoomType, load_folder};
 pub use runtime::PluginRuntime;
+pub use watcher::PluginWatcher;

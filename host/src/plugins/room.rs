@@ -16,16 +16,16 @@ use tracing::{error, warn};
 use vampire_abi::Hook;
 use vampire_abi::input::{self, Member, RoomView, Start};
 use vampire_protocol::error::one_line;
-use vampire_protocol::{ErrorCode, Payload, SessionId};
+use vampire_protocol::{ErrorCode, Payload, SessionId, Value};
 use wasmtime::{Memory, Store, Trap, TypedFunc};
 
 use crate::error::{ApiError, MAX_ERROR_MESSAGE_BYTES};
 use crate::logging::Throttle;
 use crate::outbound::ClientHandle;
 use crate::plugins::abi;
-use crate::plugins::loader::PluginModule;
+use crate::plugins::loader::{PluginModule, PluginRoomType};
 use crate::plugins::state::{MemoryRefusal, PluginState};
-use crate::rooms::{RoomBehaviour, RoomState};
+use crate::rooms::{RoomBehaviour, RoomState, RoomType};
 
 /// A room backed by a plugin.
 pub struct WasmRoom {
@@ -60,6 +60,12 @@ impl WasmRoom {
 
     /// Instantiates the module and runs its `create` hook.
     fn start(&mut self, room: &mut RoomState, start: Start) -> Result<(), ApiError> {
+        let input = self.begin(room, start)?;
+        self.run(room, Hook::Create, &input).map(drop)
+    }
+
+    /// Instantiates the module and returns its `create` hook's input.
+    fn begin(&mut self, room: &RoomState, start: Start) -> Result<Vec<u8>, ApiError> {
         let instance = self.instantiate().map_err(|err| {
             let reason = describe_error(&err);
             error!(room = %room.id(), plugin = self.plugin.name(), "cannot instantiate: {reason}");
@@ -89,7 +95,7 @@ impl WasmRoom {
         let mut input = Vec::with_capacity(256 + settings.metadata.len());
         input::Create { room: view, start, options: settings.options.as_bytes(), members }
             .write(&mut input);
-        self.run(room, Hook::Create, &input).map(drop)
+        Ok(input)
     }
 
     fn instantiate(&self) -> wasmtime::Result<Instance> {
@@ -152,6 +158,35 @@ impl WasmRoom {
     /// replaced by a fresh one before returning the error; a room that
     /// cannot get one, or keeps failing, is asked to close.
     fn run(&mut self, room: &mut RoomState, hook: Hook, input: &[u8]) -> Result<Payload, ApiError> {
+        let err = match self.attempt(room, hook, input) {
+            Ok(reply) => return reply,
+            Err(err) => err,
+        };
+        if self.count_failure() {
+            room.request_close(&format!(
+                "its plugin failed {} times within {} s",
+                self.plugin.runtime().failures_to_close(),
+                self.plugin.runtime().failure_window().as_secs()
+            ));
+        } else if hook != Hook::Create {
+            // Re-create now, so the next call finds a working room.
+            if let Err(restart) = self.start(room, Start::Recreated) {
+                warn!(room = %room.id(), plugin = self.plugin.name(), "re-creating the instance failed: {}", restart.message);
+                room.request_close(&format!("its plugin cannot restart: {}", restart.message));
+            }
+        }
+        Err(err)
+    }
+
+    /// Runs one hook on the live instance, with no bookkeeping of failures:
+    /// the outer `Ok` is the hook's own answer; `Err` means the call
+    /// trapped (the instance is then dropped).
+    fn attempt(
+        &mut self,
+        room: &mut RoomState,
+        hook: Hook,
+        input: &[u8],
+    ) -> Result<Result<Payload, ApiError>, ApiError> {
         let Some(live) = self.live.as_mut() else {
             return Err(ApiError::new(
                 ErrorCode::PluginError,
@@ -167,27 +202,63 @@ impl WasmRoom {
         let outcome = live.invoke(hook, input);
         std::mem::swap(room, &mut live.store.data_mut().room);
         let err = match outcome {
-            Ok(None) => return Ok(Payload::nil()),
-            Ok(Some(reply)) => return abi::decode_reply(&reply),
+            Ok(None) => return Ok(Ok(Payload::nil())),
+            Ok(Some(reply)) => return Ok(abi::decode_reply(&reply)),
             Err(err) => err,
         };
         let message = self.describe_failure(&err, hook);
         warn!(room = %room.id(), plugin = self.plugin.name(), hook = hook.export(), "{message}");
         self.live = None;
-        if self.count_failure() {
-            room.request_close(&format!(
-                "its plugin failed {} times within {} s",
-                self.plugin.runtime().failures_to_close(),
-                self.plugin.runtime().failure_window().as_secs()
-            ));
-        } else if hook != Hook::Create {
-            // Re-create now, so the next call finds a working room.
-            if let Err(restart) = self.start(room, Start::Recreated) {
-                warn!(room = %room.id(), plugin = self.plugin.name(), "re-creating the instance failed: {}", restart.message);
-                room.request_close(&format!("its plugin cannot restart: {}", restart.message));
-            }
-        }
         Err(ApiError::new(ErrorCode::PluginError, message))
+    }
+
+    /// Swaps to a new version of the plugin: the old instance's snapshot
+    /// (if it gives one) goes to the new instance's `restore`, after its
+    /// `create` with `start: "reloaded"`. Any failure keeps the old
+    /// version and instance, untouched.
+    fn swap_to(&mut self, room: &mut RoomState, plugin: Arc<PluginModule>) -> Result<(), ApiError> {
+        let state = if self.live.is_some() && self.exports(Hook::Snapshot) {
+            let snapshot = self.attempt(room, Hook::Snapshot, &[0x80]);
+            match snapshot.and_then(|answer| answer) {
+                Ok(state) => match state.to_value() {
+                    Value::Binary(bytes) => Some(bytes),
+                    Value::Nil => None,
+                    other => {
+                        return Err(ApiError::new(
+                            ErrorCode::PluginError,
+                            format!("its snapshot is {other}, not binary"),
+                        ));
+                    }
+                },
+                Err(err) => {
+                    // The old instance trapped: give the room a fresh one
+                    // of the old version, as after any trap.
+                    if self.live.is_none() {
+                        let _ = self.start(room, Start::Recreated);
+                    }
+                    return Err(err);
+                }
+            }
+        } else {
+            None
+        };
+        let mut candidate = WasmRoom {
+            plugin,
+            live: None,
+            failures: VecDeque::new(),
+            log_throttle: self.log_throttle.clone(),
+        };
+        let create = candidate.begin(room, Start::Reloaded)?;
+        candidate.attempt(room, Hook::Create, &create)??;
+        if let Some(state) = state
+            && candidate.exports(Hook::Restore)
+        {
+            let mut input = Vec::with_capacity(16 + state.len());
+            input::Restore { state: &state }.write(&mut input);
+            candidate.attempt(room, Hook::Restore, &input)??;
+        }
+        *self = candidate;
+        Ok(())
     }
 
     /// Records a failed call; `true` when the room has now failed too
@@ -369,6 +440,20 @@ impl RoomBehaviour for WasmRoom {
         if self.exports(Hook::Dispose) {
             let _ = self.run(room, Hook::Dispose, &input);
         }
+    }
+
+    fn reload(
+        &mut self,
+        room: &mut RoomState,
+        room_type: &Arc<dyn RoomType>,
+    ) -> Result<bool, ApiError> {
+        let Some(new) = room_type.as_any().downcast_ref::<PluginRoomType>() else {
+            return Err(ApiError::new(
+                ErrorCode::Internal,
+                "a plugin room can only reload a plugin",
+            ));
+        };
+        self.swap_to(room, new.0.clone()).map(|()| true)
     }
 
     fn can_set_variable(

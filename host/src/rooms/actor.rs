@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::info;
 use vampire_protocol::error::quote;
@@ -19,7 +19,7 @@ use vampire_protocol::{ErrorCode, Payload, SessionId};
 
 use crate::error::ApiError;
 use crate::outbound::{ClientHandle, MembershipRefused, Responder};
-use crate::rooms::behaviour::RoomBehaviour;
+use crate::rooms::behaviour::{RoomBehaviour, RoomType};
 use crate::rooms::manager::{RoomHandle, RoomIndex};
 use crate::rooms::state::{JoinEnd, RoomState};
 use crate::rooms::variables::Rules;
@@ -29,7 +29,6 @@ use crate::rooms::variables::Rules;
 const TURN_COMMANDS: usize = 64;
 
 /// A request to a room, sent through its mailbox.
-#[derive(Debug)]
 pub(crate) enum RoomCommand {
     /// Join. The room queues the `join` response on the client itself,
     /// before any event that follows the join.
@@ -73,6 +72,11 @@ pub(crate) enum RoomCommand {
     },
     /// The server is stopping: end the room.
     Shutdown,
+    /// A new version of the room's type: swap to it between two commands.
+    Reload {
+        room_type: Arc<dyn RoomType>,
+        done: oneshot::Sender<Result<bool, ApiError>>,
+    },
 }
 
 /// Whether the actor goes on after a command.
@@ -355,6 +359,13 @@ impl RoomActor {
                 respond.finish(outcome);
             }
             RoomCommand::Shutdown => return Next::Stop(Ending::Shutdown),
+            RoomCommand::Reload { room_type, done } => {
+                let outcome = self.behaviour.reload(&mut self.state, &room_type);
+                if let Ok(true) = outcome {
+                    self.state.announce_reloaded();
+                }
+                let _ = done.send(outcome);
+            }
         }
         Next::Continue
     }

@@ -5,6 +5,8 @@
 //! capacity, duplicate joins, member events); a behaviour only adds its
 //! own decisions and effects on top, through [`RoomState`].
 
+use std::any::Any;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::runtime::Handle;
@@ -89,6 +91,21 @@ pub trait RoomBehaviour: Send + 'static {
     /// `shutdown`. Members are still there (they are told next).
     fn on_dispose(&mut self, _room: &mut RoomState, _reason: &str) {}
 
+    /// Replaces this room's behaviour by one of `room_type` (a new version
+    /// of the same type) between two commands, keeping members, variables
+    /// and the clock, which live in [`RoomState`]. Returns `Ok(false)` for
+    /// a behaviour that cannot be reloaded (the generic room).
+    ///
+    /// # Errors
+    /// The new version failed to start; the room keeps the old one.
+    fn reload(
+        &mut self,
+        _room: &mut RoomState,
+        _room_type: &Arc<dyn RoomType>,
+    ) -> Result<bool, ApiError> {
+        Ok(false)
+    }
+
     /// Whether member `session` may set variable `name` to `value`, once
     /// the variable's writer rule allowed it (`exists` tells whether it is
     /// new). Default: yes.
@@ -119,6 +136,10 @@ pub trait RoomType: Send + Sync + 'static {
     /// # Errors
     /// The room is not created.
     fn new_behaviour(&self) -> Result<Box<dyn RoomBehaviour>, ApiError>;
+
+    /// The type as `Any`, so a behaviour can recognise a new version of
+    /// its own type on reload.
+    fn as_any(&self) -> &dyn Any;
 
     /// The runtime the room's actor runs on; `None` for the caller's.
     /// Plugin rooms run apart from the network threads, so that a plugin

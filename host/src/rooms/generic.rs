@@ -27,4 +27,8 @@ impl RoomType for GenericRoomType {
     fn new_behaviour(&self) -> Result<Box<dyn RoomBehaviour>, ApiError> {
         Ok(Box::new(GenericRoom))
     }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 use tracing::debug;
 use vampire_protocol::error::quote;
@@ -48,6 +48,15 @@ impl Listing {
     pub fn update(&self, change: impl FnOnce(&mut RoomInfo)) {
         change(&mut lock(&self.0));
     }
+}
+
+/// What a reload did to the live rooms of a type.
+#[derive(Debug, Default)]
+pub struct ReloadReport {
+    /// Rooms now on the new version.
+    pub swapped: usize,
+    /// Rooms that kept their old version, and why.
+    pub kept: Vec<(RoomId, String)>,
 }
 
 /// What the index keeps of a room: enough to list it and to reach it.
@@ -134,6 +143,45 @@ impl RoomManager {
     pub fn register_type(&self, room_type: Arc<dyn RoomType>) {
         let name = room_type.name().to_owned();
         self.room_types.write().unwrap_or_else(|p| p.into_inner()).insert(name, room_type);
+    }
+
+    /// Stops new rooms of type `name` (they get `unknown_room_type`); live
+    /// rooms of the type keep running. Returns whether it was creatable.
+    pub fn unregister_type(&self, name: &str) -> bool {
+        self.room_types.write().unwrap_or_else(|p| p.into_inner()).remove(name).is_some()
+    }
+
+    /// Whether `name` is a creatable room type.
+    pub fn has_type(&self, name: &str) -> bool {
+        self.room_types.read().unwrap_or_else(|p| p.into_inner()).contains_key(name)
+    }
+
+    /// Makes `room_type` the version new rooms of its name get, and swaps
+    /// it into every live room of that name, each between two of its
+    /// commands (commands that arrive meanwhile wait in its mailbox).
+    /// Returns how many rooms swapped, and the rooms that kept their old
+    /// version with why.
+    pub async fn reload_type(&self, room_type: Arc<dyn RoomType>) -> ReloadReport {
+        let name = room_type.name().to_owned();
+        self.register_type(room_type.clone());
+        let mut pending = Vec::new();
+        for handle in self.index.handles() {
+            if handle.listing.get().room_type != name {
+                continue;
+            }
+            let (done, outcome) = oneshot::channel();
+            handle.send(RoomCommand::Reload { room_type: room_type.clone(), done }).await;
+            pending.push((handle.id.clone(), outcome));
+        }
+        let mut report = ReloadReport::default();
+        for (room, outcome) in pending {
+            match outcome.await {
+                Ok(Ok(true)) => report.swapped += 1,
+                Ok(Ok(false)) | Err(_) => {}
+                Ok(Err(err)) => report.kept.push((room, err.message)),
+            }
+        }
+        report
     }
 
     /// Names of the creatable room types, sorted.

@@ -590,6 +590,11 @@ impl RoomState {
         true
     }
 
+    /// Tells every member the room's plugin was replaced (`room_reloaded`).
+    pub(crate) fn announce_reloaded(&mut self) {
+        server::write_room_reloaded(&mut self.outbox, &self.id);
+    }
+
     /// Tells every member the room is gone (`room_deleted` when `reason`
     /// is `None`, else `room_closed` with it) and forgets them.
     pub(crate) fn end(&mut self, reason: Option<&str>) {
