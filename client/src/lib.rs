@@ -21,6 +21,7 @@
 //! - [`ClientError`]: what can go wrong, including the server's error codes.
 //! - [`json`]: values shown as JSON and read from JSON (binary and other
 //!   MessagePack-only values with `$` markers), for people.
+//! - [`udp`]: the client's side of the UDP channel.
 //!
 //! A background task reads frames: responses complete the matching
 //! request, events and connection-level errors go to [`Client::next_event`].
@@ -28,6 +29,7 @@
 //! client has sent nothing for a third of the server's idle timeout.
 
 pub mod json;
+pub mod udp;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -123,8 +125,13 @@ pub struct Client {
     pending: Pending,
     next_id: AtomicU32,
     incoming: mpsc::UnboundedReceiver<Incoming>,
+    /// Where events go, for the UDP task too.
+    events: mpsc::UnboundedSender<Incoming>,
     reader: tokio::task::JoinHandle<()>,
     heartbeat: tokio::task::JoinHandle<()>,
+    /// The server's address, for the UDP channel.
+    server: std::net::SocketAddr,
+    udp: Option<udp::UdpLink>,
 }
 
 impl Client {
@@ -137,6 +144,7 @@ impl Client {
     pub async fn connect(address: impl ToSocketAddrs) -> Result<Client, ClientError> {
         let socket = TcpStream::connect(address).await?;
         socket.set_nodelay(true)?;
+        let server = socket.peer_addr()?;
         let (read_half, writer) = socket.into_split();
         let mut frames = FramedRead::new(read_half, frame::codec(MAX_INCOMING_FRAME));
         let welcome = tokio::time::timeout(Duration::from_secs(10), frames.next())
@@ -154,7 +162,7 @@ impl Client {
         };
         let pending = Pending::default();
         let (events, incoming) = mpsc::unbounded_channel();
-        let reader = tokio::spawn(read_loop(frames, pending.clone(), events));
+        let reader = tokio::spawn(read_loop(frames, pending.clone(), events.clone()));
         let writer = Arc::new(Writer {
             socket: tokio::sync::Mutex::new(writer),
             last_write_ms: AtomicU64::new(0),
@@ -167,8 +175,11 @@ impl Client {
             pending,
             next_id: AtomicU32::new(1),
             incoming,
+            events,
             reader,
             heartbeat,
+            server,
+            udp: None,
         })
     }
 
@@ -329,6 +340,7 @@ impl Client {
                 name: name.to_owned(),
                 value: value.into(),
                 broadcast,
+                unreliable: None,
             })
             .await?;
         Ok(field_of(&result, "broadcast").is_some_and(|flag| flag.to_value() == Value::from(true)))
@@ -364,6 +376,45 @@ impl Client {
         self.request(Request::SendMessage { room: room.to_owned(), data: data.into() })
             .await
             .map(drop)
+    }
+
+    /// Opens the UDP channel: asks the server for a session and its keys,
+    /// and from then on receives unreliable events over UDP too (they
+    /// arrive with the others, from [`Client::next_event`]). Binding again
+    /// replaces the session (say, after its keys expired).
+    ///
+    /// # Errors
+    /// `udp_unavailable` when the server has no UDP port, or a transport
+    /// error.
+    pub async fn bind_udp(&mut self) -> Result<(), ClientError> {
+        let result = self.request(Request::UdpBind).await?;
+        let binding = vampire_protocol::udp::Binding::from_payload(&result)?;
+        let address = std::net::SocketAddr::new(self.server.ip(), binding.port);
+        self.udp = Some(udp::UdpLink::open(address, binding, self.events.clone()).await?);
+        Ok(())
+    }
+
+    /// Whether the UDP channel is open.
+    pub fn has_udp(&self) -> bool {
+        self.udp.is_some()
+    }
+
+    /// Sends a message to a room that may be lost: over UDP when the
+    /// channel is open ([`Client::bind_udp`]), else as a TCP notification.
+    /// No answer comes back either way.
+    ///
+    /// # Errors
+    /// A transport error, or a message too large for a datagram.
+    pub async fn send_unreliable(
+        &self,
+        room: &str,
+        data: impl Into<Payload>,
+    ) -> Result<(), ClientError> {
+        let data = data.into();
+        match &self.udp {
+            Some(link) => link.send_message(room, data).await,
+            None => self.notify(Request::SendMessage { room: room.to_owned(), data }).await,
+        }
     }
 
     /// Round trip with no effect.
@@ -403,6 +454,9 @@ impl Drop for Client {
     fn drop(&mut self) {
         self.reader.abort();
         self.heartbeat.abort();
+        if let Some(udp) = &self.udp {
+            udp.close();
+        }
     }
 }
 

@@ -68,12 +68,13 @@ pub struct Config {
     /// TCP port; `0` picks any free port (the bound address is logged and
     /// printed). Default `7777`.
     pub tcp_port: u16,
-    /// Whether to open the UDP port for high-frequency data. Default
-    /// `false`.
+    /// Whether to open the UDP port for frequent data that may be lost
+    /// (clients bind it with `udp_bind`). Default `true`.
     #[serde(rename = "enableUDP")]
     pub enable_udp: bool,
-    /// UDP port, used when `enableUDP` is true; must differ from `tcpPort`.
-    /// Default `7778`.
+    /// UDP port, used when `enableUDP` is true; must differ from `tcpPort`;
+    /// `0` picks any free port (clients learn it from `udp_bind`). Default
+    /// `7778`.
     pub udp_port: u16,
     /// Folder scanned for `*.wasm` room plugins, relative to the working
     /// directory. Default `plugins`.
@@ -192,6 +193,9 @@ pub struct Limits {
     /// How long shutdown waits for rooms to run their last hooks and
     /// connections to flush their farewell, in seconds. Default `5`.
     pub shutdown_grace_secs: u64,
+    /// How long the keys a `udp_bind` gives stay valid, in seconds; the
+    /// client binds again after. Default `3600`.
+    pub udp_key_lifetime_secs: u64,
 }
 
 /// The seed's `defaultRoomSettings`, plus the other per-room defaults.
@@ -225,7 +229,7 @@ impl Default for Config {
         Config {
             bind_address: IpAddr::from([0, 0, 0, 0]),
             tcp_port: 7777,
-            enable_udp: false,
+            enable_udp: true,
             udp_port: 7778,
             plugins_dir: PathBuf::from("plugins"),
             hot_reload: true,
@@ -269,6 +273,7 @@ impl Default for Limits {
             plugin_log_lines_per_second: 20,
             plugin_threads: 0,
             shutdown_grace_secs: 5,
+            udp_key_lifetime_secs: 3_600,
         }
     }
 }
@@ -418,7 +423,7 @@ impl Config {
                 format!("{} is outside 64..={MAX_FRAME_BYTES_CEILING}", limits.max_frame_bytes),
             ));
         }
-        let positive: [(&'static str, u64); 24] = [
+        let positive: [(&'static str, u64); 25] = [
             ("limits.maxConnections", limits.max_connections as u64),
             ("limits.maxRooms", limits.max_rooms as u64),
             ("limits.maxClientsPerRoom", limits.max_clients_per_room.into()),
@@ -443,6 +448,7 @@ impl Config {
             ("limits.pluginFailureWindowSecs", limits.plugin_failure_window_secs),
             ("limits.pluginLogLinesPerSecond", limits.plugin_log_lines_per_second.into()),
             ("limits.shutdownGraceSecs", limits.shutdown_grace_secs),
+            ("limits.udpKeyLifetimeSecs", limits.udp_key_lifetime_secs),
         ];
         if let Some((field, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return Err(invalid(field, "must be greater than 0".to_owned()));

@@ -50,6 +50,15 @@ pub struct Identity {
     pub claims: Payload,
 }
 
+/// A client's UDP channel, as rooms see it: the way to send it an event
+/// that may be lost (`net::udp` implements it).
+pub trait UnreliableLink: Send + Sync + std::fmt::Debug {
+    /// Sends one event body (a MessagePack map, no length prefix) in a
+    /// datagram. Returns `false` when it cannot go that way (no address
+    /// bound yet, too large for a datagram): the caller sends it over TCP.
+    fn send(&self, body: &[u8]) -> bool;
+}
+
 /// A cheap, cloneable handle on one connection's outbound side.
 #[derive(Clone, Debug)]
 pub struct ClientHandle {
@@ -71,6 +80,8 @@ struct Shared {
     memberships: Mutex<Memberships>,
     limits: ClientLimits,
     identity: Identity,
+    /// The client's UDP channel, once it asked for one.
+    udp: OnceLock<Arc<dyn UnreliableLink>>,
     /// Rooms this client created that are alive (or being created).
     owned_rooms: AtomicUsize,
     /// Rate-limits this client's "dropped" warnings in the log.
@@ -111,6 +122,7 @@ impl ClientHandle {
             memberships: Mutex::default(),
             limits,
             identity,
+            udp: OnceLock::new(),
             owned_rooms: AtomicUsize::new(0),
             warnings: Throttle::per_second(1),
         });
@@ -120,6 +132,17 @@ impl ClientHandle {
     /// The connection's session id.
     pub fn session(&self) -> SessionId {
         self.session
+    }
+
+    /// Gives the client its UDP channel (once; later calls do nothing).
+    pub fn set_udp(&self, link: Arc<dyn UnreliableLink>) {
+        let _ = self.shared.udp.set(link);
+    }
+
+    /// Sends an event body over the client's UDP channel; `false` when it
+    /// has none bound (the caller then uses TCP).
+    pub fn send_unreliable(&self, body: &[u8]) -> bool {
+        self.shared.udp.get().is_some_and(|link| link.send(body))
     }
 
     /// Who the client is.
@@ -295,13 +318,22 @@ pub struct Responder {
     id: Option<u32>,
     room: Option<RoomId>,
     answered: bool,
+    /// Answers nothing at all, not even an error: for what came over UDP,
+    /// which is never answered.
+    silent: bool,
 }
 
 impl Responder {
     /// A responder for request `id` of `client`; `room` names the room
     /// the request went to, for the answer owed if it is dropped.
     pub fn new(client: ClientHandle, id: Option<u32>, room: Option<RoomId>) -> Responder {
-        Responder { client, id, room, answered: false }
+        Responder { client, id, room, answered: false, silent: false }
+    }
+
+    /// A responder that answers nothing, for an unreliable message (a UDP
+    /// datagram gets no answer, and its errors are dropped).
+    pub fn silent(client: ClientHandle) -> Responder {
+        Responder { client, id: None, room: None, answered: true, silent: true }
     }
 
     /// The client owed the answer.
@@ -380,6 +412,9 @@ impl Responder {
     }
 
     fn send_error(&self, id: Option<u32>, error: &ApiError) {
+        if self.silent {
+            return;
+        }
         let mut buf = BytesMut::with_capacity(64 + error.message.len());
         server::write_error(&mut buf, id, error.code, &error.message);
         self.client.send(buf.freeze());

@@ -11,6 +11,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::net::udp::UdpChannel;
 use crate::net::{NetContext, listener};
 use crate::plugins::watcher::Catalog;
 use crate::plugins::{self, PluginRoomType, PluginRuntime, PluginWatcher};
@@ -25,6 +26,8 @@ pub struct Server {
     plugins: Arc<PluginRuntime>,
     /// What was loaded from the plugins folder, for the watcher.
     catalog: Catalog,
+    /// The UDP channel, when `enableUDP` is on.
+    udp: Option<Arc<UdpChannel>>,
 }
 
 /// A running server: its address and the way to stop it.
@@ -39,6 +42,8 @@ pub struct RunningServer {
     plugins: Arc<PluginRuntime>,
     /// The hot-reload watch of the plugins folder, when on.
     watcher: Option<PluginWatcher>,
+    /// The task receiving UDP datagrams, when on.
+    udp: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -63,7 +68,15 @@ impl Server {
         for module in modules {
             rooms.register_type(Arc::new(PluginRoomType(Arc::new(module))));
         }
-        Ok(Server { config, listener, rooms, plugins, catalog })
+        let udp = if config.enable_udp {
+            let channel = UdpChannel::bind(&config, rooms.clone()).await.with_context(|| {
+                format!("cannot listen on UDP {}:{}", config.bind_address, config.udp_port)
+            })?;
+            Some(Arc::new(channel))
+        } else {
+            None
+        };
+        Ok(Server { config, listener, rooms, plugins, catalog, udp })
     }
 
     /// The bound TCP address.
@@ -80,13 +93,19 @@ impl Server {
     pub fn start(self) -> RunningServer {
         let local_addr = self.local_addr();
         info!(address = %local_addr, room_types = ?self.rooms.type_names(), "listening on TCP");
-        if self.config.enable_udp {
-            warn!("enableUDP is set, but this build has no UDP transport yet; only TCP is served");
-        }
+        let udp = self.udp.as_ref().map(|channel| {
+            if let Ok(address) = channel.local_addr() {
+                info!(%address, "listening on UDP");
+            }
+            tokio::spawn(channel.clone().serve())
+        });
         let shutdown = CancellationToken::new();
         let connections = TaskTracker::new();
-        let context =
-            Arc::new(NetContext { config: self.config.clone(), rooms: self.rooms.clone() });
+        let context = Arc::new(NetContext {
+            config: self.config.clone(),
+            rooms: self.rooms.clone(),
+            udp: self.udp.clone(),
+        });
         let watcher = if self.config.hot_reload {
             let folder = self.config.plugins_dir.clone();
             match PluginWatcher::start(
@@ -119,6 +138,7 @@ impl Server {
             rooms: self.rooms,
             plugins: self.plugins,
             watcher,
+            udp,
         }
     }
 }
@@ -132,6 +152,9 @@ impl RunningServer {
         let grace = self.config.limits.shutdown_grace();
         let deadline = tokio::time::Instant::now() + grace;
         drop(self.watcher);
+        if let Some(udp) = &self.udp {
+            udp.abort();
+        }
         self.shutdown.cancel();
         let _ = self.accept.await;
         self.connections.close();

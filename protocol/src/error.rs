@@ -56,6 +56,8 @@ pub enum ErrorCode {
     RateLimited,
     /// A per-connection quota was reached (rooms created, rooms joined).
     QuotaExceeded,
+    /// The server has no UDP channel (`enableUDP` is off).
+    UdpUnavailable,
     /// The connection sent nothing for too long, or took too long over
     /// its first frame or one frame (the connection is closed).
     Timeout,
@@ -73,7 +75,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code but [`ErrorCode::Unknown`].
-    pub const ALL: [ErrorCode; 25] = [
+    pub const ALL: [ErrorCode; 26] = [
         ErrorCode::InvalidFrame,
         ErrorCode::FrameTooLarge,
         ErrorCode::InvalidRequest,
@@ -95,6 +97,7 @@ impl ErrorCode {
         ErrorCode::ServerBusy,
         ErrorCode::RateLimited,
         ErrorCode::QuotaExceeded,
+        ErrorCode::UdpUnavailable,
         ErrorCode::Timeout,
         ErrorCode::SlowConsumer,
         ErrorCode::ServerShutdown,
@@ -125,6 +128,7 @@ impl ErrorCode {
             ErrorCode::ServerBusy => "server_busy",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::QuotaExceeded => "quota_exceeded",
+            ErrorCode::UdpUnavailable => "udp_unavailable",
             ErrorCode::Timeout => "timeout",
             ErrorCode::SlowConsumer => "slow_consumer",
             ErrorCode::ServerShutdown => "server_shutdown",

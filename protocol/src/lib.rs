@@ -22,6 +22,7 @@
 //! - [`server`]: welcome, responses, errors and events, written from
 //!   borrowed parts (the server) or decoded (clients).
 //! - [`room`]: room descriptions and results.
+//! - [`udp`]: the UDP channel's datagrams: layout, sealing, replay window.
 //! - [`error`]: [`ErrorCode`] and the quoting rules of error messages.
 
 pub mod decode;
@@ -33,6 +34,7 @@ pub mod payload;
 pub mod request;
 pub mod room;
 pub mod server;
+pub mod udp;
 
 pub use decode::DecodeError;
 pub use error::ErrorCode;

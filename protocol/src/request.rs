@@ -88,6 +88,10 @@ pub enum Request {
         /// The variable's broadcast flag from now on; when absent, the
         /// flag it has, or the room's default for a new variable.
         broadcast: Option<bool>,
+        /// Whether its changes go over UDP to members that bound it (for
+        /// frequent values whose every change need not arrive); when
+        /// absent, what it was (off for a new variable).
+        unreliable: Option<bool>,
     },
     /// `invoke`: call a room method; the result is the method's.
     Invoke {
@@ -109,6 +113,9 @@ pub enum Request {
     /// `ping`: does nothing; the result is nil. Keeps an idle connection
     /// open and measures latency.
     Ping,
+    /// `udp_bind`: asks for the UDP channel; the result is a
+    /// [`crate::udp::Binding`] (the port, a session id and the keys).
+    UdpBind,
 }
 
 impl Request {
@@ -125,6 +132,7 @@ impl Request {
         "invoke",
         "send_message",
         "ping",
+        "udp_bind",
     ];
 
     /// This request's `op`.
@@ -141,6 +149,7 @@ impl Request {
             Request::Invoke { .. } => "invoke",
             Request::SendMessage { .. } => "send_message",
             Request::Ping => "ping",
+            Request::UdpBind => "udp_bind",
         }
     }
 
@@ -186,12 +195,15 @@ impl Request {
                 fields.str("room", room);
                 fields.str("name", name);
             }
-            Request::SetVariable { room, name, value, broadcast } => {
+            Request::SetVariable { room, name, value, broadcast, unreliable } => {
                 fields.str("room", room);
                 fields.str("name", name);
                 fields.payload("value", value);
                 if let Some(broadcast) = broadcast {
                     fields.bool("broadcast", *broadcast);
+                }
+                if let Some(unreliable) = unreliable {
+                    fields.bool("unreliable", *unreliable);
                 }
             }
             Request::Invoke { room, method, args } => {
@@ -203,7 +215,7 @@ impl Request {
                 fields.str("room", room);
                 fields.payload("data", data);
             }
-            Request::Ping => {}
+            Request::Ping | Request::UdpBind => {}
         }
         fields.write(buf);
         frame::finish(buf, start);
@@ -500,6 +512,7 @@ impl<'a> Fields<'a, '_> {
                 name: self.str("name")?,
                 value: self.payload("value")?,
                 broadcast: self.opt_bool("broadcast")?,
+                unreliable: self.opt_bool("unreliable")?,
             },
             "invoke" => Request::Invoke {
                 room: self.str("room")?,
@@ -510,6 +523,7 @@ impl<'a> Fields<'a, '_> {
                 Request::SendMessage { room: self.str("room")?, data: self.payload("data")? }
             }
             "ping" => Request::Ping,
+            "udp_bind" => Request::UdpBind,
             other => unreachable!("op {other} is in OPS but not decoded"),
         })
     }
@@ -543,6 +557,7 @@ mod tests {
                 name: "blob".into(),
                 value: Payload::from(Value::Binary(vec![1, 2])),
                 broadcast: Some(false),
+                unreliable: None,
             },
             Request::CreateRoom(CreateRoom {
                 room_type: Some("chat".into()),

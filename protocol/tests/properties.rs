@@ -67,6 +67,7 @@ proptest! {
             name,
             value: Payload::from(&value),
             broadcast,
+            unreliable: None,
         };
         let mut framed = request.encode(id);
         let body = framed.split_off(frame::LENGTH_PREFIX);

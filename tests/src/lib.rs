@@ -103,6 +103,7 @@ impl TestServer {
         let mut config = Config::embedded_default();
         config.bind_address = [127, 0, 0, 1].into();
         config.tcp_port = 0;
+        config.udp_port = 0;
         adjust(&mut config);
         config.validate("test").expect("test config is valid");
         let server = Server::bind(config).await.expect("server binds");

@@ -32,6 +32,8 @@ commands (values are JSON, with {\"$bin\": \"<base64>\"} for binary; a bare word
   set ROOM NAME VALUE [broadcast|quiet]
   invoke ROOM METHOD [ARGS]           call a room method
   say ROOM DATA                       send a message to the room
+  udp                                 open the UDP channel (udp_bind)
+  usay ROOM DATA                      send a message that may be lost (UDP once bound)
   ping                                round trip
   wait SECONDS                        pause (events still print)
   quit";
@@ -59,7 +61,7 @@ async fn main() -> anyhow::Result<()> {
             None => continue,
             Some(&"quit") | Some(&"exit") => break,
             Some(&"help") => println!("{HELP}"),
-            Some(_) => match run(&client, &words).await {
+            Some(_) => match run(&mut client, &words).await {
                 Ok(Some(value)) => println!("ok: {value}"),
                 Ok(None) => {}
                 Err(err) => println!("error: {err}"),
@@ -70,7 +72,7 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run(client: &Client, words: &[&str]) -> Result<Option<String>, ClientError> {
+async fn run(client: &mut Client, words: &[&str]) -> Result<Option<String>, ClientError> {
     let arg = |i: usize| words.get(i).copied().unwrap_or_default().to_owned();
     let result = match words[0] {
         "list" => {
@@ -101,6 +103,15 @@ async fn run(client: &Client, words: &[&str]) -> Result<Option<String>, ClientEr
         "say" => {
             client.send_message(&arg(1), parse_value(&words[2.min(words.len())..])).await?;
             "null".to_owned()
+        }
+        "udp" => {
+            client.bind_udp().await?;
+            "udp channel open".to_owned()
+        }
+        "usay" => {
+            client.send_unreliable(&arg(1), parse_value(&words[2.min(words.len())..])).await?;
+            let via = if client.has_udp() { "udp" } else { "tcp (no udp channel)" };
+            format!("sent over {via}")
         }
         "ping" => {
             let started = std::time::Instant::now();

@@ -62,7 +62,8 @@ pub(crate) async fn serve(
     );
     client.send(welcome.freeze());
 
-    let mut session = Session::new(client.clone(), context.rooms.clone(), limits);
+    let mut session =
+        Session::new(client.clone(), context.rooms.clone(), limits, context.udp.clone());
     let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let started = Instant::now();
     let mut last_frame: Option<Instant> = None;

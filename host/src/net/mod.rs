@@ -1,10 +1,11 @@
-//! Networking: the TCP listener, one task pair per connection, and the
+//! Networking: the TCP listener, one task pair per connection, the
 //! per-connection [`session::Session`] that turns requests into room
-//! commands.
+//! commands, and the optional UDP channel ([`udp::UdpChannel`]).
 
 pub mod connection;
 pub mod listener;
 pub mod session;
+pub mod udp;
 
 use std::sync::Arc;
 
@@ -18,6 +19,8 @@ pub struct NetContext {
     pub config: Arc<Config>,
     /// The rooms.
     pub rooms: Arc<RoomManager>,
+    /// The UDP channel, when `enableUDP` is on.
+    pub udp: Option<Arc<udp::UdpChannel>>,
 }
 
 impl NetContext {

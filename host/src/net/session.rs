@@ -17,8 +17,9 @@ use vampire_protocol::{ErrorCode, Request, RoomId, SessionId, request};
 
 use crate::config::Limits;
 use crate::error::ApiError;
+use crate::net::udp::UdpChannel;
 use crate::outbound::{ClientHandle, Responder};
-use crate::rooms::{RoomHandle, RoomManager};
+use crate::rooms::{RoomHandle, RoomManager, Rules};
 
 /// Room handles a session keeps at most, to skip the index on the next
 /// request to the same room.
@@ -32,15 +33,22 @@ pub struct Session {
     /// ended fails its send, which answers `room_not_found`).
     handles: HashMap<RoomId, RoomHandle>,
     rate: DefaultDirectRateLimiter,
+    udp: Option<Arc<UdpChannel>>,
 }
 
 impl Session {
-    /// A session for `client` with the rate limit of `limits`.
-    pub fn new(client: ClientHandle, rooms: Arc<RoomManager>, limits: &Limits) -> Session {
+    /// A session for `client` with the rate limit of `limits`, and the
+    /// server's UDP channel if it has one.
+    pub fn new(
+        client: ClientHandle,
+        rooms: Arc<RoomManager>,
+        limits: &Limits,
+        udp: Option<Arc<UdpChannel>>,
+    ) -> Session {
         let per_second = NonZeroU32::new(limits.requests_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(limits.request_burst).unwrap_or(per_second);
         let rate = RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst));
-        Session { client, rooms, handles: HashMap::new(), rate }
+        Session { client, rooms, handles: HashMap::new(), rate, udp }
     }
 
     /// This session's id.
@@ -73,6 +81,19 @@ impl Session {
         let client = self.client.clone();
         match request {
             Request::Ping => Responder::new(client, id, None).ok_nil(),
+            Request::UdpBind => {
+                let respond = Responder::new(client.clone(), id, None);
+                match &self.udp {
+                    None => respond.fail(ApiError::new(
+                        ErrorCode::UdpUnavailable,
+                        "this server has no UDP channel (enableUDP is off); use TCP",
+                    )),
+                    Some(udp) => match udp.bind_session(&client) {
+                        Ok(binding) => respond.ok_with(128, |w| binding.write(w)),
+                        Err(err) => respond.fail(err),
+                    },
+                }
+            }
             Request::CreateRoom(settings) => {
                 self.rooms.create(settings, client.clone(), Responder::new(client, id, None));
             }
@@ -102,9 +123,16 @@ impl Session {
                 let Some((handle, respond)) = self.room(room, id) else { return };
                 handle.get_variables(respond).await;
             }
-            Request::SetVariable { room, name, value, broadcast } => {
+            Request::SetVariable { room, name, value, broadcast, unreliable } => {
                 let Some((handle, respond)) = self.room(room, id) else { return };
-                handle.set_variable(name, value, broadcast, respond).await;
+                handle
+                    .set_variable(
+                        name,
+                        value,
+                        Rules { broadcast, unreliable, ..Rules::default() },
+                        respond,
+                    )
+                    .await;
             }
             Request::Invoke { room, method, args } => {
                 let Some((handle, respond)) = self.room(room, id) else { return };
@@ -148,6 +176,9 @@ impl Session {
     /// connection has ended. From now on no room can add the client.
     pub async fn leave_all(&mut self) {
         let session = self.id();
+        if let Some(udp) = &self.udp {
+            udp.end(session);
+        }
         for room in self.client.end_memberships() {
             if let Ok(handle) = self.rooms.get(&room) {
                 handle.leave_on_disconnect(session).await;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use vampire_abi::IMPORT_MODULE;
-use vampire_abi::imports::{self as names, NOT_FOUND, REFUSED, variable_flags};
+use vampire_abi::imports::{self as names, NOT_FOUND, REFUSED, send_flags, variable_flags};
 use vampire_abi::input::{Member, RoomView};
 use vampire_protocol::error::one_line;
 use vampire_protocol::msgpack::{MAX_NESTING, Writer};
@@ -105,6 +105,7 @@ fn variable_set(
             VariableWriter::Room
         }),
         hidden: (!(keep && exists)).then_some(flags & variable_flags::HIDDEN != 0),
+        unreliable: Some(flags & variable_flags::UNRELIABLE != 0),
     };
     match caller.data_mut().room.set_variable(&name, value, rules, None) {
         Ok(broadcast) => Ok(broadcast.into()),
@@ -134,10 +135,16 @@ fn broadcast(
 /// `send(to, data_ptr, data_len, flags) -> i32`: a `room_message` from the
 /// room to one member. Returns 1 if `to` is a member, 0 if not, `REFUSED`
 /// when too large.
-fn send(mut caller: Ctx<'_>, to: i64, data_ptr: u32, data_len: u32, _flags: i32) -> Result<i32> {
+fn send(mut caller: Ctx<'_>, to: i64, data_ptr: u32, data_len: u32, flags: i32) -> Result<i32> {
     let data = read_bytes(&caller, data_ptr, data_len)?;
     check_value(&data)?;
-    Ok(match caller.data_mut().room.send_message(to as SessionId, &data) {
+    let room = &mut caller.data_mut().room;
+    let sent = if flags & send_flags::UNRELIABLE != 0 {
+        room.send_message_unreliable(to as SessionId, &data)
+    } else {
+        room.send_message(to as SessionId, &data)
+    };
+    Ok(match sent {
         Ok(sent) => sent.into(),
         Err(_) => REFUSED,
     })

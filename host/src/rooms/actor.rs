@@ -56,7 +56,7 @@ pub(crate) enum RoomCommand {
     SetVariable {
         name: String,
         value: Payload,
-        broadcast: Option<bool>,
+        rules: Rules,
         respond: Responder,
     },
     Invoke {
@@ -331,9 +331,9 @@ impl RoomActor {
                     variables.write_visible(w);
                 });
             }
-            RoomCommand::SetVariable { name, value, broadcast, respond } => {
+            RoomCommand::SetVariable { name, value, rules, respond } => {
                 let session = respond.client().session();
-                let outcome = self.set_variable_for(session, &name, value, broadcast);
+                let outcome = self.set_variable_for(session, &name, value, rules);
                 match outcome {
                     Ok(broadcast) => respond.ok_with(12, |w| {
                         w.map(1).str("broadcast").bool(broadcast);
@@ -378,7 +378,7 @@ impl RoomActor {
         session: SessionId,
         name: &str,
         value: Payload,
-        broadcast: Option<bool>,
+        rules: Rules,
     ) -> Result<bool, ApiError> {
         self.state.require_member(session)?;
         let exists = self.state.check_client_write(name)?;
@@ -388,7 +388,10 @@ impl RoomActor {
                 format!("the room does not let you set variable {}", quote(name)),
             ));
         }
-        let rules = Rules { broadcast, ..Rules::default() };
+        // A client chooses the broadcast and delivery of its changes, never
+        // who may write or read the variable.
+        let rules =
+            Rules { broadcast: rules.broadcast, unreliable: rules.unreliable, ..Rules::default() };
         self.state.set_variable(name, value, rules, Some(session))
     }
 

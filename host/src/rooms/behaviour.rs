@@ -66,7 +66,8 @@ pub trait RoomBehaviour: Send + 'static {
 
     /// Handles a `send_message` from member `session`; `unreliable` when
     /// it came over UDP. Default: relay it to every member, the sender
-    /// included, as `room_message`, without decoding it.
+    /// included, as `room_message`, without decoding it (a message that
+    /// came over UDP goes on over UDP where members bound it).
     ///
     /// # Errors
     /// Reported to the sender.
@@ -75,9 +76,13 @@ pub trait RoomBehaviour: Send + 'static {
         room: &mut RoomState,
         session: SessionId,
         data: &Payload,
-        _unreliable: bool,
+        unreliable: bool,
     ) -> Result<(), ApiError> {
-        room.broadcast_message(Some(session), data.as_bytes())
+        if unreliable {
+            room.broadcast_message_unreliable(Some(session), data.as_bytes())
+        } else {
+            room.broadcast_message(Some(session), data.as_bytes())
+        }
     }
 
     /// The room's clock ticked (see [`RoomState::clock_mut`]): `dt` is the

@@ -21,6 +21,7 @@ use crate::rooms::actor::{RoomActor, RoomCommand, RoomTimeouts};
 use crate::rooms::behaviour::RoomType;
 use crate::rooms::generic::{GENERIC_ROOM_TYPE, GenericRoomType};
 use crate::rooms::state::{RoomLimits, RoomSettings, RoomState};
+use crate::rooms::variables::Rules;
 
 /// Longest room name accepted.
 pub const MAX_ROOM_NAME_CHARS: usize = 64;
@@ -482,20 +483,28 @@ impl RoomHandle {
         self.send(RoomCommand::GetVariables { respond }).await;
     }
 
-    /// Sets a variable: `{"broadcast": bool}`.
+    /// Sets a variable for a member, with the rules a client may give
+    /// (broadcast, unreliable): `{"broadcast": bool}`.
     pub async fn set_variable(
         &self,
         name: String,
         value: Payload,
-        broadcast: Option<bool>,
+        rules: Rules,
         respond: Responder,
     ) {
-        self.send(RoomCommand::SetVariable { name, value, broadcast, respond }).await;
+        self.send(RoomCommand::SetVariable { name, value, rules, respond }).await;
     }
 
     /// Runs a room method.
     pub async fn invoke(&self, method: String, args: Payload, respond: Responder) {
         self.send(RoomCommand::Invoke { method, args, respond }).await;
+    }
+
+    /// Hands a message to the room without waiting: when its mailbox is
+    /// full the message is dropped (for what came over UDP, which may be
+    /// lost and must not hold the socket).
+    pub fn try_send_message(&self, data: Payload, unreliable: bool, respond: Responder) {
+        let _ = self.mailbox.try_send(RoomCommand::Message { data, unreliable, respond });
     }
 
     /// Hands a message to the room; `unreliable` when it came over UDP.

@@ -331,9 +331,21 @@ impl RoomState {
         if broadcast {
             // A variable within its budgets always fits in a frame (the
             // configuration guarantees it), so no size check is needed.
-            let value = variable.value.clone();
-            server::write_variable_changed(&mut self.outbox, &self.id, name, value.as_bytes(), by);
-            self.flush_if_large();
+            let (value, unreliable) = (variable.value.clone(), variable.unreliable);
+            if unreliable {
+                let mut frame = BytesMut::new();
+                server::write_variable_changed(&mut frame, &self.id, name, value.as_bytes(), by);
+                self.broadcast_unreliable(frame.freeze());
+            } else {
+                server::write_variable_changed(
+                    &mut self.outbox,
+                    &self.id,
+                    name,
+                    value.as_bytes(),
+                    by,
+                );
+                self.flush_if_large();
+            }
         }
         Ok(broadcast)
     }
@@ -375,6 +387,70 @@ impl RoomState {
         server::write_room_message(&mut self.outbox, &self.id, from, data);
         self.flush_if_large();
         Ok(())
+    }
+
+    /// Sends a `room_message` to every member like
+    /// [`RoomState::broadcast_message`], but over UDP to each member that
+    /// bound it: for frequent data whose every message need not arrive.
+    /// Members without UDP get it over TCP.
+    ///
+    /// # Errors
+    /// `response_too_large` when the event would pass the largest frame.
+    pub fn broadcast_message_unreliable(
+        &mut self,
+        from: Option<SessionId>,
+        data: &[u8],
+    ) -> Result<(), ApiError> {
+        self.check_event_size(data.len())?;
+        let mut frame = BytesMut::with_capacity(64 + data.len());
+        server::write_room_message(&mut frame, &self.id, from, data);
+        self.broadcast_unreliable(frame.freeze());
+        Ok(())
+    }
+
+    /// Sends one framed event to every member: over UDP where bound, over
+    /// TCP otherwise (after what the room broadcast before, so TCP
+    /// members see room order).
+    fn broadcast_unreliable(&mut self, frame: Bytes) {
+        self.flush();
+        let body = &frame[vampire_protocol::frame::LENGTH_PREFIX..];
+        for member in &self.members {
+            if member.client.send_unreliable(body) {
+                continue;
+            }
+            match &mut self.pending_join {
+                Some(pending) if pending.session == member.session => {
+                    hold(pending, &frame, self.limits.pending_join_bytes);
+                }
+                _ => {
+                    member.client.send(frame.clone());
+                }
+            }
+        }
+    }
+
+    /// Sends a `room_message` from the room to one member over UDP if it
+    /// bound it, else TCP. Returns `Ok(false)` when `session` is not a
+    /// member.
+    ///
+    /// # Errors
+    /// `response_too_large` when the event would pass the largest frame.
+    pub fn send_message_unreliable(
+        &mut self,
+        session: SessionId,
+        data: &[u8],
+    ) -> Result<bool, ApiError> {
+        let Some(client) = self.member(session).cloned() else {
+            return Ok(false);
+        };
+        self.check_event_size(data.len())?;
+        let mut frame = BytesMut::with_capacity(64 + data.len());
+        server::write_room_message(&mut frame, &self.id, None, data);
+        let pending = self.pending_join.as_ref().is_some_and(|p| p.session == session);
+        if pending || !client.send_unreliable(&frame[vampire_protocol::frame::LENGTH_PREFIX..]) {
+            self.send_to(session, frame.freeze());
+        }
+        Ok(true)
     }
 
     /// Sends a `room_message` from the room to one member. Returns

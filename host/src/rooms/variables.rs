@@ -27,6 +27,8 @@ pub struct Variable {
     pub writer: Writer,
     /// Only the room may read it: members never see it.
     pub hidden: bool,
+    /// Its changes go over UDP to members that bound it.
+    pub unreliable: bool,
 }
 
 /// Who may set a variable.
@@ -50,6 +52,8 @@ pub struct Rules {
     pub writer: Option<Writer>,
     /// Visibility; default: visible to members.
     pub hidden: Option<bool>,
+    /// Delivery of changes over UDP; default: over TCP.
+    pub unreliable: Option<bool>,
 }
 
 /// The budgets of one room's variables, from `limits.*`.
@@ -164,6 +168,7 @@ impl Variables {
             broadcast: rules.broadcast.unwrap_or(default_broadcast),
             writer: Writer::Clients,
             hidden: false,
+            unreliable: false,
         });
         variable.value = value;
         if let Some(flag) = rules.broadcast {
@@ -174,6 +179,9 @@ impl Variables {
         }
         if let Some(hidden) = rules.hidden {
             variable.hidden = hidden;
+        }
+        if let Some(unreliable) = rules.unreliable {
+            variable.unreliable = unreliable;
         }
         Ok(variable)
     }

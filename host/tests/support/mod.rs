@@ -74,6 +74,7 @@ impl ServerProcess {
         let mut config = serde_json::json!({
             "bindAddress": "127.0.0.1",
             "tcpPort": 0,
+            "udpPort": 0,
             "pluginsDir": dir.join("no-plugins"),
             "logLevel": "info",
         });

@@ -18,9 +18,17 @@ struct Clockwork {
 #[derive(Serialize)]
 #[serde(crate = "room_sdk::serde", rename_all = "snake_case")]
 enum Notice<'a> {
-    Tick { count: u64, dt_ms: u64 },
+    Tick {
+        count: u64,
+        dt_ms: u64,
+    },
     Timer(&'a str),
     Disposed(&'a str),
+    /// A member's message and how it came.
+    Message {
+        from: Session,
+        unreliable: bool,
+    },
 }
 
 #[derive(Deserialize)]
@@ -92,6 +100,10 @@ impl Room for Clockwork {
             team: String,
         }
         reply(&Welcome { team: options.team.unwrap_or_else(|| "none".into()) })
+    }
+
+    fn message(&mut self, from: &Member, _data: &Data, unreliable: bool) -> Result<(), RoomError> {
+        host::broadcast(&Notice::Message { from: from.session, unreliable })
     }
 
     fn tick(&mut self, dt: Duration, count: u64) {
