@@ -175,7 +175,8 @@ pub struct Limits {
     pub plugin_memory_bytes: usize,
     /// Linear memory all plugin rooms together may hold, in bytes; a room
     /// that would pass it cannot grow (its call fails as out of memory)
-    /// and a new plugin room cannot start. Default `536870912` (512 MiB).
+    /// and a new plugin room cannot start. Default `2147483648` (2 GiB:
+    /// about 10 000 rooms of the example plugins, which start at 192 KiB).
     pub plugin_memory_total_bytes: usize,
     /// Failed plugin calls (traps, budget overruns) within
     /// `pluginFailureWindowSecs` after which the room is closed. Default
@@ -267,7 +268,7 @@ impl Default for Limits {
             frame_timeout_secs: 10,
             plugin_call_timeout_ms: 200,
             plugin_memory_bytes: 16 << 20,
-            plugin_memory_total_bytes: 512 << 20,
+            plugin_memory_total_bytes: 2 << 30,
             plugin_failures_to_close: 5,
             plugin_failure_window_secs: 60,
             plugin_log_lines_per_second: 20,

@@ -296,6 +296,16 @@ strip = true
     };
     std::fs::create_dir_all(dir.join("src"))?;
     std::fs::write(dir.join("Cargo.toml"), manifest)?;
+    if !inside {
+        // A room's memory starts with its stack, and counts against the
+        // server's plugin memory budget: Rust's default 1 MiB is far more
+        // than room hooks need.
+        std::fs::create_dir_all(dir.join(".cargo"))?;
+        std::fs::write(
+            dir.join(".cargo").join("config.toml"),
+            "[target.wasm32-unknown-unknown]\nrustflags = [\"-C\", \"link-arg=-zstack-size=131072\"]\n",
+        )?;
+    }
     let type_name: String = name
         .split(['-', '_'])
         .filter(|part| !part.is_empty())

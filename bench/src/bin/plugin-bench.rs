@@ -2,9 +2,13 @@
 //!
 //! 1. **invoke round trip**: host → guest `echo` method (which makes one
 //!    host import call, `variable_set`) → back, with a small argument;
-//! 2. **room creation**: plugin rooms created per second, through the room
+//! 2. **message relay**: a member's 64-byte message through the plugin's
+//!    message hook and back out as a relay (the `relay` host call);
+//! 3. **room creation**: plugin rooms created per second, through the room
 //!    manager (instantiation, the guest's `create` hook, actor start), and
-//!    the memory each one holds.
+//!    the memory each one holds;
+//! 4. **the room clock**: the CPU share of 1000 plugin rooms ticking at
+//!    20 Hz, with an empty tick and with a tick that sets one variable.
 //!
 //! Run: `cargo run --release -p vampire-bench --bin plugin-bench`.
 
@@ -12,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use vampire_bench::load::invoke_argument;
+use vampire_bench::load::{self, invoke_argument};
 use vampire_bench::stats;
 use vampire_protocol::{CreateRoom, RoomInfo};
 use vampiretcp::Config;
@@ -74,11 +78,35 @@ fn main() -> anyhow::Result<()> {
         stats::percentiles(&histogram)
     );
 
-    // 2. Room creation through the manager, actors included.
+    // 2. Relay of a 64-byte message through the message hook.
+    let message = vampire_protocol::Payload::from_bytes(load::chat_payload(1).into())?;
+    for _ in 0..args.calls / 10 {
+        room.on_message(&mut state, 1, &message, false).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let mut histogram = stats::latency_histogram();
+    let started = Instant::now();
+    for _ in 0..args.calls {
+        let call = Instant::now();
+        let result = room.on_message(&mut state, 1, &message, false);
+        stats::record(&mut histogram, call.elapsed());
+        debug_assert!(result.is_ok());
+    }
+    let total = started.elapsed();
+    println!("message relay through a plugin room (64-byte message, message hook -> relay):");
+    println!(
+        "  {} messages: mean {} ({:.0} messages/s on one core); {}",
+        args.calls,
+        stats::human((total.as_nanos() / u128::from(args.calls)) as u64),
+        f64::from(args.calls) / total.as_secs_f64(),
+        stats::percentiles(&histogram)
+    );
+
+    // 3. Room creation through the manager, actors included.
     let tokio = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     tokio.block_on(async {
         let mut config = Config::embedded_default();
         config.limits.max_rooms = args.rooms as usize + 1;
+        config.limits.plugin_memory_total_bytes = 64 << 30;
         let owner = ClientHandle::new(
             1,
             ClientLimits {
@@ -104,7 +132,14 @@ fn main() -> anyhow::Result<()> {
             manager.create(request.clone(), owner.clone(), respond);
         }
         // Creation ends in each room's own task; wait until all are in.
+        let deadline = Instant::now() + Duration::from_secs(60);
         while manager.room_count() < args.rooms as usize {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "only {} of {} rooms were created (a budget refused the rest?)",
+                manager.room_count(),
+                args.rooms
+            );
             tokio::time::sleep(Duration::from_micros(200)).await;
         }
         let elapsed = started.elapsed();
@@ -119,5 +154,63 @@ fn main() -> anyhow::Result<()> {
             rss_after.saturating_sub(rss_before) as f64 / 1024.0 / f64::from(args.rooms)
         );
         anyhow::Ok(())
-    })
+    })?;
+
+    // 4. The room clock: 1000 rooms at 20 Hz.
+    println!("room clock (1000 plugin rooms ticking at 20 Hz, 5 s):");
+    for (label, set_variable) in [("empty tick", false), ("tick setting one variable", true)] {
+        let share = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(tick_share(module.clone(), 1000, set_variable, Duration::from_secs(5)))?;
+        println!("  {label}: {:.1}% of one core ({:.2} µs per tick)", share.0 * 100.0, share.1);
+    }
+    Ok(())
+}
+
+/// Creates `rooms` echo rooms ticking at 20 Hz, lets them tick for
+/// `window`, and returns the process's CPU time over the window as a share
+/// of one core, and per tick in microseconds (with the server's idle cost,
+/// measured first, taken off).
+async fn tick_share(
+    module: Arc<vampiretcp::plugins::PluginModule>,
+    rooms: u32,
+    set_variable: bool,
+    window: Duration,
+) -> anyhow::Result<(f64, f64)> {
+    let mut config = Config::embedded_default();
+    config.limits.max_rooms = rooms as usize + 1;
+    let owner = ClientHandle::new(
+        1,
+        ClientLimits {
+            queue_frames: usize::MAX,
+            queue_bytes: usize::MAX,
+            max_frame_bytes: config.limits.max_outbound_frame_bytes,
+            max_memberships: 1,
+            max_owned_rooms: usize::MAX,
+        },
+        Identity::default(),
+    );
+    let manager = RoomManager::new(Arc::new(config));
+    manager.register_type(Arc::new(PluginRoomType(module)));
+    let options = serde_json::json!({"tick_hz": 20, "set_variable": set_variable});
+    let options = vampire_protocol::Payload::from(vampire_client::json::from_json(&options));
+    for _ in 0..rooms {
+        let request = CreateRoom {
+            room_type: Some("echo".into()),
+            auto_dispose: Some(false),
+            options: Some(options.clone()),
+            ..CreateRoom::default()
+        };
+        manager.create(request, owner.clone(), Responder::new(owner.clone(), Some(1), None));
+    }
+    while manager.room_count() < rooms as usize {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = stats::process_usage("self")?.cpu;
+    tokio::time::sleep(window).await;
+    let cpu = stats::process_usage("self")?.cpu.saturating_sub(before).as_secs_f64();
+    let ticks = f64::from(rooms) * 20.0 * window.as_secs_f64();
+    Ok((cpu / window.as_secs_f64(), cpu / ticks * 1e6))
 }
