@@ -11,7 +11,7 @@
 //! growing the server's memory.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bytes::{Bytes, BytesMut};
@@ -69,9 +69,14 @@ pub struct ClientHandle {
 #[derive(Debug)]
 struct Shared {
     queue: Mutex<Queue>,
-    /// Wakes the writer when the queue stops being empty.
+    /// Wakes the writer when the queue stops being empty or the
+    /// connection starts closing.
     wake: Notify,
-    /// Cancelled when the connection is to close, for any reason.
+    /// Set when the connection is to close, for any reason: an atomic
+    /// load, because every send checks it.
+    closed: AtomicBool,
+    /// Cancelled at the same moment as `closed` is set, for the tasks that
+    /// wait for it.
     closing: CancellationToken,
     /// The frame the writer sends last when the server closes the
     /// connection on purpose (an `error` message with a nil id).
@@ -117,6 +122,7 @@ impl ClientHandle {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             wake: Notify::new(),
+            closed: AtomicBool::new(false),
             closing: CancellationToken::new(),
             farewell: OnceLock::new(),
             memberships: Mutex::default(),
@@ -162,7 +168,7 @@ impl ClientHandle {
         if frames.is_empty() {
             return true;
         }
-        if self.shared.closing.is_cancelled() {
+        if self.is_closing() {
             return false;
         }
         let limits = &self.shared.limits;
@@ -205,7 +211,7 @@ impl ClientHandle {
     }
 
     /// Completes when something may have been queued since the last
-    /// [`ClientHandle::take_queued`].
+    /// [`ClientHandle::take_queued`], or the connection started closing.
     pub(crate) async fn queued(&self) {
         self.shared.wake.notified().await;
     }
@@ -224,18 +230,24 @@ impl ClientHandle {
         let mut buf = BytesMut::with_capacity(64 + message.len());
         server::write_error(&mut buf, None, code, message);
         let _ = self.shared.farewell.set(buf.freeze());
-        self.shared.closing.cancel();
+        self.mark_closing();
     }
 
     /// Closes the connection without a message, after the frames already
     /// queued are written.
     pub fn close(&self) {
+        self.mark_closing();
+    }
+
+    fn mark_closing(&self) {
+        self.shared.closed.store(true, Ordering::Release);
         self.shared.closing.cancel();
+        self.shared.wake.notify_one();
     }
 
     /// Whether the connection is closing.
     pub fn is_closing(&self) -> bool {
-        self.shared.closing.is_cancelled()
+        self.shared.closed.load(Ordering::Acquire)
     }
 
     /// Completes once the connection is closing.

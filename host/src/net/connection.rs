@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
@@ -26,8 +26,12 @@ use crate::net::NetContext;
 use crate::net::session::Session;
 use crate::outbound::{ClientHandle, Identity};
 
-/// Bytes gathered from the queue into one `write` call at most.
+/// Bytes of small frames gathered into one `write` call at most.
 const WRITE_BATCH_BYTES: usize = 64 * 1024;
+
+/// A queued buffer at least this long is written as it is, not copied
+/// into a batch.
+const LARGE_WRITE_BYTES: usize = 16 * 1024;
 
 /// Space the reader keeps free in its buffer before each read.
 const READ_CHUNK_BYTES: usize = 16 * 1024;
@@ -161,79 +165,155 @@ fn deadline(
 }
 
 /// Writes queued frames until the connection closes. Whatever is queued
-/// when the writer wakes goes out together: small frames are gathered into
-/// one buffer per system call, large ones are written as they are.
+/// when the writer wakes goes out together, in as few system calls as the
+/// socket allows (small frames gathered into one buffer, large ones
+/// written as they are), and the writer only waits when the socket is
+/// full.
 ///
 /// Once the connection is closing, the writer spends at most
-/// [`CLOSE_GRACE`] finishing the write in flight and saying goodbye, so a
+/// [`CLOSE_GRACE`] finishing what it was writing and saying goodbye, so a
 /// client that stopped reading cannot hold the connection's tasks.
-async fn write_loop(mut socket: OwnedWriteHalf, client: ClientHandle) {
-    let mut taken: VecDeque<Bytes> = VecDeque::new();
-    let mut batch = BytesMut::with_capacity(WRITE_BATCH_BYTES);
+async fn write_loop(socket: OwnedWriteHalf, client: ClientHandle) {
+    let mut out = Outgoing::default();
     loop {
-        client.take_queued(&mut taken);
-        if taken.is_empty() {
-            tokio::select! {
-                biased;
-                () = client.closing() => break,
-                () = client.queued() => continue,
+        if client.is_closing() {
+            break;
+        }
+        client.take_queued(&mut out.taken);
+        if out.is_empty() {
+            // Woken by the first frame queued, or by the connection closing.
+            client.queued().await;
+            continue;
+        }
+        match out.write_until_closing(&socket, &client).await {
+            Ok(Written::All) => {}
+            Ok(Written::Closing) => break,
+            Err(_) => {
+                client.close();
+                return;
             }
         }
-        let write = write_all(&mut socket, &mut taken, &mut batch);
-        tokio::pin!(write);
-        let written = tokio::select! {
-            written = &mut write => written.is_ok(),
-            () = client.closing() => {
-                // Finish the frame in flight so the farewell that follows
-                // is framed correctly, but only briefly.
-                matches!(tokio::time::timeout(CLOSE_GRACE, write).await, Ok(Ok(())))
-            }
-        };
-        if !written {
-            client.close();
-            return;
-        }
+        // A writer that always finds more queued must still let the other
+        // tasks on its thread run.
+        tokio::task::consume_budget().await;
     }
     let goodbye = async {
+        // Finish what was being written, so the farewell that follows is
+        // framed correctly.
+        out.write_all(&socket).await?;
         match client.farewell() {
             // Closed on purpose: the reason, not the backlog, is what the
             // client needs.
-            Some(farewell) => socket.write_all(farewell).await?,
-            None => {
-                client.take_queued(&mut taken);
-                write_all(&mut socket, &mut taken, &mut batch).await?;
-            }
+            Some(farewell) => out.taken.push_back(farewell.clone()),
+            None => client.take_queued(&mut out.taken),
         }
+        out.write_all(&socket).await?;
+        let mut socket = socket;
         socket.shutdown().await
     };
     let _ = tokio::time::timeout(CLOSE_GRACE, goodbye).await;
 }
 
-/// Writes every item of `taken` in order, gathering small ones into
-/// `batch`.
-async fn write_all(
-    socket: &mut OwnedWriteHalf,
-    taken: &mut VecDeque<Bytes>,
-    batch: &mut BytesMut,
-) -> std::io::Result<()> {
-    while let Some(frames) = taken.pop_front() {
-        if frames.len() >= WRITE_BATCH_BYTES / 4 {
-            if !batch.is_empty() {
-                socket.write_all(batch).await?;
-                batch.clear();
-            }
-            socket.write_all(&frames).await?;
-        } else {
-            batch.extend_from_slice(&frames);
-            if batch.len() >= WRITE_BATCH_BYTES {
-                socket.write_all(batch).await?;
-                batch.clear();
+/// How [`Outgoing::write_until_closing`] ended without an error.
+enum Written {
+    /// Everything was written.
+    All,
+    /// The connection started closing while the socket was full; the rest
+    /// is still in the [`Outgoing`].
+    Closing,
+}
+
+/// What the writer has taken from the queue and not yet written.
+#[derive(Default)]
+struct Outgoing {
+    /// Buffers taken from the queue, in order, not yet started.
+    taken: VecDeque<Bytes>,
+    /// Small buffers gathered for one `write` call; `batch[sent..]` is
+    /// still to go, and goes before anything in `taken`.
+    batch: Vec<u8>,
+    sent: usize,
+}
+
+impl Outgoing {
+    fn is_empty(&self) -> bool {
+        self.taken.is_empty() && self.sent == self.batch.len()
+    }
+
+    /// Writes everything, waiting while the socket is full unless the
+    /// connection starts closing.
+    async fn write_until_closing(
+        &mut self,
+        socket: &OwnedWriteHalf,
+        client: &ClientHandle,
+    ) -> std::io::Result<Written> {
+        while !self.is_empty() {
+            match self.write_some(socket) {
+                Ok(()) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+                    tokio::select! {
+                        biased;
+                        () = client.closing() => return Ok(Written::Closing),
+                        ready = socket.writable() => ready?,
+                    }
+                }
+                Err(err) => return Err(err),
             }
         }
+        Ok(Written::All)
     }
-    if !batch.is_empty() {
-        socket.write_all(batch).await?;
-        batch.clear();
+
+    /// Writes everything, waiting as long as it takes (the caller bounds
+    /// it).
+    async fn write_all(&mut self, socket: &OwnedWriteHalf) -> std::io::Result<()> {
+        while !self.is_empty() {
+            match self.write_some(socket) {
+                Ok(()) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+                    socket.writable().await?;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// One `write` call, without waiting: the rest of the batch, else a new
+    /// batch of the small buffers at the front, else the large buffer at
+    /// the front. (One plain write of a gathered buffer costs the kernel
+    /// less than a vectored write of many small ones.)
+    ///
+    /// # Errors
+    /// `WouldBlock` when the socket is full; any other error of the socket.
+    fn write_some(&mut self, socket: &OwnedWriteHalf) -> std::io::Result<()> {
+        if self.sent == self.batch.len() {
+            self.batch.clear();
+            self.sent = 0;
+            while let Some(front) = self.taken.front() {
+                if front.len() >= LARGE_WRITE_BYTES
+                    || self.batch.len() + front.len() > WRITE_BATCH_BYTES
+                {
+                    break;
+                }
+                self.batch.extend_from_slice(front);
+                self.taken.pop_front();
+            }
+        }
+        if self.sent < self.batch.len() {
+            let written = socket.try_write(&self.batch[self.sent..])?;
+            if written == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            self.sent += written;
+        } else if let Some(front) = self.taken.front_mut() {
+            let written = socket.try_write(front)?;
+            if written == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            front.advance(written);
+            if front.is_empty() {
+                self.taken.pop_front();
+            }
+        }
+        Ok(())
+    }
 }
