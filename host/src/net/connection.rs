@@ -72,6 +72,12 @@ pub(crate) async fn serve(
     let started = Instant::now();
     let mut last_frame: Option<Instant> = None;
     let mut partial_since: Option<Instant> = None;
+    // Built once and polled on every turn: a future made anew per read
+    // would register with its source (a lock each) per read.
+    let server_shutdown = shutdown.cancelled();
+    let closing = client.closing();
+    let timeout = tokio::time::sleep_until(started + limits.handshake_timeout());
+    tokio::pin!(server_shutdown, closing, timeout);
     'connection: loop {
         loop {
             match frame::split(&mut buf, limits.max_frame_bytes) {
@@ -104,16 +110,23 @@ pub(crate) async fn serve(
             partial_since = Some(Instant::now());
         }
         let (deadline, why) = deadline(started, last_frame, partial_since, limits);
+        // The timer is only ever moved earlier here; when it fires before
+        // the real deadline (a frame came since it was set), it is moved
+        // on then. Moving it on every frame would cost a timer update per
+        // frame.
+        if deadline < timeout.deadline() {
+            timeout.as_mut().reset(deadline);
+        }
         if buf.capacity() - buf.len() < READ_CHUNK_BYTES {
             buf.reserve(READ_CHUNK_BYTES);
         }
         tokio::select! {
             biased;
-            () = shutdown.cancelled() => {
+            () = &mut server_shutdown => {
                 client.close_with(ErrorCode::ServerShutdown, "the server is shutting down");
                 break;
             }
-            () = client.closing() => break,
+            () = &mut closing => break,
             read = reader.read_buf(&mut buf) => match read {
                 Ok(0) if buf.is_empty() => {
                     debug!(session = session_id, "client closed the connection");
@@ -129,7 +142,11 @@ pub(crate) async fn serve(
                     break;
                 }
             },
-            () = tokio::time::sleep_until(deadline) => {
+            () = &mut timeout => {
+                if Instant::now() < deadline {
+                    timeout.as_mut().reset(deadline);
+                    continue;
+                }
                 info!(session = session_id, "closing: {why}");
                 client.close_with(ErrorCode::Timeout, why);
                 break;
