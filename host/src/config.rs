@@ -189,7 +189,7 @@ pub struct Limits {
     pub plugin_log_lines_per_second: u32,
     /// Threads that run plugin rooms, apart from the network threads so
     /// that a plugin running to its time budget never delays a
-    /// connection; `0` means one per CPU. Default `0`.
+    /// connection; `0` means four per CPU (at least four). Default `0`.
     pub plugin_threads: usize,
     /// How long shutdown waits for rooms to run their last hooks and
     /// connections to flush their farewell, in seconds. Default `5`.
@@ -337,11 +337,16 @@ impl Limits {
         Duration::from_secs(self.shutdown_grace_secs)
     }
 
-    /// Threads for plugin rooms: [`Limits::plugin_threads`], or one per
-    /// CPU when it is 0.
+    /// Threads for plugin rooms: [`Limits::plugin_threads`], or four per
+    /// CPU (at least four) when it is 0.
+    ///
+    /// More threads than cores, because a plugin looping to its time
+    /// budget holds its thread: with threads to spare, the kernel shares
+    /// the cores between it and the healthy rooms, instead of those rooms
+    /// waiting for the budget to run out.
     pub fn plugin_thread_count(&self) -> usize {
         match self.plugin_threads {
-            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            0 => 4 * std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         }
     }

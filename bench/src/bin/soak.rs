@@ -33,6 +33,9 @@ struct Args {
     /// Hostile rooms.
     #[arg(long, default_value_t = 2)]
     hostile_rooms: usize,
+    /// The server's `limits.pluginThreads` (0: its default).
+    #[arg(long, default_value_t = 0)]
+    plugin_threads: usize,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -45,6 +48,7 @@ fn main() -> anyhow::Result<()> {
         "udpPort": 0,
         "pluginsDir": plugins,
         "logLevel": "warn",
+        "limits": { "pluginThreads": args.plugin_threads },
     });
     let server = servers::start_vampire(&release.join("vampiretcp"), &config)?;
     let params = SoakParams {
