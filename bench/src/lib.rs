@@ -8,14 +8,20 @@
 //!   load and prints the comparison table.
 //! - `src/bin/soak.rs`: the soak run (healthy and hostile clients and
 //!   rooms together for ten minutes or more).
+//! - `src/bin/reload.rs`: hot-reload latency and swaps under load.
+//! - `src/bin/updates.rs`: frequent small updates over UDP and over TCP.
 //! - [`load`]: the load generator's scenarios (chat fan-out, invoke round
 //!   trips, idle connections, room creation).
 //! - [`soak`]: the soak scenario's clients and checks.
+//! - [`reload`]: the hot-reload scenarios.
+//! - [`updates`]: the frequent-updates scenario (UDP against TCP).
 //! - [`servers`]: building and starting the servers as processes.
 //! - [`stats`]: latency histograms and process CPU/RSS readings.
 //! - `colyseus/`: the Colyseus peer (server and load script).
 
 pub mod load;
+pub mod reload;
 pub mod servers;
 pub mod soak;
 pub mod stats;
+pub mod updates;

@@ -65,7 +65,7 @@ pub struct SoakReport {
 /// Counters shared by every task of a run.
 #[derive(Default)]
 struct Shared {
-    stop: AtomicBool,
+    stop: Arc<AtomicBool>,
     hostile_calls: AtomicU64,
     rooms_closed: AtomicU64,
 }
@@ -116,7 +116,7 @@ pub async fn run(addr: SocketAddr, pid: u32, params: SoakParams) -> anyhow::Resu
                 sent.clone(),
                 params.rate,
                 base,
-                shared.clone(),
+                shared.stop.clone(),
             )));
             kinds.push(is_plugin);
         }
@@ -179,13 +179,21 @@ async fn never_reading_member(addr: SocketAddr, room: &str) -> anyhow::Result<Tc
 }
 
 /// What one healthy client saw.
-struct HealthyOutcome {
-    sent: u64,
-    delivered: u64,
-    lost: u64,
-    duplicated: u64,
-    dropped: bool,
-    latency: Histogram<u64>,
+pub struct HealthyOutcome {
+    /// Messages it sent.
+    pub sent: u64,
+    /// Messages of the room's members it received.
+    pub delivered: u64,
+    /// Messages of the room's members it should have had and did not.
+    pub lost: u64,
+    /// Messages it had twice or out of order.
+    pub duplicated: u64,
+    /// Whether the server disconnected it.
+    pub dropped: bool,
+    /// `room_reloaded` events it received.
+    pub reloads: u64,
+    /// Send to receipt, of every message received.
+    pub latency: Histogram<u64>,
 }
 
 /// A message of the soak: `{"s": sender index, "n": sequence, "t": ns}`.
@@ -202,15 +210,20 @@ fn field(value: &Value, key: &str) -> Option<u64> {
 }
 
 /// Sends `rate` messages a second into `room` and checks every message of
-/// the room's members arrives once, in order.
-async fn healthy_client(
+/// the room's members arrives once, in order, until `stop` is set (and a
+/// few seconds more, for what is in flight).
+///
+/// `index` is the client's place among the room's senders; `sent[i]`
+/// counts what sender `i` sent, so that what never arrived is counted too.
+/// Every sender's clock is `base`.
+pub async fn healthy_client(
     mut client: Client,
     room: String,
     index: usize,
     sent: Arc<Vec<AtomicU64>>,
     rate: f64,
     base: Instant,
-    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
 ) -> HealthyOutcome {
     let mut outcome = HealthyOutcome {
         sent: 0,
@@ -218,6 +231,7 @@ async fn healthy_client(
         lost: 0,
         duplicated: 0,
         dropped: false,
+        reloads: 0,
         latency: stats::latency_histogram(),
     };
     let mut next = vec![0u64; sent.len()];
@@ -225,7 +239,7 @@ async fn healthy_client(
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut grace: Option<tokio::time::Instant> = None;
     loop {
-        if grace.is_none() && shared.stop.load(Ordering::Relaxed) {
+        if grace.is_none() && stop.load(Ordering::Relaxed) {
             grace = Some(tokio::time::Instant::now() + Duration::from_secs(3));
         }
         let until_grace = async {
@@ -267,6 +281,7 @@ async fn healthy_client(
                     let now = base.elapsed().as_nanos() as u64;
                     stats::record(&mut outcome.latency, Duration::from_nanos(now.saturating_sub(t)));
                 }
+                Some(Incoming::Event(Event::RoomReloaded { .. })) => outcome.reloads += 1,
                 Some(Incoming::Error { .. }) | None => {
                     outcome.dropped = true;
                     break;

@@ -164,6 +164,7 @@ async fn reload_file(
         return;
     }
     let (compiler, type_name) = (runtime.clone(), name.clone());
+    let started = std::time::Instant::now();
     let compiled =
         tokio::task::spawn_blocking(move || loader::compile_bytes(&compiler, &type_name, &bytes))
             .await
@@ -183,12 +184,14 @@ async fn reload_file(
     };
     catalog.loaded.insert(name.clone(), hash);
     catalog.failed.remove(&name);
+    let compile_ms = started.elapsed().as_millis() as u64;
     let new_type = !rooms.has_type(&name);
     let report = rooms.reload_type(Arc::new(PluginRoomType(Arc::new(module)))).await;
+    let total_ms = started.elapsed().as_millis() as u64;
     if new_type {
-        info!(plugin = %name, path = %path.display(), "plugin loaded: a new room type");
+        info!(plugin = %name, path = %path.display(), compile_ms, "plugin loaded: a new room type");
     } else {
-        info!(plugin = %name, path = %path.display(), rooms_swapped = report.swapped, rooms_kept = report.kept.len(), "plugin reloaded");
+        info!(plugin = %name, path = %path.display(), rooms_swapped = report.swapped, rooms_kept = report.kept.len(), compile_ms, total_ms, "plugin reloaded");
     }
     if let Some((room, reason)) = report.kept.first() {
         warn!(
