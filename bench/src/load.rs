@@ -229,7 +229,12 @@ pub async fn chat(
         }
         for member in &mut members {
             member
-                .request(Request::Join { room: room.clone(), password: None, options: None })
+                .request(Request::Join {
+                    room: room.clone(),
+                    password: None,
+                    invite: None,
+                    options: None,
+                })
                 .await?;
         }
         conns.extend(members.into_iter().map(|conn| (conn, room.clone())));
@@ -405,7 +410,13 @@ pub async fn invoke(
         conns.push(Conn::open(addr).await?);
     }
     for conn in &mut conns {
-        conn.request(Request::Join { room: room.clone(), password: None, options: None }).await?;
+        conn.request(Request::Join {
+            room: room.clone(),
+            password: None,
+            invite: None,
+            options: None,
+        })
+        .await?;
     }
     let before = stats::process_usage(&server_pid.to_string())?;
     let started = Instant::now();
@@ -511,7 +522,7 @@ mod tests {
         let body = &frame[frame::LENGTH_PREFIX..];
         assert_eq!(stamp_of(body), Some(123_456));
         let mut joined = BytesMut::new();
-        vampire_protocol::server::write_member_joined(&mut joined, "r12", 7);
+        vampire_protocol::server::write_member_joined(&mut joined, "r12", 7, None, None);
         assert_eq!(stamp_of(&joined[frame::LENGTH_PREFIX..]), None);
     }
 }

@@ -23,6 +23,9 @@
 //!   MessagePack-only values with `$` markers), for people.
 //! - [`udp`]: the client's side of the UDP channel.
 //!
+//! [`Client::connect_with`] connects over TLS and authenticates with a
+//! token ([`ConnectOptions`]).
+//!
 //! A background task reads frames: responses complete the matching
 //! request, events and connection-level errors go to [`Client::next_event`].
 //! Another keeps the connection alive with `ping` notifications when the
@@ -37,8 +40,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::FramedRead;
@@ -50,6 +52,40 @@ pub use vampire_protocol::{
 
 /// Largest frame the client accepts from the server.
 pub const MAX_INCOMING_FRAME: usize = 16 * 1024 * 1024;
+
+/// How to connect, beyond the address.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    /// Speak TLS, checking the server's certificate. Default: plain TCP.
+    pub tls: Option<TlsOptions>,
+    /// A token to `authenticate` with as soon as the server welcomes the
+    /// client. Default: none.
+    pub token: Option<String>,
+}
+
+/// How to check the server's certificate.
+#[derive(Debug, Clone)]
+pub struct TlsOptions {
+    /// The name the certificate must be for (a DNS name or an IP
+    /// address).
+    pub server_name: String,
+    /// A PEM file of the certificate authorities to trust: the server's
+    /// own certificate for a self-signed set-up, or the system's bundle
+    /// (for example `/etc/ssl/certs/ca-certificates.crt`).
+    pub ca_file: std::path::PathBuf,
+}
+
+/// Who the server says the client is, after `authenticate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    /// The user id (the token's `sub`).
+    pub user_id: String,
+    /// The display name (the token's `name`), if any.
+    pub user_name: Option<String>,
+}
+
+type BoxedReader = Box<dyn AsyncRead + Send + Unpin>;
+type BoxedWriter = Box<dyn AsyncWrite + Send + Unpin>;
 
 /// What can go wrong with a request.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +110,9 @@ pub enum ClientError {
     /// No welcome within the time allowed.
     #[error("timed out")]
     Timeout,
+    /// The TLS options cannot be used (the CA file, the server name).
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 impl ClientError {
@@ -100,11 +139,14 @@ pub enum Incoming {
     },
 }
 
-type Pending = Arc<Mutex<HashMap<u32, oneshot::Sender<Result<Payload, ClientError>>>>>;
+/// Requests waiting for their answer, by id; `None` once the connection
+/// has closed, so that a request made after that fails at once instead of
+/// waiting for an answer that cannot come.
+type Pending = Arc<Mutex<Option<HashMap<u32, oneshot::Sender<Result<Payload, ClientError>>>>>>;
 
 /// The writing side, shared by requests and the heartbeat.
 struct Writer {
-    socket: tokio::sync::Mutex<OwnedWriteHalf>,
+    socket: tokio::sync::Mutex<BoxedWriter>,
     /// Milliseconds since `epoch` at the last write.
     last_write_ms: AtomicU64,
     epoch: Instant,
@@ -142,10 +184,40 @@ impl Client {
     /// if the server refuses it (say `server_busy`), [`ClientError::Timeout`]
     /// without a welcome within 10 s.
     pub async fn connect(address: impl ToSocketAddrs) -> Result<Client, ClientError> {
+        Client::connect_with(address, ConnectOptions::default()).await
+    }
+
+    /// Connects as `options` say (over TLS, with a token), and waits for
+    /// the server's `welcome` (and the token's acceptance).
+    ///
+    /// # Errors
+    /// As [`Client::connect`]; [`ClientError::Tls`] for unusable TLS
+    /// options, [`ClientError::Io`] for a failed TLS handshake (say, a
+    /// certificate the CA file does not vouch for), and
+    /// [`ClientError::Server`] with `not_authenticated` for a refused
+    /// token.
+    pub async fn connect_with(
+        address: impl ToSocketAddrs,
+        options: ConnectOptions,
+    ) -> Result<Client, ClientError> {
         let socket = TcpStream::connect(address).await?;
         socket.set_nodelay(true)?;
         let server = socket.peer_addr()?;
-        let (read_half, writer) = socket.into_split();
+        let (read_half, writer): (BoxedReader, BoxedWriter) = match &options.tls {
+            None => {
+                let (read_half, write_half) = socket.into_split();
+                (Box::new(read_half), Box::new(write_half))
+            }
+            Some(tls) => {
+                let connector = tls_connector(tls)?;
+                let name =
+                    tokio_rustls::rustls::pki_types::ServerName::try_from(tls.server_name.clone())
+                        .map_err(|err| ClientError::Tls(format!("server name: {err}")))?;
+                let stream = connector.connect(name, socket).await?;
+                let (read_half, write_half) = tokio::io::split(stream);
+                (Box::new(read_half), Box::new(write_half))
+            }
+        };
         let mut frames = FramedRead::new(read_half, frame::codec(MAX_INCOMING_FRAME));
         let welcome = tokio::time::timeout(Duration::from_secs(10), frames.next())
             .await
@@ -160,7 +232,7 @@ impl Client {
                 return Err(DecodeError(format!("expected welcome, got {other:?}")).into());
             }
         };
-        let pending = Pending::default();
+        let pending: Pending = Arc::new(Mutex::new(Some(HashMap::new())));
         let (events, incoming) = mpsc::unbounded_channel();
         let reader = tokio::spawn(read_loop(frames, pending.clone(), events.clone()));
         let writer = Arc::new(Writer {
@@ -169,7 +241,7 @@ impl Client {
             epoch: Instant::now(),
         });
         let heartbeat = tokio::spawn(heartbeat(writer.clone(), welcome.idle_timeout_ms));
-        Ok(Client {
+        let client = Client {
             welcome,
             writer,
             pending,
@@ -180,7 +252,27 @@ impl Client {
             heartbeat,
             server,
             udp: None,
-        })
+        };
+        if let Some(token) = &options.token {
+            client.authenticate(token).await?;
+        }
+        Ok(client)
+    }
+
+    /// Presents `token`; on a server that authenticates, this must be the
+    /// first request. A refused token closes the connection.
+    ///
+    /// # Errors
+    /// `not_authenticated` with the reason, `invalid_request` on a server
+    /// that does not check tokens, or a transport error.
+    pub async fn authenticate(&self, token: &str) -> Result<Authenticated, ClientError> {
+        let result = self.request(Request::Authenticate { token: token.to_owned() }).await?;
+        let text =
+            |field| field_of(&result, field).and_then(|v| v.to_value().as_str().map(str::to_owned));
+        let user_id = text("user_id")
+            .ok_or_else(|| DecodeError("an authenticate result without user_id".into()))?;
+        let user_name = text("user_name");
+        Ok(Authenticated { user_id, user_name })
     }
 
     /// This connection's session id, as the server assigned it.
@@ -200,9 +292,9 @@ impl Client {
     pub async fn request(&self, request: Request) -> Result<Payload, ClientError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (reply, result) = oneshot::channel();
-        lock(&self.pending).insert(id, reply);
+        lock(&self.pending).as_mut().ok_or(ClientError::Closed)?.insert(id, reply);
         if let Err(err) = self.writer.write(&request.encode(Some(id))).await {
-            lock(&self.pending).remove(&id);
+            lock(&self.pending).as_mut().map(|pending| pending.remove(&id));
             return Err(err);
         }
         result.await.map_err(|_| ClientError::Closed)?
@@ -281,9 +373,45 @@ impl Client {
         password: Option<&str>,
         options: Option<Payload>,
     ) -> Result<JoinResult, ClientError> {
-        let request =
-            Request::Join { room: room.to_owned(), password: password.map(str::to_owned), options };
+        let request = Request::Join {
+            room: room.to_owned(),
+            password: password.map(str::to_owned),
+            invite: None,
+            options,
+        };
         Ok(JoinResult::from_payload(&self.request(request).await?)?)
+    }
+
+    /// Joins a password-protected room with an invite its owner asked for
+    /// ([`Client::create_invite`]) instead of the password.
+    ///
+    /// # Errors
+    /// As for [`Client::request`]; `not_authorized` for an unknown, used
+    /// or expired invite.
+    pub async fn join_with_invite(
+        &self,
+        room: &str,
+        invite: &str,
+    ) -> Result<JoinResult, ClientError> {
+        let request = Request::Join {
+            room: room.to_owned(),
+            password: None,
+            invite: Some(invite.to_owned()),
+            options: None,
+        };
+        Ok(JoinResult::from_payload(&self.request(request).await?)?)
+    }
+
+    /// A one-time invite into `room` (its owner or an operator only),
+    /// valid for ten minutes.
+    ///
+    /// # Errors
+    /// As for [`Client::request`]; `not_authorized` for anyone else.
+    pub async fn create_invite(&self, room: &str) -> Result<String, ClientError> {
+        let result = self.request(Request::CreateInvite { room: room.to_owned() }).await?;
+        field_of(&result, "invite")
+            .and_then(|v| v.to_value().as_str().map(str::to_owned))
+            .ok_or_else(|| DecodeError("a create_invite result without invite".into()).into())
     }
 
     /// Leaves a room.
@@ -294,7 +422,8 @@ impl Client {
         self.request(Request::Leave { room: room.to_owned() }).await.map(drop)
     }
 
-    /// Deletes a room this client created.
+    /// Deletes a room this client (or its user) created; an operator may
+    /// delete any room.
     ///
     /// # Errors
     /// As for [`Client::request`].
@@ -480,20 +609,40 @@ async fn heartbeat(writer: Arc<Writer>, idle_timeout_ms: u64) {
     }
 }
 
+/// A TLS connector trusting the authorities of `tls.ca_file`.
+fn tls_connector(tls: &TlsOptions) -> Result<tokio_rustls::TlsConnector, ClientError> {
+    use tokio_rustls::rustls::pki_types::CertificateDer;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(&tls.ca_file)
+        .map_err(|err| ClientError::Tls(format!("CA file {}: {err}", tls.ca_file.display())))?;
+    for cert in certs {
+        let cert = cert.map_err(|err| ClientError::Tls(format!("CA file: {err}")))?;
+        roots.add(cert).map_err(|err| ClientError::Tls(format!("CA file: {err}")))?;
+    }
+    if roots.is_empty() {
+        return Err(ClientError::Tls(format!("no certificate in {}", tls.ca_file.display())));
+    }
+    let config = tokio_rustls::rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
 async fn read_loop(
-    mut frames: FramedRead<tokio::net::tcp::OwnedReadHalf, tokio_util::codec::LengthDelimitedCodec>,
+    mut frames: FramedRead<BoxedReader, tokio_util::codec::LengthDelimitedCodec>,
     pending: Pending,
     incoming: mpsc::UnboundedSender<Incoming>,
 ) {
     while let Some(Ok(body)) = frames.next().await {
         match ServerMessage::decode(&body.freeze()) {
             Ok(ServerMessage::Response { id, result }) => {
-                if let Some(reply) = lock(&pending).remove(&id) {
+                if let Some(reply) = lock(&pending).as_mut().and_then(|p| p.remove(&id)) {
                     let _ = reply.send(Ok(result));
                 }
             }
             Ok(ServerMessage::Error { id: Some(id), code, message }) => {
-                if let Some(reply) = lock(&pending).remove(&id) {
+                if let Some(reply) = lock(&pending).as_mut().and_then(|p| p.remove(&id)) {
                     let _ = reply.send(Err(ClientError::Server { code, message }));
                 }
             }
@@ -506,8 +655,9 @@ async fn read_loop(
             Ok(ServerMessage::Welcome { .. }) | Err(_) => {}
         }
     }
-    // Requests still waiting see their reply sender dropped: `Closed`.
-    lock(&pending).clear();
+    // Requests still waiting see their reply sender dropped (`Closed`), and
+    // later ones fail at once.
+    lock(&pending).take();
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -90,6 +90,140 @@ pub struct Config {
     pub limits: Limits,
     /// Settings of a new room where its creator gives none.
     pub default_room_settings: DefaultRoomSettings,
+    /// How clients prove who they are. Default: they do not (`mode:
+    /// none`).
+    pub auth: AuthConfig,
+    /// Serve the TCP port over TLS with this certificate and key. Default
+    /// none (plain TCP).
+    pub tls: Option<TlsConfig>,
+}
+
+/// Client authentication: `auth` in the config.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// `none`: clients are anonymous (for development); `jwt`: a client's
+    /// first request must be `authenticate` with a token signed by the
+    /// operator's account service. Default `none`.
+    pub mode: AuthMode,
+    /// How tokens are signed: `HS256` (a shared secret), `RS256` or
+    /// `EdDSA` (a public key; the private key stays with the signer).
+    /// Default `HS256`.
+    pub algorithm: TokenAlgorithm,
+    /// The HS256 secret, at least 32 bytes. Prefer `secretFile`, so the
+    /// secret stays out of the config. Default none.
+    pub secret: Option<String>,
+    /// A file holding the HS256 secret (one trailing newline is ignored).
+    /// Default none.
+    pub secret_file: Option<PathBuf>,
+    /// A PEM file holding the RS256 or EdDSA public key. Default none.
+    pub public_key_file: Option<PathBuf>,
+    /// When set, a token's `iss` must be this. Default none.
+    pub issuer: Option<String>,
+    /// When set, a token's `aud` must include this. Default none.
+    pub audience: Option<String>,
+    /// Clock difference tolerated when checking `exp` and `nbf`, in
+    /// seconds. Default `30`.
+    pub leeway_secs: u64,
+    /// A token whose `roles` claim holds this role may delete any room.
+    /// Default `operator`.
+    pub operator_role: String,
+    /// When a user signs in while signed in on another connection:
+    /// `replace` closes the older connection (`signed_in_elsewhere`);
+    /// `allow` keeps both. Default `replace`.
+    pub same_user: SameUserPolicy,
+}
+
+/// `auth.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// Anonymous clients.
+    None,
+    /// Signed JSON Web Tokens.
+    Jwt,
+}
+
+/// `auth.algorithm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum TokenAlgorithm {
+    /// HMAC with SHA-256 and a shared secret.
+    #[serde(rename = "HS256")]
+    Hs256,
+    /// RSA PKCS#1 v1.5 with SHA-256.
+    #[serde(rename = "RS256")]
+    Rs256,
+    /// Ed25519.
+    #[serde(rename = "EdDSA")]
+    EdDsa,
+}
+
+/// `auth.sameUser`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SameUserPolicy {
+    /// The newer connection wins; the older is closed.
+    Replace,
+    /// One user may be signed in on several connections.
+    Allow,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            mode: AuthMode::None,
+            algorithm: TokenAlgorithm::Hs256,
+            secret: None,
+            secret_file: None,
+            public_key_file: None,
+            issuer: None,
+            audience: None,
+            leeway_secs: 30,
+            operator_role: "operator".to_owned(),
+            same_user: SameUserPolicy::Replace,
+        }
+    }
+}
+
+/// Shortest HS256 secret accepted, in bytes (the hash's output size).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+impl AuthConfig {
+    /// The HS256 secret, from `secret` or `secretFile`.
+    ///
+    /// # Errors
+    /// When neither is set, the file cannot be read, or the secret is
+    /// shorter than [`MIN_SECRET_BYTES`].
+    pub fn secret(&self) -> anyhow::Result<Vec<u8>> {
+        let secret = match (&self.secret, &self.secret_file) {
+            (Some(secret), None) => secret.as_bytes().to_vec(),
+            (None, Some(path)) => {
+                let mut bytes = std::fs::read(path).map_err(|err| {
+                    anyhow::anyhow!("auth.secretFile: cannot read {}: {err}", path.display())
+                })?;
+                if bytes.last() == Some(&b'\n') {
+                    bytes.pop();
+                }
+                bytes
+            }
+            _ => anyhow::bail!("auth: HS256 needs exactly one of secret and secretFile"),
+        };
+        if secret.len() < MIN_SECRET_BYTES {
+            anyhow::bail!("auth: the HS256 secret must have at least {MIN_SECRET_BYTES} bytes");
+        }
+        Ok(secret)
+    }
+}
+
+/// `tls`: the certificate the TCP port presents.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM file with the certificate chain, leaf first. Read again on
+    /// SIGHUP and when it changes.
+    pub cert_file: PathBuf,
+    /// PEM file with the private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
 }
 
 /// Resource limits: what one client, room or plugin may consume. Each
@@ -237,6 +371,8 @@ impl Default for Config {
             log_level: "info".to_owned(),
             limits: Limits::default(),
             default_room_settings: DefaultRoomSettings::default(),
+            auth: AuthConfig::default(),
+            tls: None,
         }
     }
 }
@@ -509,6 +645,40 @@ impl Config {
                     room.max_clients, limits.max_clients_per_room
                 ),
             ));
+        }
+        let auth = &self.auth;
+        if auth.mode == AuthMode::Jwt {
+            match auth.algorithm {
+                TokenAlgorithm::Hs256 => {
+                    if auth.secret.is_some() == auth.secret_file.is_some() {
+                        return Err(invalid(
+                            "auth.secret",
+                            "HS256 needs exactly one of auth.secret and auth.secretFile".to_owned(),
+                        ));
+                    }
+                    if auth.secret.as_ref().is_some_and(|s| s.len() < MIN_SECRET_BYTES) {
+                        return Err(invalid(
+                            "auth.secret",
+                            format!("must have at least {MIN_SECRET_BYTES} bytes"),
+                        ));
+                    }
+                }
+                TokenAlgorithm::Rs256 | TokenAlgorithm::EdDsa => {
+                    if auth.public_key_file.is_none() {
+                        return Err(invalid(
+                            "auth.publicKeyFile",
+                            "RS256 and EdDSA need the public key's PEM file".to_owned(),
+                        ));
+                    }
+                    if auth.secret.is_some() || auth.secret_file.is_some() {
+                        return Err(invalid(
+                            "auth.secret",
+                            "only HS256 uses a secret; RS256 and EdDSA use auth.publicKeyFile"
+                                .to_owned(),
+                        ));
+                    }
+                }
+            }
         }
         if let Err(err) = crate::logging::parse_filter(&self.log_level) {
             return Err(invalid("logLevel", format!("not a log filter: {err}")));

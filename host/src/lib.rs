@@ -7,8 +7,11 @@
 //!
 //! # Layout
 //! - [`config`]: the JSON configuration, its defaults and validation.
-//! - [`net`]: the TCP listener, connection tasks (reader and writer) and
-//!   the per-connection [`net::session::Session`].
+//! - [`auth`]: who a client is: token checks, room password hashes, the
+//!   same-user policy.
+//! - [`net`]: the TCP listener (and TLS), connection tasks (reader and
+//!   writer), the per-connection [`net::session::Session`] and the UDP
+//!   channel.
 //! - [`outbound`]: a client's outbound queue and the [`outbound::Responder`]
 //!   that answers each request once; below both `net` and `rooms`.
 //! - [`rooms`]: the room manager and index, the room actor, room state and
@@ -30,6 +33,7 @@
 //! blocks a room. A room appends the events of one turn to one buffer and
 //! hands every member the same bytes.
 
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod logging;

@@ -48,7 +48,13 @@ pub struct Identity {
     pub name: Option<String>,
     /// The token's claims, as a MessagePack map (nil without a token).
     pub claims: Payload,
+    /// Whether the token carries the operator role (`auth.operatorRole`):
+    /// such a client may delete any room and invite into it.
+    pub operator: bool,
 }
+
+/// The identity of a client that has not authenticated.
+static ANONYMOUS: std::sync::LazyLock<Identity> = std::sync::LazyLock::new(Identity::default);
 
 /// A client's UDP channel, as rooms see it: the way to send it an event
 /// that may be lost (`net::udp` implements it).
@@ -84,7 +90,8 @@ struct Shared {
     /// Rooms this client is a member of, kept by the rooms themselves.
     memberships: Mutex<Memberships>,
     limits: ClientLimits,
-    identity: Identity,
+    /// Set once, when the client authenticates (or at creation).
+    identity: OnceLock<Identity>,
     /// The client's UDP channel, once it asked for one.
     udp: OnceLock<Arc<dyn UnreliableLink>>,
     /// Rooms this client created that are alive (or being created).
@@ -116,9 +123,13 @@ pub enum MembershipRefused {
 }
 
 impl ClientHandle {
-    /// A handle for `session` of `identity`, with its queue bounded by
-    /// `limits`.
+    /// A handle for `session` of `identity` (the default identity: not
+    /// known yet), with its queue bounded by `limits`.
     pub fn new(session: SessionId, limits: ClientLimits, identity: Identity) -> ClientHandle {
+        let known = OnceLock::new();
+        if identity != Identity::default() {
+            let _ = known.set(identity);
+        }
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             wake: Notify::new(),
@@ -127,7 +138,7 @@ impl ClientHandle {
             farewell: OnceLock::new(),
             memberships: Mutex::default(),
             limits,
-            identity,
+            identity: known,
             udp: OnceLock::new(),
             owned_rooms: AtomicUsize::new(0),
             warnings: Throttle::per_second(1),
@@ -151,9 +162,16 @@ impl ClientHandle {
         self.shared.udp.get().is_some_and(|link| link.send(body))
     }
 
-    /// Who the client is.
+    /// Who the client is (anonymous until it authenticates).
     pub fn identity(&self) -> &Identity {
-        &self.shared.identity
+        self.shared.identity.get().unwrap_or(&ANONYMOUS)
+    }
+
+    /// Records who the client proved to be. Returns `false` (and changes
+    /// nothing) if it already had an identity: a connection authenticates
+    /// once.
+    pub fn set_identity(&self, identity: Identity) -> bool {
+        self.shared.identity.set(identity).is_ok()
     }
 
     /// The largest answer this client may be sent, in bytes.

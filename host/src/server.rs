@@ -10,7 +10,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+use crate::auth::password::Passwords;
+use crate::auth::{Authenticator, SignedIn};
 use crate::config::Config;
+use crate::net::tls::Tls;
 use crate::net::udp::UdpChannel;
 use crate::net::{NetContext, listener};
 use crate::plugins::watcher::Catalog;
@@ -28,6 +31,10 @@ pub struct Server {
     catalog: Catalog,
     /// The UDP channel, when `enableUDP` is on.
     udp: Option<Arc<UdpChannel>>,
+    /// Checks tokens, when `auth.mode` is `jwt`.
+    auth: Option<Arc<Authenticator>>,
+    /// TLS for the TCP port, when `tls` is set.
+    tls: Option<Arc<Tls>>,
 }
 
 /// A running server: its address and the way to stop it.
@@ -44,6 +51,8 @@ pub struct RunningServer {
     watcher: Option<PluginWatcher>,
     /// The task receiving UDP datagrams, when on.
     udp: Option<tokio::task::JoinHandle<()>>,
+    /// The task reloading the TLS certificate, when TLS is on.
+    tls_watch: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -53,9 +62,12 @@ impl Server {
     /// skipped).
     ///
     /// # Errors
-    /// When the address cannot be bound or the wasm engine cannot start.
+    /// When the address cannot be bound, the wasm engine cannot start, or
+    /// the token key or TLS certificate cannot be loaded.
     pub async fn bind(config: Config) -> anyhow::Result<Server> {
         let config = Arc::new(config);
+        let auth = Authenticator::from_config(&config.auth)?.map(Arc::new);
+        let tls = config.tls.as_ref().map(Tls::load).transpose()?;
         let address = SocketAddr::new(config.bind_address, config.tcp_port);
         let listener = TcpListener::bind(address)
             .await
@@ -76,7 +88,7 @@ impl Server {
         } else {
             None
         };
-        Ok(Server { config, listener, rooms, plugins, catalog, udp })
+        Ok(Server { config, listener, rooms, plugins, catalog, udp, auth, tls })
     }
 
     /// The bound TCP address.
@@ -92,7 +104,13 @@ impl Server {
     /// Starts accepting connections in a background task.
     pub fn start(self) -> RunningServer {
         let local_addr = self.local_addr();
-        info!(address = %local_addr, room_types = ?self.rooms.type_names(), "listening on TCP");
+        info!(
+            address = %local_addr,
+            room_types = ?self.rooms.type_names(),
+            tls = self.tls.is_some(),
+            auth = self.auth.is_some(),
+            "listening on TCP"
+        );
         let udp = self.udp.as_ref().map(|channel| {
             if let Ok(address) = channel.local_addr() {
                 info!(%address, "listening on UDP");
@@ -101,10 +119,19 @@ impl Server {
         });
         let shutdown = CancellationToken::new();
         let connections = TaskTracker::new();
+        let tls_watch =
+            self.tls.as_ref().map(|tls| tokio::spawn(tls.clone().watch(shutdown.clone())));
         let context = Arc::new(NetContext {
             config: self.config.clone(),
             rooms: self.rooms.clone(),
             udp: self.udp.clone(),
+            auth: self.auth,
+            signed_in: Arc::new(SignedIn::new(self.config.auth.same_user)),
+            // Each check takes a core and ~19 MiB: one per core at most.
+            passwords: Arc::new(Passwords::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+            )),
+            tls: self.tls,
         });
         let watcher = if self.config.hot_reload {
             let folder = self.config.plugins_dir.clone();
@@ -139,6 +166,7 @@ impl Server {
             plugins: self.plugins,
             watcher,
             udp,
+            tls_watch,
         }
     }
 }
@@ -154,6 +182,9 @@ impl RunningServer {
         drop(self.watcher);
         if let Some(udp) = &self.udp {
             udp.abort();
+        }
+        if let Some(tls_watch) = &self.tls_watch {
+            tls_watch.abort();
         }
         self.shutdown.cancel();
         let _ = self.accept.await;

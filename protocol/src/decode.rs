@@ -58,6 +58,11 @@ impl<'a, 'r> MapReader<'a, 'r> {
         u32::try_from(self.reader.u64()?).map_err(|_| DecodeError("integer out of range".into()))
     }
 
+    /// A string or nil.
+    pub(crate) fn opt_str(&mut self) -> Result<Option<String>, DecodeError> {
+        if self.reader.nil() { Ok(None) } else { Ok(Some(self.reader.str()?.to_owned())) }
+    }
+
     /// An integer or nil.
     pub(crate) fn opt_u64(&mut self) -> Result<Option<u64>, DecodeError> {
         if self.reader.nil() { Ok(None) } else { Ok(Some(self.reader.u64()?)) }

@@ -66,6 +66,9 @@ pub enum ErrorCode {
     SlowConsumer,
     /// The server is shutting down (the connection is closed).
     ServerShutdown,
+    /// The same user signed in on another connection, and the server's
+    /// policy keeps the newest (this connection is closed).
+    SignedInElsewhere,
     /// A bug in the server; the message and the server log say more.
     Internal,
     /// A code this version of the crate does not know (from a newer
@@ -75,7 +78,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code but [`ErrorCode::Unknown`].
-    pub const ALL: [ErrorCode; 26] = [
+    pub const ALL: [ErrorCode; 27] = [
         ErrorCode::InvalidFrame,
         ErrorCode::FrameTooLarge,
         ErrorCode::InvalidRequest,
@@ -101,6 +104,7 @@ impl ErrorCode {
         ErrorCode::Timeout,
         ErrorCode::SlowConsumer,
         ErrorCode::ServerShutdown,
+        ErrorCode::SignedInElsewhere,
         ErrorCode::Internal,
     ];
 
@@ -132,6 +136,7 @@ impl ErrorCode {
             ErrorCode::Timeout => "timeout",
             ErrorCode::SlowConsumer => "slow_consumer",
             ErrorCode::ServerShutdown => "server_shutdown",
+            ErrorCode::SignedInElsewhere => "signed_in_elsewhere",
             ErrorCode::Internal => "internal",
             ErrorCode::Unknown => "unknown",
         }

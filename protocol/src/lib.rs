@@ -40,7 +40,7 @@ pub use decode::DecodeError;
 pub use error::ErrorCode;
 pub use payload::Payload;
 pub use request::{Rejected, Request, RequestFrame};
-pub use room::{CreateRoom, JoinResult, RoomInfo, RoomList, VariableBroadcast};
+pub use room::{CreateRoom, JoinResult, RoomInfo, RoomList, RosterEntry, VariableBroadcast};
 pub use server::{Event, ServerMessage, Welcome};
 
 /// Version of the protocol spoken by this crate, sent in the `welcome`

@@ -48,8 +48,11 @@ pub enum Request {
     Join {
         /// Room to join.
         room: RoomId,
-        /// Needed when the room has a password.
+        /// Needed when the room has a password (unless `invite` is given).
         password: Option<String>,
+        /// An invite the room's owner asked for (`create_invite`): admits
+        /// once, in place of the password.
+        invite: Option<String>,
         /// A value the room's join hook receives (a team, a character…).
         options: Option<Payload>,
     },
@@ -58,11 +61,24 @@ pub enum Request {
         /// Room to leave.
         room: RoomId,
     },
-    /// `delete_room`: delete a room (its creator only); members get
-    /// `room_deleted`.
+    /// `delete_room`: delete a room (its owner, or an operator); members
+    /// get `room_deleted`.
     DeleteRoom {
         /// Room to delete.
         room: RoomId,
+    },
+    /// `create_invite`: a one-time invite into a room (its owner, or an
+    /// operator); the result is `{"invite": str, "expires_in_ms": n}`.
+    CreateInvite {
+        /// The room.
+        room: RoomId,
+    },
+    /// `authenticate`: presents a signed token; on a server with
+    /// authentication, the first request of every connection. The result
+    /// is `{"user_id": str, "user_name": str or nil}`.
+    Authenticate {
+        /// The token (a JWT) the operator's account service signed.
+        token: String,
     },
     /// `get_variable`: the result is `{"value": v}`.
     GetVariable {
@@ -133,6 +149,8 @@ impl Request {
         "send_message",
         "ping",
         "udp_bind",
+        "create_invite",
+        "authenticate",
     ];
 
     /// This request's `op`.
@@ -150,6 +168,8 @@ impl Request {
             Request::SendMessage { .. } => "send_message",
             Request::Ping => "ping",
             Request::UdpBind => "udp_bind",
+            Request::CreateInvite { .. } => "create_invite",
+            Request::Authenticate { .. } => "authenticate",
         }
     }
 
@@ -179,18 +199,21 @@ impl Request {
                     fields.uint("limit", (*limit).into());
                 }
             }
-            Request::Join { room, password, options } => {
+            Request::Join { room, password, invite, options } => {
                 fields.str("room", room);
                 fields.opt_str("password", password.as_deref());
+                fields.opt_str("invite", invite.as_deref());
                 if let Some(options) = options {
                     fields.payload("options", options);
                 }
             }
             Request::Leave { room }
             | Request::DeleteRoom { room }
+            | Request::CreateInvite { room }
             | Request::GetVariables { room } => {
                 fields.str("room", room);
             }
+            Request::Authenticate { token } => fields.str("token", token),
             Request::GetVariable { room, name } => {
                 fields.str("room", room);
                 fields.str("name", name);
@@ -499,10 +522,13 @@ impl<'a> Fields<'a, '_> {
             "join" => Request::Join {
                 room: self.str("room")?,
                 password: self.opt_str("password")?,
+                invite: self.opt_str("invite")?,
                 options: self.opt_payload("options"),
             },
             "leave" => Request::Leave { room: self.str("room")? },
             "delete_room" => Request::DeleteRoom { room: self.str("room")? },
+            "create_invite" => Request::CreateInvite { room: self.str("room")? },
+            "authenticate" => Request::Authenticate { token: self.str("token")? },
             "get_variable" => {
                 Request::GetVariable { room: self.str("room")?, name: self.str("name")? }
             }
@@ -551,7 +577,14 @@ mod tests {
     #[test]
     fn decodes_what_the_encoder_writes() {
         let requests = [
-            Request::Join { room: "r1".into(), password: Some("pw".into()), options: None },
+            Request::Join {
+                room: "r1".into(),
+                password: Some("pw".into()),
+                invite: Some("i".into()),
+                options: None,
+            },
+            Request::Authenticate { token: "a.b.c".into() },
+            Request::CreateInvite { room: "r1".into() },
             Request::SetVariable {
                 room: "r1".into(),
                 name: "blob".into(),

@@ -178,10 +178,48 @@ pub struct JoinResult {
     pub room: RoomInfo,
     /// Session ids of every member, the joiner included, in join order.
     pub members: Vec<SessionId>,
+    /// Who each member is, in the same order: `{"session", "user_id",
+    /// "user_name"}` (ids and names nil when the server does not
+    /// authenticate).
+    pub roster: Vec<RosterEntry>,
     /// Every variable the joiner may read, with its value.
     pub variables: Vec<(String, Payload)>,
     /// What the room's join hook answered (nil when nothing).
     pub reply: Payload,
+}
+
+/// One member as a join result lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RosterEntry {
+    /// The member's session.
+    pub session: SessionId,
+    /// Its user id, when the server authenticates.
+    pub user_id: Option<String>,
+    /// Its display name, when its token gave one.
+    pub user_name: Option<String>,
+}
+
+impl RosterEntry {
+    /// Writes the entry as a map.
+    pub fn write<B: BufMut>(&self, w: &mut Writer<'_, B>) {
+        w.map(3).str("session").uint(self.session);
+        w.str("user_id").opt_str(self.user_id.as_deref());
+        w.str("user_name").opt_str(self.user_name.as_deref());
+    }
+
+    fn read<'a>(body: &'a Bytes, reader: &mut Reader<'a>) -> Result<RosterEntry, DecodeError> {
+        let mut map = MapReader::new(body, reader)?;
+        let mut entry = RosterEntry::default();
+        while let Some(key) = map.key()? {
+            match key {
+                "session" => entry.session = map.u64()?,
+                "user_id" => entry.user_id = map.opt_str()?,
+                "user_name" => entry.user_name = map.opt_str()?,
+                _ => map.skip()?,
+            }
+        }
+        Ok(entry)
+    }
 }
 
 impl JoinResult {
@@ -194,6 +232,7 @@ impl JoinResult {
         let mut reader = Reader::new(&body);
         let mut map = MapReader::new(&body, &mut reader)?;
         let (mut room, mut members, mut variables) = (None, Vec::new(), Vec::new());
+        let mut roster = Vec::new();
         let mut reply = Payload::nil();
         while let Some(key) = map.key()? {
             match key {
@@ -204,6 +243,12 @@ impl JoinResult {
                         members.push(map.u64()?);
                     }
                 }
+                "roster" => {
+                    let len = map.reader.array_len()?;
+                    for _ in 0..len {
+                        roster.push(RosterEntry::read(&body, map.reader)?);
+                    }
+                }
                 "variables" => variables = read_variables(&body, map.reader)?,
                 "reply" => reply = map.payload()?,
                 _ => map.skip()?,
@@ -212,6 +257,7 @@ impl JoinResult {
         Ok(JoinResult {
             room: room.map_or_else(|| missing("a join result", "room"), Ok)?,
             members,
+            roster,
             variables,
             reply,
         })

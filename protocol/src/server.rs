@@ -25,6 +25,9 @@ pub struct Welcome {
     /// A connection that sends no frame for this long is closed
     /// (`timeout`); clients send `ping` well within it.
     pub idle_timeout_ms: u64,
+    /// Whether the connection must `authenticate` before anything else
+    /// (`"auth": "token"` on the wire; `"none"` when not).
+    pub auth_required: bool,
 }
 
 /// Every message the server sends; `type` on the wire.
@@ -63,6 +66,10 @@ pub enum Event {
         room: RoomId,
         /// Who joined.
         session: SessionId,
+        /// The joiner's user id, when the server authenticates.
+        user_id: Option<String>,
+        /// The joiner's display name, when its token gave one.
+        user_name: Option<String>,
     },
     /// A member left: `"left"`, `"disconnected"` or `"kicked"`.
     MemberLeft {
@@ -130,11 +137,12 @@ pub enum Event {
 pub fn write_welcome(buf: &mut BytesMut, welcome: &Welcome) {
     let start = frame::begin(buf);
     let mut w = Writer::new(buf);
-    w.map(5).str("type").str("welcome");
+    w.map(6).str("type").str("welcome");
     w.str("protocol").uint(welcome.protocol.into());
     w.str("session").uint(welcome.session);
     w.str("server").str(&welcome.server);
     w.str("idle_timeout_ms").uint(welcome.idle_timeout_ms);
+    w.str("auth").str(if welcome.auth_required { "token" } else { "none" });
     frame::finish(buf, start);
 }
 
@@ -174,9 +182,17 @@ fn event_header<'b>(
 }
 
 /// Appends a `member_joined` event frame.
-pub fn write_member_joined(buf: &mut BytesMut, room: &str, session: SessionId) {
+pub fn write_member_joined(
+    buf: &mut BytesMut,
+    room: &str,
+    session: SessionId,
+    user_id: Option<&str>,
+    user_name: Option<&str>,
+) {
     let start = frame::begin(buf);
-    event_header(buf, 1, "member_joined", room).str("session").uint(session);
+    let mut w = event_header(buf, 3, "member_joined", room);
+    w.str("session").uint(session);
+    w.str("user_id").opt_str(user_id).str("user_name").opt_str(user_name);
     frame::finish(buf, start);
 }
 
@@ -249,7 +265,9 @@ impl Event {
     /// Appends this event as one frame.
     pub fn write(&self, buf: &mut BytesMut) {
         match self {
-            Event::MemberJoined { room, session } => write_member_joined(buf, room, *session),
+            Event::MemberJoined { room, session, user_id, user_name } => {
+                write_member_joined(buf, room, *session, user_id.as_deref(), user_name.as_deref());
+            }
             Event::MemberLeft { room, session, reason } => {
                 write_member_left(buf, room, *session, reason);
             }
@@ -323,6 +341,9 @@ impl ServerMessage {
                 "session" => fields.session = Some(map.u64()?),
                 "server" => fields.server = Some(map.str()?),
                 "idle_timeout_ms" => fields.idle_timeout_ms = Some(map.u64()?),
+                "auth" => fields.auth = Some(map.str()?),
+                "user_id" => fields.user_id = map.opt_str()?,
+                "user_name" => fields.user_name = map.opt_str()?,
                 "room" => fields.room = Some(map.str()?),
                 "reason" => fields.reason = Some(map.str()?),
                 "name" => fields.name = Some(map.str()?),
@@ -351,6 +372,9 @@ struct Fields {
     session: Option<u64>,
     server: Option<String>,
     idle_timeout_ms: Option<u64>,
+    auth: Option<String>,
+    user_id: Option<String>,
+    user_name: Option<String>,
     room: Option<String>,
     reason: Option<String>,
     name: Option<String>,
@@ -373,6 +397,7 @@ impl Fields {
                 session: need(self.session, "a welcome", "session")?,
                 server: self.server.unwrap_or_default(),
                 idle_timeout_ms: self.idle_timeout_ms.unwrap_or(0),
+                auth_required: self.auth.as_deref() == Some("token"),
             }),
             "response" => {
                 let id = need(self.id.flatten(), "a response", "id")?;
@@ -396,9 +421,12 @@ impl Fields {
         let what = "an event";
         let room = || need(self.room.clone(), what, "room");
         Ok(match event.as_str() {
-            "member_joined" => {
-                Event::MemberJoined { room: room()?, session: need(self.session, what, "session")? }
-            }
+            "member_joined" => Event::MemberJoined {
+                room: room()?,
+                session: need(self.session, what, "session")?,
+                user_id: self.user_id.clone(),
+                user_name: self.user_name.clone(),
+            },
             "member_left" => Event::MemberLeft {
                 room: room()?,
                 session: need(self.session, what, "session")?,
@@ -444,6 +472,7 @@ mod tests {
             session: 9,
             server: "x".into(),
             idle_timeout_ms: 60_000,
+            auth_required: true,
         }));
         round_trip(ServerMessage::Response { id: 3, result: Payload::from(Value::F32(1.0)) });
         round_trip(ServerMessage::Error {
@@ -453,7 +482,12 @@ mod tests {
         });
         let room = "r1".to_owned();
         for event in [
-            Event::MemberJoined { room: room.clone(), session: 1 },
+            Event::MemberJoined {
+                room: room.clone(),
+                session: 1,
+                user_id: Some("u1".into()),
+                user_name: None,
+            },
             Event::MemberLeft { room: room.clone(), session: 1, reason: "left".into() },
             Event::VariableChanged {
                 room: room.clone(),

@@ -51,7 +51,12 @@ async fn chat_welcomes_newcomers_then_relays_messages() {
     // The default behaviour follows: the others hear of the join.
     assert_eq!(
         next_event(&mut alice).await,
-        Event::MemberJoined { room: room.clone(), session: bob.session() }
+        Event::MemberJoined {
+            room: room.clone(),
+            session: bob.session(),
+            user_id: None,
+            user_name: None,
+        }
     );
 
     bob.send_message(&room, json!("hi all")).await.unwrap();

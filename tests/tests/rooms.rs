@@ -92,7 +92,12 @@ async fn members_are_told_who_joins_and_leaves() {
     second.join(&info.id, None).await.unwrap();
     assert_eq!(
         next_event(&mut first).await,
-        Event::MemberJoined { room: info.id.clone(), session: second.session() }
+        Event::MemberJoined {
+            room: info.id.clone(),
+            session: second.session(),
+            user_id: None,
+            user_name: None,
+        }
     );
     second.leave(&info.id).await.unwrap();
     assert_eq!(

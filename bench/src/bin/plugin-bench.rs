@@ -129,7 +129,7 @@ fn main() -> anyhow::Result<()> {
         let started = Instant::now();
         for _ in 0..args.rooms {
             let respond = Responder::new(owner.clone(), Some(1), None);
-            manager.create(request.clone(), owner.clone(), respond);
+            manager.create(request.clone(), None, owner.clone(), respond);
         }
         // Creation ends in each room's own task; wait until all are in.
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -202,7 +202,7 @@ async fn tick_share(
             options: Some(options.clone()),
             ..CreateRoom::default()
         };
-        manager.create(request, owner.clone(), Responder::new(owner.clone(), Some(1), None));
+        manager.create(request, None, owner.clone(), Responder::new(owner.clone(), Some(1), None));
     }
     while manager.room_count() < rooms as usize {
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -75,6 +75,7 @@ async fn serve(socket: TcpStream, session: SessionId, groups: Groups, next_id: A
             session,
             server: "baseline-relay".into(),
             idle_timeout_ms: 0,
+            auth_required: false,
         },
     );
     let _ = queue.try_send(hello.freeze());

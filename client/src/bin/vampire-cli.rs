@@ -2,13 +2,17 @@
 //!
 //! Reads one command per line from standard input and prints each result,
 //! and every event as it arrives. Type `help` for the commands.
+//! `vampire-cli token` signs a development token for a server that
+//! authenticates.
 
-use clap::Parser;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use vampire_client::json::{from_json, to_json};
 use vampire_client::{
-    Client, ClientError, CreateRoom, Event, Incoming, JoinResult, Payload, RoomInfo, Value,
-    VariableBroadcast,
+    Client, ClientError, ConnectOptions, CreateRoom, Event, Incoming, JoinResult, Payload,
+    RoomInfo, TlsOptions, Value, VariableBroadcast,
 };
 
 /// Command-line client for VampireTCP.
@@ -18,6 +22,58 @@ struct Args {
     /// Server address.
     #[arg(long, default_value = "127.0.0.1:7777")]
     addr: String,
+    /// A token to authenticate with (see `vampire-cli token`).
+    #[arg(long, env = "VAMPIRE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Connect over TLS.
+    #[arg(long)]
+    tls: bool,
+    /// With --tls: a PEM file of the authorities to trust (the server's
+    /// certificate itself when it is self-signed).
+    #[arg(long, value_name = "FILE", default_value = "/etc/ssl/certs/ca-certificates.crt")]
+    ca: PathBuf,
+    /// With --tls: the name the server's certificate is for (default: the
+    /// host part of --addr).
+    #[arg(long)]
+    server_name: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print a development token signed with an HS256 secret (the
+    /// server's `auth.secret` or `auth.secretFile`), then exit.
+    Token(TokenArgs),
+}
+
+/// What `vampire-cli token` puts in the token.
+#[derive(Debug, clap::Args)]
+struct TokenArgs {
+    /// The HS256 secret, as in the server's `auth.secret`.
+    #[arg(long, conflicts_with = "secret_file", required_unless_present = "secret_file")]
+    secret: Option<String>,
+    /// A file holding the secret, as the server's `auth.secretFile`.
+    #[arg(long, value_name = "FILE")]
+    secret_file: Option<PathBuf>,
+    /// The user id (`sub`).
+    #[arg(long)]
+    sub: String,
+    /// A display name (`name`).
+    #[arg(long)]
+    name: Option<String>,
+    /// A role (`roles`), for example `operator`; repeat for several.
+    #[arg(long = "role")]
+    roles: Vec<String>,
+    /// Seconds until it expires.
+    #[arg(long, default_value_t = 3600)]
+    ttl: u64,
+    /// The audience (`aud`), when the server checks one.
+    #[arg(long)]
+    aud: Option<String>,
+    /// The issuer (`iss`), when the server checks one.
+    #[arg(long)]
+    iss: Option<String>,
 }
 
 const HELP: &str = "\
@@ -25,8 +81,10 @@ commands (values are JSON, with {\"$bin\": \"<base64>\"} for binary; a bare word
   list [TYPE]                         public rooms, optionally of one type
   create [TYPE] [private] [max=N] [name=NAME] [password=PW] [keep] [quiet-vars] [no-var-broadcast]
   join ROOM [PASSWORD]                join a room
+  join ROOM invite=CODE               join a password-protected room with an invite
+  invite ROOM                         a one-time invite into a room you own
   leave ROOM                          leave a room
-  delete ROOM                         delete a room you created
+  delete ROOM                         delete a room you own (any room, for an operator)
   get ROOM NAME                       read a variable
   vars ROOM                           read every variable
   set ROOM NAME VALUE [broadcast|quiet]
@@ -41,7 +99,16 @@ commands (values are JSON, with {\"$bin\": \"<base64>\"} for binary; a bare word
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let mut client = Client::connect(&args.addr).await?;
+    if let Some(Command::Token(token)) = &args.command {
+        println!("{}", sign_token(token)?);
+        return Ok(());
+    }
+    let tls = args.tls.then(|| TlsOptions {
+        server_name: args.server_name.clone().unwrap_or_else(|| host_of(&args.addr)),
+        ca_file: args.ca.clone(),
+    });
+    let options = ConnectOptions { tls, token: args.token.clone() };
+    let mut client = Client::connect_with(&args.addr, options).await?;
     println!("connected to {} as session {}", args.addr, client.session());
     // Events are printed by their own task while requests run.
     let mut events = client.take_event_stream();
@@ -80,7 +147,11 @@ async fn run(client: &mut Client, words: &[&str]) -> Result<Option<String>, Clie
             format!("[{}]", rooms.iter().map(show_room).collect::<Vec<_>>().join(","))
         }
         "create" => show_room(&client.create_room(create_settings(&words[1..])).await?),
-        "join" => show_join(&client.join(&arg(1), words.get(2).copied()).await?),
+        "join" => match words.get(2).and_then(|w| w.strip_prefix("invite=")) {
+            Some(invite) => show_join(&client.join_with_invite(&arg(1), invite).await?),
+            None => show_join(&client.join(&arg(1), words.get(2).copied()).await?),
+        },
+        "invite" => client.create_invite(&arg(1)).await?,
         "leave" => client.leave(&arg(1)).await.map(|()| "null".to_owned())?,
         "delete" => client.delete_room(&arg(1)).await.map(|()| "null".to_owned())?,
         "get" => show(&client.get_variable(&arg(1), &arg(2)).await?),
@@ -205,9 +276,10 @@ fn show_join(join: &JoinResult) -> String {
 fn show_event(event: &Event) -> String {
     use serde_json::json;
     let shown = match event {
-        Event::MemberJoined { room, session } => {
-            json!({"event": "member_joined", "room": room, "session": session})
-        }
+        Event::MemberJoined { room, session, user_id, user_name } => json!({
+            "event": "member_joined", "room": room, "session": session,
+            "user_id": user_id, "user_name": user_name,
+        }),
         Event::MemberLeft { room, session, reason } => {
             json!({"event": "member_left", "room": room, "session": session, "reason": reason})
         }
@@ -229,4 +301,41 @@ fn show_event(event: &Event) -> String {
         Event::Unknown { event } => json!({"event": event}),
     };
     shown.to_string()
+}
+
+/// The host part of `addr` (`host:port`, `[v6]:port`).
+fn host_of(addr: &str) -> String {
+    let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
+    host.trim_start_matches('[').trim_end_matches(']').to_owned()
+}
+
+/// Signs a development token as `args` describe.
+fn sign_token(args: &TokenArgs) -> anyhow::Result<String> {
+    let secret = match (&args.secret, &args.secret_file) {
+        (Some(secret), _) => secret.as_bytes().to_vec(),
+        (None, Some(path)) => {
+            let mut bytes = std::fs::read(path)?;
+            if bytes.last() == Some(&b'\n') {
+                bytes.pop();
+            }
+            bytes
+        }
+        (None, None) => anyhow::bail!("give --secret or --secret-file"),
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let mut claims = serde_json::json!({"sub": args.sub, "iat": now, "exp": now + args.ttl});
+    if let Some(name) = &args.name {
+        claims["name"] = name.clone().into();
+    }
+    if !args.roles.is_empty() {
+        claims["roles"] = args.roles.clone().into();
+    }
+    if let Some(aud) = &args.aud {
+        claims["aud"] = aud.clone().into();
+    }
+    if let Some(iss) = &args.iss {
+        claims["iss"] = iss.clone().into();
+    }
+    let key = jsonwebtoken::EncodingKey::from_secret(&secret);
+    Ok(jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key)?)
 }

@@ -14,9 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
@@ -40,16 +38,19 @@ const READ_CHUNK_BYTES: usize = 16 * 1024;
 /// frames once the connection is closing.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
-/// Serves one accepted connection until the client leaves, the server
+/// Serves one accepted connection, given as its two halves (a plain TCP
+/// socket's, or a TLS stream's), until the client leaves, the server
 /// closes it (bad frame, slow reader, timeout) or the server shuts down.
-pub(crate) async fn serve(
-    socket: TcpStream,
+pub(crate) async fn serve<R, W>(
+    mut reader: R,
+    writer: W,
     session_id: SessionId,
     context: Arc<NetContext>,
     shutdown: CancellationToken,
-) {
-    let _ = socket.set_nodelay(true);
-    let (mut reader, writer) = socket.into_split();
+) where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let client = ClientHandle::new(session_id, context.client_limits(), Identity::default());
     let writer = tokio::spawn(write_loop(writer, client.clone()));
     let limits = &context.config.limits;
@@ -62,12 +63,12 @@ pub(crate) async fn serve(
             session: session_id,
             server: concat!("vampiretcp/", env!("CARGO_PKG_VERSION")).to_owned(),
             idle_timeout_ms: limits.idle_timeout().as_millis() as u64,
+            auth_required: context.auth.is_some(),
         },
     );
     client.send(welcome.freeze());
 
-    let mut session =
-        Session::new(client.clone(), context.rooms.clone(), limits, context.udp.clone());
+    let mut session = Session::new(client.clone(), context.clone());
     let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let started = Instant::now();
     let mut last_frame: Option<Instant> = None;
@@ -190,7 +191,7 @@ fn deadline(
 /// Once the connection is closing, the writer spends at most
 /// [`CLOSE_GRACE`] finishing what it was writing and saying goodbye, so a
 /// client that stopped reading cannot hold the connection's tasks.
-async fn write_loop(socket: OwnedWriteHalf, client: ClientHandle) {
+async fn write_loop<W: AsyncWrite + Unpin>(mut socket: W, client: ClientHandle) {
     let mut out = Outgoing::default();
     loop {
         if client.is_closing() {
@@ -202,7 +203,7 @@ async fn write_loop(socket: OwnedWriteHalf, client: ClientHandle) {
             client.queued().await;
             continue;
         }
-        match out.write_until_closing(&socket, &client).await {
+        match out.write_until_closing(&mut socket, &client).await {
             Ok(Written::All) => {}
             Ok(Written::Closing) => break,
             Err(_) => {
@@ -217,15 +218,14 @@ async fn write_loop(socket: OwnedWriteHalf, client: ClientHandle) {
     let goodbye = async {
         // Finish what was being written, so the farewell that follows is
         // framed correctly.
-        out.write_all(&socket).await?;
+        out.write_all(&mut socket).await?;
         match client.farewell() {
             // Closed on purpose: the reason, not the backlog, is what the
             // client needs.
             Some(farewell) => out.taken.push_back(farewell.clone()),
             None => client.take_queued(&mut out.taken),
         }
-        out.write_all(&socket).await?;
-        let mut socket = socket;
+        out.write_all(&mut socket).await?;
         socket.shutdown().await
     };
     let _ = tokio::time::timeout(CLOSE_GRACE, goodbye).await;
@@ -258,50 +258,46 @@ impl Outgoing {
 
     /// Writes everything, waiting while the socket is full unless the
     /// connection starts closing.
-    async fn write_until_closing(
+    async fn write_until_closing<W: AsyncWrite + Unpin>(
         &mut self,
-        socket: &OwnedWriteHalf,
+        socket: &mut W,
         client: &ClientHandle,
     ) -> std::io::Result<Written> {
+        // `biased`: a write that completes at once (the common case) never
+        // polls the closing future, which would register with its token.
         while !self.is_empty() {
-            match self.write_some(socket) {
-                Ok(()) => {}
-                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
-                    tokio::select! {
-                        biased;
-                        () = client.closing() => return Ok(Written::Closing),
-                        ready = socket.writable() => ready?,
-                    }
-                }
-                Err(err) => return Err(err),
+            tokio::select! {
+                biased;
+                written = self.write_some(socket) => written?,
+                () = client.closing() => return Ok(Written::Closing),
             }
+        }
+        tokio::select! {
+            biased;
+            flushed = socket.flush() => flushed?,
+            () = client.closing() => return Ok(Written::Closing),
         }
         Ok(Written::All)
     }
 
     /// Writes everything, waiting as long as it takes (the caller bounds
     /// it).
-    async fn write_all(&mut self, socket: &OwnedWriteHalf) -> std::io::Result<()> {
+    async fn write_all<W: AsyncWrite + Unpin>(&mut self, socket: &mut W) -> std::io::Result<()> {
         while !self.is_empty() {
-            match self.write_some(socket) {
-                Ok(()) => {}
-                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
-                    socket.writable().await?;
-                }
-                Err(err) => return Err(err),
-            }
+            self.write_some(socket).await?;
         }
-        Ok(())
+        socket.flush().await
     }
 
-    /// One `write` call, without waiting: the rest of the batch, else a new
-    /// batch of the small buffers at the front, else the large buffer at
-    /// the front. (One plain write of a gathered buffer costs the kernel
-    /// less than a vectored write of many small ones.)
+    /// One `write` call: the rest of the batch, else a new batch of the
+    /// small buffers at the front, else the large buffer at the front.
+    /// (One plain write of a gathered buffer costs the kernel less than a
+    /// vectored write of many small ones.) Nothing is written if it is
+    /// cancelled while waiting.
     ///
     /// # Errors
-    /// `WouldBlock` when the socket is full; any other error of the socket.
-    fn write_some(&mut self, socket: &OwnedWriteHalf) -> std::io::Result<()> {
+    /// Any error of the socket.
+    async fn write_some<W: AsyncWrite + Unpin>(&mut self, socket: &mut W) -> std::io::Result<()> {
         if self.sent == self.batch.len() {
             self.batch.clear();
             self.sent = 0;
@@ -316,13 +312,13 @@ impl Outgoing {
             }
         }
         if self.sent < self.batch.len() {
-            let written = socket.try_write(&self.batch[self.sent..])?;
+            let written = socket.write(&self.batch[self.sent..]).await?;
             if written == 0 {
                 return Err(std::io::ErrorKind::WriteZero.into());
             }
             self.sent += written;
         } else if let Some(front) = self.taken.front_mut() {
-            let written = socket.try_write(front)?;
+            let written = socket.write(front).await?;
             if written == 0 {
                 return Err(std::io::ErrorKind::WriteZero.into());
             }

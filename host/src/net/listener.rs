@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{error, warn};
+use tracing::{error, info, warn};
 use vampire_protocol::{ErrorCode, server};
 
 use crate::logging::Throttle;
@@ -30,6 +30,7 @@ pub(crate) async fn accept_loop(
     let permits = Arc::new(Semaphore::new(context.config.limits.max_connections));
     let next_session = AtomicU64::new(1);
     let refusals = Throttle::per_second(1);
+    let handshake_failures = Arc::new(Throttle::per_second(5));
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -61,9 +62,35 @@ pub(crate) async fn accept_loop(
         };
         let session = next_session.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(%peer, session, "connection accepted");
+        let _ = socket.set_nodelay(true);
         let (context, stop) = (context.clone(), shutdown.clone());
+        let handshakes = handshake_failures.clone();
         connections.spawn(async move {
-            connection::serve(socket, session, context, stop).await;
+            match context.tls.as_ref().map(|tls| tls.acceptor()) {
+                None => {
+                    let (reader, writer) = socket.into_split();
+                    connection::serve(reader, writer, session, context, stop).await;
+                }
+                Some(acceptor) => {
+                    let timeout = context.config.limits.handshake_timeout();
+                    match tokio::time::timeout(timeout, acceptor.accept(socket)).await {
+                        Ok(Ok(stream)) => {
+                            let (reader, writer) = tokio::io::split(stream);
+                            connection::serve(reader, writer, session, context, stop).await;
+                        }
+                        Ok(Err(err)) => {
+                            handshakes.warn(|suppressed| {
+                                info!(%peer, suppressed, "TLS handshake failed (a client speaking plain TCP to the TLS port?): {err}");
+                            });
+                        }
+                        Err(_) => {
+                            handshakes.warn(|suppressed| {
+                                info!(%peer, suppressed, "TLS handshake timed out");
+                            });
+                        }
+                    }
+                }
+            }
             drop(permit);
         });
     }

@@ -1,14 +1,18 @@
-//! Networking: the TCP listener, one task pair per connection, the
-//! per-connection [`session::Session`] that turns requests into room
-//! commands, and the optional UDP channel ([`udp::UdpChannel`]).
+//! Networking: the TCP listener (with optional TLS, [`tls::Tls`]), one
+//! task pair per connection, the per-connection [`session::Session`] that
+//! turns requests into room commands, and the optional UDP channel
+//! ([`udp::UdpChannel`]).
 
 pub mod connection;
 pub mod listener;
 pub mod session;
+pub mod tls;
 pub mod udp;
 
 use std::sync::Arc;
 
+use crate::auth::password::Passwords;
+use crate::auth::{Authenticator, SignedIn};
 use crate::config::Config;
 use crate::outbound::ClientLimits;
 use crate::rooms::RoomManager;
@@ -21,6 +25,14 @@ pub struct NetContext {
     pub rooms: Arc<RoomManager>,
     /// The UDP channel, when `enableUDP` is on.
     pub udp: Option<Arc<udp::UdpChannel>>,
+    /// Checks tokens, when `auth.mode` is `jwt`.
+    pub auth: Option<Arc<Authenticator>>,
+    /// Who is signed in where, for `auth.sameUser`.
+    pub signed_in: Arc<SignedIn>,
+    /// Hashes and checks room passwords.
+    pub passwords: Arc<Passwords>,
+    /// TLS for the TCP port, when `tls` is set.
+    pub tls: Option<Arc<tls::Tls>>,
 }
 
 impl NetContext {

@@ -1,54 +1,79 @@
 //! [`Session`]: what one connection may do, request by request.
 //!
 //! The session decodes each frame, applies the connection's rate limit,
-//! answers what concerns the connection itself (`ping`, `list_rooms`) and
-//! hands everything about a room to that room's actor together with a
-//! [`Responder`]: the room answers the client directly, so the session
-//! never waits for a room and reads the next request at once.
+//! answers what concerns the connection itself (`authenticate`, `ping`,
+//! `list_rooms`, `udp_bind`) and hands everything about a room to that
+//! room's actor together with a [`Responder`]: the room answers the client
+//! directly, so the session never waits for a room and reads the next
+//! request at once.
+//!
+//! On a server that authenticates, the first request must be
+//! `authenticate`; anything else, or a refused token, is answered
+//! `not_authenticated` and the connection closed. Room passwords are
+//! hashed and checked here, on the blocking pool, before a room sees the
+//! request; each wrong password makes this connection wait longer before
+//! its answer.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use tracing::debug;
+use tracing::{debug, info};
 use vampire_protocol::{ErrorCode, Request, RoomId, SessionId, request};
 
-use crate::config::Limits;
 use crate::error::ApiError;
-use crate::net::udp::UdpChannel;
+use crate::net::NetContext;
 use crate::outbound::{ClientHandle, Responder};
-use crate::rooms::{RoomHandle, RoomManager, Rules};
+use crate::rooms::{Admission, RoomHandle, RoomManager, Rules};
 
 /// Room handles a session keeps at most, to skip the index on the next
 /// request to the same room.
 const CACHED_HANDLES: usize = 64;
 
+/// The wait before answering the first wrong room password of a
+/// connection; it doubles with each further one, up to
+/// [`MAX_PASSWORD_DELAY`].
+const FIRST_PASSWORD_DELAY: Duration = Duration::from_millis(100);
+
+/// The longest wait before answering a wrong room password.
+const MAX_PASSWORD_DELAY: Duration = Duration::from_secs(5);
+
 /// One connection's requests.
 pub struct Session {
     client: ClientHandle,
     rooms: Arc<RoomManager>,
+    context: Arc<NetContext>,
     /// Handles of rooms addressed recently (a handle of a room that has
     /// ended fails its send, which answers `room_not_found`).
     handles: HashMap<RoomId, RoomHandle>,
     rate: DefaultDirectRateLimiter,
-    udp: Option<Arc<UdpChannel>>,
+    /// Whether the client may make requests other than `authenticate`:
+    /// from the start when the server does not authenticate.
+    authenticated: bool,
+    /// Wrong room passwords this connection gave since its last right one.
+    password_failures: u32,
 }
 
 impl Session {
-    /// A session for `client` with the rate limit of `limits`, and the
-    /// server's UDP channel if it has one.
-    pub fn new(
-        client: ClientHandle,
-        rooms: Arc<RoomManager>,
-        limits: &Limits,
-        udp: Option<Arc<UdpChannel>>,
-    ) -> Session {
+    /// A session for `client`, with the rate limit, authentication, UDP
+    /// channel and rooms of `context`.
+    pub fn new(client: ClientHandle, context: Arc<NetContext>) -> Session {
+        let limits = &context.config.limits;
         let per_second = NonZeroU32::new(limits.requests_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(limits.request_burst).unwrap_or(per_second);
         let rate = RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst));
-        Session { client, rooms, handles: HashMap::new(), rate, udp }
+        Session {
+            client,
+            rooms: context.rooms.clone(),
+            authenticated: context.auth.is_none(),
+            context,
+            handles: HashMap::new(),
+            rate,
+            password_failures: 0,
+        }
     }
 
     /// This session's id.
@@ -79,11 +104,23 @@ impl Session {
 
     async fn handle(&mut self, request: Request, id: Option<u32>) {
         let client = self.client.clone();
+        if let Request::Authenticate { token } = &request {
+            return self.authenticate(token, Responder::new(client, id, None));
+        }
+        if !self.authenticated {
+            Responder::new(client.clone(), id, None).fail(ApiError::new(
+                ErrorCode::NotAuthenticated,
+                "authenticate first: this server needs a token",
+            ));
+            client.close();
+            return;
+        }
         match request {
+            Request::Authenticate { .. } => unreachable!("handled above"),
             Request::Ping => Responder::new(client, id, None).ok_nil(),
             Request::UdpBind => {
                 let respond = Responder::new(client.clone(), id, None);
-                match &self.udp {
+                match &self.context.udp {
                     None => respond.fail(ApiError::new(
                         ErrorCode::UdpUnavailable,
                         "this server has no UDP channel (enableUDP is off); use TCP",
@@ -94,8 +131,16 @@ impl Session {
                     },
                 }
             }
-            Request::CreateRoom(settings) => {
-                self.rooms.create(settings, client.clone(), Responder::new(client, id, None));
+            Request::CreateRoom(mut settings) => {
+                let respond = Responder::new(client.clone(), id, None);
+                let password = match settings.password.take() {
+                    None => None,
+                    Some(password) => match self.context.passwords.hash(password).await {
+                        Ok(hash) => Some(hash),
+                        Err(err) => return respond.fail(err),
+                    },
+                };
+                self.rooms.create(settings, password, client, respond);
             }
             Request::ListRooms { room_type, offset, limit } => self.rooms.list_public(
                 room_type.as_deref(),
@@ -103,9 +148,31 @@ impl Session {
                 limit.map(|l| l as usize),
                 Responder::new(client, id, None),
             ),
-            Request::Join { room, password, options } => {
+            Request::Join { room, password, invite, options } => {
                 let Some((handle, respond)) = self.room(room, id) else { return };
-                handle.join(client, password, options.unwrap_or_default(), respond).await;
+                let admission = match (handle.password_hash(), invite, password) {
+                    (None, _, _) => Admission::Open,
+                    (Some(_), Some(invite), _) => Admission::Invite(invite),
+                    (Some(hash), None, Some(password)) => {
+                        if self.context.passwords.verify(hash, password).await {
+                            self.password_failures = 0;
+                            Admission::Password
+                        } else {
+                            return self.refuse_password(handle.id(), respond).await;
+                        }
+                    }
+                    (Some(_), None, None) => {
+                        return respond.fail(ApiError::new(
+                            ErrorCode::NotAuthorized,
+                            "this room needs a password or an invite",
+                        ));
+                    }
+                };
+                handle.join(client, admission, options.unwrap_or_default(), respond).await;
+            }
+            Request::CreateInvite { room } => {
+                let Some((handle, respond)) = self.room(room, id) else { return };
+                handle.create_invite(respond).await;
             }
             Request::Leave { room } => {
                 let Some((handle, respond)) = self.room(room, id) else { return };
@@ -172,12 +239,65 @@ impl Session {
         Some((handle, Responder::new(self.client.clone(), id, Some(room))))
     }
 
+    /// Checks `token` and records who the client is; a refused token
+    /// closes the connection.
+    fn authenticate(&mut self, token: &str, respond: Responder) {
+        let Some(auth) = &self.context.auth else {
+            return respond.fail(ApiError::new(
+                ErrorCode::InvalidRequest,
+                "this server does not check tokens (auth.mode is none)",
+            ));
+        };
+        if self.authenticated {
+            return respond.fail(ApiError::new(
+                ErrorCode::InvalidRequest,
+                "this connection is authenticated",
+            ));
+        }
+        match auth.verify(token) {
+            Ok(identity) => {
+                let user_id = identity.user_id.clone().unwrap_or_default();
+                let user_name = identity.name.clone();
+                info!(session = self.id(), user = %user_id, operator = identity.operator, "client authenticated");
+                self.client.set_identity(identity);
+                self.context.signed_in.sign_in(&user_id, &self.client);
+                self.authenticated = true;
+                respond.ok_with(
+                    32 + user_id.len() + user_name.as_ref().map_or(0, String::len),
+                    |w| {
+                        w.map(2).str("user_id").str(&user_id);
+                        w.str("user_name").opt_str(user_name.as_deref());
+                    },
+                );
+            }
+            Err(refusal) => {
+                info!(session = self.id(), reason = %refusal.message, "token refused");
+                respond.fail(refusal);
+                self.client.close();
+            }
+        }
+    }
+
+    /// Answers a wrong room password, after a wait that doubles with each
+    /// wrong password this connection gave (guessing gets slow).
+    async fn refuse_password(&mut self, room: &str, respond: Responder) {
+        self.password_failures = self.password_failures.saturating_add(1);
+        let doublings = self.password_failures.saturating_sub(1).min(16);
+        let delay = FIRST_PASSWORD_DELAY.saturating_mul(1 << doublings).min(MAX_PASSWORD_DELAY);
+        info!(session = self.id(), room, failures = self.password_failures, "wrong room password");
+        tokio::time::sleep(delay).await;
+        respond.fail(ApiError::new(ErrorCode::NotAuthorized, "wrong or missing room password"));
+    }
+
     /// Leaves every room the client is still in; called once the
     /// connection has ended. From now on no room can add the client.
     pub async fn leave_all(&mut self) {
         let session = self.id();
-        if let Some(udp) = &self.udp {
+        if let Some(udp) = &self.context.udp {
             udp.end(session);
+        }
+        if let Some(user_id) = &self.client.identity().user_id {
+            self.context.signed_in.sign_out(user_id, session);
         }
         for room in self.client.end_memberships() {
             if let Ok(handle) = self.rooms.get(&room) {

@@ -20,7 +20,8 @@ use vampire_protocol::{ErrorCode, Payload, SessionId};
 use crate::error::ApiError;
 use crate::outbound::{ClientHandle, MembershipRefused, Responder};
 use crate::rooms::behaviour::{RoomBehaviour, RoomType};
-use crate::rooms::manager::{RoomHandle, RoomIndex};
+use crate::rooms::invites::{INVITE_LIFETIME, Invites};
+use crate::rooms::manager::{Admission, RoomHandle, RoomIndex};
 use crate::rooms::state::{JoinEnd, RoomState};
 use crate::rooms::variables::Rules;
 
@@ -34,8 +35,12 @@ pub(crate) enum RoomCommand {
     /// before any event that follows the join.
     Join {
         client: ClientHandle,
-        password: Option<String>,
+        admission: Admission,
         options: Payload,
+        respond: Responder,
+    },
+    /// A one-time invite, for the owner or an operator.
+    CreateInvite {
         respond: Responder,
     },
     /// Leave on request (`respond` is `Some`) or on disconnect (`None`).
@@ -120,6 +125,8 @@ pub(crate) struct RoomActor {
     /// quota, and a kept room is disposed of some time after it is gone.
     pub(crate) owner: ClientHandle,
     pub(crate) timeouts: RoomTimeouts,
+    /// Invites handed out and not yet used.
+    pub(crate) invites: Invites,
 }
 
 /// Membership history the disposal rules depend on.
@@ -275,8 +282,24 @@ impl RoomActor {
 
     fn handle(&mut self, command: RoomCommand) -> Next {
         match command {
-            RoomCommand::Join { client, password, options, respond } => {
-                return self.join(client, password, &options, respond);
+            RoomCommand::Join { client, admission, options, respond } => {
+                return self.join(client, admission, &options, respond);
+            }
+            RoomCommand::CreateInvite { respond } => {
+                if let Err(refusal) = self.check_administrator(respond.client(), "invite into it") {
+                    respond.fail(refusal);
+                    return Next::Continue;
+                }
+                match self.invites.issue(std::time::Instant::now()) {
+                    Ok(invite) => {
+                        info!(room = %self.state.id(), by = respond.client().session(), "invite issued");
+                        let lifetime = INVITE_LIFETIME.as_millis() as u64;
+                        respond.ok_with(96, |w| {
+                            w.map(2).str("invite").str(&invite).str("expires_in_ms").uint(lifetime);
+                        });
+                    }
+                    Err(err) => respond.fail(ApiError::new(ErrorCode::Internal, err.to_string())),
+                }
             }
             RoomCommand::Leave { session, respond } => {
                 let reason = if respond.is_some() { "left" } else { "disconnected" };
@@ -292,14 +315,11 @@ impl RoomActor {
             }
             RoomCommand::Delete { respond } => {
                 let session = respond.client().session();
-                if session != self.state.settings().owner {
-                    respond.fail(ApiError::new(
-                        ErrorCode::NotAuthorized,
-                        "only the room's creator may delete it",
-                    ));
+                if let Err(refusal) = self.check_administrator(respond.client(), "delete it") {
+                    respond.fail(refusal);
                     return Next::Continue;
                 }
-                info!(room = %self.state.id(), by = session, "room deleted");
+                info!(room = %self.state.id(), by = session, user = ?respond.client().identity().user_id, "room deleted");
                 respond.ok_nil();
                 return Next::Stop(Ending::Deleted);
             }
@@ -395,10 +415,30 @@ impl RoomActor {
         self.state.set_variable(name, value, rules, Some(session))
     }
 
+    /// Whether `client` may administer the room (delete it, invite into
+    /// it): the connection that created it, any connection of the user
+    /// that created it, or an operator.
+    ///
+    /// # Errors
+    /// `not_authorized`, saying who may `act`.
+    fn check_administrator(&self, client: &ClientHandle, act: &str) -> Result<(), ApiError> {
+        let settings = self.state.settings();
+        let identity = client.identity();
+        let same_user = settings.owner_user.is_some() && identity.user_id == settings.owner_user;
+        if client.session() == settings.owner || same_user || identity.operator {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                ErrorCode::NotAuthorized,
+                format!("only the room's owner or an operator may {act}"),
+            ))
+        }
+    }
+
     fn join(
         &mut self,
         client: ClientHandle,
-        password: Option<String>,
+        admission: Admission,
         options: &Payload,
         respond: Responder,
     ) -> Next {
@@ -411,11 +451,20 @@ impl RoomActor {
             ));
             return Next::Continue;
         }
-        if let Some(expected) = &settings.password
-            && password.as_deref() != Some(expected.as_str())
-        {
-            respond.fail(ApiError::new(ErrorCode::NotAuthorized, "wrong or missing room password"));
-            return Next::Continue;
+        if settings.password_protected {
+            let admitted = match &admission {
+                Admission::Password => true,
+                Admission::Invite(invite) => self.invites.redeem(invite, std::time::Instant::now()),
+                Admission::Open => false,
+            };
+            if !admitted {
+                let why = match admission {
+                    Admission::Invite(_) => "the invite is unknown, used or expired",
+                    _ => "wrong or missing room password",
+                };
+                respond.fail(ApiError::new(ErrorCode::NotAuthorized, why));
+                return Next::Continue;
+            }
         }
         if self.state.is_member(session) {
             respond.fail(ApiError::new(

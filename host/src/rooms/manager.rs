@@ -20,6 +20,7 @@ use crate::outbound::{ClientHandle, Responder};
 use crate::rooms::actor::{RoomActor, RoomCommand, RoomTimeouts};
 use crate::rooms::behaviour::RoomType;
 use crate::rooms::generic::{GENERIC_ROOM_TYPE, GenericRoomType};
+use crate::rooms::invites::Invites;
 use crate::rooms::state::{RoomLimits, RoomSettings, RoomState};
 use crate::rooms::variables::Rules;
 
@@ -68,6 +69,22 @@ pub struct RoomHandle {
     serial: u64,
     listing: Arc<Listing>,
     mailbox: mpsc::Sender<RoomCommand>,
+    /// The argon2 hash of the room's password, if it has one. Kept here,
+    /// outside the room, so a connection checks a password on the
+    /// blocking pool before its join reaches the room.
+    password: Option<Arc<str>>,
+}
+
+/// How a joiner of a password-protected room got past the password,
+/// checked before the join reaches the room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// The room has no password (or none was checked).
+    Open,
+    /// The joiner gave the right password.
+    Password,
+    /// The joiner gave an invite; the room checks and uses it up.
+    Invite(String),
 }
 
 /// The shared map of live rooms, and the count of rooms alive or being
@@ -205,8 +222,18 @@ impl RoomManager {
     /// # Panics
     /// Outside a tokio runtime, for room types without a runtime of their
     /// own.
-    pub fn create(&self, request: CreateRoom, owner: ClientHandle, respond: Responder) {
-        let settings = match self.resolve_settings(request, owner.session()) {
+    ///
+    /// `password` is the hash of the room's password (see
+    /// [`crate::auth::password`]); the request's own password field is
+    /// ignored.
+    pub fn create(
+        &self,
+        request: CreateRoom,
+        password: Option<Arc<str>>,
+        owner: ClientHandle,
+        respond: Responder,
+    ) {
+        let settings = match self.resolve_settings(request, &password, &owner) {
             Ok(settings) => settings,
             Err(err) => return respond.fail(err),
         };
@@ -255,7 +282,8 @@ impl RoomManager {
         };
         let listing = Arc::new(Listing::new(settings.info(&id, 0)));
         let (mailbox, receiver) = mpsc::channel(limits.room_mailbox);
-        let handle = RoomHandle { id: id.clone(), serial, listing: listing.clone(), mailbox };
+        let handle =
+            RoomHandle { id: id.clone(), serial, listing: listing.clone(), mailbox, password };
         let room_limits = RoomLimits::from_config(limits);
         let actor = RoomActor {
             state: RoomState::new(id, settings, listing, room_limits),
@@ -267,6 +295,7 @@ impl RoomManager {
                 unjoined: limits.unjoined_room_timeout(),
                 orphan: limits.orphan_room_timeout(),
             },
+            invites: Invites::default(),
         };
         let run = actor.run(receiver, respond);
         match room_type.runtime() {
@@ -357,7 +386,8 @@ impl RoomManager {
     fn resolve_settings(
         &self,
         request: CreateRoom,
-        owner: SessionId,
+        password: &Option<Arc<str>>,
+        owner: &ClientHandle,
     ) -> Result<RoomSettings, ApiError> {
         let defaults = &self.config.default_room_settings;
         let limits = &self.config.limits;
@@ -406,8 +436,9 @@ impl RoomManager {
             broadcast_enabled: broadcast.enabled.unwrap_or(defaults.variable_broadcast.enabled),
             broadcast_default: broadcast.default.unwrap_or(defaults.variable_broadcast.default),
             auto_dispose: request.auto_dispose.unwrap_or(defaults.auto_dispose),
-            password: request.password,
-            owner,
+            password_protected: password.is_some(),
+            owner: owner.session(),
+            owner_user: owner.identity().user_id.clone(),
             options,
             locked: false,
         })
@@ -445,16 +476,26 @@ impl RoomHandle {
         }
     }
 
-    /// Joins `client` with the join hook's `options`; the room answers
-    /// `respond` itself.
+    /// The hash of the room's password, if it has one.
+    pub fn password_hash(&self) -> Option<Arc<str>> {
+        self.password.clone()
+    }
+
+    /// Joins `client`, admitted past the password as `admission` says,
+    /// with the join hook's `options`; the room answers `respond` itself.
     pub async fn join(
         &self,
         client: ClientHandle,
-        password: Option<String>,
+        admission: Admission,
         options: Payload,
         respond: Responder,
     ) {
-        self.send(RoomCommand::Join { client, password, options, respond }).await;
+        self.send(RoomCommand::Join { client, admission, options, respond }).await;
+    }
+
+    /// Asks the room for a one-time invite (its owner or an operator).
+    pub async fn create_invite(&self, respond: Responder) {
+        self.send(RoomCommand::CreateInvite { respond }).await;
     }
 
     /// Leaves the room on request.

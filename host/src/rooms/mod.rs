@@ -6,12 +6,13 @@ mod actor;
 pub mod behaviour;
 pub mod clock;
 pub mod generic;
+pub mod invites;
 pub mod manager;
 pub mod state;
 pub mod variables;
 
 pub use behaviour::{RoomBehaviour, RoomType};
 pub use generic::{GENERIC_ROOM_TYPE, GenericRoom};
-pub use manager::{RoomHandle, RoomManager};
+pub use manager::{Admission, RoomHandle, RoomManager};
 pub use state::{RoomLimits, RoomSettings, RoomState};
 pub use variables::{Rules, Writer};

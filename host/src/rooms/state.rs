@@ -21,7 +21,7 @@ use bytes::{Bytes, BytesMut};
 use tracing::{debug, info};
 use vampire_protocol::error::quote;
 use vampire_protocol::msgpack::Writer;
-use vampire_protocol::{ErrorCode, Payload, RoomId, RoomInfo, SessionId, server};
+use vampire_protocol::{ErrorCode, Payload, RoomId, RoomInfo, RosterEntry, SessionId, server};
 
 use crate::error::ApiError;
 use crate::outbound::{ClientHandle, MembershipRefused};
@@ -53,10 +53,14 @@ pub struct RoomSettings {
     pub broadcast_default: bool,
     /// Delete the room when its last member leaves.
     pub auto_dispose: bool,
-    /// Password `join` must give, if any.
-    pub password: Option<String>,
-    /// Session that created the room (the only one that may delete it).
+    /// Whether `join` needs a password or an invite (the password's hash
+    /// is kept in the room's handle).
+    pub password_protected: bool,
+    /// Session that created the room.
     pub owner: SessionId,
+    /// The creator's user id, when the server authenticates: any
+    /// connection of that user owns the room.
+    pub owner_user: Option<String>,
     /// The creator's `options`, for the room type's create hook (nil when
     /// none).
     pub options: Payload,
@@ -76,7 +80,7 @@ impl RoomSettings {
             locked: self.locked,
             members,
             max_clients: self.max_clients,
-            password_protected: self.password.is_some(),
+            password_protected: self.password_protected,
             metadata: self.metadata.clone(),
         }
     }
@@ -599,7 +603,19 @@ impl RoomState {
         }
         info!(room = %self.id, session = pending.session, members = self.members.len(), "member joined");
         let mut joined = BytesMut::new();
-        server::write_member_joined(&mut joined, &self.id, pending.session);
+        let identity = self
+            .members
+            .iter()
+            .find(|m| m.session == pending.session)
+            .map(|m| m.client.identity().clone())
+            .unwrap_or_default();
+        server::write_member_joined(
+            &mut joined,
+            &self.id,
+            pending.session,
+            identity.user_id.as_deref(),
+            identity.name.as_deref(),
+        );
         let joined = joined.freeze();
         for member in self.members.iter().filter(|m| m.session != pending.session) {
             member.client.send(joined.clone());
@@ -614,6 +630,7 @@ impl RoomState {
         let info = self.info();
         let size_bound = info.encoded_size_bound()
             + 9 * self.members.len()
+            + self.members.iter().map(|m| roster_entry_bound(&m.client)).sum::<usize>()
             + self.variables.encoded_size_bound()
             + reply.len()
             + 64;
@@ -629,11 +646,21 @@ impl RoomState {
         }
         let mut result = BytesMut::with_capacity(size_bound);
         let mut w = Writer::new(&mut result);
-        w.map(4).str("room");
+        w.map(5).str("room");
         info.write(&mut w);
         w.str("members").array(self.members.len());
         for member in &self.members {
             w.uint(member.session);
+        }
+        w.str("roster").array(self.members.len());
+        for member in &self.members {
+            let identity = member.client.identity();
+            RosterEntry {
+                session: member.session,
+                user_id: identity.user_id.clone(),
+                user_name: identity.name.clone(),
+            }
+            .write(&mut w);
         }
         w.str("variables");
         self.variables.write_visible(&mut w);
@@ -715,4 +742,11 @@ fn hold(pending: &mut PendingJoin, frames: &[u8], budget: usize) {
         return;
     }
     pending.held.extend_from_slice(frames);
+}
+
+/// Bytes a member's roster entry takes at most in a join result.
+fn roster_entry_bound(client: &ClientHandle) -> usize {
+    let identity = client.identity();
+    48 + identity.user_id.as_ref().map_or(0, String::len)
+        + identity.name.as_ref().map_or(0, String::len)
 }

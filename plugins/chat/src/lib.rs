@@ -2,7 +2,8 @@
 //!
 //! The smallest useful plugin, and a guide to writing one:
 //!
-//! - **Join**: every newcomer gets a welcome message, then the default
+//! - **Join**: every newcomer gets a welcome message (by name, on a server
+//!   that authenticates), then the default
 //!   behaviour runs (the server tells the other members who joined).
 //! - **Messages** are relayed to every member, the sender included, as
 //!   they came, and the last few are kept so that `history` can return
@@ -59,8 +60,14 @@ impl Room for Chat {
     type Call = Call;
 
     fn join(&mut self, member: &Member, _options: &Data) -> Result<Reply, RoomError> {
-        // Sent to the newcomer only, right after its join response.
-        let welcome = format!("Welcome to the chat, {}!", member.session);
+        // Sent to the newcomer only, right after its join response; by
+        // name on a server that authenticates.
+        let who = match (&member.name, &member.user_id) {
+            (Some(name), _) => name.clone(),
+            (None, Some(user_id)) => user_id.clone(),
+            (None, None) => member.session.to_string(),
+        };
+        let welcome = format!("Welcome to the chat, {who}!");
         host::send(member.session, &Welcome { welcome })?;
         Ok(Reply::none())
     }

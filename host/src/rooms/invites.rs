@@ -1,0 +1,99 @@
+//! One-time invites into a password-protected room: what its owner (or an
+//! operator) hands a friend instead of the password.
+//!
+//! An invite is 128 random bits, admits one join, and expires after
+//! [`INVITE_LIFETIME`]. A room keeps at most [`MAX_INVITES`]; asking for
+//! one more forgets the oldest, so a room's invites are bounded in bytes.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// How long an invite stays valid.
+pub const INVITE_LIFETIME: Duration = Duration::from_secs(10 * 60);
+
+/// Invites a room keeps at most.
+pub const MAX_INVITES: usize = 64;
+
+/// The invites a room has handed out and not yet seen used.
+#[derive(Debug, Default)]
+pub struct Invites {
+    issued: VecDeque<(String, Instant)>,
+}
+
+/// Why [`Invites::issue`] could not make an invite.
+#[derive(Debug)]
+pub struct NoRandomness;
+
+impl std::fmt::Display for NoRandomness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the system's random source failed")
+    }
+}
+
+impl Invites {
+    /// A new invite, valid for [`INVITE_LIFETIME`] from `now`.
+    ///
+    /// # Errors
+    /// When the system's random source fails.
+    pub fn issue(&mut self, now: Instant) -> Result<String, NoRandomness> {
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes).map_err(|_| NoRandomness)?;
+        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        self.issued.retain(|(_, expires)| *expires > now);
+        if self.issued.len() >= MAX_INVITES {
+            self.issued.pop_front();
+        }
+        self.issued.push_back((token.clone(), now + INVITE_LIFETIME));
+        Ok(token)
+    }
+
+    /// Whether `token` is a live invite; if so it is used up.
+    pub fn redeem(&mut self, token: &str, now: Instant) -> bool {
+        let found = self
+            .issued
+            .iter()
+            .position(|(issued, expires)| *expires > now && same_secret(issued, token));
+        match found {
+            Some(index) => {
+                self.issued.remove(index);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Compares two secrets in a time that depends on their lengths only.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invite_admits_once_and_expires() {
+        let mut invites = Invites::default();
+        let now = Instant::now();
+        let once = invites.issue(now).unwrap();
+        assert_eq!(once.len(), 32);
+        assert!(!invites.redeem("not-an-invite", now));
+        assert!(invites.redeem(&once, now));
+        assert!(!invites.redeem(&once, now), "an invite admits once");
+        let late = invites.issue(now).unwrap();
+        assert!(!invites.redeem(&late, now + INVITE_LIFETIME), "an invite expires");
+    }
+
+    #[test]
+    fn a_room_keeps_a_bounded_number_of_invites() {
+        let mut invites = Invites::default();
+        let now = Instant::now();
+        let first = invites.issue(now).unwrap();
+        for _ in 0..MAX_INVITES {
+            invites.issue(now).unwrap();
+        }
+        assert_eq!(invites.issued.len(), MAX_INVITES);
+        assert!(!invites.redeem(&first, now), "the oldest is forgotten");
+    }
+}

@@ -1,0 +1,285 @@
+//! Authentication and authorization, end to end: signed tokens at the
+//! start of a connection, identities in member events and plugin hooks,
+//! private rooms with passwords and invites, guards by identity, who may
+//! delete a room, and one user signing in twice.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use vampire_client::{
+    Client, ClientError, ConnectOptions, CreateRoom, ErrorCode, Event, Incoming, Value,
+};
+use vampire_tests::{PATIENCE, TestServer, wait_for};
+use vampiretcp::Config;
+use vampiretcp::config::{AuthMode, SameUserPolicy, TokenAlgorithm};
+
+const SECRET: &str = "a-test-secret-of-at-least-32-bytes!!";
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// A token signed with `secret` carrying `claims`.
+fn signed(secret: &str, claims: serde_json::Value) -> String {
+    let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
+    jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap()
+}
+
+/// A valid token for `user`, an hour long, for audience `game`.
+fn token(user: &str) -> String {
+    signed(SECRET, json!({"sub": user, "exp": now() + 3600, "aud": "game"}))
+}
+
+/// Turns on HS256 tokens for audience `game`.
+fn with_tokens(config: &mut Config) {
+    config.auth.mode = AuthMode::Jwt;
+    config.auth.algorithm = TokenAlgorithm::Hs256;
+    config.auth.secret = Some(SECRET.to_owned());
+    config.auth.audience = Some("game".to_owned());
+}
+
+async fn connect_as(server: &TestServer, token: String) -> Result<Client, ClientError> {
+    Client::connect_with(server.addr, ConnectOptions { token: Some(token), ..Default::default() })
+        .await
+}
+
+async fn refused_with(server: &TestServer, token: String) -> String {
+    match connect_as(server, token).await {
+        Err(ClientError::Server { code: ErrorCode::NotAuthenticated, message }) => message,
+        Err(other) => panic!("expected not_authenticated, got {other}"),
+        Ok(_) => panic!("the token was accepted"),
+    }
+}
+
+/// Waits until the server closes `client`'s connection.
+async fn closed(client: &Client) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while client.ping().await.is_ok() {
+        assert!(tokio::time::Instant::now() < deadline, "the connection stayed open");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn missing_forged_expired_early_and_misaddressed_tokens_are_refused() {
+    let server = TestServer::start_with(with_tokens).await;
+
+    let anonymous = server.client().await;
+    assert!(anonymous.welcome().auth_required);
+    let err = anonymous.ping().await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::NotAuthenticated));
+    closed(&anonymous).await;
+
+    let forged = signed(
+        "another-secret-of-at-least-32-bytes!",
+        json!({"sub": "eve", "exp": now() + 60, "aud": "game"}),
+    );
+    assert!(refused_with(&server, forged).await.contains("signature"));
+    let expired = signed(SECRET, json!({"sub": "eve", "exp": now() - 600, "aud": "game"}));
+    assert!(refused_with(&server, expired).await.contains("expired"));
+    let early = signed(
+        SECRET,
+        json!({"sub": "eve", "exp": now() + 7200, "nbf": now() + 3600, "aud": "game"}),
+    );
+    assert!(refused_with(&server, early).await.contains("not valid yet"));
+    let elsewhere = signed(SECRET, json!({"sub": "eve", "exp": now() + 60, "aud": "other-game"}));
+    assert!(refused_with(&server, elsewhere).await.contains("audience"));
+    let nobody = signed(SECRET, json!({"exp": now() + 60, "aud": "game"}));
+    assert!(refused_with(&server, nobody).await.contains("sub"));
+    assert!(refused_with(&server, "not.a.token".to_owned()).await.contains("well-formed"));
+
+    let alice = connect_as(&server, token("alice")).await.unwrap();
+    alice.ping().await.unwrap();
+    let again = alice.authenticate(&token("alice")).await.unwrap_err();
+    assert_eq!(again.code(), Some(ErrorCode::InvalidRequest));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_eddsa_token_signed_by_the_account_service_is_accepted() {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let folder = std::env::temp_dir().join(format!("vampire-eddsa-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let public = folder.join("public.pem");
+    std::fs::write(&public, key.public_key_pem()).unwrap();
+    let server = TestServer::start_with(|config| {
+        config.auth.mode = AuthMode::Jwt;
+        config.auth.algorithm = TokenAlgorithm::EdDsa;
+        config.auth.public_key_file = Some(public.clone());
+        config.auth.issuer = Some("accounts".to_owned());
+    })
+    .await;
+    let signing = jsonwebtoken::EncodingKey::from_ed_pem(key.serialize_pem().as_bytes()).unwrap();
+    let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    let claims = json!({"sub": "dana", "name": "Dana", "exp": now() + 60, "iss": "accounts"});
+    let token = jsonwebtoken::encode(&header, &claims, &signing).unwrap();
+    let dana = connect_as(&server, token).await.unwrap();
+    assert_eq!(dana.authenticate("x").await.unwrap_err().code(), Some(ErrorCode::InvalidRequest));
+
+    let hs256 = signed(SECRET, json!({"sub": "eve", "exp": now() + 60, "iss": "accounts"}));
+    assert!(refused_with(&server, hs256).await.contains("algorithm"));
+    let stranger = jsonwebtoken::encode(
+        &header,
+        &json!({"sub": "eve", "exp": now() + 60, "iss": "elsewhere"}),
+        &signing,
+    )
+    .unwrap();
+    assert!(refused_with(&server, stranger).await.contains("issuer"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn identities_reach_member_events_join_results_and_plugins() {
+    let server = TestServer::with_plugins(|_| {}, with_tokens).await;
+    let alice_token =
+        signed(SECRET, json!({"sub": "alice", "name": "Alice", "exp": now() + 60, "aud": "game"}));
+    let mut alice = connect_as(&server, alice_token).await.unwrap();
+    let mut bob = connect_as(&server, token("bob")).await.unwrap();
+    let room = alice
+        .create_room(CreateRoom { room_type: Some("chat".into()), ..CreateRoom::default() })
+        .await
+        .unwrap()
+        .id;
+    alice.join(&room, None).await.unwrap();
+    // The chat plugin greets by the name in the token.
+    let welcome = wait_for(&mut alice, |e| matches!(e, Event::RoomMessage { .. })).await;
+    let Event::RoomMessage { data, .. } = welcome else { unreachable!() };
+    assert_eq!(
+        data.to_value(),
+        Value::Map(vec![("welcome".into(), "Welcome to the chat, Alice!".into())])
+    );
+
+    let joined = bob.join(&room, None).await.unwrap();
+    let alice_entry = joined.roster.iter().find(|m| m.session == alice.session()).unwrap();
+    assert_eq!(alice_entry.user_id.as_deref(), Some("alice"));
+    assert_eq!(alice_entry.user_name.as_deref(), Some("Alice"));
+    let event = wait_for(&mut alice, |e| matches!(e, Event::MemberJoined { .. })).await;
+    assert_eq!(
+        event,
+        Event::MemberJoined {
+            room: room.clone(),
+            session: bob.session(),
+            user_id: Some("bob".into()),
+            user_name: None,
+        }
+    );
+    let greeting = wait_for(&mut bob, |e| matches!(e, Event::RoomMessage { .. })).await;
+    let Event::RoomMessage { data, .. } = greeting else { unreachable!() };
+    assert!(format!("{:?}", data.to_value()).contains("Welcome to the chat, bob!"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_plugin_admits_and_lets_write_by_identity() {
+    let server = TestServer::with_plugins(|_| {}, with_tokens).await;
+    let alice = connect_as(&server, token("alice")).await.unwrap();
+    let bob = connect_as(&server, token("bob")).await.unwrap();
+    let carol = connect_as(&server, token("carol")).await.unwrap();
+    let options = vampire_tests::json!({"guests": ["alice", "bob"], "scorekeeper": "alice"});
+    let room = alice
+        .create_room(CreateRoom {
+            room_type: Some("guarded".into()),
+            options: Some(options),
+            ..CreateRoom::default()
+        })
+        .await
+        .unwrap()
+        .id;
+    let joined = alice.join(&room, None).await.unwrap();
+    assert_eq!(vampire_tests::as_json(&joined.reply), json!({"user_id": "alice", "name": null}));
+    bob.join(&room, None).await.unwrap();
+    let refused = carol.join(&room, None).await.unwrap_err();
+    assert_eq!(refused.code(), Some(ErrorCode::NotAuthorized));
+    assert!(refused.to_string().contains("guest list"));
+
+    let denied = bob.set_variable(&room, "score", Value::from(99), None).await.unwrap_err();
+    assert_eq!(denied.code(), Some(ErrorCode::NotAuthorized));
+    alice.set_variable(&room, "score", Value::from(3), None).await.unwrap();
+    bob.set_variable(&room, "note", Value::from("gg"), None).await.unwrap();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn private_rooms_are_joined_with_a_password_or_an_invite() {
+    let server = TestServer::start().await;
+    let owner = server.client().await;
+    let guest = server.client().await;
+    let friend = server.client().await;
+    let room = owner
+        .create_room(CreateRoom {
+            public: Some(false),
+            password: Some("correct horse".into()),
+            ..CreateRoom::default()
+        })
+        .await
+        .unwrap();
+    assert!(room.password_protected);
+    assert!(guest.list_rooms(None).await.unwrap().iter().all(|r| r.id != room.id));
+
+    let missing = guest.join(&room.id, None).await.unwrap_err();
+    assert_eq!(missing.code(), Some(ErrorCode::NotAuthorized));
+    // Each wrong password waits longer before its answer: 100, 200, 400 ms.
+    for attempt in 1..=3u32 {
+        let started = Instant::now();
+        let wrong = guest.join(&room.id, Some("battery staple")).await.unwrap_err();
+        assert_eq!(wrong.code(), Some(ErrorCode::NotAuthorized));
+        let least = Duration::from_millis(100 << (attempt - 1));
+        assert!(started.elapsed() >= least, "attempt {attempt} was answered too soon");
+    }
+    guest.join(&room.id, Some("correct horse")).await.unwrap();
+
+    let refused = guest.create_invite(&room.id).await.unwrap_err();
+    assert_eq!(refused.code(), Some(ErrorCode::NotAuthorized));
+    let invite = owner.create_invite(&room.id).await.unwrap();
+    friend.join_with_invite(&room.id, &invite).await.unwrap();
+    friend.leave(&room.id).await.unwrap();
+    let reused = friend.join_with_invite(&room.id, &invite).await.unwrap_err();
+    assert_eq!(reused.code(), Some(ErrorCode::NotAuthorized));
+    assert!(reused.to_string().contains("invite"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn only_the_owner_or_an_operator_deletes_a_room() {
+    let server = TestServer::start_with(|config| {
+        with_tokens(config);
+        config.auth.same_user = SameUserPolicy::Allow;
+    })
+    .await;
+    let alice = connect_as(&server, token("alice")).await.unwrap();
+    let alice_again = connect_as(&server, token("alice")).await.unwrap();
+    let bob = connect_as(&server, token("bob")).await.unwrap();
+    let operator = connect_as(
+        &server,
+        signed(
+            SECRET,
+            json!({"sub": "ops", "roles": ["operator"], "exp": now() + 60, "aud": "game"}),
+        ),
+    )
+    .await
+    .unwrap();
+    let keep = CreateRoom { auto_dispose: Some(false), ..CreateRoom::default() };
+    let first = alice.create_room(keep.clone()).await.unwrap().id;
+    let second = alice.create_room(keep).await.unwrap().id;
+
+    let refused = bob.delete_room(&first).await.unwrap_err();
+    assert_eq!(refused.code(), Some(ErrorCode::NotAuthorized));
+    // The owner is the user, whichever of its connections asks.
+    alice_again.delete_room(&first).await.unwrap();
+    operator.delete_room(&second).await.unwrap();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn signing_in_again_closes_the_older_connection() {
+    let server = TestServer::start_with(with_tokens).await;
+    let mut first = connect_as(&server, token("alice")).await.unwrap();
+    let second = connect_as(&server, token("alice")).await.unwrap();
+    match first.next_event_within(PATIENCE).await {
+        Some(Incoming::Error { code, .. }) => assert_eq!(code, ErrorCode::SignedInElsewhere),
+        other => panic!("expected signed_in_elsewhere, got {other:?}"),
+    }
+    closed(&first).await;
+    second.ping().await.unwrap();
+    server.stop().await;
+}
