@@ -48,18 +48,24 @@ fn a_missing_config_file_is_a_clear_error() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read config file"));
 }
 
-/// Starts the binary and returns it with the address it printed.
+/// Starts the binary and returns it with the first line it printed, or
+/// its log when it printed none.
 fn start(args: &[&str], dir: &std::path::Path) -> (std::process::Child, String) {
+    let log = dir.join("server.log");
     let mut child = Command::new(BINARY)
         .args(args)
         .current_dir(dir)
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    if line.is_empty() {
+        let _ = child.wait();
+        line = std::fs::read_to_string(&log).unwrap_or_default();
+    }
     (child, line)
 }
 

@@ -107,9 +107,17 @@ async fn main() -> anyhow::Result<()> {
         server_name: args.server_name.clone().unwrap_or_else(|| host_of(&args.addr)),
         ca_file: args.ca.clone(),
     });
-    let options = ConnectOptions { tls, token: args.token.clone() };
-    let mut client = Client::connect_with(&args.addr, options).await?;
+    let mut client = Client::connect_with(&args.addr, ConnectOptions { tls, token: None }).await?;
     println!("connected to {} as session {}", args.addr, client.session());
+    if let Some(token) = &args.token {
+        let who = client.authenticate(token).await?;
+        match &who.user_name {
+            Some(name) => println!("signed in as {} ({name})", who.user_id),
+            None => println!("signed in as {}", who.user_id),
+        }
+    } else if client.welcome().auth_required {
+        println!("this server needs a token: pass --token (see `vampire-cli token --help`)");
+    }
     // Events are printed by their own task while requests run.
     let mut events = client.take_event_stream();
     let printer = tokio::spawn(async move {

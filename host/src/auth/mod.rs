@@ -60,6 +60,7 @@ impl Authenticator {
         }
         let (algorithm, key) = match config.algorithm {
             TokenAlgorithm::Hs256 => {
+                warn_about_secret(config);
                 (Algorithm::HS256, DecodingKey::from_secret(&config.secret()?))
             }
             TokenAlgorithm::Rs256 => {
@@ -144,6 +145,27 @@ impl Authenticator {
         let claims =
             Payload::encode(&claims).map_err(|_| refuse("its claims cannot be carried"))?;
         Ok(Identity { user_id: Some(user_id), name, claims, operator })
+    }
+}
+
+/// Says at start when the HS256 secret is kept where others may read it:
+/// in the config file itself, or in a file other users can read. Anyone
+/// holding the secret can sign tokens for any user.
+fn warn_about_secret(config: &AuthConfig) {
+    use std::os::unix::fs::PermissionsExt;
+    if config.secret.is_some() {
+        tracing::warn!(
+            "auth.secret is in the config file; in production keep it in auth.secretFile, readable only by the server"
+        );
+    }
+    if let Some(path) = &config.secret_file
+        && let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(
+            file = %path.display(),
+            "auth.secretFile can be read by other users; make it readable only by the server (chmod 600)"
+        );
     }
 }
 

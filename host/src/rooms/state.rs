@@ -601,14 +601,20 @@ impl RoomState {
             }
             member.client.send(pending.held.freeze());
         }
-        info!(room = %self.id, session = pending.session, members = self.members.len(), "member joined");
-        let mut joined = BytesMut::new();
         let identity = self
             .members
             .iter()
             .find(|m| m.session == pending.session)
             .map(|m| m.client.identity().clone())
             .unwrap_or_default();
+        info!(
+            room = %self.id,
+            session = pending.session,
+            user = identity.user_id.as_deref(),
+            members = self.members.len(),
+            "member joined"
+        );
+        let mut joined = BytesMut::new();
         server::write_member_joined(
             &mut joined,
             &self.id,
