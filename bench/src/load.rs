@@ -234,6 +234,7 @@ pub async fn chat(
                     password: None,
                     invite: None,
                     options: None,
+                    reservation: None,
                 })
                 .await?;
         }
@@ -415,6 +416,7 @@ pub async fn invoke(
             password: None,
             invite: None,
             options: None,
+            reservation: None,
         })
         .await?;
     }

@@ -172,8 +172,14 @@ async fn never_reading_member(addr: SocketAddr, room: &str) -> anyhow::Result<Tc
     let mut socket = TcpStream::connect(addr).await?;
     socket
         .write_all(
-            &Request::Join { room: room.to_owned(), password: None, invite: None, options: None }
-                .encode(Some(1)),
+            &Request::Join {
+                room: room.to_owned(),
+                password: None,
+                invite: None,
+                options: None,
+                reservation: None,
+            }
+            .encode(Some(1)),
         )
         .await?;
     Ok(socket)

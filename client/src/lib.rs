@@ -46,9 +46,16 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::FramedRead;
 pub use vampire_protocol::room::{field_of, variables_from_payload};
 pub use vampire_protocol::{
-    CreateRoom, DecodeError, ErrorCode, Event, JoinResult, Payload, Request, RoomId, RoomInfo,
-    RoomList, ServerMessage, SessionId, Value, VariableBroadcast, Welcome, frame,
+    CreateRoom, DecodeError, ErrorCode, Event, JoinResult, Payload, Redirect, Request, RoomId,
+    RoomInfo, RoomList, ServerMessage, SessionId, Value, VariableBroadcast, Welcome, frame,
 };
+
+/// The host part of a `host:port` address (brackets of an IPv6 address
+/// removed): the name a TLS certificate is checked against.
+pub fn host_of(address: &str) -> &str {
+    let host = address.rsplit_once(':').map_or(address, |(host, _)| host);
+    host.trim_start_matches('[').trim_end_matches(']')
+}
 
 /// Largest frame the client accepts from the server.
 pub const MAX_INCOMING_FRAME: usize = 16 * 1024 * 1024;
@@ -113,6 +120,11 @@ pub enum ClientError {
     /// The TLS options cannot be used (the CA file, the server name).
     #[error("TLS: {0}")]
     Tls(String),
+    /// The room lives on another node of the cluster. The `join`
+    /// methods follow this by themselves; other callers of
+    /// [`Client::request`] see it.
+    #[error("room {} is on another node, at {}", .0.room, .0.address)]
+    Redirect(Box<Redirect>),
 }
 
 impl ClientError {
@@ -174,6 +186,12 @@ pub struct Client {
     /// The server's address, for the UDP channel.
     server: std::net::SocketAddr,
     udp: Option<udp::UdpLink>,
+    /// How this client connected, to connect the same way to other nodes.
+    options: ConnectOptions,
+    /// Connections to the other nodes of a cluster that hold rooms this
+    /// client joined there (by room): requests about those rooms go
+    /// through them, and their events arrive with this client's own.
+    links: Mutex<HashMap<RoomId, Arc<Client>>>,
 }
 
 impl Client {
@@ -252,6 +270,8 @@ impl Client {
             heartbeat,
             server,
             udp: None,
+            options: options.clone(),
+            links: Mutex::default(),
         };
         if let Some(token) = &options.token {
             client.authenticate(token).await?;
@@ -290,6 +310,10 @@ impl Client {
     /// # Errors
     /// [`ClientError::Server`] with the server's code, or a transport error.
     pub async fn request(&self, request: Request) -> Result<Payload, ClientError> {
+        let link = request.room().and_then(|room| lock(&self.links).get(room).cloned());
+        if let Some(link) = link {
+            return Box::pin(link.request(request)).await;
+        }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (reply, result) = oneshot::channel();
         lock(&self.pending).as_mut().ok_or(ClientError::Closed)?.insert(id, reply);
@@ -378,8 +402,9 @@ impl Client {
             password: password.map(str::to_owned),
             invite: None,
             options,
+            reservation: None,
         };
-        Ok(JoinResult::from_payload(&self.request(request).await?)?)
+        self.join_request(request).await
     }
 
     /// Joins a password-protected room with an invite its owner asked for
@@ -398,8 +423,47 @@ impl Client {
             password: None,
             invite: Some(invite.to_owned()),
             options: None,
+            reservation: None,
         };
-        Ok(JoinResult::from_payload(&self.request(request).await?)?)
+        self.join_request(request).await
+    }
+
+    /// Sends a `join`; when the room lives on another node of a cluster,
+    /// connects there (as this client connected: TLS, token) and joins
+    /// with the seat the redirect reserved.
+    async fn join_request(&self, request: Request) -> Result<JoinResult, ClientError> {
+        let redirect = match self.request(request.clone()).await {
+            Ok(result) => return Ok(JoinResult::from_payload(&result)?),
+            Err(ClientError::Redirect(redirect)) => redirect,
+            Err(err) => return Err(err),
+        };
+        let mut options = self.options.clone();
+        if let Some(tls) = &mut options.tls {
+            tls.server_name = host_of(&redirect.address).to_owned();
+        }
+        let mut link = Box::pin(Client::connect_with(redirect.address.as_str(), options)).await?;
+        let Request::Join { room, password, invite, options, .. } = request else {
+            unreachable!("join_request sends joins")
+        };
+        let join = Request::Join {
+            room: room.clone(),
+            password,
+            invite,
+            options,
+            reservation: Some(redirect.reservation.clone()),
+        };
+        let result = JoinResult::from_payload(&Box::pin(link.request(join)).await?)?;
+        let mut events = link.take_event_stream();
+        let into = self.events.clone();
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                if into.send(event).is_err() {
+                    return;
+                }
+            }
+        });
+        lock(&self.links).insert(room, Arc::new(link));
+        Ok(result)
     }
 
     /// A one-time invite into `room` (its owner or an operator only),
@@ -419,7 +483,10 @@ impl Client {
     /// # Errors
     /// As for [`Client::request`].
     pub async fn leave(&self, room: &str) -> Result<(), ClientError> {
-        self.request(Request::Leave { room: room.to_owned() }).await.map(drop)
+        self.request(Request::Leave { room: room.to_owned() }).await?;
+        // The connection to the room's node, if it was elsewhere, closes.
+        lock(&self.links).remove(room);
+        Ok(())
     }
 
     /// Deletes a room this client (or its user) created; an operator may
@@ -651,6 +718,11 @@ async fn read_loop(
             }
             Ok(ServerMessage::Event(event)) => {
                 let _ = incoming.send(Incoming::Event(event));
+            }
+            Ok(ServerMessage::Redirect(redirect)) => {
+                if let Some(reply) = lock(&pending).as_mut().and_then(|p| p.remove(&redirect.id)) {
+                    let _ = reply.send(Err(ClientError::Redirect(Box::new(redirect))));
+                }
             }
             Ok(ServerMessage::Welcome { .. }) | Err(_) => {}
         }

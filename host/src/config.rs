@@ -96,6 +96,77 @@ pub struct Config {
     /// Serve the TCP port over TLS with this certificate and key. Default
     /// none (plain TCP).
     pub tls: Option<TlsConfig>,
+    /// Share rooms with other nodes through Redis. Default none (the
+    /// server runs alone).
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// `cluster`: this node's place in a cluster of servers sharing rooms
+/// through Redis (see `docs/ARCHITECTURE.md`, "Cluster").
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// The Redis server, as `redis://[user:password@]host:port[/db]`.
+    /// Required.
+    pub redis_url: String,
+    /// Where clients reach this node (`host:port` of its TCP port), given
+    /// to clients redirected here. Required.
+    pub advertise_address: String,
+    /// This node's name in the cluster: 1 to 32 letters, digits or `_`;
+    /// every room id starts with it. Default: 8 random hex digits, new at
+    /// each start.
+    #[serde(default)]
+    pub node_id: Option<String>,
+    /// What every key and channel of the cluster starts with, so several
+    /// clusters can share one Redis. Default `vampire`.
+    #[serde(default = "default_key_prefix")]
+    pub key_prefix: String,
+    /// A node is alive while its key, refreshed every third of this, has
+    /// not expired; a dead node's rooms leave listings within 1.5 times
+    /// this. Default `6000` (at least `300`).
+    #[serde(default = "default_node_ttl_ms")]
+    pub node_ttl_ms: u64,
+    /// How long a seat reservation (a redirect) holds its place. Default
+    /// `15`.
+    #[serde(default = "default_reservation_ttl_secs")]
+    pub reservation_ttl_secs: u64,
+    /// How long a node waits for another to create a room or reserve a
+    /// seat before it gives up on it. Default `2000`.
+    #[serde(default = "default_request_timeout_ms")]
+    pub request_timeout_ms: u64,
+}
+
+fn default_key_prefix() -> String {
+    "vampire".to_owned()
+}
+
+fn default_node_ttl_ms() -> u64 {
+    6000
+}
+
+fn default_reservation_ttl_secs() -> u64 {
+    15
+}
+
+fn default_request_timeout_ms() -> u64 {
+    2000
+}
+
+impl ClusterConfig {
+    /// [`ClusterConfig::node_ttl_ms`] as a duration.
+    pub fn node_ttl(&self) -> Duration {
+        Duration::from_millis(self.node_ttl_ms)
+    }
+
+    /// [`ClusterConfig::reservation_ttl_secs`] as a duration.
+    pub fn reservation_ttl(&self) -> Duration {
+        Duration::from_secs(self.reservation_ttl_secs)
+    }
+
+    /// [`ClusterConfig::request_timeout_ms`] as a duration.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
 }
 
 /// Client authentication: `auth` in the config.
@@ -373,6 +444,7 @@ impl Default for Config {
             default_room_settings: DefaultRoomSettings::default(),
             auth: AuthConfig::default(),
             tls: None,
+            cluster: None,
         }
     }
 }
@@ -645,6 +717,50 @@ impl Config {
                     room.max_clients, limits.max_clients_per_room
                 ),
             ));
+        }
+        if let Some(cluster) = &self.cluster {
+            let valid_id = |id: &str| {
+                (1..=32).contains(&id.len())
+                    && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            };
+            if let Some(id) = &cluster.node_id
+                && !valid_id(id)
+            {
+                return Err(invalid(
+                    "cluster.nodeId",
+                    "must be 1 to 32 letters, digits or `_`".to_owned(),
+                ));
+            }
+            if !cluster.redis_url.starts_with("redis://") {
+                return Err(invalid(
+                    "cluster.redisUrl",
+                    "must start with redis:// (redis://host:port)".to_owned(),
+                ));
+            }
+            if cluster
+                .advertise_address
+                .rsplit_once(':')
+                .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
+            {
+                return Err(invalid(
+                    "cluster.advertiseAddress",
+                    "must be host:port, where clients reach this node".to_owned(),
+                ));
+            }
+            if cluster.key_prefix.is_empty() || cluster.key_prefix.len() > 64 {
+                return Err(invalid("cluster.keyPrefix", "must have 1 to 64 bytes".to_owned()));
+            }
+            if cluster.node_ttl_ms < 300 {
+                return Err(invalid("cluster.nodeTtlMs", "must be at least 300".to_owned()));
+            }
+            if cluster.reservation_ttl_secs == 0 || cluster.request_timeout_ms == 0 {
+                let field = if cluster.reservation_ttl_secs == 0 {
+                    "cluster.reservationTtlSecs"
+                } else {
+                    "cluster.requestTimeoutMs"
+                };
+                return Err(invalid(field, "must be greater than 0".to_owned()));
+            }
         }
         let auth = &self.auth;
         if auth.mode == AuthMode::Jwt {

@@ -34,6 +34,7 @@
 //! hands every member the same bytes.
 
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod logging;

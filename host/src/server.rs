@@ -12,10 +12,11 @@ use tracing::{info, warn};
 
 use crate::auth::password::Passwords;
 use crate::auth::{Authenticator, SignedIn};
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::net::tls::Tls;
 use crate::net::udp::UdpChannel;
-use crate::net::{NetContext, listener};
+use crate::net::{NetContext, client_limits, listener};
 use crate::plugins::watcher::Catalog;
 use crate::plugins::{self, PluginRoomType, PluginRuntime, PluginWatcher};
 use crate::rooms::RoomManager;
@@ -35,6 +36,8 @@ pub struct Server {
     auth: Option<Arc<Authenticator>>,
     /// TLS for the TCP port, when `tls` is set.
     tls: Option<Arc<Tls>>,
+    /// This node's cluster, when `cluster` is set.
+    cluster: Option<Arc<Cluster>>,
 }
 
 /// A running server: its address and the way to stop it.
@@ -53,6 +56,8 @@ pub struct RunningServer {
     udp: Option<tokio::task::JoinHandle<()>>,
     /// The task reloading the TLS certificate, when TLS is on.
     tls_watch: Option<tokio::task::JoinHandle<()>>,
+    /// This node's cluster and its tasks, when `cluster` is set.
+    cluster: Option<(Arc<Cluster>, Vec<tokio::task::JoinHandle<()>>)>,
 }
 
 impl Server {
@@ -62,8 +67,9 @@ impl Server {
     /// skipped).
     ///
     /// # Errors
-    /// When the address cannot be bound, the wasm engine cannot start, or
-    /// the token key or TLS certificate cannot be loaded.
+    /// When the address cannot be bound, the wasm engine cannot start,
+    /// the token key or TLS certificate cannot be loaded, or (in a
+    /// cluster) Redis cannot be reached.
     pub async fn bind(config: Config) -> anyhow::Result<Server> {
         let config = Arc::new(config);
         let auth = Authenticator::from_config(&config.auth)?.map(Arc::new);
@@ -88,7 +94,13 @@ impl Server {
         } else {
             None
         };
-        Ok(Server { config, listener, rooms, plugins, catalog, udp, auth, tls })
+        let cluster = match &config.cluster {
+            Some(cluster) => {
+                Some(Cluster::join(cluster, rooms.clone(), client_limits(&config)).await?)
+            }
+            None => None,
+        };
+        Ok(Server { config, listener, rooms, plugins, catalog, udp, auth, tls, cluster })
     }
 
     /// The bound TCP address.
@@ -132,6 +144,11 @@ impl Server {
                 std::thread::available_parallelism().map_or(1, |n| n.get()),
             )),
             tls: self.tls,
+            cluster: self.cluster.clone(),
+        });
+        let cluster = self.cluster.map(|cluster| {
+            let tasks = cluster.start(shutdown.clone());
+            (cluster, tasks)
         });
         let watcher = if self.config.hot_reload {
             let folder = self.config.plugins_dir.clone();
@@ -167,6 +184,7 @@ impl Server {
             watcher,
             udp,
             tls_watch,
+            cluster,
         }
     }
 }
@@ -191,6 +209,12 @@ impl RunningServer {
         self.connections.close();
         if tokio::time::timeout_at(deadline, self.connections.wait()).await.is_err() {
             warn!("shutdown: some connections did not finish in time");
+        }
+        if let Some((cluster, tasks)) = &self.cluster {
+            for task in tasks {
+                task.abort();
+            }
+            cluster.leave().await;
         }
         self.rooms.shutdown();
         if tokio::time::timeout_at(deadline, self.rooms.wait()).await.is_err() {

@@ -89,7 +89,13 @@ async fn a_reader_that_pipelines_large_answers_and_never_reads_is_dropped() {
     let mut reader = never_reading(&server).await;
     send(
         &mut reader,
-        Request::Join { room: room.clone(), password: None, invite: None, options: None },
+        Request::Join {
+            room: room.clone(),
+            password: None,
+            invite: None,
+            options: None,
+            reservation: None,
+        },
         1,
     )
     .await;
@@ -113,7 +119,13 @@ async fn a_plugin_broadcasting_large_values_to_a_member_that_never_reads() {
     let mut silent = never_reading(&server).await;
     send(
         &mut silent,
-        Request::Join { room: room.clone(), password: None, invite: None, options: None },
+        Request::Join {
+            room: room.clone(),
+            password: None,
+            invite: None,
+            options: None,
+            reservation: None,
+        },
         1,
     )
     .await;

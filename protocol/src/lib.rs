@@ -41,7 +41,7 @@ pub use error::ErrorCode;
 pub use payload::Payload;
 pub use request::{Rejected, Request, RequestFrame};
 pub use room::{CreateRoom, JoinResult, RoomInfo, RoomList, RosterEntry, VariableBroadcast};
-pub use server::{Event, ServerMessage, Welcome};
+pub use server::{Event, Redirect, ServerMessage, Welcome};
 
 /// Version of the protocol spoken by this crate, sent in the `welcome`
 /// message. Raised on any change an older peer could misread.

@@ -55,6 +55,9 @@ pub enum Request {
         invite: Option<String>,
         /// A value the room's join hook receives (a team, a character…).
         options: Option<Payload>,
+        /// A seat reservation from a `redirect` (cluster mode): holds a
+        /// place in the room until it is used, once, or expires.
+        reservation: Option<String>,
     },
     /// `leave`: leave a room; the result is nil.
     Leave {
@@ -153,6 +156,26 @@ impl Request {
         "authenticate",
     ];
 
+    /// The room this request is about, if it is about one.
+    pub fn room(&self) -> Option<&str> {
+        match self {
+            Request::Join { room, .. }
+            | Request::Leave { room }
+            | Request::DeleteRoom { room }
+            | Request::CreateInvite { room }
+            | Request::GetVariable { room, .. }
+            | Request::GetVariables { room }
+            | Request::SetVariable { room, .. }
+            | Request::Invoke { room, .. }
+            | Request::SendMessage { room, .. } => Some(room),
+            Request::CreateRoom(_)
+            | Request::ListRooms { .. }
+            | Request::Ping
+            | Request::UdpBind
+            | Request::Authenticate { .. } => None,
+        }
+    }
+
     /// This request's `op`.
     pub fn op(&self) -> &'static str {
         match self {
@@ -199,10 +222,11 @@ impl Request {
                     fields.uint("limit", (*limit).into());
                 }
             }
-            Request::Join { room, password, invite, options } => {
+            Request::Join { room, password, invite, options, reservation } => {
                 fields.str("room", room);
                 fields.opt_str("password", password.as_deref());
                 fields.opt_str("invite", invite.as_deref());
+                fields.opt_str("reservation", reservation.as_deref());
                 if let Some(options) = options {
                     fields.payload("options", options);
                 }
@@ -524,6 +548,7 @@ impl<'a> Fields<'a, '_> {
                 password: self.opt_str("password")?,
                 invite: self.opt_str("invite")?,
                 options: self.opt_payload("options"),
+                reservation: self.opt_str("reservation")?,
             },
             "leave" => Request::Leave { room: self.str("room")? },
             "delete_room" => Request::DeleteRoom { room: self.str("room")? },
@@ -582,6 +607,7 @@ mod tests {
                 password: Some("pw".into()),
                 invite: Some("i".into()),
                 options: None,
+                reservation: Some("s".into()),
             },
             Request::Authenticate { token: "a.b.c".into() },
             Request::CreateInvite { room: "r1".into() },

@@ -55,6 +55,26 @@ pub enum ServerMessage {
     },
     /// `event`: something happened in a room the client is in.
     Event(Event),
+    /// `redirect`: the answer to a `join` whose room lives on another node
+    /// of the cluster.
+    Redirect(Redirect),
+}
+
+/// Where to join a room that lives on another node, and the seat held
+/// there for the joiner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    /// The `join` request's id.
+    pub id: u32,
+    /// The room.
+    pub room: RoomId,
+    /// The owning node's address for clients (`host:port`).
+    pub address: String,
+    /// A one-time seat reservation: give it as `reservation` in the
+    /// `join` sent to that node.
+    pub reservation: String,
+    /// How long the seat is held.
+    pub expires_in_ms: u64,
 }
 
 /// Room events; `event` on the wire. They carry no request id.
@@ -167,6 +187,19 @@ pub fn write_error(buf: &mut BytesMut, id: Option<u32>, code: ErrorCode, message
     w.str("id").opt_uint(id.map(u64::from));
     w.str("code").str(code.as_str());
     w.str("message").str(message);
+    frame::finish(buf, start);
+}
+
+/// Appends a `redirect` frame.
+pub fn write_redirect(buf: &mut BytesMut, redirect: &Redirect) {
+    let start = frame::begin(buf);
+    let mut w = Writer::new(buf);
+    w.map(6).str("type").str("redirect");
+    w.str("id").uint(u64::from(redirect.id));
+    w.str("room").str(&redirect.room);
+    w.str("address").str(&redirect.address);
+    w.str("reservation").str(&redirect.reservation);
+    w.str("expires_in_ms").uint(redirect.expires_in_ms);
     frame::finish(buf, start);
 }
 
@@ -316,6 +349,7 @@ impl ServerMessage {
             ServerMessage::Response { id, result } => write_response(buf, *id, result.as_bytes()),
             ServerMessage::Error { id, code, message } => write_error(buf, *id, *code, message),
             ServerMessage::Event(event) => event.write(buf),
+            ServerMessage::Redirect(redirect) => write_redirect(buf, redirect),
         }
     }
 
@@ -351,6 +385,9 @@ impl ServerMessage {
                 "data" => fields.data = Some(map.payload()?),
                 "by" => fields.by = Some(map.opt_u64()?),
                 "from" => fields.from = Some(map.opt_u64()?),
+                "address" => fields.address = Some(map.str()?),
+                "reservation" => fields.reservation = Some(map.str()?),
+                "expires_in_ms" => fields.expires_in_ms = Some(map.u64()?),
                 _ => map.skip()?,
             }
         }
@@ -382,6 +419,9 @@ struct Fields {
     data: Option<Payload>,
     by: Option<Option<u64>>,
     from: Option<Option<u64>>,
+    address: Option<String>,
+    reservation: Option<String>,
+    expires_in_ms: Option<u64>,
 }
 
 fn need<T>(field: Option<T>, what: &str, name: &str) -> Result<T, DecodeError> {
@@ -412,6 +452,16 @@ impl Fields {
                 message: self.message.unwrap_or_default(),
             },
             "event" => ServerMessage::Event(self.event()?),
+            "redirect" => {
+                let id = need(self.id.flatten(), "a redirect", "id")?;
+                ServerMessage::Redirect(Redirect {
+                    id: u32::try_from(id).map_err(|_| DecodeError("id out of range".into()))?,
+                    room: need(self.room, "a redirect", "room")?,
+                    address: need(self.address, "a redirect", "address")?,
+                    reservation: need(self.reservation, "a redirect", "reservation")?,
+                    expires_in_ms: self.expires_in_ms.unwrap_or(0),
+                })
+            }
             other => return Err(DecodeError(format!("unknown message type {other:?}"))),
         })
     }
@@ -475,6 +525,13 @@ mod tests {
             auth_required: true,
         }));
         round_trip(ServerMessage::Response { id: 3, result: Payload::from(Value::F32(1.0)) });
+        round_trip(ServerMessage::Redirect(Redirect {
+            id: 3,
+            room: "c-r7".into(),
+            address: "10.0.0.3:7777".into(),
+            reservation: "ab".into(),
+            expires_in_ms: 15_000,
+        }));
         round_trip(ServerMessage::Error {
             id: None,
             code: ErrorCode::Timeout,

@@ -12,7 +12,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use vampire_client::json::{from_json, to_json};
 use vampire_client::{
     Client, ClientError, ConnectOptions, CreateRoom, Event, Incoming, JoinResult, Payload,
-    RoomInfo, TlsOptions, Value, VariableBroadcast,
+    RoomInfo, TlsOptions, Value, VariableBroadcast, host_of,
 };
 
 /// Command-line client for VampireTCP.
@@ -104,7 +104,7 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let tls = args.tls.then(|| TlsOptions {
-        server_name: args.server_name.clone().unwrap_or_else(|| host_of(&args.addr)),
+        server_name: args.server_name.clone().unwrap_or_else(|| host_of(&args.addr).to_owned()),
         ca_file: args.ca.clone(),
     });
     let mut client = Client::connect_with(&args.addr, ConnectOptions { tls, token: None }).await?;
@@ -312,11 +312,6 @@ fn show_event(event: &Event) -> String {
 }
 
 /// The host part of `addr` (`host:port`, `[v6]:port`).
-fn host_of(addr: &str) -> String {
-    let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
-    host.trim_start_matches('[').trim_end_matches(']').to_owned()
-}
-
 /// Signs a development token as `args` describe.
 fn sign_token(args: &TokenArgs) -> anyhow::Result<String> {
     let secret = match (&args.secret, &args.secret_file) {

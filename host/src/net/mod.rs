@@ -33,18 +33,25 @@ pub struct NetContext {
     pub passwords: Arc<Passwords>,
     /// TLS for the TCP port, when `tls` is set.
     pub tls: Option<Arc<tls::Tls>>,
+    /// This node's cluster, when `cluster` is set.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 impl NetContext {
     /// The per-client bounds the configuration sets.
     pub fn client_limits(&self) -> ClientLimits {
-        let limits = &self.config.limits;
-        ClientLimits {
-            queue_frames: limits.outbound_queue_frames,
-            queue_bytes: limits.outbound_queue_bytes,
-            max_frame_bytes: limits.max_outbound_frame_bytes,
-            max_memberships: limits.max_joined_rooms_per_connection,
-            max_owned_rooms: limits.max_rooms_per_connection,
-        }
+        client_limits(&self.config)
+    }
+}
+
+/// The per-client bounds `config` sets.
+pub fn client_limits(config: &Config) -> ClientLimits {
+    let limits = &config.limits;
+    ClientLimits {
+        queue_frames: limits.outbound_queue_frames,
+        queue_bytes: limits.outbound_queue_bytes,
+        max_frame_bytes: limits.max_outbound_frame_bytes,
+        max_memberships: limits.max_joined_rooms_per_connection,
+        max_owned_rooms: limits.max_rooms_per_connection,
     }
 }

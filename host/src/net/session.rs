@@ -140,15 +140,33 @@ impl Session {
                         Err(err) => return respond.fail(err),
                     },
                 };
-                self.rooms.create(settings, password, client, respond);
+                match &self.context.cluster {
+                    // Placement may wait for another node: not this
+                    // connection's next request.
+                    Some(cluster) => drop(tokio::spawn(
+                        cluster.clone().create_room(settings, password, client, respond),
+                    )),
+                    None => self.rooms.create(settings, password, client, respond),
+                }
             }
-            Request::ListRooms { room_type, offset, limit } => self.rooms.list_public(
-                room_type.as_deref(),
-                offset.unwrap_or(0) as usize,
-                limit.map(|l| l as usize),
-                Responder::new(client, id, None),
-            ),
-            Request::Join { room, password, invite, options } => {
+            Request::ListRooms { room_type, offset, limit } => {
+                let (offset, limit) = (offset.unwrap_or(0) as usize, limit.map(|l| l as usize));
+                let respond = Responder::new(client, id, None);
+                match &self.context.cluster {
+                    Some(cluster) => drop(tokio::spawn(
+                        cluster.clone().list_rooms(room_type, offset, limit, respond),
+                    )),
+                    None => self.rooms.list_public(room_type.as_deref(), offset, limit, respond),
+                }
+            }
+            Request::Join { room, password, invite, options, reservation } => {
+                if let Some(cluster) = &self.context.cluster
+                    && cluster.is_elsewhere(&room)
+                    && self.rooms.get(&room).is_err()
+                {
+                    let respond = Responder::new(client, id, None);
+                    return drop(tokio::spawn(cluster.clone().redirect(room, respond)));
+                }
                 let Some((handle, respond)) = self.room(room, id) else { return };
                 let admission = match (handle.password_hash(), invite, password) {
                     (None, _, _) => Admission::Open,
@@ -168,7 +186,9 @@ impl Session {
                         ));
                     }
                 };
-                handle.join(client, admission, options.unwrap_or_default(), respond).await;
+                handle
+                    .join(client, admission, options.unwrap_or_default(), reservation, respond)
+                    .await;
             }
             Request::CreateInvite { room } => {
                 let Some((handle, respond)) = self.room(room, id) else { return };

@@ -22,6 +22,7 @@ use crate::outbound::{ClientHandle, MembershipRefused, Responder};
 use crate::rooms::behaviour::{RoomBehaviour, RoomType};
 use crate::rooms::invites::{INVITE_LIFETIME, Invites};
 use crate::rooms::manager::{Admission, RoomHandle, RoomIndex};
+use crate::rooms::seats::{NoSeat, Seats};
 use crate::rooms::state::{JoinEnd, RoomState};
 use crate::rooms::variables::Rules;
 
@@ -37,7 +38,15 @@ pub(crate) enum RoomCommand {
         client: ClientHandle,
         admission: Admission,
         options: Payload,
+        /// A seat reservation the room handed out (cluster redirects).
+        reservation: Option<String>,
         respond: Responder,
+    },
+    /// Holds a seat for a joiner another node redirects here.
+    ReserveSeat {
+        ttl: Duration,
+        user_id: Option<String>,
+        done: oneshot::Sender<Result<String, ApiError>>,
     },
     /// A one-time invite, for the owner or an operator.
     CreateInvite {
@@ -127,6 +136,8 @@ pub(crate) struct RoomActor {
     pub(crate) timeouts: RoomTimeouts,
     /// Invites handed out and not yet used.
     pub(crate) invites: Invites,
+    /// Seats held for joiners redirected here by other nodes.
+    pub(crate) seats: Seats,
 }
 
 /// Membership history the disposal rules depend on.
@@ -282,8 +293,34 @@ impl RoomActor {
 
     fn handle(&mut self, command: RoomCommand) -> Next {
         match command {
-            RoomCommand::Join { client, admission, options, respond } => {
-                return self.join(client, admission, &options, respond);
+            RoomCommand::Join { client, admission, options, reservation, respond } => {
+                return self.join(client, admission, &options, reservation, respond);
+            }
+            RoomCommand::ReserveSeat { ttl, user_id, done } => {
+                let settings = self.state.settings();
+                let outcome = if settings.locked {
+                    Err(ApiError::new(
+                        ErrorCode::RoomLocked,
+                        format!("room {} is locked", quote(self.state.id())),
+                    ))
+                } else {
+                    self.seats
+                        .reserve(
+                            std::time::Instant::now(),
+                            ttl,
+                            user_id,
+                            self.state.member_count(),
+                            settings.max_clients as usize,
+                        )
+                        .map_err(|refusal| match refusal {
+                            NoSeat::Full => self.room_full(),
+                            NoSeat::NoRandomness => ApiError::new(
+                                ErrorCode::Internal,
+                                "the system's random source failed",
+                            ),
+                        })
+                };
+                let _ = done.send(outcome);
             }
             RoomCommand::CreateInvite { respond } => {
                 if let Err(refusal) = self.check_administrator(respond.client(), "invite into it") {
@@ -435,11 +472,23 @@ impl RoomActor {
         }
     }
 
+    fn room_full(&self) -> ApiError {
+        ApiError::new(
+            ErrorCode::RoomFull,
+            format!(
+                "room {} is full ({} places)",
+                quote(self.state.id()),
+                self.state.settings().max_clients
+            ),
+        )
+    }
+
     fn join(
         &mut self,
         client: ClientHandle,
         admission: Admission,
         options: &Payload,
+        reservation: Option<String>,
         respond: Responder,
     ) -> Next {
         let session = client.session();
@@ -473,15 +522,20 @@ impl RoomActor {
             ));
             return Next::Continue;
         }
-        if self.state.member_count() >= settings.max_clients as usize {
+        let now = std::time::Instant::now();
+        if let Some(token) = &reservation
+            && !self.seats.redeem(token, client.identity().user_id.as_deref(), now)
+        {
             respond.fail(ApiError::new(
-                ErrorCode::RoomFull,
-                format!(
-                    "room {} is full ({} members)",
-                    quote(self.state.id()),
-                    settings.max_clients
-                ),
+                ErrorCode::NotAuthorized,
+                "the seat reservation is unknown, used or expired",
             ));
+            return Next::Continue;
+        }
+        // Seats held for others count as taken; a redeemed one was just
+        // given up for this joiner.
+        if self.state.member_count() + self.seats.held(now) >= settings.max_clients as usize {
+            respond.fail(self.room_full());
             return Next::Continue;
         }
         match self.state.begin_join(client) {

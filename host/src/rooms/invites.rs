@@ -36,9 +36,7 @@ impl Invites {
     /// # Errors
     /// When the system's random source fails.
     pub fn issue(&mut self, now: Instant) -> Result<String, NoRandomness> {
-        let mut bytes = [0u8; 16];
-        getrandom::fill(&mut bytes).map_err(|_| NoRandomness)?;
-        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let token = random_token()?;
         self.issued.retain(|(_, expires)| *expires > now);
         if self.issued.len() >= MAX_INVITES {
             self.issued.pop_front();
@@ -63,8 +61,18 @@ impl Invites {
     }
 }
 
+/// 128 random bits, as 32 hex digits.
+///
+/// # Errors
+/// When the system's random source fails.
+pub(crate) fn random_token() -> Result<String, NoRandomness> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|_| NoRandomness)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// Compares two secrets in a time that depends on their lengths only.
-fn same_secret(a: &str, b: &str) -> bool {
+pub(crate) fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

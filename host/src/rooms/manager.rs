@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
@@ -21,6 +21,7 @@ use crate::rooms::actor::{RoomActor, RoomCommand, RoomTimeouts};
 use crate::rooms::behaviour::RoomType;
 use crate::rooms::generic::{GENERIC_ROOM_TYPE, GenericRoomType};
 use crate::rooms::invites::Invites;
+use crate::rooms::seats::Seats;
 use crate::rooms::state::{RoomLimits, RoomSettings, RoomState};
 use crate::rooms::variables::Rules;
 
@@ -33,22 +34,31 @@ pub const MAX_LISTED_ROOMS: usize = 1000;
 /// What listings show of a room: its [`RoomInfo`], kept current by the
 /// room's actor (members, metadata, limits) and read by `list_rooms`.
 #[derive(Debug)]
-pub struct Listing(Mutex<RoomInfo>);
+pub struct Listing {
+    info: Mutex<RoomInfo>,
+    /// Told the room's id after each change, when someone follows
+    /// listings (the cluster registry; see [`RoomManager::watch_listings`]).
+    watch: Option<mpsc::UnboundedSender<RoomId>>,
+}
 
 impl Listing {
     /// A listing showing `info`.
     pub fn new(info: RoomInfo) -> Listing {
-        Listing(Mutex::new(info))
+        Listing { info: Mutex::new(info), watch: None }
     }
 
     /// The room as listings show it now.
     pub fn get(&self) -> RoomInfo {
-        lock(&self.0).clone()
+        lock(&self.info).clone()
     }
 
     /// Changes what listings show.
     pub fn update(&self, change: impl FnOnce(&mut RoomInfo)) {
-        change(&mut lock(&self.0));
+        let mut info = lock(&self.info);
+        change(&mut info);
+        if let Some(watch) = &self.watch {
+            let _ = watch.send(info.id.clone());
+        }
     }
 }
 
@@ -67,6 +77,9 @@ pub struct RoomHandle {
     id: RoomId,
     /// Creation order, for listings.
     serial: u64,
+    /// When it was created (Unix milliseconds): its order in cluster
+    /// listings.
+    created_unix_ms: u64,
     listing: Arc<Listing>,
     mailbox: mpsc::Sender<RoomCommand>,
     /// The argon2 hash of the room's password, if it has one. Kept here,
@@ -93,6 +106,9 @@ pub enum Admission {
 pub struct RoomIndex {
     rooms: Mutex<HashMap<RoomId, RoomHandle>>,
     reserved: AtomicUsize,
+    /// Told the id of every room that appears or ends, when someone
+    /// follows listings.
+    watch: OnceLock<mpsc::UnboundedSender<RoomId>>,
 }
 
 impl RoomIndex {
@@ -104,15 +120,22 @@ impl RoomIndex {
     }
 
     pub(crate) fn insert(&self, handle: RoomHandle) {
-        lock(&self.rooms).insert(handle.id.clone(), handle);
+        let id = handle.id.clone();
+        lock(&self.rooms).insert(id.clone(), handle);
+        if let Some(watch) = self.watch.get() {
+            let _ = watch.send(id);
+        }
     }
 
     /// Forgets a room whose actor has ended (or whose creation failed),
     /// and gives back its place.
     pub(crate) fn release(&self, id: &str) {
-        lock(&self.rooms).remove(id);
+        let removed = lock(&self.rooms).remove(id).is_some();
         let _ =
             self.reserved.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        if removed && let Some(watch) = self.watch.get() {
+            let _ = watch.send(id.to_owned());
+        }
     }
 
     fn get(&self, id: &str) -> Option<RoomHandle> {
@@ -138,6 +161,9 @@ pub struct RoomManager {
     /// Room types by name: `generic` and one per loaded plugin.
     room_types: RwLock<HashMap<String, Arc<dyn RoomType>>>,
     next_room: AtomicU64,
+    /// What room ids start with: empty alone, `"{node}-"` in a cluster,
+    /// so ids are unique across the cluster and name their node.
+    id_prefix: OnceLock<String>,
     /// Every room actor, so shutdown can wait for them.
     tasks: TaskTracker,
 }
@@ -150,10 +176,31 @@ impl RoomManager {
             index: Arc::default(),
             room_types: RwLock::default(),
             next_room: AtomicU64::new(1),
+            id_prefix: OnceLock::new(),
             tasks: TaskTracker::new(),
         };
         manager.register_type(Arc::new(GenericRoomType));
         manager
+    }
+
+    /// Starts room ids with `prefix` (once, before any room is created).
+    pub fn set_id_prefix(&self, prefix: String) {
+        let _ = self.id_prefix.set(prefix);
+    }
+
+    /// From now on, the id of every room that is created, changes what
+    /// listings show of it, or ends, is sent to the returned receiver (at
+    /// most once per change; a busy room sends many). Only one follower:
+    /// `None` when there is one already.
+    pub fn watch_listings(&self) -> Option<mpsc::UnboundedReceiver<RoomId>> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        self.index.watch.set(sender).ok()?;
+        Some(receiver)
+    }
+
+    /// Every live room, with its listing and creation time.
+    pub fn rooms(&self) -> Vec<RoomHandle> {
+        self.index.handles()
     }
 
     /// Makes `room_type` creatable under its name, replacing any type of
@@ -261,7 +308,8 @@ impl RoomManager {
             ));
         }
         let serial = self.next_room.fetch_add(1, Ordering::Relaxed);
-        let id = format!("r{serial}");
+        let prefix = self.id_prefix.get().map_or("", String::as_str);
+        let id = format!("{prefix}r{serial}");
         if !owner.reserve_room() {
             self.index.release(&id);
             return respond.fail(ApiError::new(
@@ -280,10 +328,22 @@ impl RoomManager {
                 return respond.fail(err);
             }
         };
-        let listing = Arc::new(Listing::new(settings.info(&id, 0)));
+        let listing = Arc::new(Listing {
+            info: Mutex::new(settings.info(&id, 0)),
+            watch: self.index.watch.get().cloned(),
+        });
         let (mailbox, receiver) = mpsc::channel(limits.room_mailbox);
-        let handle =
-            RoomHandle { id: id.clone(), serial, listing: listing.clone(), mailbox, password };
+        let created_unix_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let handle = RoomHandle {
+            id: id.clone(),
+            serial,
+            created_unix_ms,
+            listing: listing.clone(),
+            mailbox,
+            password,
+        };
         let room_limits = RoomLimits::from_config(limits);
         let actor = RoomActor {
             state: RoomState::new(id, settings, listing, room_limits),
@@ -296,12 +356,19 @@ impl RoomManager {
                 orphan: limits.orphan_room_timeout(),
             },
             invites: Invites::default(),
+            seats: Seats::default(),
         };
         let run = actor.run(receiver, respond);
         match room_type.runtime() {
             Some(runtime) => drop(self.tasks.spawn_on(run, &runtime)),
             None => drop(self.tasks.spawn(run)),
         }
+    }
+
+    /// Rooms alive or being created now (what `limits.maxRooms` bounds,
+    /// and the load a cluster places rooms by).
+    pub fn room_load(&self) -> usize {
+        self.index.reserved.load(Ordering::Acquire)
     }
 
     /// Rooms alive now (created and not yet ended).
@@ -446,6 +513,11 @@ impl RoomManager {
 }
 
 impl RoomHandle {
+    /// When the room was created, in Unix milliseconds.
+    pub fn created_unix_ms(&self) -> u64 {
+        self.created_unix_ms
+    }
+
     /// The room's id.
     pub fn id(&self) -> &RoomId {
         &self.id
@@ -488,9 +560,28 @@ impl RoomHandle {
         client: ClientHandle,
         admission: Admission,
         options: Payload,
+        reservation: Option<String>,
         respond: Responder,
     ) {
-        self.send(RoomCommand::Join { client, admission, options, respond }).await;
+        self.send(RoomCommand::Join { client, admission, options, reservation, respond }).await;
+    }
+
+    /// Holds a seat for `ttl` for a joiner another node redirects here
+    /// (bound to `user_id` when given); the answer is the reservation to
+    /// join with.
+    ///
+    /// # Errors
+    /// `room_full`, `room_locked`, or `room_not_found` when the room ended.
+    pub async fn reserve_seat(
+        &self,
+        ttl: std::time::Duration,
+        user_id: Option<String>,
+    ) -> Result<String, ApiError> {
+        let (done, outcome) = oneshot::channel();
+        if self.mailbox.send(RoomCommand::ReserveSeat { ttl, user_id, done }).await.is_err() {
+            return Err(ApiError::room_not_found(&self.id));
+        }
+        outcome.await.unwrap_or_else(|_| Err(ApiError::room_not_found(&self.id)))
     }
 
     /// Asks the room for a one-time invite (its owner or an operator).

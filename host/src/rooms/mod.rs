@@ -8,6 +8,7 @@ pub mod clock;
 pub mod generic;
 pub mod invites;
 pub mod manager;
+pub mod seats;
 pub mod state;
 pub mod variables;
 

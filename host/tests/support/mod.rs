@@ -183,3 +183,91 @@ pub fn empty_plugins_folder() -> PathBuf {
 pub fn symlink(target: &Path, link: &Path) {
     std::os::unix::fs::symlink(target, link).unwrap();
 }
+
+/// A port free on 127.0.0.1 now (for a server that must know its port
+/// before it starts, such as a cluster node announcing its address).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl ServerProcess {
+    /// Sends `signal` (`KILL`, `STOP`, `CONT`, …) to the process.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+/// A real Redis server on a free port of 127.0.0.1, with nothing saved to
+/// disk, stopped when dropped.
+pub struct RedisServer {
+    child: Option<Child>,
+    /// Its port.
+    pub port: u16,
+    dir: PathBuf,
+}
+
+impl RedisServer {
+    /// Starts `redis-server` (Debian's `redis-server` package) and waits
+    /// until it answers.
+    ///
+    /// # Panics
+    /// When `redis-server` is not installed or does not start.
+    pub fn start() -> RedisServer {
+        let mut redis = RedisServer { child: None, port: free_port(), dir: temp_dir("redis") };
+        redis.restart();
+        redis
+    }
+
+    /// `redis://127.0.0.1:{port}`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops it at once (SIGKILL): its data is gone.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port, empty.
+    pub fn restart(&mut self) {
+        self.stop();
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--dir"])
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server runs (install Debian's redis-server package; .ci/run does)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(mut socket) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                use std::io::{Read, Write};
+                let _ = socket.set_read_timeout(Some(Duration::from_secs(1)));
+                let mut answer = [0u8; 7];
+                if socket.write_all(b"PING\r\n").is_ok()
+                    && socket.read_exact(&mut answer).is_ok()
+                    && &answer == b"+PONG\r\n"
+                {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "redis-server did not start on port {}", self.port);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,677 @@
+//! Cluster mode: many nodes sharing rooms through Redis.
+//!
+//! Each room lives on exactly one node, the one whose id starts the room's
+//! id (`{node}-r{n}`). Through Redis ([`registry`]) every node can list
+//! every public room, place a new room on the least loaded node, and send
+//! a joiner to the node that holds its room with a seat reserved there.
+//!
+//! - [`keys`]: the names of every Redis key and channel.
+//! - [`messages`]: what nodes ask each other over their inboxes.
+//! - [`registry`]: the Redis commands.
+//!
+//! Three tasks run per node ([`Cluster::start`]): the **heartbeat**
+//! (refreshes this node's key every third of `cluster.nodeTtlMs`, reaps
+//! dead nodes every half of it, notices Redis going and coming back), the
+//! **writer** (copies changed room listings to Redis, and everything again
+//! after an outage or a lost registration), and the **inbox** (requests
+//! from other nodes: create a room, hold a seat; replies to ours).
+//!
+//! When Redis is unreachable the node serves its own rooms only: listings
+//! show its rooms, creations stay on it, joins of other nodes' rooms fail.
+//! It logs one line when Redis goes and one when it comes back, and then
+//! writes its rooms again.
+
+pub mod keys;
+pub mod messages;
+pub mod registry;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+use vampire_protocol::error::quote;
+use vampire_protocol::server::{Redirect, ServerMessage};
+use vampire_protocol::{CreateRoom, ErrorCode, Payload, Request, RoomId, frame};
+
+use crate::config::ClusterConfig;
+use crate::error::ApiError;
+use crate::outbound::{ClientHandle, ClientLimits, Responder};
+use crate::rooms::RoomManager;
+use crate::rooms::manager::MAX_LISTED_ROOMS;
+use keys::{Keys, node_of};
+use messages::{Failure, NodeMessage, Owner, Seat};
+use registry::{NodeRecord, Registry};
+
+/// How often the writer copies changed listings to Redis.
+const WRITE_EVERY: Duration = Duration::from_millis(50);
+
+/// How long a node waits before it tries its inbox connection again.
+const RECONNECT_EVERY: Duration = Duration::from_millis(250);
+
+/// This node's membership of the cluster.
+pub struct Cluster {
+    config: ClusterConfig,
+    /// This node's id.
+    node: String,
+    registry: Registry,
+    /// For the inbox's own connection (pub/sub needs one of its own).
+    client: redis::Client,
+    rooms: Arc<RoomManager>,
+    /// Bounds of the stand-in owner of a room created for another node.
+    limits: ClientLimits,
+    /// Our requests to other nodes waiting for their reply.
+    pending: Mutex<HashMap<u64, oneshot::Sender<NodeMessage>>>,
+    next_request: AtomicU64,
+    /// Rooms other nodes asked this one to create, not yet created: part
+    /// of the load the heartbeat reports, so a burst of placements is
+    /// not forgotten between a placement and the room's creation.
+    incoming: AtomicU64,
+    /// Whether Redis answered the last heartbeat.
+    healthy: AtomicBool,
+    /// Asks the writer to write every room again.
+    resync: Notify,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster").field("node", &self.node).finish_non_exhaustive()
+    }
+}
+
+impl Cluster {
+    /// Connects to Redis and registers this node, whose rooms `rooms`
+    /// holds (their ids get the node's prefix from now on).
+    ///
+    /// # Errors
+    /// When Redis cannot be reached, or a live node already holds the
+    /// configured `cluster.nodeId` (after waiting one TTL for a previous
+    /// run of this node to expire).
+    pub async fn join(
+        config: &ClusterConfig,
+        rooms: Arc<RoomManager>,
+        limits: ClientLimits,
+    ) -> anyhow::Result<Arc<Cluster>> {
+        let client = redis::Client::open(config.redis_url.as_str())
+            .context("cluster.redisUrl is not a Redis address")?;
+        // Commands fail in about a second when Redis is gone, instead of
+        // waiting for it: the node then serves its own rooms.
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(Duration::from_secs(1)))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let redis = ConnectionManager::new_with_config(client.clone(), manager_config)
+            .await
+            .map_err(|err| anyhow::anyhow!("cannot reach Redis (cluster.redisUrl): {err}"))?;
+        let node = match &config.node_id {
+            Some(node) => node.clone(),
+            None => {
+                let mut bytes = [0u8; 4];
+                getrandom::fill(&mut bytes)
+                    .map_err(|_| anyhow::anyhow!("the system's random source failed"))?;
+                bytes.iter().map(|b| format!("{b:02x}")).collect()
+            }
+        };
+        let keys = Keys::new(&config.key_prefix);
+        let registry = Registry::new(redis, keys, node.clone());
+        let record = NodeRecord { address: config.advertise_address.clone(), rooms: 0 };
+        // A node restarted right after a crash finds its old key still
+        // there: wait for it to expire, but not for another live node.
+        let deadline = tokio::time::Instant::now() + config.node_ttl() * 2;
+        while !registry
+            .claim(&record, config.node_ttl_ms)
+            .await
+            .map_err(|err| anyhow::anyhow!("cannot reach Redis (cluster.redisUrl): {err}"))?
+        {
+            if tokio::time::Instant::now() > deadline {
+                anyhow::bail!("cluster.nodeId {node:?} is held by another live node");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        rooms.set_id_prefix(format!("{node}-"));
+        info!(node = %node, address = %config.advertise_address, "joined the cluster");
+        Ok(Arc::new(Cluster {
+            config: config.clone(),
+            node,
+            registry,
+            client,
+            rooms,
+            limits,
+            pending: Mutex::default(),
+            next_request: AtomicU64::new(1),
+            incoming: AtomicU64::new(0),
+            healthy: AtomicBool::new(true),
+            resync: Notify::new(),
+        }))
+    }
+
+    /// This node's id.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Starts the heartbeat, the writer and the inbox, until `shutdown`.
+    pub fn start(self: &Arc<Cluster>, shutdown: CancellationToken) -> Vec<JoinHandle<()>> {
+        let listings = self.rooms.watch_listings().expect("only the cluster follows listings");
+        // Whatever existed before the first heartbeat (a previous run's
+        // rooms under this node id) is settled by a first full write.
+        self.resync.notify_one();
+        vec![
+            tokio::spawn(self.clone().heartbeat(shutdown.clone())),
+            tokio::spawn(self.clone().writer(listings, shutdown.clone())),
+            tokio::spawn(self.clone().inbox(shutdown)),
+        ]
+    }
+
+    /// Removes this node and its rooms from the registry at once (at
+    /// shutdown), rather than after its key expires.
+    pub async fn leave(&self) {
+        match tokio::time::timeout(Duration::from_secs(1), self.registry.leave()).await {
+            Ok(Ok(())) => info!(node = %self.node, "left the cluster"),
+            Ok(Err(err)) => warn!(%err, "could not remove this node from the cluster store"),
+            Err(_) => warn!("the cluster store did not answer in time at shutdown"),
+        }
+    }
+
+    /// Whether `room` belongs to another node (by its id).
+    pub fn is_elsewhere(&self, room: &str) -> bool {
+        node_of(room).is_some_and(|node| node != self.node)
+    }
+
+    fn healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// Answers a `create_room`: on the least loaded live node, this one
+    /// when it is among the least loaded or the others cannot be asked.
+    /// A room is never created twice: a node that does not answer in time
+    /// is told not to create it (or, if it already took it, waited for
+    /// once more).
+    pub async fn create_room(
+        self: Arc<Cluster>,
+        request: CreateRoom,
+        password_hash: Option<Arc<str>>,
+        owner: ClientHandle,
+        respond: Responder,
+    ) {
+        let Some(target) = self.choose_node().await else {
+            return self.rooms.create(request, password_hash, owner, respond);
+        };
+        let (number, mut reply) = self.new_request();
+        let message = NodeMessage::Create {
+            request: number,
+            from: self.node.clone(),
+            create: Request::CreateRoom(request.clone()).encode(None)[frame::LENGTH_PREFIX..]
+                .to_vec(),
+            password_hash: password_hash.as_deref().map(str::to_owned),
+            owner: Owner::of(owner.identity()),
+        };
+        if !matches!(self.registry.publish(&target, messages::encode(&message)).await, Ok(n) if n > 0)
+        {
+            // Nobody received it, so nobody creates it: here, then.
+            self.forget(number);
+            debug!(node = %target, "the chosen node is not listening; the room is created here");
+            return self.rooms.create(request, password_hash, owner, respond);
+        }
+        let timeout = self.config.request_timeout();
+        if let Ok(Ok(answer)) = tokio::time::timeout(timeout, &mut reply).await {
+            return answer_created(answer, respond);
+        }
+        match self.registry.settle(&self.node, number, "cancelled").await {
+            Ok(true) => {
+                self.forget(number);
+                warn!(node = %target, "a node did not answer a room placement in time; the room is created here");
+                self.rooms.create(request, password_hash, owner, respond);
+            }
+            Ok(false) => match tokio::time::timeout(timeout, reply).await {
+                Ok(Ok(answer)) => answer_created(answer, respond),
+                _ => {
+                    self.forget(number);
+                    respond.fail(ApiError::new(
+                        ErrorCode::ServerBusy,
+                        format!("node {} took the room but did not answer in time", quote(&target)),
+                    ));
+                }
+            },
+            Err(err) => {
+                self.forget(number);
+                warn!(%err, "the cluster store failed during a room placement");
+                respond.fail(ApiError::new(
+                    ErrorCode::ServerBusy,
+                    "the cluster store failed while the room was placed; try again",
+                ));
+            }
+        }
+    }
+
+    /// The node a new room goes to, `None` for this one.
+    async fn choose_node(&self) -> Option<String> {
+        if !self.healthy() {
+            return None;
+        }
+        let candidates = self.registry.candidates().await.ok()?;
+        let least = candidates.iter().map(|c| c.load).min()?;
+        let mut lightest: Vec<&str> =
+            candidates.iter().filter(|c| c.load == least).map(|c| c.node.as_str()).collect();
+        lightest.sort_unstable();
+        let chosen = if lightest.contains(&self.node.as_str()) {
+            self.node.clone()
+        } else {
+            lightest.first()?.to_string()
+        };
+        // Counted now, so the next placement sees it before the node's
+        // heartbeat does.
+        let _ = self.registry.add_load(&chosen).await;
+        (chosen != self.node).then_some(chosen)
+    }
+
+    /// Answers a `join` of a room another node holds with a redirect to
+    /// that node and a seat reserved there.
+    pub async fn redirect(self: Arc<Cluster>, room: RoomId, respond: Responder) {
+        let Some(node) = node_of(&room).map(str::to_owned) else {
+            return respond.fail(ApiError::room_not_found(&room));
+        };
+        if !self.healthy() {
+            return respond.fail(ApiError::new(
+                ErrorCode::ServerBusy,
+                format!(
+                    "room {} is on node {}, which cannot be reached while the cluster store is down",
+                    quote(&room),
+                    quote(&node)
+                ),
+            ));
+        }
+        let (number, reply) = self.new_request();
+        let message = NodeMessage::Reserve {
+            request: number,
+            from: self.node.clone(),
+            room: room.clone(),
+            user_id: respond.client().identity().user_id.clone(),
+        };
+        if !matches!(self.registry.publish(&node, messages::encode(&message)).await, Ok(n) if n > 0)
+        {
+            self.forget(number);
+            return respond.fail(ApiError::room_not_found(&room));
+        }
+        let answer = tokio::time::timeout(self.config.request_timeout(), reply).await;
+        self.forget(number);
+        match answer {
+            Ok(Ok(NodeMessage::Reserved { outcome: Ok(seat), .. })) => {
+                let Some(id) = respond.id() else { return respond.answered_elsewhere() };
+                let redirect = ServerMessage::Redirect(Redirect {
+                    id,
+                    room,
+                    address: seat.address,
+                    reservation: seat.reservation,
+                    expires_in_ms: seat.expires_in_ms,
+                });
+                respond.client().send(redirect.encode());
+                respond.answered_elsewhere();
+            }
+            Ok(Ok(NodeMessage::Reserved { outcome: Err(failure), .. })) => {
+                respond.fail(failure.into());
+            }
+            _ => respond.fail(ApiError::new(
+                ErrorCode::ServerBusy,
+                format!("node {} did not answer in time", quote(&node)),
+            )),
+        }
+    }
+
+    /// Answers a `list_rooms` with the public rooms of the whole cluster,
+    /// or of this node alone while Redis is unreachable.
+    pub async fn list_rooms(
+        self: Arc<Cluster>,
+        room_type: Option<String>,
+        offset: usize,
+        limit: Option<usize>,
+        respond: Responder,
+    ) {
+        let limit = limit.unwrap_or(MAX_LISTED_ROOMS).min(MAX_LISTED_ROOMS);
+        let listed = if self.healthy() {
+            self.registry.list(room_type.as_deref(), offset, limit).await.ok()
+        } else {
+            None
+        };
+        let Some((rooms, total)) = listed else {
+            return self.rooms.list_public(room_type.as_deref(), offset, Some(limit), respond);
+        };
+        let budget = respond.client().max_frame_bytes().saturating_sub(256);
+        let mut size = 0;
+        let page: Vec<Payload> = rooms
+            .into_iter()
+            .filter_map(|room| Payload::from_bytes(Bytes::from(room)).ok())
+            .take_while(|room| {
+                size += room.len();
+                size <= budget
+            })
+            .collect();
+        respond.ok_with(size + 32, |w| {
+            w.map(2).str("rooms").array(page.len());
+            for room in &page {
+                w.raw(room.as_bytes());
+            }
+            w.str("total").uint(total as u64);
+        });
+    }
+
+    fn new_request(&self) -> (u64, oneshot::Receiver<NodeMessage>) {
+        let number = self.next_request.fetch_add(1, Ordering::Relaxed);
+        let (sender, receiver) = oneshot::channel();
+        lock(&self.pending).insert(number, sender);
+        (number, receiver)
+    }
+
+    fn forget(&self, number: u64) {
+        lock(&self.pending).remove(&number);
+    }
+
+    /// Keeps this node's key alive, reaps dead nodes, and notices Redis
+    /// going away and coming back.
+    async fn heartbeat(self: Arc<Cluster>, shutdown: CancellationToken) {
+        let ttl = self.config.node_ttl();
+        let mut beats = tokio::time::interval(ttl / 3);
+        let mut reaps = tokio::time::interval(ttl / 2);
+        beats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        reaps.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = beats.tick() => self.beat().await,
+                _ = reaps.tick() => {
+                    if !self.healthy() {
+                        continue;
+                    }
+                    match self.registry.reap().await {
+                        Ok(reaped) => {
+                            for (node, rooms) in reaped {
+                                info!(node = %node, rooms, "reaped a dead node: its rooms left the listings");
+                            }
+                        }
+                        Err(err) => debug!(%err, "reaping failed"),
+                    }
+                }
+            }
+        }
+    }
+
+    async fn beat(&self) {
+        let record = NodeRecord {
+            address: self.config.advertise_address.clone(),
+            rooms: self.rooms.room_load() as u64 + self.incoming.load(Ordering::Relaxed),
+        };
+        match self.registry.heartbeat(&record, self.config.node_ttl_ms).await {
+            Ok(still_registered) => {
+                if !self.healthy.swap(true, Ordering::Relaxed) {
+                    info!("the cluster store is reachable again; writing this node's rooms again");
+                    self.resync.notify_one();
+                } else if !still_registered {
+                    warn!(
+                        node = %self.node,
+                        "this node's registration had expired (paused, or Redis lost its data); writing its rooms again"
+                    );
+                    self.resync.notify_one();
+                }
+            }
+            Err(err) => {
+                if self.healthy.swap(false, Ordering::Relaxed) {
+                    warn!(%err, "the cluster store is unreachable; serving this node's rooms only");
+                }
+            }
+        }
+    }
+
+    /// Copies room listings to Redis as they change; everything again when
+    /// asked (after an outage, a lost registration, or a failed write).
+    async fn writer(
+        self: Arc<Cluster>,
+        mut listings: mpsc::UnboundedReceiver<RoomId>,
+        shutdown: CancellationToken,
+    ) {
+        let mut dirty: HashSet<RoomId> = HashSet::new();
+        // Rooms this node has written and their types, to remove them.
+        let mut written: HashMap<RoomId, String> = HashMap::new();
+        let mut full = false;
+        let mut ticks = tokio::time::interval(WRITE_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                changed = listings.recv() => match changed {
+                    Some(room) => { dirty.insert(room); }
+                    None => return,
+                },
+                () = self.resync.notified() => full = true,
+                _ = ticks.tick() => {
+                    if !self.healthy() {
+                        // Written in full once Redis is back.
+                        dirty.clear();
+                        continue;
+                    }
+                    if full {
+                        dirty.clear();
+                        full = self.write_all(&mut written).await.is_err();
+                    } else if !dirty.is_empty() {
+                        let changed: Vec<RoomId> = dirty.drain().collect();
+                        full = self.write_changed(changed, &mut written).await.is_err();
+                    }
+                }
+            }
+        }
+    }
+
+    async fn write_changed(
+        &self,
+        changed: Vec<RoomId>,
+        written: &mut HashMap<RoomId, String>,
+    ) -> redis::RedisResult<()> {
+        let mut live = Vec::new();
+        let mut gone = HashMap::new();
+        for room in changed {
+            match self.rooms.get(&room) {
+                Ok(handle) => live.push(handle),
+                Err(_) => {
+                    if let Some(room_type) = written.remove(&room) {
+                        gone.insert(room, room_type);
+                    }
+                }
+            }
+        }
+        for handle in &live {
+            written.insert(handle.id().clone(), handle.info().room_type);
+        }
+        self.registry.write_rooms(&live, &gone).await
+    }
+
+    async fn write_all(&self, written: &mut HashMap<RoomId, String>) -> redis::RedisResult<()> {
+        let live = self.rooms.rooms();
+        let live_ids: HashSet<&RoomId> = live.iter().map(|handle| handle.id()).collect();
+        let mut gone = self.registry.registered_rooms().await?;
+        gone.retain(|room, _| !live_ids.contains(room));
+        for (room, room_type) in written.drain() {
+            if !live_ids.contains(&room) {
+                gone.insert(room, room_type);
+            }
+        }
+        self.registry.write_rooms(&live, &gone).await?;
+        written.extend(live.iter().map(|handle| (handle.id().clone(), handle.info().room_type)));
+        debug!(rooms = live.len(), removed = gone.len(), "wrote every room of this node");
+        Ok(())
+    }
+
+    /// Receives other nodes' requests and the replies to ours, on a
+    /// connection of its own, reconnecting while Redis is away.
+    async fn inbox(self: Arc<Cluster>, shutdown: CancellationToken) {
+        let channel = Keys::new(&self.config.key_prefix).inbox(&self.node);
+        loop {
+            let connected = async {
+                let mut pubsub = self.client.get_async_pubsub().await?;
+                pubsub.subscribe(&channel).await?;
+                Ok::<_, redis::RedisError>(pubsub)
+            };
+            let pubsub = tokio::select! {
+                () = shutdown.cancelled() => return,
+                connected = connected => connected,
+            };
+            match pubsub {
+                Ok(pubsub) => {
+                    let mut messages = pubsub.into_on_message();
+                    loop {
+                        let message = tokio::select! {
+                            () = shutdown.cancelled() => return,
+                            message = messages.next() => message,
+                        };
+                        let Some(message) = message else { break };
+                        self.clone().received(message.get_payload_bytes());
+                    }
+                    debug!("the inbox connection ended; connecting again");
+                }
+                Err(err) => debug!(%err, "cannot open the inbox connection yet"),
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(RECONNECT_EVERY) => {}
+            }
+        }
+    }
+
+    fn received(self: Arc<Cluster>, bytes: &[u8]) {
+        let message = match messages::decode(bytes) {
+            Ok(message) => message,
+            Err(err) => return warn!(%err, "an inbox message this node cannot read"),
+        };
+        if let Some(number) = message.answers() {
+            if let Some(waiting) = lock(&self.pending).remove(&number) {
+                let _ = waiting.send(message);
+            }
+            return;
+        }
+        if matches!(message, NodeMessage::Create { .. }) {
+            self.incoming.fetch_add(1, Ordering::Relaxed);
+        }
+        tokio::spawn(async move {
+            match message {
+                NodeMessage::Create { request, from, create, password_hash, owner } => {
+                    self.create_here(request, from, create, password_hash, owner).await;
+                    self.incoming.fetch_sub(1, Ordering::Relaxed);
+                }
+                NodeMessage::Reserve { request, from, room, user_id } => {
+                    let outcome = match self.rooms.get(&room) {
+                        Ok(handle) => handle
+                            .reserve_seat(self.config.reservation_ttl(), user_id)
+                            .await
+                            .map(|reservation| Seat {
+                                reservation,
+                                expires_in_ms: self.config.reservation_ttl().as_millis() as u64,
+                                address: self.config.advertise_address.clone(),
+                            })
+                            .map_err(Failure::from),
+                        Err(err) => Err(err.into()),
+                    };
+                    let reply = NodeMessage::Reserved { request, outcome };
+                    let _ = self.registry.publish(&from, messages::encode(&reply)).await;
+                }
+                NodeMessage::Created { .. } | NodeMessage::Reserved { .. } => {}
+            }
+        });
+    }
+
+    /// Creates a room another node placed here, unless that node gave up
+    /// on it first.
+    async fn create_here(
+        &self,
+        request: u64,
+        from: String,
+        create: Vec<u8>,
+        password_hash: Option<String>,
+        owner: Owner,
+    ) {
+        match self.registry.settle(&from, request, "taken").await {
+            Ok(true) => {}
+            Ok(false) => return debug!(node = %from, "a placement its node gave up on"),
+            Err(err) => return warn!(%err, "cannot take a room placement"),
+        }
+        let settings = match vampire_protocol::request::decode(&Bytes::from(create)) {
+            Ok(frame) => match frame.request {
+                Request::CreateRoom(settings) => Ok(settings),
+                other => Err(ApiError::new(
+                    ErrorCode::InvalidRequest,
+                    format!("a placement carried {}", other.op()),
+                )),
+            },
+            Err(rejected) => Err(ApiError::new(rejected.code, rejected.message)),
+        };
+        let outcome = match settings {
+            Ok(settings) => self.create_for(settings, password_hash, &owner).await,
+            Err(err) => Err(err.into()),
+        };
+        let reply = NodeMessage::Created { request, outcome };
+        if let Err(err) = self.registry.publish(&from, messages::encode(&reply)).await {
+            warn!(%err, node = %from, "cannot answer a room placement");
+        }
+    }
+
+    /// Creates a room whose creator is on another node; its owner here is
+    /// a stand-in with the creator's identity, gone once the room exists.
+    async fn create_for(
+        &self,
+        settings: CreateRoom,
+        password_hash: Option<String>,
+        owner: &Owner,
+    ) -> Result<Vec<u8>, Failure> {
+        let stand_in = ClientHandle::new(0, self.limits, owner.identity());
+        let respond = Responder::new(stand_in.clone(), Some(0), None);
+        self.rooms.create(settings, password_hash.map(Arc::from), stand_in.clone(), respond);
+        let mut queued = std::collections::VecDeque::new();
+        let answer = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                stand_in.take_queued(&mut queued);
+                if let Some(frame) = queued.pop_front() {
+                    return frame;
+                }
+                stand_in.queued().await;
+            }
+        })
+        .await;
+        stand_in.close();
+        let Ok(frame) = answer else {
+            return Err(Failure {
+                code: ErrorCode::Internal.as_str().to_owned(),
+                message: "the room was not created in time".to_owned(),
+            });
+        };
+        match ServerMessage::decode(&frame.slice(frame::LENGTH_PREFIX..)) {
+            Ok(ServerMessage::Response { result, .. }) => Ok(result.as_bytes().to_vec()),
+            Ok(ServerMessage::Error { code, message, .. }) => {
+                Err(Failure { code: code.as_str().to_owned(), message })
+            }
+            _ => Err(Failure {
+                code: ErrorCode::Internal.as_str().to_owned(),
+                message: "the room answered its creation oddly".to_owned(),
+            }),
+        }
+    }
+}
+
+/// Answers a client's `create_room` with what the placing node said.
+fn answer_created(answer: NodeMessage, respond: Responder) {
+    match answer {
+        NodeMessage::Created { outcome: Ok(room), .. } => respond.ok(&room),
+        NodeMessage::Created { outcome: Err(failure), .. } => respond.fail(failure.into()),
+        _ => respond.fail(ApiError::new(ErrorCode::Internal, "a placement got a wrong reply")),
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

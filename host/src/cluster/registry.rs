@@ -1,0 +1,294 @@
+//! The registry in Redis: this node's record and heartbeat, its rooms'
+//! listings, the reaper of dead nodes, cluster-wide listings and the load
+//! placement reads. Every function is one or two round trips; callers
+//! decide what a failure means (see [`super::Cluster`]).
+
+use std::collections::{HashMap, HashSet};
+
+use bytes::BytesMut;
+use redis::aio::ConnectionManager;
+use redis::{AsyncCommands, RedisResult, Script};
+use serde::{Deserialize, Serialize};
+use vampire_protocol::msgpack::Writer;
+use vampire_protocol::{RoomId, RoomInfo};
+
+use crate::cluster::keys::Keys;
+use crate::rooms::RoomHandle;
+
+/// What `P:node:{node}` holds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NodeRecord {
+    /// Where clients reach the node.
+    pub address: String,
+    /// Rooms it holds.
+    pub rooms: u64,
+}
+
+/// A node that may take a new room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// Its id.
+    pub node: String,
+    /// Rooms it holds, as `P:load` says.
+    pub load: u64,
+}
+
+/// Removes a node whose key has expired, and its rooms, in one step;
+/// does nothing if the node's key exists again (it came back).
+const REAP: &str = r"
+local p, node = ARGV[1], ARGV[2]
+if redis.call('EXISTS', p .. ':node:' .. node) == 1 then return -1 end
+local rooms = redis.call('HGETALL', p .. ':node-rooms:' .. node)
+for i = 1, #rooms, 2 do
+  redis.call('DEL', p .. ':room:' .. rooms[i])
+  redis.call('ZREM', p .. ':public', rooms[i])
+  redis.call('ZREM', p .. ':public:' .. rooms[i + 1], rooms[i])
+end
+redis.call('DEL', p .. ':node-rooms:' .. node)
+redis.call('SREM', p .. ':nodes', node)
+redis.call('ZREM', p .. ':load', node)
+return #rooms / 2
+";
+
+/// One node's view of the registry.
+#[derive(Clone)]
+pub struct Registry {
+    redis: ConnectionManager,
+    keys: Keys,
+    node: String,
+}
+
+impl Registry {
+    /// The registry of `node`, through `redis`.
+    pub fn new(redis: ConnectionManager, keys: Keys, node: String) -> Registry {
+        Registry { redis, keys, node }
+    }
+
+    /// Writes this node's record only if no live node holds the id.
+    /// Returns whether it did.
+    pub async fn claim(&self, record: &NodeRecord, ttl_ms: u64) -> RedisResult<bool> {
+        let mut redis = self.redis.clone();
+        let body = serde_json::to_string(record).expect("a node record encodes");
+        let set: Option<String> = redis::cmd("SET")
+            .arg(self.keys.node(&self.node))
+            .arg(body)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms)
+            .query_async(&mut redis)
+            .await?;
+        if set.is_some() {
+            // A candidate for placement from now on, with what it holds.
+            redis::pipe()
+                .sadd(self.keys.nodes(), &self.node)
+                .ignore()
+                .zadd(self.keys.load(), &self.node, record.rooms)
+                .ignore()
+                .query_async::<()>(&mut redis)
+                .await?;
+        }
+        Ok(set.is_some())
+    }
+
+    /// Refreshes this node's record and load. Returns `false` when the
+    /// record had expired or vanished (the node was paused past its TTL,
+    /// or Redis lost its data): its rooms must then be written again.
+    pub async fn heartbeat(&self, record: &NodeRecord, ttl_ms: u64) -> RedisResult<bool> {
+        let mut redis = self.redis.clone();
+        let body = serde_json::to_string(record).expect("a node record encodes");
+        let (previous,): (Option<String>,) = redis::pipe()
+            .cmd("SET")
+            .arg(self.keys.node(&self.node))
+            .arg(body)
+            .arg("PX")
+            .arg(ttl_ms)
+            .arg("GET")
+            .cmd("SADD")
+            .arg(self.keys.nodes())
+            .arg(&self.node)
+            .ignore()
+            .cmd("ZADD")
+            .arg(self.keys.load())
+            .arg(record.rooms)
+            .arg(&self.node)
+            .ignore()
+            .query_async(&mut redis)
+            .await?;
+        Ok(previous.is_some())
+    }
+
+    /// Removes this node's record (at shutdown) and its rooms.
+    pub async fn leave(&self) -> RedisResult<()> {
+        let mut redis = self.redis.clone();
+        let _: () = redis.del(self.keys.node(&self.node)).await?;
+        let _: i64 = Script::new(REAP)
+            .arg(self.keys.prefix())
+            .arg(&self.node)
+            .invoke_async(&mut redis)
+            .await?;
+        Ok(())
+    }
+
+    /// Writes the listings of `live` rooms and removes those of `gone`
+    /// ones (`gone` maps a room to its type), in one pipeline.
+    pub async fn write_rooms(
+        &self,
+        live: &[RoomHandle],
+        gone: &HashMap<RoomId, String>,
+    ) -> RedisResult<()> {
+        if live.is_empty() && gone.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        let node_rooms = self.keys.node_rooms(&self.node);
+        for handle in live {
+            let info = handle.info();
+            let id = &info.id;
+            pipe.cmd("SET").arg(self.keys.room(id)).arg(encode_info(&info)).ignore();
+            pipe.cmd("HSET").arg(&node_rooms).arg(id).arg(&info.room_type).ignore();
+            let listed = [self.keys.public(None), self.keys.public(Some(&info.room_type))];
+            for set in listed {
+                if info.public && !info.locked {
+                    pipe.cmd("ZADD").arg(set).arg("NX").arg(handle.created_unix_ms()).arg(id);
+                } else {
+                    pipe.cmd("ZREM").arg(set).arg(id);
+                }
+                pipe.ignore();
+            }
+        }
+        for (id, room_type) in gone {
+            pipe.cmd("DEL").arg(self.keys.room(id)).ignore();
+            pipe.cmd("HDEL").arg(&node_rooms).arg(id).ignore();
+            pipe.cmd("ZREM").arg(self.keys.public(None)).arg(id).ignore();
+            pipe.cmd("ZREM").arg(self.keys.public(Some(room_type))).arg(id).ignore();
+        }
+        let mut redis = self.redis.clone();
+        pipe.query_async::<()>(&mut redis).await
+    }
+
+    /// The rooms the registry lists for this node (id → type): after a
+    /// restart or an outage, those no longer alive are removed.
+    pub async fn registered_rooms(&self) -> RedisResult<HashMap<RoomId, String>> {
+        let mut redis = self.redis.clone();
+        redis.hgetall(self.keys.node_rooms(&self.node)).await
+    }
+
+    /// Removes every node whose key has expired, with its rooms. Returns
+    /// the nodes removed and how many rooms each had.
+    pub async fn reap(&self) -> RedisResult<Vec<(String, i64)>> {
+        let mut redis = self.redis.clone();
+        let nodes: Vec<String> = redis.smembers(self.keys.nodes()).await?;
+        let others: Vec<&String> = nodes.iter().filter(|n| **n != self.node).collect();
+        if others.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for node in &others {
+            pipe.exists(self.keys.node(node));
+        }
+        let alive: Vec<bool> = pipe.query_async(&mut redis).await?;
+        let mut reaped = Vec::new();
+        for (node, alive) in others.into_iter().zip(alive) {
+            if alive {
+                continue;
+            }
+            let rooms: i64 = Script::new(REAP)
+                .arg(self.keys.prefix())
+                .arg(node)
+                .invoke_async(&mut redis)
+                .await?;
+            if rooms >= 0 {
+                reaped.push((node.clone(), rooms));
+            }
+        }
+        Ok(reaped)
+    }
+
+    /// The live nodes that may take a room, with their load.
+    pub async fn candidates(&self) -> RedisResult<Vec<Candidate>> {
+        let mut redis = self.redis.clone();
+        let load: Vec<(String, f64)> = redis.zrange_withscores(self.keys.load(), 0, -1).await?;
+        if load.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for (node, _) in &load {
+            pipe.exists(self.keys.node(node));
+        }
+        let alive: Vec<bool> = pipe.query_async(&mut redis).await?;
+        Ok(load
+            .into_iter()
+            .zip(alive)
+            .filter(|(_, alive)| *alive)
+            .map(|((node, load), _)| Candidate { node, load: load.max(0.0) as u64 })
+            .collect())
+    }
+
+    /// Counts a room placed on `node` before the node's own heartbeat
+    /// does, so a burst of creations spreads.
+    pub async fn add_load(&self, node: &str) -> RedisResult<()> {
+        let mut redis = self.redis.clone();
+        redis.zincr(self.keys.load(), node, 1).await
+    }
+
+    /// Settles who placement request `request` of this node belongs to:
+    /// `taken` by the node asked to create the room, or `cancelled` by
+    /// this node after a timeout. Returns whether `claim` won (the first
+    /// to write wins; the key expires after a minute).
+    pub async fn settle(&self, from: &str, request: u64, claim: &str) -> RedisResult<bool> {
+        let mut redis = self.redis.clone();
+        let set: Option<String> = redis::cmd("SET")
+            .arg(self.keys.placement(from, request))
+            .arg(claim)
+            .arg("NX")
+            .arg("PX")
+            .arg(60_000)
+            .query_async(&mut redis)
+            .await?;
+        Ok(set.is_some())
+    }
+
+    /// Sends `message` to `node`'s inbox. Returns how many subscribers got
+    /// it: 0 when the node is not listening (dead, or reconnecting).
+    pub async fn publish(&self, node: &str, message: Vec<u8>) -> RedisResult<usize> {
+        let mut redis = self.redis.clone();
+        redis.publish(self.keys.inbox(node), message).await
+    }
+
+    /// A page of the cluster's public rooms (of one type, or all), oldest
+    /// first: the rooms' encoded listings, and how many match in all.
+    pub async fn list(
+        &self,
+        room_type: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> RedisResult<(Vec<Vec<u8>>, usize)> {
+        let mut redis = self.redis.clone();
+        let set = self.keys.public(room_type);
+        let (total, ids): (usize, Vec<String>) = redis::pipe()
+            .zcard(&set)
+            .zrange(&set, offset as isize, (offset + limit) as isize - 1)
+            .query_async(&mut redis)
+            .await?;
+        if ids.is_empty() {
+            return Ok((Vec::new(), total));
+        }
+        let keys: Vec<String> = ids.iter().map(|id| self.keys.room(id)).collect();
+        let rooms: Vec<Option<Vec<u8>>> =
+            redis::cmd("MGET").arg(keys).query_async(&mut redis).await?;
+        Ok((rooms.into_iter().flatten().collect(), total))
+    }
+
+    /// The ids of every node registered (alive or not yet reaped).
+    pub async fn nodes(&self) -> RedisResult<HashSet<String>> {
+        let mut redis = self.redis.clone();
+        redis.smembers(self.keys.nodes()).await
+    }
+}
+
+/// A room's listing as the registry keeps it.
+pub fn encode_info(info: &RoomInfo) -> Vec<u8> {
+    let mut buf = BytesMut::with_capacity(info.encoded_size_bound());
+    info.write(&mut Writer::new(&mut buf));
+    buf.to_vec()
+}

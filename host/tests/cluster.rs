@@ -1,0 +1,297 @@
+//! Cluster mode end to end: one real Redis and three server processes on
+//! 127.0.0.1. Rooms created through one node spread over the three; any
+//! node lists the whole cluster and redirects a join to the room's node
+//! with a seat reserved there; a killed node's rooms leave the listings
+//! in time; a paused node comes back without duplicates or hidden rooms;
+//! the nodes ride out Redis going away and coming back.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::{RedisServer, ServerProcess, free_port};
+use vampire_client::{Client, ClientError, CreateRoom, ErrorCode, Event, Incoming, Request, Value};
+
+/// The node TTL the tests run with: a dead node's rooms must leave the
+/// listings within 1.5 times this, plus one reaper round trip.
+const TTL_MS: u64 = 1500;
+
+fn node(redis: &RedisServer, id: &str, extra: serde_json::Value) -> ServerProcess {
+    let port = free_port();
+    let mut cluster = json!({
+        "redisUrl": redis.url(),
+        "advertiseAddress": format!("127.0.0.1:{port}"),
+        "nodeId": id,
+        "nodeTtlMs": TTL_MS,
+    });
+    if let (Some(cluster), Some(extra)) = (cluster.as_object_mut(), extra.as_object()) {
+        cluster.extend(extra.clone());
+    }
+    ServerProcess::start(json!({ "tcpPort": port, "enableUDP": false, "cluster": cluster }))
+}
+
+fn three_nodes(redis: &RedisServer, extra: serde_json::Value) -> [ServerProcess; 3] {
+    ["a", "b", "c"].map(|id| node(redis, id, extra.clone()))
+}
+
+fn kept_room() -> CreateRoom {
+    CreateRoom { auto_dispose: Some(false), ..CreateRoom::default() }
+}
+
+/// Room ids in the listing a node gives, with how often each appears.
+async fn listed(client: &Client) -> BTreeMap<String, usize> {
+    let mut ids = BTreeMap::new();
+    for room in client.list_rooms(None).await.unwrap() {
+        *ids.entry(room.id).or_insert(0) += 1;
+    }
+    ids
+}
+
+/// Waits until `check` holds for `client`'s listing; fails after `limit`.
+async fn listing_until(
+    client: &Client,
+    limit: Duration,
+    what: &str,
+    check: impl Fn(&BTreeMap<String, usize>) -> bool,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        let ids = listed(client).await;
+        if check(&ids) {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < limit, "{what} did not happen within {limit:?}: {ids:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn node_of(room: &str) -> &str {
+    room.split_once('-').unwrap().0
+}
+
+#[tokio::test]
+async fn rooms_spread_listings_span_the_cluster_and_joins_follow_redirects() {
+    let redis = RedisServer::start();
+    let [a, _b, c] = three_nodes(&redis, json!({}));
+    let mut alice = Client::connect(a.addr).await.unwrap();
+
+    let mut rooms = Vec::new();
+    for _ in 0..6 {
+        rooms.push(alice.create_room(kept_room()).await.unwrap().id);
+    }
+    let mut per_node: BTreeMap<&str, usize> = BTreeMap::new();
+    for room in &rooms {
+        *per_node.entry(node_of(room)).or_default() += 1;
+    }
+    assert_eq!(per_node, BTreeMap::from([("a", 2), ("b", 2), ("c", 2)]), "{rooms:?}");
+
+    // Any node lists every room, once.
+    let all: BTreeSet<String> = rooms.iter().cloned().collect();
+    listing_until(&alice, Duration::from_secs(5), "a full listing", |ids| {
+        ids.keys().cloned().collect::<BTreeSet<_>>() == all && ids.values().all(|n| *n == 1)
+    })
+    .await;
+
+    // A room on c, joined from a: the client follows the redirect.
+    let on_c = rooms.iter().find(|room| node_of(room) == "c").unwrap().clone();
+    let joined = alice.join(&on_c, None).await.unwrap();
+    assert_eq!(joined.room.id, on_c);
+    let mut carol = Client::connect(c.addr).await.unwrap();
+    carol.join(&on_c, None).await.unwrap();
+    let event = vampire_tests_wait(&mut alice, |e| matches!(e, Event::MemberJoined { .. })).await;
+    assert!(matches!(event, Event::MemberJoined { room, .. } if room == on_c));
+    // Requests about the room go to its node, events come back.
+    alice.send_message(&on_c, Value::from("hello from a")).await.unwrap();
+    let heard = vampire_tests_wait(&mut carol, |e| matches!(e, Event::RoomMessage { .. })).await;
+    let Event::RoomMessage { data, .. } = heard else { unreachable!() };
+    assert_eq!(data.to_value(), Value::from("hello from a"));
+    alice.leave(&on_c).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_seat_reservation_works_once_holds_its_place_and_expires() {
+    let redis = RedisServer::start();
+    let [a, _b, c] = three_nodes(&redis, json!({ "reservationTtlSecs": 1 }));
+    let owner = Client::connect(c.addr).await.unwrap();
+    let room =
+        owner.create_room(CreateRoom { max_clients: Some(1), ..kept_room() }).await.unwrap().id;
+    assert_eq!(node_of(&room), "c");
+    let bob = Client::connect(a.addr).await.unwrap();
+    let redirect = redirect_for(&bob, &room).await;
+    assert_eq!(redirect.address, format!("127.0.0.1:{}", c.addr.port()));
+
+    // The held seat fills the one-place room for everyone else.
+    let carol = Client::connect(c.addr).await.unwrap();
+    let full = carol.join(&room, None).await.unwrap_err();
+    assert_eq!(full.code(), Some(ErrorCode::RoomFull));
+
+    let at_c = Client::connect(c.addr).await.unwrap();
+    at_c.request(join_with(&room, &redirect.reservation)).await.unwrap();
+    at_c.leave(&room).await.unwrap();
+    let again = at_c.request(join_with(&room, &redirect.reservation)).await.unwrap_err();
+    assert_eq!(again.code(), Some(ErrorCode::NotAuthorized));
+
+    let late = redirect_for(&bob, &room).await;
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let expired = at_c.request(join_with(&room, &late.reservation)).await.unwrap_err();
+    assert_eq!(expired.code(), Some(ErrorCode::NotAuthorized));
+    // Its place is free again.
+    carol.join(&room, None).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_killed_node_leaves_the_listings_within_the_bound() {
+    let redis = RedisServer::start();
+    let [a, _b, c] = three_nodes(&redis, json!({}));
+    let at_c = Client::connect(c.addr).await.unwrap();
+    let mut rooms = BTreeSet::new();
+    for _ in 0..6 {
+        rooms.insert(at_c.create_room(kept_room()).await.unwrap().id);
+    }
+    let survivors: BTreeSet<String> =
+        rooms.iter().filter(|room| node_of(room) != "c").cloned().collect();
+    assert_eq!(survivors.len(), 4, "two rooms on each node: {rooms:?}");
+    let watcher = Client::connect(a.addr).await.unwrap();
+    listing_until(&watcher, Duration::from_secs(5), "every room listed", |ids| ids.len() == 6)
+        .await;
+    c.signal("KILL");
+    let bound = Duration::from_millis(TTL_MS * 3 / 2) + Duration::from_secs(1);
+    let took = listing_until(&watcher, bound, "the dead node's rooms leaving", |ids| {
+        ids.keys().cloned().collect::<BTreeSet<_>>() == survivors
+    })
+    .await;
+    a.wait_for_log("reaped a dead node");
+    println!("a killed node's rooms left the listings after {took:?}");
+    // Its rooms can no longer be joined: nobody answers for node c.
+    let gone = rooms.iter().find(|room| node_of(room) == "c").unwrap();
+    let refused = watcher.join(gone, None).await.unwrap_err();
+    assert_eq!(refused.code(), Some(ErrorCode::RoomNotFound));
+    // New rooms go to the living.
+    let fresh = watcher.create_room(kept_room()).await.unwrap().id;
+    assert_ne!(node_of(&fresh), "c");
+}
+
+#[tokio::test]
+async fn a_paused_node_comes_back_without_duplicate_or_hidden_rooms() {
+    let redis = RedisServer::start();
+    let [a, _b, c] = three_nodes(&redis, json!({}));
+    let at_c = Client::connect(c.addr).await.unwrap();
+    let mut all = BTreeSet::new();
+    for _ in 0..6 {
+        all.insert(at_c.create_room(kept_room()).await.unwrap().id);
+    }
+    let elsewhere: BTreeSet<String> =
+        all.iter().filter(|room| node_of(room) != "c").cloned().collect();
+    let at_a = Client::connect(a.addr).await.unwrap();
+    listing_until(&at_a, Duration::from_secs(5), "all rooms listed", |ids| ids.len() == 6).await;
+
+    c.signal("STOP");
+    listing_until(&at_a, Duration::from_secs(10), "the paused node's rooms leaving", |ids| {
+        ids.keys().cloned().collect::<BTreeSet<_>>() == elsewhere
+    })
+    .await;
+    c.signal("CONT");
+    listing_until(&at_a, Duration::from_secs(10), "the paused node's rooms returning", |ids| {
+        ids.keys().cloned().collect::<BTreeSet<_>>() == all && ids.values().all(|n| *n == 1)
+    })
+    .await;
+    c.wait_for_log("registration had expired");
+    // Still joinable through a redirect, and still the same rooms.
+    let room = all.iter().find(|room| node_of(room) == "c").unwrap();
+    at_a.join(room, None).await.unwrap();
+    // A new room does not reuse an id.
+    let fresh = at_c.create_room(kept_room()).await.unwrap().id;
+    assert!(!all.contains(&fresh));
+}
+
+#[tokio::test]
+async fn the_nodes_ride_out_redis_going_away_and_coming_back() {
+    let mut redis = RedisServer::start();
+    let [a, b, _c] = three_nodes(&redis, json!({}));
+    let at_a = Client::connect(a.addr).await.unwrap();
+    let at_b = Client::connect(b.addr).await.unwrap();
+    let on_a = at_a.create_room(kept_room()).await.unwrap().id;
+    let on_b = at_b.create_room(kept_room()).await.unwrap().id;
+    listing_until(&at_a, Duration::from_secs(5), "both rooms listed", |ids| ids.len() == 2).await;
+
+    redis.stop();
+    a.wait_for_log("the cluster store is unreachable");
+    // Node a serves its own rooms: they are listed, created and joined.
+    listing_until(&at_a, Duration::from_secs(5), "a's own listing", |ids| ids.keys().eq([&on_a]))
+        .await;
+    let local = at_a.create_room(kept_room()).await.unwrap().id;
+    assert_eq!(node_of(&local), "a");
+    at_a.join(&on_a, None).await.unwrap();
+    let elsewhere = at_a.join(&on_b, None).await.unwrap_err();
+    assert_eq!(elsewhere.code(), Some(ErrorCode::ServerBusy));
+
+    // Redis comes back empty: every node writes its rooms again.
+    redis.restart();
+    a.wait_for_log("reachable again");
+    let expected: BTreeSet<String> = [on_a, on_b.clone(), local].into_iter().collect();
+    listing_until(&at_a, Duration::from_secs(10), "the whole listing again", |ids| {
+        ids.keys().cloned().collect::<BTreeSet<_>>() == expected
+    })
+    .await;
+    at_a.join(&on_b, None).await.unwrap();
+}
+
+#[test]
+fn redis_unreachable_at_start_is_a_clear_error() {
+    let dir = support::temp_dir("cluster");
+    let config = dir.join("server.json");
+    std::fs::write(
+        &config,
+        json!({
+            "bindAddress": "127.0.0.1",
+            "tcpPort": 0,
+            "enableUDP": false,
+            "pluginsDir": dir.join("plugins"),
+            "cluster": {
+                "redisUrl": format!("redis://127.0.0.1:{}", free_port()),
+                "advertiseAddress": "127.0.0.1:7777",
+            },
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let output =
+        std::process::Command::new(support::BINARY).arg("--config").arg(&config).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot reach Redis"), "{stderr}");
+}
+
+/// A `join` of `room` that a node answers with a redirect.
+async fn redirect_for(client: &Client, room: &str) -> vampire_client::Redirect {
+    match client.request(join_with(room, "")).await {
+        Err(ClientError::Redirect(redirect)) => *redirect,
+        other => panic!("expected a redirect, got {other:?}"),
+    }
+}
+
+/// A raw `join` with a seat reservation (none when empty).
+fn join_with(room: &str, reservation: &str) -> Request {
+    Request::Join {
+        room: room.to_owned(),
+        password: None,
+        invite: None,
+        options: None,
+        reservation: (!reservation.is_empty()).then(|| reservation.to_owned()),
+    }
+}
+
+/// Reads events until one matches, failing after ten seconds.
+async fn vampire_tests_wait(client: &mut Client, matches: impl Fn(&Event) -> bool) -> Event {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match client.next_event_within(left).await {
+            Some(Incoming::Event(event)) if matches(&event) => return event,
+            Some(_) => continue,
+            None => panic!("the awaited event did not come"),
+        }
+    }
+}
