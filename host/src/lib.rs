@@ -18,6 +18,8 @@
 //!   variables, and the generic room.
 //! - [`plugins`]: WebAssembly room plugins: runtime (deadlines, memory
 //!   cap), ABI, host imports, loader, plugin-backed rooms.
+//! - [`cluster`]: cluster mode: the registry in Redis, room placement,
+//!   redirects with seat reservations, the reaper of dead nodes.
 //! - [`server`]: binds and runs everything, with graceful shutdown.
 //! - [`error`]: [`ApiError`], the failure a client is told about.
 //! - [`logging`]: `tracing` set-up and throttles for repeated warnings.

@@ -52,6 +52,11 @@ impl Listing {
         lock(&self.info).clone()
     }
 
+    /// Reads what listings show without copying it.
+    pub fn read<T>(&self, read: impl FnOnce(&RoomInfo) -> T) -> T {
+        read(&lock(&self.info))
+    }
+
     /// Changes what listings show.
     pub fn update(&self, change: impl FnOnce(&mut RoomInfo)) {
         let mut info = lock(&self.info);
@@ -395,25 +400,28 @@ impl RoomManager {
         limit: Option<usize>,
         respond: Responder,
     ) {
-        let mut rooms: Vec<(u64, RoomInfo)> = self
-            .index
-            .handles()
-            .into_iter()
-            .map(|handle| (handle.serial, handle.listing.get()))
-            .filter(|(_, room)| room.public && !room.locked)
-            .filter(|(_, room)| room_type.is_none_or(|t| room.room_type == t))
+        // Only the page's listings are copied: matching and ordering read
+        // them in place.
+        let mut rooms: Vec<(u64, Arc<Listing>)> = lock(&self.index.rooms)
+            .values()
+            .filter(|handle| {
+                handle.listing.read(|room| {
+                    room.public && !room.locked && room_type.is_none_or(|t| room.room_type == t)
+                })
+            })
+            .map(|handle| (handle.serial, handle.listing.clone()))
             .collect();
-        rooms.sort_by_key(|(serial, _)| *serial);
+        rooms.sort_unstable_by_key(|(serial, _)| *serial);
         let total = rooms.len();
         let limit = limit.unwrap_or(MAX_LISTED_ROOMS).min(MAX_LISTED_ROOMS);
         // Keep what fits in one frame.
         let budget = respond.client().max_frame_bytes().saturating_sub(256);
         let mut size = 0;
-        let page: Vec<&RoomInfo> = rooms
+        let page: Vec<RoomInfo> = rooms
             .iter()
             .skip(offset)
             .take(limit)
-            .map(|(_, room)| room)
+            .map(|(_, listing)| listing.get())
             .take_while(|room| {
                 size += room.encoded_size_bound();
                 size <= budget
