@@ -105,12 +105,10 @@ fn main() -> anyhow::Result<()> {
         }
 
         let client = Client::connect(plain.addr).await?;
-        let open = client.create_room(CreateRoom::default()).await?.id;
+        let kept = CreateRoom { auto_dispose: Some(false), ..CreateRoom::default() };
+        let open = client.create_room(kept.clone()).await?.id;
         let guarded = client
-            .create_room(CreateRoom {
-                password: Some("correct horse".into()),
-                ..CreateRoom::default()
-            })
+            .create_room(CreateRoom { password: Some("correct horse".into()), ..kept })
             .await?
             .id;
         println!();
