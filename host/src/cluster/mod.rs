@@ -72,10 +72,10 @@ pub struct Cluster {
     /// Our requests to other nodes waiting for their reply.
     pending: Mutex<HashMap<u64, oneshot::Sender<NodeMessage>>>,
     next_request: AtomicU64,
-    /// Rooms other nodes asked this one to create, not yet created: part
-    /// of the load the heartbeat reports, so a burst of placements is
-    /// not forgotten between a placement and the room's creation.
-    incoming: AtomicU64,
+    /// Held while this node writes its load to Redis and while it
+    /// creates a room (after counting it there first), so a heartbeat
+    /// never writes a count older than a creation already announced.
+    load_lock: tokio::sync::Mutex<()>,
     /// Whether Redis answered the last heartbeat.
     healthy: AtomicBool,
     /// Asks the writer to write every room again.
@@ -149,7 +149,7 @@ impl Cluster {
             limits,
             pending: Mutex::default(),
             next_request: AtomicU64::new(1),
-            incoming: AtomicU64::new(0),
+            load_lock: tokio::sync::Mutex::new(()),
             healthy: AtomicBool::new(true),
             resync: Notify::new(),
         }))
@@ -205,7 +205,7 @@ impl Cluster {
         respond: Responder,
     ) {
         let Some(target) = self.choose_node().await else {
-            return self.rooms.create(request, password_hash, owner, respond);
+            return self.create_locally(request, password_hash, owner, respond).await;
         };
         let (number, mut reply) = self.new_request();
         let message = NodeMessage::Create {
@@ -221,7 +221,7 @@ impl Cluster {
             // Nobody received it, so nobody creates it: here, then.
             self.forget(number);
             debug!(node = %target, "the chosen node is not listening; the room is created here");
-            return self.rooms.create(request, password_hash, owner, respond);
+            return self.create_locally(request, password_hash, owner, respond).await;
         }
         let timeout = self.config.request_timeout();
         if let Ok(Ok(answer)) = tokio::time::timeout(timeout, &mut reply).await {
@@ -231,7 +231,7 @@ impl Cluster {
             Ok(true) => {
                 self.forget(number);
                 warn!(node = %target, "a node did not answer a room placement in time; the room is created here");
-                self.rooms.create(request, password_hash, owner, respond);
+                self.create_locally(request, password_hash, owner, respond).await;
             }
             Ok(false) => match tokio::time::timeout(timeout, reply).await {
                 Ok(Ok(answer)) => answer_created(answer, respond),
@@ -254,6 +254,27 @@ impl Cluster {
         }
     }
 
+    /// Creates a room on this node, having first counted it in this
+    /// node's load in Redis: whoever places the next room sees it, even
+    /// before the room exists.
+    async fn create_locally(
+        &self,
+        request: CreateRoom,
+        password_hash: Option<Arc<str>>,
+        owner: ClientHandle,
+        respond: Responder,
+    ) {
+        let _counting = self.load_lock.lock().await;
+        if self.healthy() {
+            let load = self.rooms.room_load() as u64 + 1;
+            if let Err(err) = self.registry.set_load(load).await {
+                debug!(%err, "cannot count a new room in this node's load");
+            }
+        }
+        // Counts the room in `room_load` before the lock is released.
+        self.rooms.create(request, password_hash, owner, respond);
+    }
+
     /// The node a new room goes to, `None` for this one.
     async fn choose_node(&self) -> Option<String> {
         if !self.healthy() {
@@ -269,9 +290,6 @@ impl Cluster {
         } else {
             lightest.first()?.to_string()
         };
-        // Counted now, so the next placement sees it before the node's
-        // heartbeat does.
-        let _ = self.registry.add_load(&chosen).await;
         (chosen != self.node).then_some(chosen)
     }
 
@@ -406,9 +424,12 @@ impl Cluster {
     }
 
     async fn beat(&self) {
+        // Counted under the lock: a creation either is in the count or
+        // announces itself after this write.
+        let _counting = self.load_lock.lock().await;
         let record = NodeRecord {
             address: self.config.advertise_address.clone(),
-            rooms: self.rooms.room_load() as u64 + self.incoming.load(Ordering::Relaxed),
+            rooms: self.rooms.room_load() as u64,
         };
         match self.registry.heartbeat(&record, self.config.node_ttl_ms).await {
             Ok(still_registered) => {
@@ -556,14 +577,10 @@ impl Cluster {
             }
             return;
         }
-        if matches!(message, NodeMessage::Create { .. }) {
-            self.incoming.fetch_add(1, Ordering::Relaxed);
-        }
         tokio::spawn(async move {
             match message {
                 NodeMessage::Create { request, from, create, password_hash, owner } => {
                     self.create_here(request, from, create, password_hash, owner).await;
-                    self.incoming.fetch_sub(1, Ordering::Relaxed);
                 }
                 NodeMessage::Reserve { request, from, room, user_id } => {
                     let outcome = match self.rooms.get(&room) {
@@ -631,7 +648,8 @@ impl Cluster {
     ) -> Result<Vec<u8>, Failure> {
         let stand_in = ClientHandle::new(0, self.limits, owner.identity());
         let respond = Responder::new(stand_in.clone(), Some(0), None);
-        self.rooms.create(settings, password_hash.map(Arc::from), stand_in.clone(), respond);
+        self.create_locally(settings, password_hash.map(Arc::from), stand_in.clone(), respond)
+            .await;
         let mut queued = std::collections::VecDeque::new();
         let answer = tokio::time::timeout(Duration::from_secs(30), async {
             loop {

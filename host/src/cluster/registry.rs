@@ -224,11 +224,10 @@ impl Registry {
             .collect())
     }
 
-    /// Counts a room placed on `node` before the node's own heartbeat
-    /// does, so a burst of creations spreads.
-    pub async fn add_load(&self, node: &str) -> RedisResult<()> {
+    /// Sets this node's load: the rooms it holds or is creating.
+    pub async fn set_load(&self, rooms: u64) -> RedisResult<()> {
         let mut redis = self.redis.clone();
-        redis.zincr(self.keys.load(), node, 1).await
+        redis.zadd(self.keys.load(), &self.node, rooms).await
     }
 
     /// Settles who placement request `request` of this node belongs to:
