@@ -228,15 +228,7 @@ pub async fn chat(
             members.push(Conn::open(addr).await?);
         }
         for member in &mut members {
-            member
-                .request(Request::Join {
-                    room: room.clone(),
-                    password: None,
-                    invite: None,
-                    options: None,
-                    reservation: None,
-                })
-                .await?;
+            member.request(Request::join(room.clone())).await?;
         }
         conns.extend(members.into_iter().map(|conn| (conn, room.clone())));
     }
@@ -411,14 +403,7 @@ pub async fn invoke(
         conns.push(Conn::open(addr).await?);
     }
     for conn in &mut conns {
-        conn.request(Request::Join {
-            room: room.clone(),
-            password: None,
-            invite: None,
-            options: None,
-            reservation: None,
-        })
-        .await?;
+        conn.request(Request::join(room.clone())).await?;
     }
     let before = stats::process_usage(&server_pid.to_string())?;
     let started = Instant::now();

@@ -170,18 +170,7 @@ pub async fn run(addr: SocketAddr, pid: u32, params: SoakParams) -> anyhow::Resu
 /// A raw connection that joins `room` and never reads again.
 async fn never_reading_member(addr: SocketAddr, room: &str) -> anyhow::Result<TcpStream> {
     let mut socket = TcpStream::connect(addr).await?;
-    socket
-        .write_all(
-            &Request::Join {
-                room: room.to_owned(),
-                password: None,
-                invite: None,
-                options: None,
-                reservation: None,
-            }
-            .encode(Some(1)),
-        )
-        .await?;
+    socket.write_all(&Request::join(room.to_owned()).encode(Some(1))).await?;
     Ok(socket)
 }
 

@@ -240,27 +240,12 @@ async fn the_nodes_ride_out_redis_going_away_and_coming_back() {
 
 #[test]
 fn redis_unreachable_at_start_is_a_clear_error() {
-    let dir = support::temp_dir("cluster");
-    let config = dir.join("server.json");
-    std::fs::write(
-        &config,
-        json!({
-            "bindAddress": "127.0.0.1",
-            "tcpPort": 0,
-            "enableUDP": false,
-            "pluginsDir": dir.join("plugins"),
-            "cluster": {
-                "redisUrl": format!("redis://127.0.0.1:{}", free_port()),
-                "advertiseAddress": "127.0.0.1:7777",
-            },
-        })
-        .to_string(),
-    )
-    .unwrap();
-    let output =
-        std::process::Command::new(support::BINARY).arg("--config").arg(&config).output().unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = support::refused_start(json!({
+        "cluster": {
+            "redisUrl": format!("redis://127.0.0.1:{}", free_port()),
+            "advertiseAddress": "127.0.0.1:7777",
+        },
+    }));
     assert!(stderr.contains("cannot reach Redis"), "{stderr}");
 }
 
@@ -274,13 +259,11 @@ async fn redirect_for(client: &Client, room: &str) -> vampire_client::Redirect {
 
 /// A raw `join` with a seat reservation (none when empty).
 fn join_with(room: &str, reservation: &str) -> Request {
-    Request::Join {
-        room: room.to_owned(),
-        password: None,
-        invite: None,
-        options: None,
-        reservation: (!reservation.is_empty()).then(|| reservation.to_owned()),
+    let mut join = Request::join(room);
+    if let Request::Join { reservation: held, .. } = &mut join {
+        *held = (!reservation.is_empty()).then(|| reservation.to_owned());
     }
+    join
 }
 
 /// Reads events until one matches, failing after ten seconds.

@@ -87,18 +87,7 @@ async fn a_reader_that_pipelines_large_answers_and_never_reads_is_dropped() {
         owner.set_variable(&room, &format!("v{i}"), "x".repeat(60_000), Some(false)).await.unwrap();
     }
     let mut reader = never_reading(&server).await;
-    send(
-        &mut reader,
-        Request::Join {
-            room: room.clone(),
-            password: None,
-            invite: None,
-            options: None,
-            reservation: None,
-        },
-        1,
-    )
-    .await;
+    send(&mut reader, Request::join(room.clone()), 1).await;
     wait_for_members(&owner, &room, 2).await;
     // 200 answers of 420 KB would be 84 MB.
     for id in 2..202 {
@@ -117,18 +106,7 @@ async fn a_plugin_broadcasting_large_values_to_a_member_that_never_reads() {
     let room = owner.create_room(kept("faulty")).await.unwrap().id;
     owner.join(&room, None).await.unwrap();
     let mut silent = never_reading(&server).await;
-    send(
-        &mut silent,
-        Request::Join {
-            room: room.clone(),
-            password: None,
-            invite: None,
-            options: None,
-            reservation: None,
-        },
-        1,
-    )
-    .await;
+    send(&mut silent, Request::join(room.clone()), 1).await;
     wait_for_members(&owner, &room, 2).await;
     let mut events = owner.take_event_stream();
     let drain = tokio::spawn(async move { while events.recv().await.is_some() {} });

@@ -49,6 +49,12 @@ fn trusting(ca_file: &Path) -> ConnectOptions {
     }
 }
 
+/// Connects to `server` trusting `certificates`' CA, and pings.
+async fn served(server: &ServerProcess, certificates: &Certificates) {
+    let client = Client::connect_with(server.addr, trusting(&certificates.ca_file)).await.unwrap();
+    client.ping().await.unwrap();
+}
+
 /// A server on TLS with the first certificate installed.
 fn tls_server(folder: &Path, certificates: &Certificates) -> ServerProcess {
     let (cert_file, key_file) = (folder.join("server.pem"), folder.join("server.key"));
@@ -119,12 +125,7 @@ async fn a_plain_tcp_client_is_refused_with_a_clear_log_line() {
     server.wait_for_log("TLS handshake timed out");
 
     // The port still serves TLS clients.
-    Client::connect_with(server.addr, trusting(&first.ca_file))
-        .await
-        .unwrap()
-        .ping()
-        .await
-        .unwrap();
+    served(&server, &first).await;
 }
 
 #[tokio::test]
@@ -139,12 +140,7 @@ async fn a_renewed_certificate_is_used_without_a_restart() {
     let second = issue(&folder, "second");
     install(&second, &folder.join("server.pem"), &folder.join("server.key"));
     server.wait_for_log("TLS certificate reloaded (the files changed)");
-    Client::connect_with(server.addr, trusting(&second.ca_file))
-        .await
-        .unwrap()
-        .ping()
-        .await
-        .unwrap();
+    served(&server, &second).await;
     assert!(Client::connect_with(server.addr, trusting(&first.ca_file)).await.is_err());
     // The connection made with the first certificate goes on.
     kept.ping().await.unwrap();
@@ -152,12 +148,7 @@ async fn a_renewed_certificate_is_used_without_a_restart() {
     // A broken renewal is logged and the certificate in use stays.
     std::fs::write(folder.join("server.pem"), "not a certificate").unwrap();
     server.wait_for_log("holds no certificate");
-    Client::connect_with(server.addr, trusting(&second.ca_file))
-        .await
-        .unwrap()
-        .ping()
-        .await
-        .unwrap();
+    served(&server, &second).await;
 
     // SIGHUP reloads too.
     let third = issue(&folder, "third");
@@ -168,32 +159,14 @@ async fn a_renewed_certificate_is_used_without_a_restart() {
         .unwrap();
     assert!(status.success());
     server.wait_for_log("TLS certificate reloaded (SIGHUP)");
-    Client::connect_with(server.addr, trusting(&third.ca_file))
-        .await
-        .unwrap()
-        .ping()
-        .await
-        .unwrap();
+    served(&server, &third).await;
 }
 
 #[test]
 fn a_missing_certificate_stops_the_server_with_a_clear_message() {
     let folder = support::temp_dir("tls");
-    let config = folder.join("server.json");
-    std::fs::write(
-        &config,
-        json!({
-            "bindAddress": "127.0.0.1",
-            "tcpPort": 0,
-            "pluginsDir": folder.join("plugins"),
-            "tls": { "certFile": folder.join("absent.pem"), "keyFile": folder.join("absent.key") },
-        })
-        .to_string(),
-    )
-    .unwrap();
-    let output =
-        std::process::Command::new(support::BINARY).arg("--config").arg(&config).output().unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = support::refused_start(json!({
+        "tls": { "certFile": folder.join("absent.pem"), "keyFile": folder.join("absent.key") },
+    }));
     assert!(stderr.contains("tls.certFile"), "{stderr}");
 }

@@ -156,6 +156,18 @@ impl Request {
         "authenticate",
     ];
 
+    /// A plain `join` of `room`: no password, invite, options or seat
+    /// reservation.
+    pub fn join(room: impl Into<RoomId>) -> Request {
+        Request::Join {
+            room: room.into(),
+            password: None,
+            invite: None,
+            options: None,
+            reservation: None,
+        }
+    }
+
     /// The room this request is about, if it is about one.
     pub fn room(&self) -> Option<&str> {
         match self {

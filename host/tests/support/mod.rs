@@ -174,6 +174,25 @@ impl Drop for ServerProcess {
     }
 }
 
+/// Runs the binary with `config` (127.0.0.1, port 0 and an empty plugins
+/// folder unless it says otherwise), expecting it to refuse to start;
+/// returns what it wrote to standard error.
+pub fn refused_start(config: serde_json::Value) -> String {
+    let dir = temp_dir("refused");
+    let mut full = serde_json::json!({
+        "bindAddress": "127.0.0.1",
+        "tcpPort": 0,
+        "enableUDP": false,
+        "pluginsDir": dir.join("plugins"),
+    });
+    merge(&mut full, &config);
+    let path = dir.join("server.json");
+    std::fs::write(&path, full.to_string()).unwrap();
+    let output = Command::new(BINARY).arg("--config").arg(&path).output().unwrap();
+    assert!(!output.status.success(), "the server started with {full}");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 /// Where a server's plugin folder should be when a test writes its own.
 pub fn empty_plugins_folder() -> PathBuf {
     temp_dir("plugins")
