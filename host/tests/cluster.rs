@@ -207,6 +207,36 @@ async fn a_paused_node_comes_back_without_duplicate_or_hidden_rooms() {
 }
 
 #[tokio::test]
+async fn a_node_restarted_under_its_id_lists_no_stale_rooms_and_places_again() {
+    let redis = RedisServer::start();
+    let [a, b, _c] = three_nodes(&redis, json!({}));
+    let at_a = Client::connect(a.addr).await.unwrap();
+    let mut before = BTreeSet::new();
+    for _ in 0..3 {
+        before.insert(at_a.create_room(kept_room()).await.unwrap().id);
+    }
+    drop(at_a);
+    a.signal("KILL");
+    drop(a);
+    // The same id again, at once: it waits for its old key to expire.
+    let a = node(&redis, "a", json!({}));
+    let at_b = Client::connect(b.addr).await.unwrap();
+    let survivors: BTreeSet<String> =
+        before.iter().filter(|room| node_of(room) != "a").cloned().collect();
+    listing_until(&at_b, Duration::from_secs(5), "the old node's rooms leaving", |ids| {
+        ids.keys().cloned().collect::<BTreeSet<_>>() == survivors
+    })
+    .await;
+    // Placements from the new run are not mistaken for the old run's.
+    let at_a = Client::connect(a.addr).await.unwrap();
+    for _ in 0..3 {
+        at_a.create_room(kept_room()).await.unwrap();
+    }
+    listing_until(&at_b, Duration::from_secs(5), "the new rooms listed", |ids| ids.len() == 5)
+        .await;
+}
+
+#[tokio::test]
 async fn the_nodes_ride_out_redis_going_away_and_coming_back() {
     let mut redis = RedisServer::start();
     let [a, b, _c] = three_nodes(&redis, json!({}));

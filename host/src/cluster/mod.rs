@@ -52,7 +52,7 @@ use keys::{Keys, node_of};
 use messages::{Failure, NodeMessage, Owner, Seat};
 use registry::{NodeRecord, Registry};
 
-/// How often the writer copies changed listings to Redis.
+/// How often, at most, the writer copies changed listings to Redis.
 const WRITE_EVERY: Duration = Duration::from_millis(50);
 
 /// How long a node waits before it tries its inbox connection again.
@@ -138,6 +138,12 @@ impl Cluster {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        // Request numbers name placement keys, which outlive a restart of
+        // this node by up to a minute: each run starts at a random place.
+        let mut start = [0u8; 8];
+        getrandom::fill(&mut start)
+            .map_err(|_| anyhow::anyhow!("the system's random source failed"))?;
+        let first_request = u64::from_le_bytes(start) >> 1;
         rooms.set_id_prefix(format!("{node}-"));
         info!(node = %node, address = %config.advertise_address, "joined the cluster");
         Ok(Arc::new(Cluster {
@@ -148,7 +154,7 @@ impl Cluster {
             rooms,
             limits,
             pending: Mutex::default(),
-            next_request: AtomicU64::new(1),
+            next_request: AtomicU64::new(first_request),
             load_lock: tokio::sync::Mutex::new(()),
             healthy: AtomicBool::new(true),
             resync: Notify::new(),
@@ -463,9 +469,12 @@ impl Cluster {
         // Rooms this node has written and their types, to remove them.
         let mut written: HashMap<RoomId, String> = HashMap::new();
         let mut full = false;
-        let mut ticks = tokio::time::interval(WRITE_EVERY);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // A change is written at once, unless the last write was less than
+        // WRITE_EVERY ago: then with whatever else changed meanwhile.
+        let mut last_write = tokio::time::Instant::now() - WRITE_EVERY;
         loop {
+            let due = last_write + WRITE_EVERY;
+            let pending = full || !dirty.is_empty();
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 changed = listings.recv() => match changed {
@@ -473,20 +482,26 @@ impl Cluster {
                     None => return,
                 },
                 () = self.resync.notified() => full = true,
-                _ = ticks.tick() => {
-                    if !self.healthy() {
-                        // Written in full once Redis is back.
-                        dirty.clear();
-                        continue;
-                    }
-                    if full {
-                        dirty.clear();
-                        full = self.write_all(&mut written).await.is_err();
-                    } else if !dirty.is_empty() {
-                        let changed: Vec<RoomId> = dirty.drain().collect();
-                        full = self.write_changed(changed, &mut written).await.is_err();
-                    }
-                }
+                () = tokio::time::sleep_until(due), if pending => {}
+            }
+            if tokio::time::Instant::now() < due || !full && dirty.is_empty() {
+                continue;
+            }
+            while let Ok(room) = listings.try_recv() {
+                dirty.insert(room);
+            }
+            last_write = tokio::time::Instant::now();
+            if !self.healthy() {
+                // Written in full once Redis is back.
+                dirty.clear();
+                continue;
+            }
+            if full {
+                dirty.clear();
+                full = self.write_all(&mut written).await.is_err();
+            } else {
+                let changed: Vec<RoomId> = dirty.drain().collect();
+                full = self.write_changed(changed, &mut written).await.is_err();
             }
         }
     }
