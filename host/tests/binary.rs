@@ -99,7 +99,13 @@ fn refused_plugins_are_logged_with_the_file_and_the_problem() {
     std::fs::create_dir_all(&plugins).unwrap();
     std::fs::write(plugins.join("empty.wasm"), b"\0asm\x01\0\0\0").unwrap();
     std::fs::write(plugins.join("junk.wasm"), b"definitely not wasm").unwrap();
+    // Any free ports: the default ones belong to the test of the defaults,
+    // which runs at the same time.
+    let config = dir.join("server.json");
+    std::fs::write(&config, r#"{"tcpPort": 0, "udpPort": 0, "bindAddress": "127.0.0.1"}"#).unwrap();
     let mut child = Command::new(BINARY)
+        .arg("--config")
+        .arg(&config)
         .current_dir(&dir)
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")

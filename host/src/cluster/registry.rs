@@ -3,7 +3,7 @@
 //! placement reads. Every function is one or two round trips; callers
 //! decide what a failure means (see [`super::Cluster`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use bytes::BytesMut;
 use redis::aio::ConnectionManager;
@@ -276,12 +276,6 @@ impl Registry {
         let rooms: Vec<Option<Vec<u8>>> =
             redis::cmd("MGET").arg(keys).query_async(&mut redis).await?;
         Ok((rooms.into_iter().flatten().collect(), total))
-    }
-
-    /// The ids of every node registered (alive or not yet reaped).
-    pub async fn nodes(&self) -> RedisResult<HashSet<String>> {
-        let mut redis = self.redis.clone();
-        redis.smembers(self.keys.nodes()).await
     }
 }
 
