@@ -283,3 +283,24 @@ async fn signing_in_again_closes_the_older_connection() {
     second.ping().await.unwrap();
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_connection_ends_when_its_token_expires() {
+    let server = TestServer::start_with(|config| {
+        with_tokens(config);
+        config.auth.leeway_secs = 0;
+    })
+    .await;
+    let short = signed(SECRET, json!({"sub": "alice", "exp": now() + 2, "aud": "game"}));
+    let mut alice = connect_as(&server, short).await.unwrap();
+    alice.ping().await.unwrap();
+    match alice.next_event_within(Duration::from_secs(5)).await {
+        Some(Incoming::Error { code, message }) => {
+            assert_eq!(code, ErrorCode::NotAuthenticated);
+            assert!(message.contains("expired"), "{message}");
+        }
+        other => panic!("expected not_authenticated at expiry, got {other:?}"),
+    }
+    closed(&alice).await;
+    server.stop().await;
+}

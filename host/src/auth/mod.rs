@@ -15,6 +15,7 @@ pub mod password;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
 use vampire_protocol::{ErrorCode, Payload, SessionId};
@@ -32,6 +33,16 @@ pub const MAX_USER_ID_BYTES: usize = 128;
 
 /// Longest display name (`name`) kept, in characters; a longer one is cut.
 pub const MAX_NAME_CHARS: usize = 64;
+
+/// What a valid token proves.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// Who the client is.
+    pub identity: Identity,
+    /// When the token stops being valid (its `exp` plus the leeway): the
+    /// server closes the connection then.
+    pub valid_until: SystemTime,
+}
 
 /// Checks tokens against the configured key and rules.
 pub struct Authenticator {
@@ -98,7 +109,7 @@ impl Authenticator {
     /// `not_authenticated`, saying in a few words what is wrong (expired,
     /// not yet valid, bad signature, wrong audience or issuer, malformed,
     /// no user id); never quoting the token.
-    pub fn verify(&self, token: &str) -> Result<Identity, ApiError> {
+    pub fn verify(&self, token: &str) -> Result<Verified, ApiError> {
         let refuse =
             |why: &str| ApiError::new(ErrorCode::NotAuthenticated, format!("token refused: {why}"));
         if token.len() > MAX_TOKEN_BYTES {
@@ -142,9 +153,16 @@ impl Authenticator {
             Some(serde_json::Value::String(role)) => role == &self.operator_role,
             _ => false,
         };
+        // Required and checked by the validation: a number in the future.
+        let exp = claims.get("exp").and_then(serde_json::Value::as_u64).unwrap_or(0);
+        let valid_until =
+            UNIX_EPOCH + Duration::from_secs(exp.saturating_add(self.validation.leeway));
         let claims =
             Payload::encode(&claims).map_err(|_| refuse("its claims cannot be carried"))?;
-        Ok(Identity { user_id: Some(user_id), name, claims, operator })
+        Ok(Verified {
+            identity: Identity { user_id: Some(user_id), name, claims, operator },
+            valid_until,
+        })
     }
 }
 

@@ -24,6 +24,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tracing::{debug, info};
 use vampire_protocol::{ErrorCode, Request, RoomId, SessionId, request};
 
+use crate::auth::Verified;
 use crate::error::ApiError;
 use crate::net::NetContext;
 use crate::outbound::{ClientHandle, Responder};
@@ -275,7 +276,8 @@ impl Session {
             ));
         }
         match auth.verify(token) {
-            Ok(identity) => {
+            Ok(Verified { identity, valid_until }) => {
+                close_when_expired(self.client.clone(), valid_until);
                 let user_id = identity.user_id.clone().unwrap_or_default();
                 let user_name = identity.name.clone();
                 info!(session = self.id(), user = %user_id, operator = identity.operator, "client authenticated");
@@ -325,4 +327,24 @@ impl Session {
             }
         }
     }
+}
+
+/// Closes `client`'s connection with `not_authenticated` when its token
+/// stops being valid: a token proves who the client is only until its
+/// `exp`, so a connection does not outlive it. The watch ends with the
+/// connection.
+fn close_when_expired(client: ClientHandle, valid_until: std::time::SystemTime) {
+    let left = valid_until.duration_since(std::time::SystemTime::now()).unwrap_or_default();
+    tokio::spawn(async move {
+        tokio::select! {
+            () = client.closing() => {}
+            () = tokio::time::sleep(left) => {
+                info!(session = client.session(), "token expired, closing");
+                client.close_with(
+                    ErrorCode::NotAuthenticated,
+                    "your token has expired: connect again with a fresh one",
+                );
+            }
+        }
+    });
 }
