@@ -18,7 +18,18 @@ use vampire_client::{Client, ClientError, CreateRoom, ErrorCode, Event, Incoming
 /// listings within 1.5 times this, plus one reaper round trip.
 const TTL_MS: u64 = 1500;
 
+/// Node `id`, with `extra` merged into its `cluster` section.
 fn node(redis: &RedisServer, id: &str, extra: serde_json::Value) -> ServerProcess {
+    node_with_limits(redis, id, extra, json!({}))
+}
+
+/// Node `id`, with `extra` in its `cluster` section and `limits`.
+fn node_with_limits(
+    redis: &RedisServer,
+    id: &str,
+    extra: serde_json::Value,
+    limits: serde_json::Value,
+) -> ServerProcess {
     let port = free_port();
     let mut cluster = json!({
         "redisUrl": redis.url(),
@@ -29,7 +40,12 @@ fn node(redis: &RedisServer, id: &str, extra: serde_json::Value) -> ServerProces
     if let (Some(cluster), Some(extra)) = (cluster.as_object_mut(), extra.as_object()) {
         cluster.extend(extra.clone());
     }
-    ServerProcess::start(json!({ "tcpPort": port, "enableUDP": false, "cluster": cluster }))
+    ServerProcess::start(json!({
+        "tcpPort": port,
+        "enableUDP": false,
+        "cluster": cluster,
+        "limits": limits,
+    }))
 }
 
 fn three_nodes(redis: &RedisServer, extra: serde_json::Value) -> [ServerProcess; 3] {
@@ -139,6 +155,23 @@ async fn a_seat_reservation_works_once_holds_its_place_and_expires() {
     assert_eq!(expired.code(), Some(ErrorCode::NotAuthorized));
     // Its place is free again.
     carol.join(&room, None).await.unwrap();
+}
+
+#[tokio::test]
+async fn rooms_placed_elsewhere_count_against_the_creators_quota() {
+    let redis = RedisServer::start();
+    let limits = json!({ "maxRoomsPerConnection": 2 });
+    let [a, _b, _c] =
+        ["a", "b", "c"].map(|id| node_with_limits(&redis, id, json!({}), limits.clone()));
+    let alice = Client::connect(a.addr).await.unwrap();
+    let first = alice.create_room(kept_room()).await.unwrap().id;
+    let second = alice.create_room(kept_room()).await.unwrap().id;
+    assert_ne!(node_of(&first), node_of(&second), "placed on two nodes");
+    let third = alice.create_room(kept_room()).await.unwrap_err();
+    assert_eq!(third.code(), Some(ErrorCode::QuotaExceeded));
+    // Another connection has its own quota.
+    let bob = Client::connect(a.addr).await.unwrap();
+    bob.create_room(kept_room()).await.unwrap();
 }
 
 #[tokio::test]

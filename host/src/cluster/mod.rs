@@ -213,6 +213,18 @@ impl Cluster {
         let Some(target) = self.choose_node().await else {
             return self.create_locally(request, password_hash, owner, respond).await;
         };
+        // A room placed elsewhere counts against this connection's quota
+        // until the connection ends (this node does not see it end), so
+        // one client cannot fill the cluster through placements.
+        if !owner.reserve_room() {
+            return respond.fail(ApiError::new(
+                ErrorCode::QuotaExceeded,
+                format!(
+                    "you have created {} rooms, the most a connection may",
+                    self.limits.max_owned_rooms
+                ),
+            ));
+        }
         let (number, mut reply) = self.new_request();
         let message = NodeMessage::Create {
             request: number,
@@ -227,22 +239,25 @@ impl Cluster {
             // Nobody received it, so nobody creates it: here, then.
             self.forget(number);
             debug!(node = %target, "the chosen node is not listening; the room is created here");
+            owner.release_room();
             return self.create_locally(request, password_hash, owner, respond).await;
         }
         let timeout = self.config.request_timeout();
         if let Ok(Ok(answer)) = tokio::time::timeout(timeout, &mut reply).await {
-            return answer_created(answer, respond);
+            return answer_created(answer, &owner, respond);
         }
         match self.registry.settle(&self.node, number, "cancelled").await {
             Ok(true) => {
                 self.forget(number);
                 warn!(node = %target, "a node did not answer a room placement in time; the room is created here");
+                owner.release_room();
                 self.create_locally(request, password_hash, owner, respond).await;
             }
             Ok(false) => match tokio::time::timeout(timeout, reply).await {
-                Ok(Ok(answer)) => answer_created(answer, respond),
+                Ok(Ok(answer)) => answer_created(answer, &owner, respond),
                 _ => {
                     self.forget(number);
+                    owner.release_room();
                     respond.fail(ApiError::new(
                         ErrorCode::ServerBusy,
                         format!("node {} took the room but did not answer in time", quote(&target)),
@@ -251,6 +266,7 @@ impl Cluster {
             },
             Err(err) => {
                 self.forget(number);
+                owner.release_room();
                 warn!(%err, "the cluster store failed during a room placement");
                 respond.fail(ApiError::new(
                     ErrorCode::ServerBusy,
@@ -696,12 +712,19 @@ impl Cluster {
     }
 }
 
-/// Answers a client's `create_room` with what the placing node said.
-fn answer_created(answer: NodeMessage, respond: Responder) {
+/// Answers a client's `create_room` with what the placed node said; a
+/// room that was not created gives `owner` its quota back.
+fn answer_created(answer: NodeMessage, owner: &ClientHandle, respond: Responder) {
     match answer {
         NodeMessage::Created { outcome: Ok(room), .. } => respond.ok(&room),
-        NodeMessage::Created { outcome: Err(failure), .. } => respond.fail(failure.into()),
-        _ => respond.fail(ApiError::new(ErrorCode::Internal, "a placement got a wrong reply")),
+        NodeMessage::Created { outcome: Err(failure), .. } => {
+            owner.release_room();
+            respond.fail(failure.into());
+        }
+        _ => {
+            owner.release_room();
+            respond.fail(ApiError::new(ErrorCode::Internal, "a placement got a wrong reply"));
+        }
     }
 }
 
