@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use support::{RedisServer, ServerProcess, free_port};
-use vampire_client::{Client, ClientError, CreateRoom, ErrorCode, Event, Incoming, Request, Value};
+use vampire_client::{
+    Client, ClientError, ConnectOptions, CreateRoom, ErrorCode, Event, Incoming, Request, Value,
+};
 
 /// The node TTL the tests run with: a dead node's rooms must leave the
 /// listings within 1.5 times this, plus one reaper round trip.
@@ -20,15 +22,16 @@ const TTL_MS: u64 = 1500;
 
 /// Node `id`, with `extra` merged into its `cluster` section.
 fn node(redis: &RedisServer, id: &str, extra: serde_json::Value) -> ServerProcess {
-    node_with_limits(redis, id, extra, json!({}))
+    node_with(redis, id, extra, json!({}))
 }
 
-/// Node `id`, with `extra` in its `cluster` section and `limits`.
-fn node_with_limits(
+/// Node `id`, with `extra` in its `cluster` section and `server` merged
+/// into the rest of its config.
+fn node_with(
     redis: &RedisServer,
     id: &str,
     extra: serde_json::Value,
-    limits: serde_json::Value,
+    server: serde_json::Value,
 ) -> ServerProcess {
     let port = free_port();
     let mut cluster = json!({
@@ -40,12 +43,11 @@ fn node_with_limits(
     if let (Some(cluster), Some(extra)) = (cluster.as_object_mut(), extra.as_object()) {
         cluster.extend(extra.clone());
     }
-    ServerProcess::start(json!({
-        "tcpPort": port,
-        "enableUDP": false,
-        "cluster": cluster,
-        "limits": limits,
-    }))
+    let mut config = json!({ "tcpPort": port, "enableUDP": false, "cluster": cluster });
+    if let (Some(config), Some(server)) = (config.as_object_mut(), server.as_object()) {
+        config.extend(server.clone());
+    }
+    ServerProcess::start(config)
 }
 
 fn three_nodes(redis: &RedisServer, extra: serde_json::Value) -> [ServerProcess; 3] {
@@ -160,9 +162,8 @@ async fn a_seat_reservation_works_once_holds_its_place_and_expires() {
 #[tokio::test]
 async fn rooms_placed_elsewhere_count_against_the_creators_quota() {
     let redis = RedisServer::start();
-    let limits = json!({ "maxRoomsPerConnection": 2 });
-    let [a, _b, _c] =
-        ["a", "b", "c"].map(|id| node_with_limits(&redis, id, json!({}), limits.clone()));
+    let limits = json!({ "limits": { "maxRoomsPerConnection": 2 } });
+    let [a, _b, _c] = ["a", "b", "c"].map(|id| node_with(&redis, id, json!({}), limits.clone()));
     let alice = Client::connect(a.addr).await.unwrap();
     let first = alice.create_room(kept_room()).await.unwrap().id;
     let second = alice.create_room(kept_room()).await.unwrap().id;
@@ -172,6 +173,46 @@ async fn rooms_placed_elsewhere_count_against_the_creators_quota() {
     // Another connection has its own quota.
     let bob = Client::connect(a.addr).await.unwrap();
     bob.create_room(kept_room()).await.unwrap();
+}
+
+#[tokio::test]
+async fn owners_delete_and_invite_into_their_rooms_on_other_nodes() {
+    const SECRET: &str = "a-cluster-secret-of-at-least-32-bytes";
+    let redis = RedisServer::start();
+    let auth = json!({ "auth": { "mode": "jwt", "secret": SECRET } });
+    let [a, _b, _c] = ["a", "b", "c"].map(|id| node_with(&redis, id, json!({}), auth.clone()));
+    let token = |user: &str| {
+        let exp =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+                + 3600;
+        let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes());
+        let claims = json!({ "sub": user, "exp": exp });
+        ConnectOptions {
+            token: Some(jsonwebtoken::encode(&Default::default(), &claims, &key).unwrap()),
+            ..ConnectOptions::default()
+        }
+    };
+    let alice = Client::connect_with(a.addr, token("alice")).await.unwrap();
+    let bob = Client::connect_with(a.addr, token("bob")).await.unwrap();
+    let protected = CreateRoom { password: Some("secret".into()), ..kept_room() };
+    // The first room stays on a, the next two go to b and c.
+    let mut rooms = Vec::new();
+    for _ in 0..3 {
+        rooms.push(alice.create_room(protected.clone()).await.unwrap().id);
+    }
+    let elsewhere: Vec<&String> = rooms.iter().filter(|room| node_of(room) != "a").collect();
+    assert_eq!(elsewhere.len(), 2, "{rooms:?}");
+
+    let refused = bob.delete_room(elsewhere[0]).await.unwrap_err();
+    assert_eq!(refused.code(), Some(ErrorCode::NotAuthorized));
+    let refused = bob.create_invite(elsewhere[0]).await.unwrap_err();
+    assert_eq!(refused.code(), Some(ErrorCode::NotAuthorized));
+    // The owner invites bob into a room on another node, then deletes it.
+    let invite = alice.create_invite(elsewhere[0]).await.unwrap();
+    bob.join_with_invite(elsewhere[0], &invite).await.unwrap();
+    alice.delete_room(elsewhere[1]).await.unwrap();
+    let gone = bob.join(elsewhere[1], Some("secret")).await.unwrap_err();
+    assert_eq!(gone.code(), Some(ErrorCode::RoomNotFound));
 }
 
 #[tokio::test]

@@ -35,6 +35,27 @@ pub enum NodeMessage {
         /// The joiner's user id, to bind the seat to, when signed in.
         user_id: Option<String>,
     },
+    /// Delete one of this node's rooms, or invite into it, for a client
+    /// of `from` (allowed to the room's owner by user id, or an operator).
+    Administer {
+        /// The request's number at `from`.
+        request: u64,
+        /// The asking node.
+        from: String,
+        /// The room.
+        room: String,
+        /// What to do.
+        act: Act,
+        /// Who asks.
+        by: Owner,
+    },
+    /// The answer to `Administer`: the request's result (MessagePack).
+    Administered {
+        /// The request's number.
+        request: u64,
+        /// The result, or why not.
+        outcome: Result<Vec<u8>, Failure>,
+    },
     /// The answer to `Create`: the room's `RoomInfo` (MessagePack).
     Created {
         /// The request's number.
@@ -55,12 +76,23 @@ impl NodeMessage {
     /// The request number a reply answers, `None` for a request.
     pub fn answers(&self) -> Option<u64> {
         match self {
-            NodeMessage::Created { request, .. } | NodeMessage::Reserved { request, .. } => {
-                Some(*request)
-            }
-            NodeMessage::Create { .. } | NodeMessage::Reserve { .. } => None,
+            NodeMessage::Created { request, .. }
+            | NodeMessage::Reserved { request, .. }
+            | NodeMessage::Administered { request, .. } => Some(*request),
+            NodeMessage::Create { .. }
+            | NodeMessage::Reserve { .. }
+            | NodeMessage::Administer { .. } => None,
         }
     }
+}
+
+/// What an `Administer` asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Act {
+    /// `delete_room`.
+    Delete,
+    /// `create_invite`.
+    Invite,
 }
 
 /// A room's creator, as the node that places the room knows it.

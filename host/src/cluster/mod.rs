@@ -41,7 +41,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 use vampire_protocol::error::quote;
 use vampire_protocol::server::{Redirect, ServerMessage};
-use vampire_protocol::{CreateRoom, ErrorCode, Payload, Request, RoomId, frame};
+use vampire_protocol::{CreateRoom, ErrorCode, Payload, Request, RoomId, SessionId, frame};
 
 use crate::config::ClusterConfig;
 use crate::error::ApiError;
@@ -49,6 +49,7 @@ use crate::outbound::{ClientHandle, ClientLimits, Responder};
 use crate::rooms::RoomManager;
 use crate::rooms::manager::MAX_LISTED_ROOMS;
 use keys::{Keys, node_of};
+pub use messages::Act;
 use messages::{Failure, NodeMessage, Owner, Seat};
 use registry::{NodeRecord, Registry};
 
@@ -629,7 +630,14 @@ impl Cluster {
                     let reply = NodeMessage::Reserved { request, outcome };
                     let _ = self.registry.publish(&from, messages::encode(&reply)).await;
                 }
-                NodeMessage::Created { .. } | NodeMessage::Reserved { .. } => {}
+                NodeMessage::Administer { request, from, room, act, by } => {
+                    let outcome = self.administer_for(&room, act, &by).await;
+                    let reply = NodeMessage::Administered { request, outcome };
+                    let _ = self.registry.publish(&from, messages::encode(&reply)).await;
+                }
+                NodeMessage::Created { .. }
+                | NodeMessage::Reserved { .. }
+                | NodeMessage::Administered { .. } => {}
             }
         });
     }
@@ -677,38 +685,101 @@ impl Cluster {
         password_hash: Option<String>,
         owner: &Owner,
     ) -> Result<Vec<u8>, Failure> {
-        let stand_in = ClientHandle::new(0, self.limits, owner.identity());
+        let stand_in = ClientHandle::new(CREATOR_STAND_IN, self.limits, owner.identity());
         let respond = Responder::new(stand_in.clone(), Some(0), None);
         self.create_locally(settings, password_hash.map(Arc::from), stand_in.clone(), respond)
             .await;
-        let mut queued = std::collections::VecDeque::new();
-        let answer = tokio::time::timeout(Duration::from_secs(30), async {
-            loop {
-                stand_in.take_queued(&mut queued);
-                if let Some(frame) = queued.pop_front() {
-                    return frame;
-                }
-                stand_in.queued().await;
-            }
-        })
-        .await;
-        stand_in.close();
-        let Ok(frame) = answer else {
-            return Err(Failure {
-                code: ErrorCode::Internal.as_str().to_owned(),
-                message: "the room was not created in time".to_owned(),
-            });
-        };
-        match ServerMessage::decode(&frame.slice(frame::LENGTH_PREFIX..)) {
-            Ok(ServerMessage::Response { result, .. }) => Ok(result.as_bytes().to_vec()),
-            Ok(ServerMessage::Error { code, message, .. }) => {
-                Err(Failure { code: code.as_str().to_owned(), message })
-            }
-            _ => Err(Failure {
-                code: ErrorCode::Internal.as_str().to_owned(),
-                message: "the room answered its creation oddly".to_owned(),
-            }),
+        answer_of(stand_in).await
+    }
+
+    /// Deletes or invites into one of this node's rooms for a client of
+    /// another node, as that client.
+    async fn administer_for(&self, room: &str, act: Act, by: &Owner) -> Result<Vec<u8>, Failure> {
+        // A session no connection has, so only the identity can match the
+        // room's owner.
+        let stand_in = ClientHandle::new(ASKER_STAND_IN, self.limits, by.identity());
+        let respond = Responder::new(stand_in.clone(), Some(0), None);
+        let handle = self.rooms.get(room).map_err(Failure::from)?;
+        match act {
+            Act::Delete => handle.delete(respond).await,
+            Act::Invite => handle.create_invite(respond).await,
         }
+        answer_of(stand_in).await
+    }
+
+    /// Answers a `delete_room` or `create_invite` of a room another node
+    /// holds, by asking that node.
+    pub async fn administer(self: Arc<Cluster>, room: RoomId, act: Act, respond: Responder) {
+        let Some(node) = node_of(&room).map(str::to_owned) else {
+            return respond.fail(ApiError::room_not_found(&room));
+        };
+        let (number, reply) = self.new_request();
+        let message = NodeMessage::Administer {
+            request: number,
+            from: self.node.clone(),
+            room: room.clone(),
+            act,
+            by: Owner::of(respond.client().identity()),
+        };
+        if !self.healthy()
+            || !matches!(self.registry.publish(&node, messages::encode(&message)).await, Ok(n) if n > 0)
+        {
+            self.forget(number);
+            return respond.fail(ApiError::room_not_found(&room));
+        }
+        let answer = tokio::time::timeout(self.config.request_timeout(), reply).await;
+        self.forget(number);
+        match answer {
+            Ok(Ok(NodeMessage::Administered { outcome: Ok(result), .. })) => respond.ok(&result),
+            Ok(Ok(NodeMessage::Administered { outcome: Err(failure), .. })) => {
+                respond.fail(failure.into());
+            }
+            _ => respond.fail(ApiError::new(
+                ErrorCode::ServerBusy,
+                format!("node {} did not answer in time", quote(&node)),
+            )),
+        }
+    }
+}
+
+/// The session of the stand-in owner of a room created for a client of
+/// another node (no connection has it).
+const CREATOR_STAND_IN: SessionId = 0;
+
+/// The session of the stand-in for a client of another node that deletes
+/// or invites: never a room's owner session, so only its identity counts.
+const ASKER_STAND_IN: SessionId = SessionId::MAX;
+
+/// The first answer queued for `stand_in`, as a result or a failure; the
+/// stand-in is closed after it.
+async fn answer_of(stand_in: ClientHandle) -> Result<Vec<u8>, Failure> {
+    let mut queued = std::collections::VecDeque::new();
+    let answer = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            stand_in.take_queued(&mut queued);
+            if let Some(frame) = queued.pop_front() {
+                return frame;
+            }
+            stand_in.queued().await;
+        }
+    })
+    .await;
+    stand_in.close();
+    let Ok(frame) = answer else {
+        return Err(Failure {
+            code: ErrorCode::Internal.as_str().to_owned(),
+            message: "the room did not answer in time".to_owned(),
+        });
+    };
+    match ServerMessage::decode(&frame.slice(frame::LENGTH_PREFIX..)) {
+        Ok(ServerMessage::Response { result, .. }) => Ok(result.as_bytes().to_vec()),
+        Ok(ServerMessage::Error { code, message, .. }) => {
+            Err(Failure { code: code.as_str().to_owned(), message })
+        }
+        _ => Err(Failure {
+            code: ErrorCode::Internal.as_str().to_owned(),
+            message: "the room answered oddly".to_owned(),
+        }),
     }
 }
 

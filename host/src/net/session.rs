@@ -25,6 +25,7 @@ use tracing::{debug, info};
 use vampire_protocol::{ErrorCode, Request, RoomId, SessionId, request};
 
 use crate::auth::Verified;
+use crate::cluster::{Act, Cluster};
 use crate::error::ApiError;
 use crate::net::NetContext;
 use crate::outbound::{ClientHandle, Responder};
@@ -161,12 +162,9 @@ impl Session {
                 }
             }
             Request::Join { room, password, invite, options, reservation } => {
-                if let Some(cluster) = &self.context.cluster
-                    && cluster.is_elsewhere(&room)
-                    && self.rooms.get(&room).is_err()
-                {
+                if let Some(cluster) = self.cluster_for(&room) {
                     let respond = Responder::new(client, id, None);
-                    return drop(tokio::spawn(cluster.clone().redirect(room, respond)));
+                    return drop(tokio::spawn(cluster.redirect(room, respond)));
                 }
                 let Some((handle, respond)) = self.room(room, id) else { return };
                 let admission = match (handle.password_hash(), invite, password) {
@@ -192,6 +190,10 @@ impl Session {
                     .await;
             }
             Request::CreateInvite { room } => {
+                if let Some(cluster) = self.cluster_for(&room) {
+                    let respond = Responder::new(client, id, None);
+                    return drop(tokio::spawn(cluster.administer(room, Act::Invite, respond)));
+                }
                 let Some((handle, respond)) = self.room(room, id) else { return };
                 handle.create_invite(respond).await;
             }
@@ -200,6 +202,10 @@ impl Session {
                 handle.leave(respond).await;
             }
             Request::DeleteRoom { room } => {
+                if let Some(cluster) = self.cluster_for(&room) {
+                    let respond = Responder::new(client, id, None);
+                    return drop(tokio::spawn(cluster.administer(room, Act::Delete, respond)));
+                }
                 let Some((handle, respond)) = self.room(room, id) else { return };
                 handle.delete(respond).await;
             }
@@ -231,6 +237,12 @@ impl Session {
                 handle.send_message(data, false, respond).await;
             }
         }
+    }
+
+    /// The cluster, when `room` lives on another node of it.
+    fn cluster_for(&self, room: &str) -> Option<Arc<Cluster>> {
+        let cluster = self.context.cluster.as_ref()?;
+        (cluster.is_elsewhere(room) && self.rooms.get(room).is_err()).then(|| cluster.clone())
     }
 
     /// The room `room` and a responder for a request to it; when there is
