@@ -192,6 +192,10 @@ pub struct Client {
     /// client joined there (by room): requests about those rooms go
     /// through them, and their events arrive with this client's own.
     links: Mutex<HashMap<RoomId, Arc<Client>>>,
+    /// Those connections by node address, kept for the client's life so
+    /// that joining another room of a node it already reached costs no
+    /// new connection.
+    nodes: Mutex<HashMap<String, Arc<Client>>>,
 }
 
 impl Client {
@@ -272,6 +276,7 @@ impl Client {
             udp: None,
             options: options.clone(),
             links: Mutex::default(),
+            nodes: Mutex::default(),
         };
         if let Some(token) = &options.token {
             client.authenticate(token).await?;
@@ -437,11 +442,7 @@ impl Client {
             Err(ClientError::Redirect(redirect)) => redirect,
             Err(err) => return Err(err),
         };
-        let mut options = self.options.clone();
-        if let Some(tls) = &mut options.tls {
-            tls.server_name = host_of(&redirect.address).to_owned();
-        }
-        let mut link = Box::pin(Client::connect_with(redirect.address.as_str(), options)).await?;
+        let link = self.link_to(&redirect.address).await?;
         let Request::Join { room, password, invite, options, .. } = request else {
             unreachable!("join_request sends joins")
         };
@@ -453,6 +454,25 @@ impl Client {
             reservation: Some(redirect.reservation.clone()),
         };
         let result = JoinResult::from_payload(&Box::pin(link.request(join)).await?)?;
+        lock(&self.links).insert(room, link);
+        Ok(result)
+    }
+
+    /// The connection to the node at `address`: the one already open, or
+    /// a new one (made as this client connected: TLS, token) whose events
+    /// arrive with this client's own.
+    async fn link_to(&self, address: &str) -> Result<Arc<Client>, ClientError> {
+        let open = lock(&self.nodes).get(address).cloned();
+        if let Some(link) = open
+            && !link.is_closed()
+        {
+            return Ok(link);
+        }
+        let mut options = self.options.clone();
+        if let Some(tls) = &mut options.tls {
+            tls.server_name = host_of(address).to_owned();
+        }
+        let mut link = Box::pin(Client::connect_with(address, options)).await?;
         let mut events = link.take_event_stream();
         let into = self.events.clone();
         tokio::spawn(async move {
@@ -462,8 +482,14 @@ impl Client {
                 }
             }
         });
-        lock(&self.links).insert(room, Arc::new(link));
-        Ok(result)
+        let link = Arc::new(link);
+        lock(&self.nodes).insert(address.to_owned(), link.clone());
+        Ok(link)
+    }
+
+    /// Whether the server closed this connection (or it failed).
+    pub fn is_closed(&self) -> bool {
+        lock(&self.pending).is_none()
     }
 
     /// A one-time invite into `room` (its owner or an operator only),
@@ -484,7 +510,8 @@ impl Client {
     /// As for [`Client::request`].
     pub async fn leave(&self, room: &str) -> Result<(), ClientError> {
         self.request(Request::Leave { room: room.to_owned() }).await?;
-        // The connection to the room's node, if it was elsewhere, closes.
+        // Requests about the room go to this client's own node again (the
+        // connection to the room's node stays open for other rooms).
         lock(&self.links).remove(room);
         Ok(())
     }
