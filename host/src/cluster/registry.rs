@@ -66,6 +66,9 @@ impl Registry {
 
     /// Writes this node's record only if no live node holds the id.
     /// Returns whether it did.
+    ///
+    /// # Errors
+    /// When Redis fails or does not answer in time.
     pub async fn claim(&self, record: &NodeRecord, ttl_ms: u64) -> RedisResult<bool> {
         let mut redis = self.redis.clone();
         let body = serde_json::to_string(record).expect("a node record encodes");
@@ -93,6 +96,9 @@ impl Registry {
     /// Refreshes this node's record and load. Returns `false` when the
     /// record had expired or vanished (the node was paused past its TTL,
     /// or Redis lost its data): its rooms must then be written again.
+    ///
+    /// # Errors
+    /// When Redis fails or does not answer in time.
     pub async fn heartbeat(&self, record: &NodeRecord, ttl_ms: u64) -> RedisResult<bool> {
         let mut redis = self.redis.clone();
         let body = serde_json::to_string(record).expect("a node record encodes");
@@ -118,6 +124,9 @@ impl Registry {
     }
 
     /// Removes this node's record (at shutdown) and its rooms.
+    ///
+    /// # Errors
+    /// When Redis fails or does not answer in time.
     pub async fn leave(&self) -> RedisResult<()> {
         let mut redis = self.redis.clone();
         let _: () = redis.del(self.keys.node(&self.node)).await?;
@@ -131,6 +140,9 @@ impl Registry {
 
     /// Writes the listings of `live` rooms and removes those of `gone`
     /// ones (`gone` maps a room to its type), in one pipeline.
+    ///
+    /// # Errors
+    /// When Redis fails or does not answer in time.
     pub async fn write_rooms(
         &self,
         live: &[RoomHandle],
@@ -168,6 +180,9 @@ impl Registry {
 
     /// The rooms the registry lists for this node (id → type): after a
     /// restart or an outage, those no longer alive are removed.
+    ///
+    /// # Errors
+    /// When Redis fails or does not answer in time.
     pub async fn registered_rooms(&self) -> RedisResult<HashMap<RoomId, String>> {
         let mut redis = self.redis.clone();
         redis.hgetall(self.keys.node_rooms(&self.node)).await
@@ -175,6 +190,9 @@ impl Registry {
 
     /// Removes every node whose key has expired, with its rooms. Returns
     /// the nodes removed and how many rooms each had.
+    ///
+    /// # Errors
+    /// When Redis fails or does not answer in time.
     pub async fn reap(&self) -> RedisResult<Vec<(String, i64)>> {
         let mut redis = self.redis.clone();
         let nodes: Vec<String> = redis.smembers(self.keys.nodes()).await?;
@@ -205,6 +223,9 @@ impl Registry {
     }
 
     /// The live nodes that may take a room, with their load.
+    ///
+    /// # Errors
+    /// When Redis fails or does not answer in time.
     pub async fn candidates(&self) -> RedisResult<Vec<Candidate>> {
         let mut redis = self.redis.clone();
         let load: Vec<(String, f64)> = redis.zrange_withscores(self.keys.load(), 0, -1).await?;
@@ -225,6 +246,9 @@ impl Registry {
     }
 
     /// Sets this node's load: the rooms it holds or is creating.
+    ///
+    /// # Errors
+    /// When Redis fails or does not answer in time.
     pub async fn set_load(&self, rooms: u64) -> RedisResult<()> {
         let mut redis = self.redis.clone();
         redis.zadd(self.keys.load(), &self.node, rooms).await
@@ -234,6 +258,9 @@ impl Registry {
     /// `taken` by the node asked to create the room, or `cancelled` by
     /// this node after a timeout. Returns whether `claim` won (the first
     /// to write wins; the key expires after a minute).
+    ///
+    /// # Errors
+    /// When Redis fails or does not answer in time.
     pub async fn settle(&self, from: &str, request: u64, claim: &str) -> RedisResult<bool> {
         let mut redis = self.redis.clone();
         let set: Option<String> = redis::cmd("SET")
@@ -249,6 +276,9 @@ impl Registry {
 
     /// Sends `message` to `node`'s inbox. Returns how many subscribers got
     /// it: 0 when the node is not listening (dead, or reconnecting).
+    ///
+    /// # Errors
+    /// When Redis fails or does not answer in time.
     pub async fn publish(&self, node: &str, message: Vec<u8>) -> RedisResult<usize> {
         let mut redis = self.redis.clone();
         redis.publish(self.keys.inbox(node), message).await
@@ -256,6 +286,9 @@ impl Registry {
 
     /// A page of the cluster's public rooms (of one type, or all), oldest
     /// first: the rooms' encoded listings, and how many match in all.
+    ///
+    /// # Errors
+    /// When Redis fails or does not answer in time.
     pub async fn list(
         &self,
         room_type: Option<&str>,
