@@ -332,22 +332,17 @@ impl Cluster {
                 ),
             ));
         }
-        let (number, reply) = self.new_request();
-        let message = NodeMessage::Reserve {
-            request: number,
-            from: self.node.clone(),
-            room: room.clone(),
-            user_id: respond.client().identity().user_id.clone(),
-        };
-        if !matches!(self.registry.publish(&node, messages::encode(&message)).await, Ok(n) if n > 0)
-        {
-            self.forget(number);
-            return respond.fail(ApiError::room_not_found(&room));
-        }
-        let answer = tokio::time::timeout(self.config.request_timeout(), reply).await;
-        self.forget(number);
+        let user_id = respond.client().identity().user_id.clone();
+        let answer = self
+            .ask(&node, &room, |request| NodeMessage::Reserve {
+                request,
+                from: self.node.clone(),
+                room: room.clone(),
+                user_id,
+            })
+            .await;
         match answer {
-            Ok(Ok(NodeMessage::Reserved { outcome: Ok(seat), .. })) => {
+            Ok(NodeMessage::Reserved { outcome: Ok(seat), .. }) => {
                 let Some(id) = respond.id() else { return respond.answered_elsewhere() };
                 let redirect = ServerMessage::Redirect(Redirect {
                     id,
@@ -359,13 +354,42 @@ impl Cluster {
                 respond.client().send(redirect.encode());
                 respond.answered_elsewhere();
             }
-            Ok(Ok(NodeMessage::Reserved { outcome: Err(failure), .. })) => {
+            Ok(NodeMessage::Reserved { outcome: Err(failure), .. }) => {
                 respond.fail(failure.into());
             }
-            _ => respond.fail(ApiError::new(
-                ErrorCode::ServerBusy,
-                format!("node {} did not answer in time", quote(&node)),
-            )),
+            Ok(_) => respond.fail(late(&node)),
+            Err(err) => respond.fail(err),
+        }
+    }
+
+    /// Sends `node` the request `message` makes of a fresh request number
+    /// and waits for its reply.
+    ///
+    /// # Errors
+    /// `room_not_found` for `room` when the node is not listening (it is
+    /// not running); `server_busy` when it does not answer in time.
+    async fn ask(
+        &self,
+        node: &str,
+        room: &str,
+        message: impl FnOnce(u64) -> NodeMessage,
+    ) -> Result<NodeMessage, ApiError> {
+        let (number, reply) = self.new_request();
+        let message = messages::encode(&message(number));
+        let delivered = matches!(self.registry.publish(node, message).await, Ok(n) if n > 0);
+        let answer = if delivered {
+            tokio::time::timeout(self.config.request_timeout(), reply)
+                .await
+                .ok()
+                .and_then(Result::ok)
+        } else {
+            None
+        };
+        self.forget(number);
+        match answer {
+            Some(answer) => Ok(answer),
+            None if delivered => Err(late(node)),
+            None => Err(ApiError::room_not_found(room)),
         }
     }
 
@@ -565,7 +589,7 @@ impl Cluster {
     /// Receives other nodes' requests and the replies to ours, on a
     /// connection of its own, reconnecting while Redis is away.
     async fn inbox(self: Arc<Cluster>, shutdown: CancellationToken) {
-        let channel = Keys::new(&self.config.key_prefix).inbox(&self.node);
+        let channel = self.registry.inbox();
         loop {
             let connected = async {
                 let mut pubsub = self.client.get_async_pubsub().await?;
@@ -713,33 +737,33 @@ impl Cluster {
         let Some(node) = node_of(&room).map(str::to_owned) else {
             return respond.fail(ApiError::room_not_found(&room));
         };
-        let (number, reply) = self.new_request();
-        let message = NodeMessage::Administer {
-            request: number,
-            from: self.node.clone(),
-            room: room.clone(),
-            act,
-            by: Owner::of(respond.client().identity()),
-        };
-        if !self.healthy()
-            || !matches!(self.registry.publish(&node, messages::encode(&message)).await, Ok(n) if n > 0)
-        {
-            self.forget(number);
+        if !self.healthy() {
             return respond.fail(ApiError::room_not_found(&room));
         }
-        let answer = tokio::time::timeout(self.config.request_timeout(), reply).await;
-        self.forget(number);
+        let by = Owner::of(respond.client().identity());
+        let answer = self
+            .ask(&node, &room, |request| NodeMessage::Administer {
+                request,
+                from: self.node.clone(),
+                room: room.clone(),
+                act,
+                by,
+            })
+            .await;
         match answer {
-            Ok(Ok(NodeMessage::Administered { outcome: Ok(result), .. })) => respond.ok(&result),
-            Ok(Ok(NodeMessage::Administered { outcome: Err(failure), .. })) => {
+            Ok(NodeMessage::Administered { outcome: Ok(result), .. }) => respond.ok(&result),
+            Ok(NodeMessage::Administered { outcome: Err(failure), .. }) => {
                 respond.fail(failure.into());
             }
-            _ => respond.fail(ApiError::new(
-                ErrorCode::ServerBusy,
-                format!("node {} did not answer in time", quote(&node)),
-            )),
+            Ok(_) => respond.fail(late(&node)),
+            Err(err) => respond.fail(err),
         }
     }
+}
+
+/// `server_busy`: `node` did not answer in time.
+fn late(node: &str) -> ApiError {
+    ApiError::new(ErrorCode::ServerBusy, format!("node {} did not answer in time", quote(node)))
 }
 
 /// The session of the stand-in owner of a room created for a client of

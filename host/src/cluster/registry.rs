@@ -274,6 +274,11 @@ impl Registry {
         Ok(set.is_some())
     }
 
+    /// This node's inbox channel.
+    pub fn inbox(&self) -> String {
+        self.keys.inbox(&self.node)
+    }
+
     /// Sends `message` to `node`'s inbox. Returns how many subscribers got
     /// it: 0 when the node is not listening (dead, or reconnecting).
     ///
