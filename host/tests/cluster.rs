@@ -303,11 +303,15 @@ async fn a_node_restarted_under_its_id_lists_no_stale_rooms_and_places_again() {
     .await;
     // Placements from the new run are not mistaken for the old run's.
     let at_a = Client::connect(a.addr).await.unwrap();
+    let mut expected = survivors.clone();
     for _ in 0..3 {
-        at_a.create_room(kept_room()).await.unwrap();
+        expected.insert(at_a.create_room(kept_room()).await.unwrap().id);
     }
-    listing_until(&at_b, Duration::from_secs(5), "the new rooms listed", |ids| ids.len() == 5)
-        .await;
+    assert_eq!(expected.len(), survivors.len() + 3, "no id of a survivor reused");
+    listing_until(&at_b, Duration::from_secs(5), "the new rooms listed", |ids| {
+        ids.keys().cloned().collect::<BTreeSet<_>>() == expected
+    })
+    .await;
 }
 
 #[tokio::test]
