@@ -47,7 +47,7 @@ use crate::config::ClusterConfig;
 use crate::error::ApiError;
 use crate::outbound::{ClientHandle, ClientLimits, Responder};
 use crate::rooms::RoomManager;
-use crate::rooms::manager::MAX_LISTED_ROOMS;
+use crate::rooms::manager::{MAX_LISTED_ROOMS, answer_room_page};
 use keys::{Keys, node_of};
 pub use messages::Act;
 use messages::{Failure, NodeMessage, Owner, Seat};
@@ -411,22 +411,10 @@ impl Cluster {
         let Some((rooms, total)) = listed else {
             return self.rooms.list_public(room_type.as_deref(), offset, Some(limit), respond);
         };
-        let budget = respond.client().max_frame_bytes().saturating_sub(256);
-        let mut size = 0;
-        let page: Vec<Payload> = rooms
-            .into_iter()
-            .filter_map(|room| Payload::from_bytes(Bytes::from(room)).ok())
-            .take_while(|room| {
-                size += room.len();
-                size <= budget
-            })
-            .collect();
-        respond.ok_with(size + 32, |w| {
-            w.map(2).str("rooms").array(page.len());
-            for room in &page {
-                w.raw(room.as_bytes());
-            }
-            w.str("total").uint(total as u64);
+        let page = rooms.into_iter().filter_map(|room| Payload::from_bytes(Bytes::from(room)).ok());
+        // The stored listings are spliced in as they are.
+        answer_room_page(respond, page, total, Payload::len, |room, w| {
+            w.raw(room.as_bytes());
         });
     }
 

@@ -8,10 +8,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 
+use bytes::BytesMut;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 use tracing::debug;
 use vampire_protocol::error::quote;
+use vampire_protocol::msgpack::Writer;
 use vampire_protocol::{CreateRoom, ErrorCode, Payload, RoomId, RoomInfo, SessionId};
 
 use crate::config::Config;
@@ -74,6 +76,34 @@ pub struct ReloadReport {
     pub swapped: usize,
     /// Rooms that kept their old version, and why.
     pub kept: Vec<(RoomId, String)>,
+}
+
+/// Answers a `list_rooms` with `{"rooms": [...], "total": total}`: as
+/// many of `rooms` (in order) as fit in one frame, each at most `size`
+/// bytes and written by `write`. Rooms past the frame are not taken from
+/// the iterator.
+pub fn answer_room_page<T>(
+    respond: Responder,
+    rooms: impl Iterator<Item = T>,
+    total: usize,
+    size: impl Fn(&T) -> usize,
+    write: impl Fn(&T, &mut Writer<'_, BytesMut>),
+) {
+    let budget = respond.client().max_frame_bytes().saturating_sub(256);
+    let mut used = 0;
+    let page: Vec<T> = rooms
+        .take_while(|room| {
+            used += size(room);
+            used <= budget
+        })
+        .collect();
+    respond.ok_with(used + 32, |w| {
+        w.map(2).str("rooms").array(page.len());
+        for room in &page {
+            write(room, w);
+        }
+        w.str("total").uint(total as u64);
+    });
 }
 
 /// What the index keeps of a room: enough to list it and to reach it.
@@ -414,25 +444,9 @@ impl RoomManager {
         rooms.sort_unstable_by_key(|(serial, _)| *serial);
         let total = rooms.len();
         let limit = limit.unwrap_or(MAX_LISTED_ROOMS).min(MAX_LISTED_ROOMS);
-        // Keep what fits in one frame.
-        let budget = respond.client().max_frame_bytes().saturating_sub(256);
-        let mut size = 0;
-        let page: Vec<RoomInfo> = rooms
-            .iter()
-            .skip(offset)
-            .take(limit)
-            .map(|(_, listing)| listing.get())
-            .take_while(|room| {
-                size += room.encoded_size_bound();
-                size <= budget
-            })
-            .collect();
-        respond.ok_with(size + 32, |w| {
-            w.map(2).str("rooms").array(page.len());
-            for room in &page {
-                room.write(w);
-            }
-            w.str("total").uint(total as u64);
+        let page = rooms.iter().skip(offset).take(limit).map(|(_, listing)| listing.get());
+        answer_room_page(respond, page, total, RoomInfo::encoded_size_bound, |room, w| {
+            room.write(w);
         });
     }
 
