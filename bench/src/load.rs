@@ -35,6 +35,16 @@ pub const PADDING: usize = 48;
 /// t (8 bytes), "p", 0xd9 48, 48 bytes of padding`.
 const STAMP_FROM_END: usize = 8 + 2 + 2 + PADDING;
 
+/// The settings of a room of `room_type` that stays when it empties: a
+/// benchmark's rooms live until the server stops.
+pub fn kept_room(room_type: &str) -> CreateRoom {
+    CreateRoom {
+        room_type: Some(room_type.to_owned()),
+        auto_dispose: Some(false),
+        ..CreateRoom::default()
+    }
+}
+
 /// The chat payload with timestamp `t`, always with `t` as a full u64 so
 /// that its position is fixed.
 pub fn chat_payload(t: u64) -> Vec<u8> {
@@ -479,13 +489,7 @@ pub async fn rooms(
     let before = stats::process_usage(&server_pid.to_string())?.rss_bytes;
     let started = Instant::now();
     for i in 0..rooms {
-        conns[i / per_connection]
-            .create_room(CreateRoom {
-                room_type: Some(room_type.to_owned()),
-                auto_dispose: Some(false),
-                ..CreateRoom::default()
-            })
-            .await?;
+        conns[i / per_connection].create_room(kept_room(room_type)).await?;
     }
     let rate = rooms as f64 / started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_millis(200)).await;

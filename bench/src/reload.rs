@@ -12,8 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use vampire_client::{Client, CreateRoom, Event, Incoming, Value};
+use vampire_client::{Client, Event, Incoming, Value};
 
+use crate::load::kept_room;
 use crate::soak::healthy_client;
 
 /// How often the member asks the room something while a swap is due.
@@ -82,14 +83,7 @@ pub async fn swap_latency(
     swaps: u64,
 ) -> anyhow::Result<Vec<Duration>> {
     let mut client = Client::connect(addr).await?;
-    let room = client
-        .create_room(CreateRoom {
-            room_type: Some(room_type.into()),
-            auto_dispose: Some(false),
-            ..CreateRoom::default()
-        })
-        .await?
-        .id;
+    let room = client.create_room(kept_room(room_type)).await?.id;
     client.join(&room, None).await?;
     let mut latencies = Vec::new();
     for n in 1..=swaps {
@@ -168,14 +162,7 @@ pub async fn swaps_under_load(
 ) -> anyhow::Result<LoadedSwaps> {
     let SwapLoad { clients, rate, swaps, interval } = load;
     let owner = Client::connect(addr).await?;
-    let room = owner
-        .create_room(CreateRoom {
-            room_type: Some(room_type.into()),
-            auto_dispose: Some(false),
-            ..CreateRoom::default()
-        })
-        .await?
-        .id;
+    let room = owner.create_room(kept_room(room_type)).await?.id;
     let mut members = vec![owner];
     for _ in 1..clients {
         members.push(Client::connect(addr).await?);

@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use vampire_client::{Client, CreateRoom, ErrorCode, Event, Incoming, Payload, Request, Value};
+use vampire_client::{Client, ErrorCode, Event, Incoming, Payload, Request, Value};
 
+use crate::load::kept_room;
 use crate::stats;
 
 /// What the soak run does.
@@ -86,14 +87,7 @@ pub async fn run(addr: SocketAddr, pid: u32, params: SoakParams) -> anyhow::Resu
     let mut silent = Vec::new();
     for (room_index, room_type) in rooms.enumerate() {
         let owner = Client::connect(addr).await?;
-        let room = owner
-            .create_room(CreateRoom {
-                room_type: Some(room_type.into()),
-                auto_dispose: Some(false),
-                ..CreateRoom::default()
-            })
-            .await?
-            .id;
+        let room = owner.create_room(kept_room(room_type)).await?.id;
         let mut clients = vec![owner];
         for _ in 1..params.clients_per_room {
             clients.push(Client::connect(addr).await?);
@@ -312,14 +306,7 @@ async fn hostile_client(addr: SocketAddr, shared: Arc<Shared>) -> anyhow::Result
     let mut events = client.take_event_stream();
     tokio::spawn(async move { while events.recv().await.is_some() {} });
     'rooms: while !shared.stop.load(Ordering::Relaxed) {
-        let room = client
-            .create_room(CreateRoom {
-                room_type: Some("faulty".into()),
-                auto_dispose: Some(false),
-                ..CreateRoom::default()
-            })
-            .await?
-            .id;
+        let room = client.create_room(kept_room("faulty")).await?.id;
         client.join(&room, None).await?;
         let _silent = never_reading_member(addr, &room).await?;
         for (method, args) in attacks.iter().cycle() {

@@ -13,8 +13,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use vampire_client::{Client, CreateRoom, Event, Incoming, Payload, Value};
+use vampire_client::{Client, Event, Incoming, Payload, Value};
 
+use crate::load::kept_room;
 use crate::stats;
 
 /// How the updates travel.
@@ -150,10 +151,7 @@ pub async fn run(addr: SocketAddr, pid: u32, params: UpdateParams) -> anyhow::Re
             }
             members.push(client);
         }
-        let room = members[0]
-            .create_room(CreateRoom { auto_dispose: Some(false), ..CreateRoom::default() })
-            .await?
-            .id;
+        let room = members[0].create_room(kept_room("generic")).await?.id;
         for member in &members {
             member.join(&room, None).await?;
         }

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use hdrhistogram::Histogram;
+use vampire_bench::load::kept_room;
 use vampire_bench::{servers, stats};
 use vampire_client::{Client, ConnectOptions, CreateRoom, Event, Incoming, TlsOptions, Value};
 
@@ -105,7 +106,7 @@ fn main() -> anyhow::Result<()> {
         }
 
         let client = Client::connect(plain.addr).await?;
-        let kept = CreateRoom { auto_dispose: Some(false), ..CreateRoom::default() };
+        let kept = kept_room("generic");
         let open = client.create_room(kept.clone()).await?.id;
         let guarded = client
             .create_room(CreateRoom { password: Some("correct horse".into()), ..kept })

@@ -16,8 +16,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use vampire_bench::load::kept_room;
 use vampire_bench::{servers, stats};
-use vampire_client::{Client, CreateRoom};
+use vampire_client::Client;
 
 /// Cluster benchmark.
 #[derive(Debug, Parser)]
@@ -110,7 +111,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(args: &Args, nodes: &[SocketAddr], alone: SocketAddr) -> anyhow::Result<()> {
-    let kept = CreateRoom { auto_dispose: Some(false), ..CreateRoom::default() };
+    let kept = kept_room("generic");
     // A room on node c, made by a client of c (placement keeps a room on
     // its creator's node while loads are even).
     let owner = Client::connect(nodes[2]).await?;

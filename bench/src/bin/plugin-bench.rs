@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use vampire_bench::load::kept_room;
 use vampire_bench::load::{self, invoke_argument};
 use vampire_bench::stats;
 use vampire_protocol::{CreateRoom, RoomInfo};
@@ -120,11 +121,7 @@ fn main() -> anyhow::Result<()> {
         );
         let manager = RoomManager::new(Arc::new(config));
         manager.register_type(Arc::new(PluginRoomType(module.clone())));
-        let request = CreateRoom {
-            room_type: Some("echo".into()),
-            auto_dispose: Some(false),
-            ..CreateRoom::default()
-        };
+        let request = kept_room("echo");
         let rss_before = stats::process_usage("self")?.rss_bytes;
         let started = Instant::now();
         for _ in 0..args.rooms {
@@ -196,12 +193,7 @@ async fn tick_share(
     let options = serde_json::json!({"tick_hz": 20, "set_variable": set_variable});
     let options = vampire_protocol::Payload::from(vampire_client::json::from_json(&options));
     for _ in 0..rooms {
-        let request = CreateRoom {
-            room_type: Some("echo".into()),
-            auto_dispose: Some(false),
-            options: Some(options.clone()),
-            ..CreateRoom::default()
-        };
+        let request = CreateRoom { options: Some(options.clone()), ..kept_room("echo") };
         manager.create(request, None, owner.clone(), Responder::new(owner.clone(), Some(1), None));
     }
     while manager.room_count() < rooms as usize {
