@@ -326,6 +326,11 @@ pub struct Limits {
     /// Bytes queued for one client before it counts as too slow and is
     /// disconnected (`slow_consumer`). Default `4194304` (4 MiB).
     pub outbound_queue_bytes: usize,
+    /// Bytes queued for one client past which unreliable data to it (UDP's
+    /// fallback over the connection) is dropped, oldest first, and
+    /// counted, instead of queued; it never disconnects anyone. At most
+    /// `outboundQueueBytes`. Default `262144` (256 KiB).
+    pub unreliable_queue_bytes: usize,
     /// Commands queued for one room before senders wait. Default `4096`.
     pub room_mailbox: usize,
     /// Variables one room may hold; a new one past it is refused with
@@ -339,6 +344,11 @@ pub struct Limits {
     pub max_variable_bytes: usize,
     /// Longest variable name, in bytes. Default `128`.
     pub max_variable_name_bytes: usize,
+    /// Largest room metadata, in bytes of MessagePack: every listing and
+    /// room info carries it, so it is kept small; `create_room` past it
+    /// is `invalid_request`, a plugin's `room_set_metadata` is refused.
+    /// Default `4096`.
+    pub max_listed_metadata_bytes: usize,
     /// Bytes a room may send a joiner while its join is being decided
     /// (held until the join response); past it the join fails with
     /// `plugin_error`. Default `262144` (256 KiB).
@@ -459,11 +469,13 @@ impl Default for Limits {
             max_clients_per_room: 1_000,
             outbound_queue_frames: 4_096,
             outbound_queue_bytes: 4 << 20,
+            unreliable_queue_bytes: 256 << 10,
             room_mailbox: 4_096,
             max_room_variables: 1_024,
             max_room_variable_bytes: 512 << 10,
             max_variable_bytes: 65_536,
             max_variable_name_bytes: 128,
+            max_listed_metadata_bytes: 4_096,
             pending_join_bytes: 256 << 10,
             unjoined_room_timeout_secs: 60,
             orphan_room_timeout_secs: 300,
@@ -637,16 +649,18 @@ impl Config {
                 format!("{} is outside 64..={MAX_FRAME_BYTES_CEILING}", limits.max_frame_bytes),
             ));
         }
-        let positive: [(&'static str, u64); 25] = [
+        let positive: [(&'static str, u64); 27] = [
             ("limits.maxConnections", limits.max_connections as u64),
             ("limits.maxRooms", limits.max_rooms as u64),
             ("limits.maxClientsPerRoom", limits.max_clients_per_room.into()),
             ("limits.outboundQueueFrames", limits.outbound_queue_frames as u64),
+            ("limits.unreliableQueueBytes", limits.unreliable_queue_bytes as u64),
             ("limits.roomMailbox", limits.room_mailbox as u64),
             ("limits.maxRoomVariables", limits.max_room_variables as u64),
             ("limits.maxRoomVariableBytes", limits.max_room_variable_bytes as u64),
             ("limits.maxVariableBytes", limits.max_variable_bytes as u64),
             ("limits.maxVariableNameBytes", limits.max_variable_name_bytes as u64),
+            ("limits.maxListedMetadataBytes", limits.max_listed_metadata_bytes as u64),
             ("limits.pendingJoinBytes", limits.pending_join_bytes as u64),
             ("limits.maxRoomsPerConnection", limits.max_rooms_per_connection as u64),
             ("limits.maxJoinedRoomsPerConnection", limits.max_joined_rooms_per_connection as u64),
@@ -687,6 +701,26 @@ impl Config {
                 format!(
                     "{} is less than limits.maxOutboundFrameBytes ({})",
                     limits.outbound_queue_bytes, limits.max_outbound_frame_bytes
+                ),
+            ));
+        }
+        if limits.unreliable_queue_bytes > limits.outbound_queue_bytes {
+            return Err(invalid(
+                "limits.unreliableQueueBytes",
+                format!(
+                    "{} is more than limits.outboundQueueBytes ({})",
+                    limits.unreliable_queue_bytes, limits.outbound_queue_bytes
+                ),
+            ));
+        }
+        // A listing page holds at least one room.
+        if limits.max_listed_metadata_bytes > MIN_OUTBOUND_FRAME_MARGIN / 2 {
+            return Err(invalid(
+                "limits.maxListedMetadataBytes",
+                format!(
+                    "{} is more than {}",
+                    limits.max_listed_metadata_bytes,
+                    MIN_OUTBOUND_FRAME_MARGIN / 2
                 ),
             ));
         }

@@ -34,6 +34,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(err) = vampiretcp::server::check_config_files(&config) {
+        eprintln!("error: invalid configuration: {err:#}");
+        return ExitCode::from(2);
+    }
     if args.check_config {
         println!("configuration is valid");
         return ExitCode::SUCCESS;

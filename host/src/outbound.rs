@@ -9,9 +9,17 @@
 //! does not fit means the client reads too slowly, and it is disconnected
 //! with `slow_consumer` instead of holding up the room that sent it or
 //! growing the server's memory.
+//!
+//! Unreliable data that goes over the connection (UDP's fallback for a
+//! client without UDP) travels in the same queue, in room order, but on
+//! its own lane: once the queue holds more than
+//! `limits.unreliableQueueBytes`, the oldest unreliable frames are dropped
+//! (and counted) to make room, and a reliable frame that does not fit
+//! first evicts unreliable ones. Unreliable data never makes a client a
+//! `slow_consumer`; only reliable data does.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bytes::{Bytes, BytesMut};
@@ -29,6 +37,9 @@ pub struct ClientLimits {
     pub queue_frames: usize,
     /// Bytes queued at most.
     pub queue_bytes: usize,
+    /// Bytes queued past which unreliable frames are dropped, oldest
+    /// first, instead of queued.
+    pub unreliable_bytes: usize,
     /// Largest single answer, in bytes; a longer one is refused with
     /// `response_too_large` instead of being sent.
     pub max_frame_bytes: usize,
@@ -98,12 +109,52 @@ struct Shared {
     owned_rooms: AtomicUsize,
     /// Rate-limits this client's "dropped" warnings in the log.
     warnings: Throttle,
+    /// Unreliable frames dropped because the client fell behind.
+    unreliable_dropped: AtomicU64,
+}
+
+/// A queued buffer of frames, and whether it may be dropped.
+#[derive(Debug, Clone)]
+pub(crate) struct Queued {
+    /// One or more encoded frames, back to back.
+    pub(crate) frames: Bytes,
+    /// Unreliable data: dropped rather than queued when the client falls
+    /// behind.
+    droppable: bool,
+}
+
+impl From<Bytes> for Queued {
+    fn from(frames: Bytes) -> Queued {
+        Queued { frames, droppable: false }
+    }
 }
 
 #[derive(Debug, Default)]
 struct Queue {
-    frames: VecDeque<Bytes>,
+    frames: VecDeque<Queued>,
     bytes: usize,
+    /// Bytes of the droppable entries among `frames`.
+    droppable_bytes: usize,
+}
+
+impl Queue {
+    /// Drops droppable entries, oldest first, until `fits` says the queue
+    /// has room; returns how many it dropped.
+    fn evict_droppable(&mut self, fits: impl Fn(&Queue) -> bool) -> u64 {
+        let mut dropped = 0;
+        let mut index = 0;
+        while !fits(self) && self.droppable_bytes > 0 && index < self.frames.len() {
+            if self.frames[index].droppable {
+                let entry = self.frames.remove(index).expect("index is in range");
+                self.bytes -= entry.frames.len();
+                self.droppable_bytes -= entry.frames.len();
+                dropped += 1;
+            } else {
+                index += 1;
+            }
+        }
+        dropped
+    }
 }
 
 #[derive(Debug, Default)]
@@ -142,6 +193,7 @@ impl ClientHandle {
             udp: OnceLock::new(),
             owned_rooms: AtomicUsize::new(0),
             warnings: Throttle::per_second(1),
+            unreliable_dropped: AtomicU64::new(0),
         });
         ClientHandle { session, shared }
     }
@@ -181,7 +233,8 @@ impl ClientHandle {
 
     /// Queues encoded frames (one or several, back to back). Returns
     /// `false` when the connection is closing, or was just closed because
-    /// the queue would pass its bounds.
+    /// the queue would pass its bounds even without its unreliable
+    /// frames.
     pub fn send(&self, frames: Bytes) -> bool {
         if frames.is_empty() {
             return true;
@@ -191,9 +244,15 @@ impl ClientHandle {
         }
         let limits = &self.shared.limits;
         let mut queue = lock(&self.shared.queue);
-        if queue.frames.len() >= limits.queue_frames
-            || queue.bytes + frames.len() > limits.queue_bytes
-        {
+        let fits = |queue: &Queue| {
+            queue.frames.len() < limits.queue_frames
+                && queue.bytes + frames.len() <= limits.queue_bytes
+        };
+        if !fits(&queue) {
+            let dropped = queue.evict_droppable(fits);
+            self.count_unreliable_drops(dropped);
+        }
+        if !fits(&queue) {
             let (frames_queued, bytes_queued) = (queue.frames.len(), queue.bytes);
             drop(queue);
             self.shared.warnings.warn(|suppressed| {
@@ -211,21 +270,82 @@ impl ClientHandle {
             );
             return false;
         }
+        self.push(queue, Queued { frames, droppable: false });
+        true
+    }
+
+    /// Queues frames of unreliable data (what UDP would have carried). When
+    /// the queue holds more than `unreliable_bytes`, the oldest unreliable
+    /// frames are dropped to make room, and this one too if that is not
+    /// enough: the client is never disconnected for them. Returns whether
+    /// the frames were queued.
+    pub fn send_droppable(&self, frames: Bytes) -> bool {
+        if frames.is_empty() {
+            return true;
+        }
+        if self.is_closing() {
+            return false;
+        }
+        let limits = &self.shared.limits;
+        let mut queue = lock(&self.shared.queue);
+        let fits = |queue: &Queue| {
+            queue.frames.len() < limits.queue_frames
+                && queue.bytes + frames.len() <= limits.unreliable_bytes.min(limits.queue_bytes)
+        };
+        let mut dropped = 0;
+        if !fits(&queue) {
+            dropped = queue.evict_droppable(fits);
+        }
+        let queued = fits(&queue);
+        if queued {
+            queue.droppable_bytes += frames.len();
+            self.push(queue, Queued { frames, droppable: true });
+        } else {
+            drop(queue);
+            dropped += 1;
+        }
+        self.count_unreliable_drops(dropped);
+        queued
+    }
+
+    /// Unreliable frames dropped so far because the client fell behind.
+    pub fn unreliable_dropped(&self) -> u64 {
+        self.shared.unreliable_dropped.load(Ordering::Relaxed)
+    }
+
+    fn count_unreliable_drops(&self, dropped: u64) {
+        if dropped == 0 {
+            return;
+        }
+        let total = self.shared.unreliable_dropped.fetch_add(dropped, Ordering::Relaxed) + dropped;
+        self.shared.warnings.warn(|suppressed| {
+            tracing::debug!(
+                session = self.session,
+                total,
+                suppressed,
+                "client behind: unreliable frames dropped"
+            );
+        });
+    }
+
+    /// Appends `entry` to the locked `queue` and wakes the writer if it
+    /// was empty.
+    fn push(&self, mut queue: MutexGuard<'_, Queue>, entry: Queued) {
         let was_empty = queue.frames.is_empty();
-        queue.bytes += frames.len();
-        queue.frames.push_back(frames);
+        queue.bytes += entry.frames.len();
+        queue.frames.push_back(entry);
         drop(queue);
         if was_empty {
             self.shared.wake.notify_one();
         }
-        true
     }
 
     /// Takes everything queued, for the writer; empty when nothing is.
-    pub(crate) fn take_queued(&self, into: &mut VecDeque<Bytes>) {
+    pub(crate) fn take_queued(&self, into: &mut VecDeque<Queued>) {
         let mut queue = lock(&self.shared.queue);
         std::mem::swap(&mut queue.frames, into);
         queue.bytes = 0;
+        queue.droppable_bytes = 0;
     }
 
     /// Completes when something may have been queued since the last

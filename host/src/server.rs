@@ -60,6 +60,24 @@ pub struct RunningServer {
     cluster: Option<(Arc<Cluster>, Vec<tokio::task::JoinHandle<()>>)>,
 }
 
+/// Reads and checks the files the configuration names: the token key
+/// (`auth.secretFile`, `auth.publicKeyFile`) and the TLS certificate and
+/// key. The rest of a configuration is checked when it is parsed; these
+/// can only be checked by reading them, and a file that is missing or
+/// wrong is a configuration error like any other (`--check-config` finds
+/// it, and the start fails with the same exit status).
+///
+/// # Errors
+/// Naming the field and the file that cannot be read or is not what the
+/// field needs.
+pub fn check_config_files(config: &Config) -> anyhow::Result<()> {
+    Authenticator::from_config(&config.auth)?;
+    if let Some(tls) = &config.tls {
+        Tls::load(tls)?;
+    }
+    Ok(())
+}
+
 impl Server {
     /// Binds the TCP listener on the configured address and port (port 0:
     /// any free port; see [`Server::local_addr`]) and loads the plugins of

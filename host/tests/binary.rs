@@ -134,3 +134,31 @@ fn refused_plugins_are_logged_with_the_file_and_the_problem() {
     assert!(junk.contains("not a valid WebAssembly module"), "{junk}");
     assert!(log.contains("listening on TCP"), "the server still started:\n{log}");
 }
+
+/// Issue 17, item 14: a token key or TLS file that is missing or wrong is
+/// found by `--check-config`, and is a configuration error (exit 2).
+#[test]
+fn item_14_missing_or_wrong_key_and_certificate_files_are_config_errors() {
+    let dir = temp_dir("check-files");
+    let not_a_key = dir.join("not-a-key.pem");
+    std::fs::write(&not_a_key, "hello").unwrap();
+    let missing = dir.join("missing.pem");
+    let cases = [
+        (
+            serde_json::json!({"auth": {"mode": "jwt", "algorithm": "EdDSA", "publicKeyFile": missing}}),
+            "auth.publicKeyFile",
+        ),
+        (
+            serde_json::json!({"auth": {"mode": "jwt", "algorithm": "RS256", "publicKeyFile": not_a_key}}),
+            "auth.publicKeyFile",
+        ),
+        (serde_json::json!({"tls": {"certFile": missing, "keyFile": missing}}), "tls.certFile"),
+        (serde_json::json!({"tls": {"certFile": not_a_key, "keyFile": not_a_key}}), "tls.certFile"),
+    ];
+    for (config, expected) in cases {
+        let output = run_with_config(&config.to_string());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{config}: {stderr}");
+        assert!(stderr.contains(expected), "{config}: {stderr}");
+    }
+}

@@ -121,6 +121,50 @@ async fn a_plugin_broadcasting_large_values_to_a_member_that_never_reads() {
     drain.abort();
 }
 
+/// Issue 17, item 10: unreliable data a plugin floods to a member
+/// without UDP is dropped once that member falls behind; it stays a
+/// member, and reads on normally once it catches up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item_10_an_unreliable_flood_never_disconnects_a_member_without_udp() {
+    let server = ServerProcess::with_plugins(json!({}));
+    let mut owner = Client::connect(server.addr).await.unwrap();
+    let room = owner.create_room(kept("faulty")).await.unwrap().id;
+    owner.join(&room, None).await.unwrap();
+    let mut behind = never_reading(&server).await;
+    send(&mut behind, Request::join(room.clone()), 1).await;
+    wait_for_members(&owner, &room, 2).await;
+    let mut events = owner.take_event_stream();
+    let drain = tokio::spawn(async move { while events.recv().await.is_some() {} });
+    // 24 MiB of unreliable messages, six times what the member's queue
+    // holds before it counts as too slow.
+    for _ in 0..24 {
+        owner.invoke(&room, "unreliable_flood", repeat(16, 64 * 1024)).await.unwrap();
+    }
+    owner.ping().await.unwrap();
+    assert_eq!(owner.list_rooms(None).await.unwrap()[0].members, 2, "the member was dropped");
+
+    // It catches up: reads what was kept, then its ping's answer.
+    send(&mut behind, Request::Ping, 99).await;
+    let answered = tokio::time::timeout(PATIENCE, async {
+        let mut len = [0u8; 4];
+        loop {
+            behind.read_exact(&mut len).await.unwrap();
+            let mut body = vec![0; u32::from_be_bytes(len) as usize];
+            behind.read_exact(&mut body).await.unwrap();
+            match vampire_protocol::ServerMessage::decode(&body.into()).unwrap() {
+                vampire_protocol::ServerMessage::Response { id: 99, .. } => return,
+                vampire_protocol::ServerMessage::Error { code, message, .. } => {
+                    panic!("{code}: {message}")
+                }
+                _ => {}
+            }
+        }
+    })
+    .await;
+    assert!(answered.is_ok(), "the ping was never answered");
+    drain.abort();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugin_setting_variables_without_end_is_held_to_the_room_budget() {
     let server = ServerProcess::with_plugins(json!({}));

@@ -170,3 +170,25 @@ fn a_missing_certificate_stops_the_server_with_a_clear_message() {
     }));
     assert!(stderr.contains("tls.certFile"), "{stderr}");
 }
+
+/// Issue 17, item 3: at `maxConnections`, a TLS client is told
+/// `server_busy` inside TLS, not in plaintext it cannot read.
+#[tokio::test]
+async fn item_03_a_tls_client_past_the_connection_limit_reads_server_busy() {
+    let folder = support::temp_dir("tls-busy");
+    let first = issue(&folder, "first");
+    let (cert_file, key_file) = (folder.join("server.pem"), folder.join("server.key"));
+    install(&first, &cert_file, &key_file);
+    let server = ServerProcess::start(json!({
+        "tls": { "certFile": cert_file, "keyFile": key_file },
+        "limits": { "maxConnections": 1 },
+    }));
+    let held = Client::connect_with(server.addr, trusting(&first.ca_file)).await.unwrap();
+    match Client::connect_with(server.addr, trusting(&first.ca_file)).await {
+        Err(err) => {
+            assert_eq!(err.code(), Some(vampire_client::ErrorCode::ServerBusy), "{err}")
+        }
+        Ok(_) => panic!("a connection past the limit was served"),
+    }
+    held.ping().await.unwrap();
+}

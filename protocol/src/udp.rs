@@ -180,14 +180,19 @@ pub struct TooLarge;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unauthentic;
 
+/// Bits a [`ReplayWindow`] keeps: the newest and the [`REPLAY_WINDOW`]
+/// before it.
+const WINDOW_BITS: u64 = REPLAY_WINDOW + 1;
+
 /// The sequence numbers a receiver has accepted: the newest, and which of
 /// the [`REPLAY_WINDOW`] before it were seen.
 #[derive(Debug, Clone, Default)]
 pub struct ReplayWindow {
     /// Newest accepted sequence, plus one (0: none yet).
     next: u64,
-    /// Bit `i` set: sequence `next - 1 - i` was accepted.
-    seen: [u64; (REPLAY_WINDOW / 64) as usize],
+    /// Bit `i` set: sequence `next - 1 - i` was accepted (bits past
+    /// [`WINDOW_BITS`] are never read).
+    seen: [u64; WINDOW_BITS.div_ceil(64) as usize],
 }
 
 /// What a replay window says of a sequence number.
@@ -210,7 +215,7 @@ impl ReplayWindow {
             return Freshness::Newest;
         }
         let behind = self.next - 1 - sequence;
-        if behind >= REPLAY_WINDOW {
+        if behind >= WINDOW_BITS {
             return Freshness::Stale;
         }
         if self.seen[(behind / 64) as usize] & (1 << (behind % 64)) != 0 {
@@ -229,7 +234,7 @@ impl ReplayWindow {
             self.seen[0] |= 1;
         } else {
             let behind = self.next - 1 - sequence;
-            if behind < REPLAY_WINDOW {
+            if behind < WINDOW_BITS {
                 self.seen[(behind / 64) as usize] |= 1 << (behind % 64);
             }
         }
@@ -237,7 +242,7 @@ impl ReplayWindow {
 
     /// Moves every remembered sequence `by` places back.
     fn shift(&mut self, by: u64) {
-        if by >= REPLAY_WINDOW {
+        if by >= WINDOW_BITS {
             self.seen = Default::default();
             return;
         }
@@ -299,6 +304,21 @@ mod tests {
         assert_eq!(window.check(100), Freshness::Stale);
         assert_eq!(window.check(300), Freshness::Replayed, "still within 256 of 370");
         assert_eq!(window.check(200), Freshness::Late);
+    }
+
+    /// Issue 17, item 12: the window keeps the newest and the full 256
+    /// before it, as PROTOCOL.md says.
+    #[test]
+    fn item_12_the_replay_window_remembers_256_sequences_before_the_newest() {
+        let mut window = ReplayWindow::default();
+        window.accept(1000 - REPLAY_WINDOW);
+        window.accept(1000);
+        assert_eq!(window.check(1000 - REPLAY_WINDOW), Freshness::Replayed);
+        assert_eq!(window.check(1000 - REPLAY_WINDOW + 1), Freshness::Late);
+        assert_eq!(window.check(1000 - REPLAY_WINDOW - 1), Freshness::Stale);
+        window.accept(1000 + REPLAY_WINDOW);
+        assert_eq!(window.check(1000), Freshness::Replayed, "shifted by exactly 256");
+        assert_eq!(window.check(1000 - 1), Freshness::Stale);
     }
 }
 

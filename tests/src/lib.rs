@@ -9,7 +9,9 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use vampire_client::{Client, Event, Incoming, Payload, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use vampire_client::{Client, ErrorCode, Event, Incoming, Payload, ServerMessage, Value};
 use vampiretcp::{Config, RunningServer, Server};
 
 pub use serde_json;
@@ -194,4 +196,71 @@ pub fn fresh_plugins_folder() -> PathBuf {
         std::fs::copy(path, folder.join(format!("{name}.wasm"))).unwrap();
     }
     folder
+}
+
+/// A raw connection that writes bytes and reads frames by hand, for
+/// input the client crate would never send.
+pub struct RawConnection {
+    /// The socket, for tests that write or shut it down by hand.
+    pub socket: TcpStream,
+}
+
+impl RawConnection {
+    /// Connects and reads the welcome.
+    pub async fn connect(server: &TestServer) -> RawConnection {
+        let mut raw = RawConnection { socket: TcpStream::connect(server.addr).await.unwrap() };
+        assert!(matches!(raw.read().await, Some(ServerMessage::Welcome { .. })));
+        raw
+    }
+
+    /// Writes `bytes` as they are.
+    pub async fn send(&mut self, bytes: &[u8]) {
+        self.socket.write_all(bytes).await.unwrap();
+    }
+
+    /// Writes `body` as one frame.
+    pub async fn send_frame(&mut self, body: &[u8]) {
+        let mut bytes = (body.len() as u32).to_be_bytes().to_vec();
+        bytes.extend_from_slice(body);
+        self.send(&bytes).await;
+    }
+
+    /// Writes `value` as one frame.
+    pub async fn send_value(&mut self, value: Payload) {
+        self.send_frame(value.as_bytes()).await;
+    }
+
+    /// The next frame, or `None` at end of stream.
+    pub async fn read(&mut self) -> Option<ServerMessage> {
+        tokio::time::timeout(PATIENCE, async {
+            let mut len = [0u8; 4];
+            self.socket.read_exact(&mut len).await.ok()?;
+            let mut body = vec![0; u32::from_be_bytes(len) as usize];
+            self.socket.read_exact(&mut body).await.ok()?;
+            Some(decode_server_frame(body))
+        })
+        .await
+        .expect("the server answers in time")
+    }
+
+    /// The next frame, which must be an error: its id, code and message.
+    pub async fn read_error(&mut self) -> (Option<u32>, ErrorCode, String) {
+        match self.read().await {
+            Some(ServerMessage::Error { id, code, message }) => (id, code, message),
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    /// Asserts the connection still answers a ping.
+    pub async fn assert_alive(&mut self) {
+        self.send_value(json!({"id": 77, "op": "ping"})).await;
+        assert_eq!(
+            self.read().await,
+            Some(ServerMessage::Response { id: 77, result: Payload::nil() })
+        );
+    }
+}
+
+fn decode_server_frame(body: Vec<u8>) -> ServerMessage {
+    ServerMessage::decode(&body.into()).expect("server frames decode")
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 use vampire_client::{
     Client, ClientError, ConnectOptions, CreateRoom, ErrorCode, Event, Incoming, Value,
 };
-use vampire_tests::{PATIENCE, TestServer, wait_for};
+use vampire_tests::{PATIENCE, RawConnection, TestServer, wait_for};
 use vampiretcp::Config;
 use vampiretcp::config::{AuthMode, SameUserPolicy, TokenAlgorithm};
 
@@ -170,7 +170,7 @@ async fn identities_reach_member_events_join_results_and_plugins() {
 }
 
 #[tokio::test]
-async fn a_plugin_admits_and_lets_write_by_identity() {
+async fn a_plugin_admits_and_lets_write_by_identity_item_13_and_a_kicked_writer_is_refused() {
     let server = TestServer::with_plugins(|_| {}, with_tokens).await;
     let alice = connect_as(&server, token("alice")).await.unwrap();
     let bob = connect_as(&server, token("bob")).await.unwrap();
@@ -196,6 +196,13 @@ async fn a_plugin_admits_and_lets_write_by_identity() {
     assert_eq!(denied.code(), Some(ErrorCode::NotAuthorized));
     alice.set_variable(&room, "score", Value::from(3), None).await.unwrap();
     bob.set_variable(&room, "note", Value::from("gg"), None).await.unwrap();
+
+    // Issue 17, item 13: a writer the guard kicks while deciding is not
+    // in the room any more, and its write is refused.
+    let kicked = bob.set_variable(&room, "cheat", Value::from(1), None).await.unwrap_err();
+    assert_eq!(kicked.code(), Some(ErrorCode::NotInRoom), "{kicked}");
+    let variables = alice.get_variables(&room).await.unwrap();
+    assert!(vampire_tests::variable(&variables, "cheat").is_none(), "the write was kept");
     server.stop().await;
 }
 
@@ -302,5 +309,101 @@ async fn a_connection_ends_when_its_token_expires() {
         other => panic!("expected not_authenticated at expiry, got {other:?}"),
     }
     closed(&alice).await;
+    server.stop().await;
+}
+
+/// Issue 17, item 1: with an issuer and an audience configured, a token
+/// that leaves either out is refused. Item 7: a token whose `crit` header
+/// names an extension is refused (RFC 7515: this server knows none).
+#[tokio::test]
+async fn item_01_07_configured_iss_and_aud_are_required_and_crit_is_refused() {
+    let server = TestServer::start_with(|config| {
+        with_tokens(config);
+        config.auth.issuer = Some("accounts".to_owned());
+    })
+    .await;
+    let no_iss = signed(SECRET, json!({"sub": "eve", "exp": now() + 60, "aud": "game"}));
+    assert!(refused_with(&server, no_iss).await.contains("`iss`"));
+    let no_aud = signed(SECRET, json!({"sub": "eve", "exp": now() + 60, "iss": "accounts"}));
+    assert!(refused_with(&server, no_aud).await.contains("`aud`"));
+
+    let claims = json!({"sub": "eve", "exp": now() + 60, "iss": "accounts", "aud": "game"});
+    let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes());
+    let critical = jsonwebtoken::Header {
+        crit: Some(vec!["exp-extension".to_owned()]),
+        ..jsonwebtoken::Header::default()
+    };
+    let critical = jsonwebtoken::encode(&critical, &claims, &key).unwrap();
+    assert!(refused_with(&server, critical).await.contains("crit"));
+
+    let plain = jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap();
+    connect_as(&server, plain).await.unwrap().ping().await.unwrap();
+    server.stop().await;
+}
+
+/// Issue 17, item 2: before authenticating, any frame other than a good
+/// `authenticate` (an unknown op, bytes that are not MessagePack, a token
+/// that is not a string) ends the connection, and one that sends nothing
+/// more is closed by the handshake timeout even after an earlier frame.
+#[tokio::test]
+async fn item_02_an_unauthenticated_connection_cannot_outstay_its_first_frame() {
+    let server = TestServer::start_with(|config| {
+        with_tokens(config);
+        config.limits.handshake_timeout_secs = 1;
+    })
+    .await;
+    let unknown_op = vampire_tests::json!({"id": 1, "op": "shout"});
+    let number_token = vampire_tests::json!({"id": 2, "op": "authenticate", "token": 42});
+    let frames: [&[u8]; 3] = [unknown_op.as_bytes(), &[0xc1, 0xc1], number_token.as_bytes()];
+    for frame in frames {
+        let mut raw = RawConnection::connect(&server).await;
+        raw.send_frame(frame).await;
+        raw.read_error().await;
+        assert_eq!(raw.read().await, None, "closed after {frame:02x?}");
+    }
+
+    // A frame begun and never finished holds nothing past the handshake
+    // timeout.
+    let mut slow = RawConnection::connect(&server).await;
+    let started = Instant::now();
+    slow.send(&100u32.to_be_bytes()).await;
+    let (_, code, _) = slow.read_error().await;
+    assert_eq!(code, ErrorCode::Timeout);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    server.stop().await;
+}
+
+/// Issue 17, item 7: an invite is spent only by a join that succeeds (one
+/// refused as `room_full` keeps it), and an invite does not admit a
+/// joiner who also gave a wrong password.
+#[tokio::test]
+async fn item_07_invites_are_spent_only_by_a_join_and_never_excuse_a_wrong_password() {
+    let server = TestServer::start().await;
+    let owner = server.client().await;
+    let friend = server.client().await;
+    let room = owner
+        .create_room(CreateRoom {
+            public: Some(false),
+            max_clients: Some(1),
+            auto_dispose: Some(false),
+            password: Some("correct horse".into()),
+            ..CreateRoom::default()
+        })
+        .await
+        .unwrap();
+    owner.join(&room.id, Some("correct horse")).await.unwrap();
+    let invite = owner.create_invite(&room.id).await.unwrap();
+    let full = friend.join_with_invite(&room.id, &invite).await.unwrap_err();
+    assert_eq!(full.code(), Some(ErrorCode::RoomFull));
+    owner.leave(&room.id).await.unwrap();
+
+    let mut both = vampire_client::Request::join(room.id.as_str());
+    if let vampire_client::Request::Join { password, invite: with, .. } = &mut both {
+        *password = Some("battery staple".into());
+        *with = Some(invite.clone());
+    }
+    let wrong = friend.request(both).await.unwrap_err();
+    assert_eq!(wrong.code(), Some(ErrorCode::NotAuthorized));
+    friend.join_with_invite(&room.id, &invite).await.unwrap();
     server.stop().await;
 }

@@ -1,100 +1,40 @@
 //! Bad input over raw TCP: each case gets a clear error, loses nothing else,
 //! and the server stays up.
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use vampire_client::{CreateRoom, ErrorCode, Payload, ServerMessage};
-use vampire_tests::{PATIENCE, TestServer, json};
-
-/// A raw connection that reads frames by hand.
-struct Raw {
-    socket: TcpStream,
-}
-
-impl Raw {
-    async fn connect(server: &TestServer) -> Raw {
-        let mut raw = Raw { socket: TcpStream::connect(server.addr).await.unwrap() };
-        assert!(matches!(raw.read().await, Some(ServerMessage::Welcome { .. })));
-        raw
-    }
-
-    async fn send(&mut self, bytes: &[u8]) {
-        self.socket.write_all(bytes).await.unwrap();
-    }
-
-    async fn send_frame(&mut self, body: &[u8]) {
-        let mut bytes = (body.len() as u32).to_be_bytes().to_vec();
-        bytes.extend_from_slice(body);
-        self.send(&bytes).await;
-    }
-
-    async fn send_value(&mut self, value: Payload) {
-        self.send_frame(value.as_bytes()).await;
-    }
-
-    /// The next frame, or `None` at end of stream.
-    async fn read(&mut self) -> Option<ServerMessage> {
-        tokio::time::timeout(PATIENCE, async {
-            let mut len = [0u8; 4];
-            self.socket.read_exact(&mut len).await.ok()?;
-            let mut body = vec![0; u32::from_be_bytes(len) as usize];
-            self.socket.read_exact(&mut body).await.ok()?;
-            Some(decode(body))
-        })
-        .await
-        .expect("the server answers in time")
-    }
-
-    async fn read_error(&mut self) -> (Option<u32>, ErrorCode, String) {
-        match self.read().await {
-            Some(ServerMessage::Error { id, code, message }) => (id, code, message),
-            other => panic!("expected an error, got {other:?}"),
-        }
-    }
-
-    async fn assert_alive(&mut self) {
-        self.send_value(json!({"id": 77, "op": "ping"})).await;
-        assert_eq!(
-            self.read().await,
-            Some(ServerMessage::Response { id: 77, result: Payload::nil() })
-        );
-    }
-}
-
-fn decode(body: Vec<u8>) -> ServerMessage {
-    ServerMessage::decode(&body.into()).expect("server frames decode")
-}
+use tokio::io::AsyncWriteExt;
+use vampire_client::{CreateRoom, ErrorCode, ServerMessage};
+use vampire_tests::{RawConnection, TestServer, json};
 
 #[tokio::test]
 async fn an_oversized_frame_closes_the_connection_with_a_reason() {
     let server = TestServer::start_with(|c| c.limits.max_frame_bytes = 1024).await;
-    let mut raw = Raw::connect(&server).await;
+    let mut raw = RawConnection::connect(&server).await;
     raw.send(&(1_000_000u32).to_be_bytes()).await;
     raw.send(&[0u8; 2048]).await;
     let (id, code, message) = raw.read_error().await;
     assert_eq!((id, code), (None, ErrorCode::FrameTooLarge));
     assert!(message.contains("1024"), "{message}");
     assert_eq!(raw.read().await, None, "then the connection is closed");
-    Raw::connect(&server).await.assert_alive().await;
+    RawConnection::connect(&server).await.assert_alive().await;
 }
 
 #[tokio::test]
 async fn a_truncated_body_ends_only_that_connection() {
     let server = TestServer::start().await;
-    let mut other = Raw::connect(&server).await;
-    let mut raw = Raw::connect(&server).await;
+    let mut other = RawConnection::connect(&server).await;
+    let mut raw = RawConnection::connect(&server).await;
     raw.send(&100u32.to_be_bytes()).await;
     raw.send(&[0x80; 10]).await;
     raw.socket.shutdown().await.unwrap();
     assert_eq!(raw.read().await, None);
     other.assert_alive().await;
-    Raw::connect(&server).await.assert_alive().await;
+    RawConnection::connect(&server).await.assert_alive().await;
 }
 
 #[tokio::test]
 async fn bytes_that_are_not_messagepack_get_an_error_and_the_connection_stays() {
     let server = TestServer::start().await;
-    let mut raw = Raw::connect(&server).await;
+    let mut raw = RawConnection::connect(&server).await;
     raw.send_frame(&[0xc1, 0xc1, 0xc1]).await;
     let (id, code, _) = raw.read_error().await;
     assert_eq!((id, code), (None, ErrorCode::InvalidFrame));
@@ -106,7 +46,7 @@ async fn bytes_that_are_not_messagepack_get_an_error_and_the_connection_stays() 
 #[tokio::test]
 async fn unknown_operations_and_wrong_field_types_get_error_responses() {
     let server = TestServer::start().await;
-    let mut raw = Raw::connect(&server).await;
+    let mut raw = RawConnection::connect(&server).await;
 
     raw.send_value(json!({"id": 1, "op": "teleport"})).await;
     let (id, code, message) = raw.read_error().await;
@@ -150,7 +90,7 @@ async fn a_bad_frame_loses_nothing_for_the_room() {
     let server = TestServer::start().await;
     let owner = server.client().await;
     let room = owner.create_room(CreateRoom::default()).await.unwrap().id;
-    let mut raw = Raw::connect(&server).await;
+    let mut raw = RawConnection::connect(&server).await;
     raw.send_value(json!({"id": 1, "op": "join", "room": room})).await;
     assert!(matches!(raw.read().await, Some(ServerMessage::Response { id: 1, .. })));
     raw.send_frame(b"\xc1garbage").await;
@@ -178,7 +118,7 @@ async fn a_client_that_stops_reading_is_disconnected_and_the_room_goes_on() {
         .unwrap()
         .id;
     sender.join(&room, None).await.unwrap();
-    let mut slow = Raw::connect(&server).await;
+    let mut slow = RawConnection::connect(&server).await;
     slow.send_value(json!({"id": 1, "op": "join", "room": room})).await;
     let mut watcher = server.client().await;
     watcher.join(&room, None).await.unwrap();

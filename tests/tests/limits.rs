@@ -2,7 +2,7 @@
 //! stopping server says goodbye.
 
 use vampire_client::{Client, CreateRoom, ErrorCode, Incoming};
-use vampire_tests::{PATIENCE, TestServer};
+use vampire_tests::{PATIENCE, TestServer, json};
 
 #[tokio::test]
 async fn a_connection_past_the_limit_is_told_server_busy() {
@@ -49,4 +49,52 @@ async fn shutdown_tells_connected_clients() {
         other => panic!("expected server_shutdown, got {other:?}"),
     }
     assert_eq!(client.next_event_within(PATIENCE).await, None, "then the connection closes");
+}
+
+/// Issue 17, item 8: rooms with large metadata never break the listing:
+/// a page stops before the frame limit (fewer than asked, with the
+/// total), the next pages hold the rest, and metadata past
+/// `limits.maxListedMetadataBytes` is refused at creation.
+#[tokio::test]
+async fn item_08_listings_are_paged_by_bytes_and_metadata_is_capped() {
+    let server = TestServer::start_with(|config| {
+        let limits = &mut config.limits;
+        limits.max_variable_bytes = 4096;
+        limits.max_room_variable_bytes = 8192;
+        limits.max_outbound_frame_bytes = 8192 + 128 * 1024;
+        limits.max_rooms_per_connection = 64;
+    })
+    .await;
+    let client = server.client().await;
+    let too_big = "x".repeat(4096);
+    let refused = client
+        .create_room(CreateRoom {
+            metadata: Some(json!({ "blob": too_big })),
+            ..CreateRoom::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some(ErrorCode::InvalidRequest));
+    assert!(refused.to_string().contains("maxListedMetadataBytes"), "{refused}");
+
+    let blob = "x".repeat(4000);
+    for _ in 0..40 {
+        let room = CreateRoom {
+            metadata: Some(json!({ "blob": blob })),
+            auto_dispose: Some(false),
+            ..CreateRoom::default()
+        };
+        client.create_room(room).await.unwrap();
+    }
+    let first = client.list_rooms_page(None, None, None).await.unwrap();
+    assert_eq!(first.total, 40);
+    assert!(!first.rooms.is_empty() && first.rooms.len() < 40, "{} rooms", first.rooms.len());
+    let mut seen = first.rooms.len();
+    while seen < 40 {
+        let page = client.list_rooms_page(None, Some(seen as u32), None).await.unwrap();
+        assert!(!page.rooms.is_empty());
+        seen += page.rooms.len();
+    }
+    assert_eq!(seen, 40);
+    server.stop().await;
 }

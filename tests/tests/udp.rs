@@ -273,3 +273,34 @@ async fn the_positions_example_moves_dots_on_its_clock_over_udp() {
     let moved = (x(last) - x(first)).rem_euclid(1000.0);
     assert!((40.0..=120.0).contains(&moved), "moved {moved} in under a second at 100/s");
 }
+
+/// Issue 17, item 12: binding again replaces the first binding: the
+/// server sends with the new session id and keys, to the address that
+/// authenticated with them, and the old ones stop working both ways.
+#[tokio::test]
+async fn item_12_a_second_udp_bind_replaces_the_first() {
+    let server = TestServer::start().await;
+    let (a, mut b, room) = room_of_two(&server).await;
+    let c = server.client().await;
+    c.join(&room, None).await.unwrap();
+    let mut first = RawUdp::bind(&c, &server).await;
+    let hello = first.datagram(&ClientDatagram::Hello);
+    first.send(&hello).await;
+    let mut second = RawUdp::bind(&c, &server).await;
+    assert_ne!(first.binding.session, second.binding.session);
+    let hello = second.datagram(&ClientDatagram::Hello);
+    second.send(&hello).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    a.send_unreliable(&room, "after the second bind").await.unwrap();
+    let event = second.receive(Duration::from_secs(5)).await.expect("the new binding receives");
+    assert!(matches!(event, Event::RoomMessage { .. }));
+    assert!(first.receive(Duration::from_millis(300)).await.is_none(), "the old binding received");
+
+    // The old keys no longer reach the room (`b` hears every message of
+    // the room over TCP).
+    assert_eq!(next_message(&mut b).await.to_value(), "after the second bind".into());
+    let old = first.datagram(&message(&room, "with the old keys"));
+    first.send(&old).await;
+    assert!(!any_message(&mut b, Duration::from_millis(300)).await);
+}

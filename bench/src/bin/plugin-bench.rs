@@ -113,6 +113,7 @@ fn main() -> anyhow::Result<()> {
             ClientLimits {
                 queue_frames: usize::MAX,
                 queue_bytes: usize::MAX,
+                unreliable_bytes: usize::MAX,
                 max_frame_bytes: config.limits.max_outbound_frame_bytes,
                 max_memberships: 1,
                 max_owned_rooms: usize::MAX,
@@ -182,6 +183,7 @@ async fn tick_share(
         ClientLimits {
             queue_frames: usize::MAX,
             queue_bytes: usize::MAX,
+            unreliable_bytes: usize::MAX,
             max_frame_bytes: config.limits.max_outbound_frame_bytes,
             max_memberships: 1,
             max_owned_rooms: usize::MAX,

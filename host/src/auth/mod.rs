@@ -92,14 +92,21 @@ impl Authenticator {
         let mut validation = Validation::new(algorithm);
         validation.leeway = config.leeway_secs;
         validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        // A configured audience or issuer is a claim every token must
+        // carry, not only one it must not contradict.
+        let mut required = vec!["exp", "sub"];
         match &config.audience {
-            Some(audience) => validation.set_audience(&[audience]),
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                required.push("aud");
+            }
             None => validation.validate_aud = false,
         }
         if let Some(issuer) = &config.issuer {
             validation.set_issuer(&[issuer]);
+            required.push("iss");
         }
+        validation.set_required_spec_claims(&required);
         Ok(Some(Authenticator { key, validation, operator_role: config.operator_role.clone() }))
     }
 
@@ -115,6 +122,14 @@ impl Authenticator {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(refuse(&format!("longer than {MAX_TOKEN_BYTES} bytes")));
         }
+        // RFC 7515 4.1.11: a recipient must refuse a token whose `crit`
+        // names an extension it does not understand, and this server
+        // understands none.
+        if jsonwebtoken::decode_header(token).is_ok_and(|header| header.crit.is_some()) {
+            return Err(refuse(
+                "it names critical header extensions (`crit`) this server does not support",
+            ));
+        }
         let data = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(
             token,
             &self.key,
@@ -128,7 +143,11 @@ impl Authenticator {
                 ErrorKind::InvalidAudience => "wrong audience",
                 ErrorKind::InvalidIssuer => "wrong issuer",
                 ErrorKind::InvalidAlgorithm => "signed with another algorithm",
-                ErrorKind::MissingRequiredClaim(_) => "it lacks `exp` or `sub`",
+                ErrorKind::MissingRequiredClaim(claim) => match claim.as_str() {
+                    "aud" => "it lacks `aud`, which this server requires",
+                    "iss" => "it lacks `iss`, which this server requires",
+                    _ => "it lacks `exp` or `sub`",
+                },
                 _ => "not a well-formed token",
             })
         })?;

@@ -769,8 +769,8 @@ async fn answer_of(stand_in: ClientHandle) -> Result<Vec<u8>, Failure> {
     let answer = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
             stand_in.take_queued(&mut queued);
-            if let Some(frame) = queued.pop_front() {
-                return frame;
+            if let Some(queued) = queued.pop_front() {
+                return queued.frames;
             }
             stand_in.queued().await;
         }

@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -22,7 +22,7 @@ use vampire_protocol::{ErrorCode, PROTOCOL_VERSION, SessionId, Welcome, frame, s
 
 use crate::net::NetContext;
 use crate::net::session::Session;
-use crate::outbound::{ClientHandle, Identity};
+use crate::outbound::{ClientHandle, Identity, Queued};
 
 /// Bytes of small frames gathered into one `write` call at most.
 const WRITE_BATCH_BYTES: usize = 64 * 1024;
@@ -110,7 +110,8 @@ pub(crate) async fn serve<R, W>(
         } else if partial_since.is_none() {
             partial_since = Some(Instant::now());
         }
-        let (deadline, why) = deadline(started, last_frame, partial_since, limits);
+        let (deadline, why) =
+            deadline(started, last_frame, partial_since, session.is_authenticated(), limits);
         // The timer is only ever moved earlier here; when it fires before
         // the real deadline (a frame came since it was set), it is moved
         // on then. Moving it on every frame would cost a timer update per
@@ -160,14 +161,20 @@ pub(crate) async fn serve<R, W>(
     debug!(session = session_id, "connection closed");
 }
 
-/// When the connection times out, and the reason it will be told.
+/// When the connection times out, and the reason it will be told. Until
+/// it has authenticated, a connection lives by the handshake timeout
+/// alone, however many frames it sends.
 fn deadline(
     started: Instant,
     last_frame: Option<Instant>,
     partial_since: Option<Instant>,
+    authenticated: bool,
     limits: &crate::config::Limits,
 ) -> (Instant, &'static str) {
     let (mut deadline, mut why) = match last_frame {
+        Some(_) if !authenticated => {
+            (started + limits.handshake_timeout(), "no authentication came in time")
+        }
         None => (started + limits.handshake_timeout(), "no request came in time after connecting"),
         Some(last) => {
             (last + limits.idle_timeout(), "the connection was idle too long (send ping)")
@@ -222,7 +229,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(mut socket: W, client: ClientHandle) 
         match client.farewell() {
             // Closed on purpose: the reason, not the backlog, is what the
             // client needs.
-            Some(farewell) => out.taken.push_back(farewell.clone()),
+            Some(farewell) => out.taken.push_back(farewell.clone().into()),
             None => client.take_queued(&mut out.taken),
         }
         out.write_all(&mut socket).await?;
@@ -244,7 +251,7 @@ enum Written {
 #[derive(Default)]
 struct Outgoing {
     /// Buffers taken from the queue, in order, not yet started.
-    taken: VecDeque<Bytes>,
+    taken: VecDeque<Queued>,
     /// Small buffers gathered for one `write` call; `batch[sent..]` is
     /// still to go, and goes before anything in `taken`.
     batch: Vec<u8>,
@@ -301,7 +308,7 @@ impl Outgoing {
         if self.sent == self.batch.len() {
             self.batch.clear();
             self.sent = 0;
-            while let Some(front) = self.taken.front() {
+            while let Some(Queued { frames: front, .. }) = self.taken.front() {
                 if front.len() >= LARGE_WRITE_BYTES
                     || self.batch.len() + front.len() > WRITE_BATCH_BYTES
                 {
@@ -317,7 +324,7 @@ impl Outgoing {
                 return Err(std::io::ErrorKind::WriteZero.into());
             }
             self.sent += written;
-        } else if let Some(front) = self.taken.front_mut() {
+        } else if let Some(Queued { frames: front, .. }) = self.taken.front_mut() {
             let written = socket.write(front).await?;
             if written == 0 {
                 return Err(std::io::ErrorKind::WriteZero.into());

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::BytesMut;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -16,11 +16,16 @@ use crate::logging::Throttle;
 use crate::net::NetContext;
 use crate::net::connection;
 
+/// Connections past `limits.maxConnections` told `server_busy` at once;
+/// more are closed without a word.
+const BUSY_REPLIES: usize = 64;
+
 /// Accepts connections until `shutdown` is cancelled. Every connection
 /// task is spawned on `connections`, so shutdown can wait for them.
 ///
 /// A connection past `limits.maxConnections` is told `server_busy` and
-/// closed at once, rather than left waiting in the backlog.
+/// closed at once, rather than left waiting in the backlog (on the TLS
+/// port, inside TLS, so the client can read it).
 pub(crate) async fn accept_loop(
     listener: TcpListener,
     context: Arc<NetContext>,
@@ -28,6 +33,7 @@ pub(crate) async fn accept_loop(
     shutdown: CancellationToken,
 ) {
     let permits = Arc::new(Semaphore::new(context.config.limits.max_connections));
+    let busy_replies = Arc::new(Semaphore::new(BUSY_REPLIES));
     let next_session = AtomicU64::new(1);
     let refusals = Throttle::per_second(1);
     let handshake_failures = Arc::new(Throttle::per_second(5));
@@ -36,7 +42,7 @@ pub(crate) async fn accept_loop(
             accepted = listener.accept() => accepted,
             () = shutdown.cancelled() => return,
         };
-        let (mut socket, peer) = match accepted {
+        let (socket, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(err) => {
                 // Typically EMFILE: back off briefly instead of spinning.
@@ -47,17 +53,17 @@ pub(crate) async fn accept_loop(
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             refusals.warn(|suppressed| warn!(%peer, suppressed, "connection refused: server full"));
-            connections.spawn(async move {
-                let mut busy = BytesMut::new();
-                server::write_error(
-                    &mut busy,
-                    None,
-                    ErrorCode::ServerBusy,
-                    "the server has too many connections",
-                );
-                let _ = socket.write_all(&busy).await;
-                let _ = socket.shutdown().await;
-            });
+            // Telling a refused client why costs a task (and on the TLS
+            // port a handshake): only a few at once, the rest are closed
+            // without a word.
+            if let Ok(busy_permit) = busy_replies.clone().try_acquire_owned() {
+                let tls = context.tls.as_ref().map(|tls| tls.acceptor());
+                let timeout = context.config.limits.handshake_timeout();
+                connections.spawn(async move {
+                    let _ = tokio::time::timeout(timeout, refuse_busy(socket, tls)).await;
+                    drop(busy_permit);
+                });
+            }
             continue;
         };
         let session = next_session.fetch_add(1, Ordering::Relaxed);
@@ -94,4 +100,30 @@ pub(crate) async fn accept_loop(
             drop(permit);
         });
     }
+}
+
+/// Tells a connection the server is full (`server_busy`) and closes it:
+/// in plain MessagePack on the plain port, inside TLS on the TLS port
+/// (a TLS client cannot read anything else).
+async fn refuse_busy(socket: TcpStream, tls: Option<tokio_rustls::TlsAcceptor>) {
+    let mut busy = BytesMut::new();
+    server::write_error(
+        &mut busy,
+        None,
+        ErrorCode::ServerBusy,
+        "the server has too many connections",
+    );
+    match tls {
+        None => say_and_close(socket, &busy).await,
+        Some(acceptor) => {
+            if let Ok(stream) = acceptor.accept(socket).await {
+                say_and_close(stream, &busy).await;
+            }
+        }
+    }
+}
+
+async fn say_and_close(mut stream: impl AsyncWrite + Unpin, frame: &[u8]) {
+    let _ = stream.write_all(frame).await;
+    let _ = stream.shutdown().await;
 }

@@ -50,6 +50,7 @@ pub fn client_limits(config: &Config) -> ClientLimits {
     ClientLimits {
         queue_frames: limits.outbound_queue_frames,
         queue_bytes: limits.outbound_queue_bytes,
+        unreliable_bytes: limits.unreliable_queue_bytes,
         max_frame_bytes: limits.max_outbound_frame_bytes,
         max_memberships: limits.max_joined_rooms_per_connection,
         max_owned_rooms: limits.max_rooms_per_connection,

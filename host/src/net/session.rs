@@ -8,8 +8,8 @@
 //! request at once.
 //!
 //! On a server that authenticates, the first request must be
-//! `authenticate`; anything else, or a refused token, is answered
-//! `not_authenticated` and the connection closed. Room passwords are
+//! `authenticate`; anything else (another op, a frame that does not
+//! decode), or a refused token, is answered and the connection closed. Room passwords are
 //! hashed and checked here, on the blocking pool, before a room sees the
 //! request; each wrong password makes this connection wait longer before
 //! its answer.
@@ -83,6 +83,13 @@ impl Session {
         self.client.session()
     }
 
+    /// Whether the client may make requests: it authenticated, or the
+    /// server does not ask it to. Until then the connection lives by the
+    /// handshake timeout.
+    pub fn is_authenticated(&self) -> bool {
+        self.authenticated
+    }
+
     /// Decodes and runs one frame. Every request is answered exactly once
     /// (by this session or by a room), every refused frame too.
     pub async fn handle_frame(&mut self, body: &Bytes) {
@@ -91,7 +98,14 @@ impl Session {
             Err(rejected) => {
                 debug!(session = self.id(), code = %rejected.code, message = %rejected.message, "rejected a frame");
                 let respond = Responder::new(self.client.clone(), rejected.id, None);
-                return respond.fail(ApiError::new(rejected.code, rejected.message));
+                respond.fail(ApiError::new(rejected.code, rejected.message));
+                // Before authenticating, a client gets one frame to prove
+                // who it is, whatever that frame holds: a connection that
+                // has not must not hold its place by sending anything else.
+                if !self.authenticated {
+                    self.client.close();
+                }
+                return;
             }
         };
         if self.rate.check().is_err() {
@@ -167,10 +181,12 @@ impl Session {
                     return drop(tokio::spawn(cluster.redirect(room, respond)));
                 }
                 let Some((handle, respond)) = self.room(room, id) else { return };
+                // A password given is checked even beside an invite: an
+                // invite admits without the password, not with a wrong one.
                 let admission = match (handle.password_hash(), invite, password) {
                     (None, _, _) => Admission::Open,
-                    (Some(_), Some(invite), _) => Admission::Invite(invite),
-                    (Some(hash), None, Some(password)) => {
+                    (Some(_), Some(invite), None) => Admission::Invite(invite),
+                    (Some(hash), _, Some(password)) => {
                         if self.context.passwords.verify(hash, password).await {
                             self.password_failures = 0;
                             Admission::Password

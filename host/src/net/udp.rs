@@ -80,6 +80,10 @@ impl Drops {
 pub struct UdpChannel {
     socket: Arc<UdpSocket>,
     sessions: Mutex<HashMap<u64, Arc<UdpSession>>>,
+    /// The link each bound TCP session's client handle holds: binding
+    /// again points it at the new UDP session, so the server sends with
+    /// the new id and keys (a client handle takes its link once).
+    links: Mutex<HashMap<SessionId, Arc<SessionLink>>>,
     rooms: Arc<RoomManager>,
     key_lifetime: Duration,
     rate: (NonZeroU32, NonZeroU32),
@@ -136,6 +140,7 @@ impl UdpChannel {
         Ok(UdpChannel {
             socket: Arc::new(socket),
             sessions: Mutex::default(),
+            links: Mutex::default(),
             rooms,
             key_lifetime: Duration::from_secs(limits.udp_key_lifetime_secs),
             rate: (per_second, burst),
@@ -154,7 +159,8 @@ impl UdpChannel {
         &self.drops
     }
 
-    /// Gives `client` a new UDP session (replacing any it had) and returns
+    /// Gives `client` a new UDP session (replacing any it had: the old id
+    /// and keys stop working both ways) and returns
     /// the binding to send it over TCP. The session's link is set on the
     /// client, so rooms send it unreliable events from now on.
     ///
@@ -188,7 +194,15 @@ impl UdpChannel {
         sessions.retain(|_, s| s.client.session() != client.session());
         sessions.insert(id, session.clone());
         drop(sessions);
-        client.set_udp(Arc::new(SessionLink(Mutex::new(session))));
+        let mut links = lock(&self.links);
+        match links.get(&client.session()) {
+            Some(link) => *lock(&link.0) = session,
+            None => {
+                let link = Arc::new(SessionLink(Mutex::new(session)));
+                links.insert(client.session(), link.clone());
+                client.set_udp(link);
+            }
+        }
         let expires_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64)
@@ -206,6 +220,7 @@ impl UdpChannel {
     /// ended).
     pub fn end(&self, session: SessionId) {
         lock(&self.sessions).retain(|_, s| s.client.session() != session);
+        lock(&self.links).remove(&session);
     }
 
     /// Receives datagrams until the task is stopped.

@@ -114,19 +114,27 @@ fn variable_set(
 }
 
 /// `broadcast(from, data_ptr, data_len, flags) -> i32`: a `room_message` to
-/// every member, from session `from` (negative: from the room). Returns 0,
-/// or `REFUSED` when the event would pass the largest frame.
+/// every member, from session `from` (negative: from the room); with
+/// `send_flags::UNRELIABLE`, over UDP where bound and on the droppable
+/// lane otherwise. Returns 0, or `REFUSED` when the event would pass the
+/// largest frame.
 fn broadcast(
     mut caller: Ctx<'_>,
     from: i64,
     data_ptr: u32,
     data_len: u32,
-    _flags: i32,
+    flags: i32,
 ) -> Result<i32> {
     let data = read_bytes(&caller, data_ptr, data_len)?;
     check_value(&data)?;
     let room = &mut caller.data_mut().room;
-    Ok(match room.broadcast_message(session_or_room(from), &data) {
+    let from = session_or_room(from);
+    let sent = if flags & send_flags::UNRELIABLE != 0 {
+        room.broadcast_message_unreliable(from, &data)
+    } else {
+        room.broadcast_message(from, &data)
+    };
+    Ok(match sent {
         Ok(()) => 0,
         Err(_) => REFUSED,
     })

@@ -439,7 +439,12 @@ impl RoomActor {
     ) -> Result<bool, ApiError> {
         self.state.require_member(session)?;
         let exists = self.state.check_client_write(name)?;
-        if !self.behaviour.can_set_variable(&mut self.state, session, name, &value, exists)? {
+        let allowed =
+            self.behaviour.can_set_variable(&mut self.state, session, name, &value, exists)?;
+        // The hook may have removed the writer (kicked it): a write by
+        // someone no longer in the room is refused like any other.
+        self.state.require_member(session)?;
+        if !allowed {
             return Err(ApiError::new(
                 ErrorCode::NotAuthorized,
                 format!("the room does not let you set variable {}", quote(name)),
@@ -503,11 +508,13 @@ impl RoomActor {
         if settings.password_protected {
             let admitted = match &admission {
                 Admission::Password => true,
-                Admission::Invite(invite) => self.invites.redeem(invite, std::time::Instant::now()),
+                Admission::Invite(invite) => {
+                    self.invites.is_live(invite, std::time::Instant::now())
+                }
                 Admission::Open => false,
             };
             if !admitted {
-                let why = match admission {
+                let why = match &admission {
                     Admission::Invite(_) => "the invite is unknown, used or expired",
                     _ => "wrong or missing room password",
                 };
@@ -556,7 +563,13 @@ impl RoomActor {
         let hook = self.behaviour.on_join(&mut self.state, session, options);
         let reply = hook.as_ref().map_or_else(|_| Payload::nil(), Payload::clone);
         match (self.state.end_join(hook.is_ok(), respond.id(), &reply), hook) {
-            (JoinEnd::Joined, _) => respond.answered_elsewhere(),
+            (JoinEnd::Joined, _) => {
+                // Spent only now: a join refused on the way keeps it.
+                if let Admission::Invite(invite) = &admission {
+                    self.invites.use_up(invite, std::time::Instant::now());
+                }
+                respond.answered_elsewhere();
+            }
             (JoinEnd::Refused, Err(refusal)) => {
                 info!(room = %self.state.id(), session, reason = %refusal.message, "join refused by the room");
                 respond.fail(refusal);

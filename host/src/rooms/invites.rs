@@ -45,19 +45,29 @@ impl Invites {
         Ok(token)
     }
 
-    /// Whether `token` is a live invite; if so it is used up.
-    pub fn redeem(&mut self, token: &str, now: Instant) -> bool {
-        let found = self
-            .issued
-            .iter()
-            .position(|(issued, expires)| *expires > now && same_secret(issued, token));
-        match found {
+    /// Whether `token` is a live invite. It stays live until
+    /// [`Invites::use_up`]: a join it admitted may still fail (room full,
+    /// refused by the room), and then the invite is not spent.
+    pub fn is_live(&self, token: &str, now: Instant) -> bool {
+        self.position(token, now).is_some()
+    }
+
+    /// Uses up `token` (a join it admitted succeeded); `false` when it was
+    /// not a live invite.
+    pub fn use_up(&mut self, token: &str, now: Instant) -> bool {
+        match self.position(token, now) {
             Some(index) => {
                 self.issued.remove(index);
                 true
             }
             None => false,
         }
+    }
+
+    fn position(&self, token: &str, now: Instant) -> Option<usize> {
+        self.issued
+            .iter()
+            .position(|(issued, expires)| *expires > now && same_secret(issued, token))
     }
 }
 
@@ -86,11 +96,13 @@ mod tests {
         let now = Instant::now();
         let once = invites.issue(now).unwrap();
         assert_eq!(once.len(), 32);
-        assert!(!invites.redeem("not-an-invite", now));
-        assert!(invites.redeem(&once, now));
-        assert!(!invites.redeem(&once, now), "an invite admits once");
+        assert!(!invites.is_live("not-an-invite", now));
+        assert!(invites.is_live(&once, now));
+        assert!(invites.is_live(&once, now), "checking does not spend it");
+        assert!(invites.use_up(&once, now));
+        assert!(!invites.is_live(&once, now), "an invite admits once");
         let late = invites.issue(now).unwrap();
-        assert!(!invites.redeem(&late, now + INVITE_LIFETIME), "an invite expires");
+        assert!(!invites.is_live(&late, now + INVITE_LIFETIME), "an invite expires");
     }
 
     #[test]
@@ -102,6 +114,6 @@ mod tests {
             invites.issue(now).unwrap();
         }
         assert_eq!(invites.issued.len(), MAX_INVITES);
-        assert!(!invites.redeem(&first, now), "the oldest is forgotten");
+        assert!(!invites.is_live(&first, now), "the oldest is forgotten");
     }
 }

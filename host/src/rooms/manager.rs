@@ -93,8 +93,14 @@ pub fn answer_room_page<T>(
     let mut used = 0;
     let page: Vec<T> = rooms
         .take_while(|room| {
-            used += size(room);
-            used <= budget
+            let after = used + size(room);
+            // The room that would pass the budget is left for the next
+            // page, and not counted.
+            let fits = after <= budget;
+            if fits {
+                used = after;
+            }
+            fits
         })
         .collect();
     respond.ok_with(used + 32, |w| {
@@ -496,14 +502,16 @@ impl RoomManager {
         }
         let metadata = request.metadata.unwrap_or_default();
         let options = request.options.unwrap_or_default();
-        for (field, value) in [("metadata", &metadata), ("options", &options)] {
-            if value.len() > limits.max_variable_bytes {
+        for (field, value, max, limit) in [
+            ("metadata", &metadata, limits.max_listed_metadata_bytes, "maxListedMetadataBytes"),
+            ("options", &options, limits.max_variable_bytes, "maxVariableBytes"),
+        ] {
+            if value.len() > max {
                 return Err(ApiError::new(
                     ErrorCode::InvalidRequest,
                     format!(
-                        "{field} is {} bytes; at most {} (limits.maxVariableBytes) are allowed",
-                        value.len(),
-                        limits.max_variable_bytes
+                        "{field} is {} bytes; at most {max} (limits.{limit}) are allowed",
+                        value.len()
                     ),
                 ));
             }

@@ -89,8 +89,7 @@ impl RoomSettings {
 /// The budgets a room works within.
 #[derive(Debug, Clone, Copy)]
 pub struct RoomLimits {
-    /// Budgets of the room's variables (the largest value also bounds the
-    /// listing metadata).
+    /// Budgets of the room's variables.
     pub variables: VariableLimits,
     /// Largest frame the server sends.
     pub max_frame_bytes: usize,
@@ -98,6 +97,8 @@ pub struct RoomLimits {
     pub pending_join_bytes: usize,
     /// Largest member limit a room may set.
     pub max_clients_per_room: u32,
+    /// Largest listing metadata, in bytes.
+    pub metadata_bytes: usize,
 }
 
 impl RoomLimits {
@@ -108,6 +109,7 @@ impl RoomLimits {
             max_frame_bytes: limits.max_outbound_frame_bytes,
             pending_join_bytes: limits.pending_join_bytes,
             max_clients_per_room: limits.max_clients_per_room,
+            metadata_bytes: limits.max_listed_metadata_bytes,
         }
     }
 }
@@ -270,9 +272,9 @@ impl RoomState {
     /// Changes the listing metadata.
     ///
     /// # Errors
-    /// `variable_limit` when it is larger than a variable may be.
+    /// `variable_limit` when it is larger than `limits.maxListedMetadataBytes`.
     pub fn set_metadata(&mut self, metadata: Payload) -> Result<(), ApiError> {
-        let max = self.limits.variables.value_bytes;
+        let max = self.limits.metadata_bytes;
         if metadata.len() > max {
             return Err(ApiError::new(
                 ErrorCode::VariableLimit,
@@ -414,7 +416,8 @@ impl RoomState {
 
     /// Sends one framed event to every member: over UDP where bound, over
     /// TCP otherwise (after what the room broadcast before, so TCP
-    /// members see room order).
+    /// members see room order), where it is dropped rather than queued
+    /// when the member has fallen behind.
     fn broadcast_unreliable(&mut self, frame: Bytes) {
         self.flush();
         let body = &frame[vampire_protocol::frame::LENGTH_PREFIX..];
@@ -427,7 +430,7 @@ impl RoomState {
                     hold(pending, &frame, self.limits.pending_join_bytes);
                 }
                 _ => {
-                    member.client.send(frame.clone());
+                    member.client.send_droppable(frame.clone());
                 }
             }
         }
@@ -451,8 +454,13 @@ impl RoomState {
         let mut frame = BytesMut::with_capacity(64 + data.len());
         server::write_room_message(&mut frame, &self.id, None, data);
         let pending = self.pending_join.as_ref().is_some_and(|p| p.session == session);
-        if pending || !client.send_unreliable(&frame[vampire_protocol::frame::LENGTH_PREFIX..]) {
+        if pending {
             self.send_to(session, frame.freeze());
+        } else if !client.send_unreliable(&frame[vampire_protocol::frame::LENGTH_PREFIX..]) {
+            // Over TCP, after what the room broadcast before, on the lane
+            // that drops rather than disconnects.
+            self.flush();
+            client.send_droppable(frame.freeze());
         }
         Ok(true)
     }

@@ -32,6 +32,8 @@ enum Call {
     Grow { count: u32 },
     /// Broadcasts `count` strings of `bytes` bytes.
     Flood { count: u32, bytes: usize },
+    /// Broadcasts `count` strings of `bytes` bytes as unreliable data.
+    UnreliableFlood { count: u32, bytes: usize },
     /// Sets `count` new variables of `bytes` bytes; answers how many the
     /// room's budgets took.
     Fill { count: u32, bytes: usize },
@@ -120,6 +122,13 @@ impl Room for Faulty {
                 let text = "x".repeat(bytes);
                 for _ in 0..count {
                     host::broadcast(&text)?;
+                }
+                Ok(Reply::none())
+            }
+            Call::UnreliableFlood { count, bytes } => {
+                let text = "x".repeat(bytes);
+                for _ in 0..count {
+                    host::broadcast_unreliable(&text)?;
                 }
                 Ok(Reply::none())
             }

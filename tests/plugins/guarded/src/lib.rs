@@ -1,6 +1,8 @@
 //! A room guarded by identity, for the authentication tests: its creator
 //! names the user ids it admits (`guests`) and the one user who may set
 //! `score` (`scorekeeper`); every joiner is greeted by user id and name.
+//! Whoever sets `cheat` is kicked by the guard, which then says yes: the
+//! host must still refuse the write of someone no longer in the room.
 
 use room_sdk::prelude::*;
 
@@ -48,6 +50,10 @@ impl Room for Guarded {
     }
 
     fn can_set_variable(&mut self, member: &Member, name: &str, _value: &Data) -> bool {
+        if name == "cheat" {
+            room_sdk::host::kick(member.session, "no cheating");
+            return true;
+        }
         name != "score" || member.user_id.is_some() && member.user_id == self.scorekeeper
     }
 }
