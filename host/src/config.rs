@@ -382,9 +382,14 @@ pub struct Limits {
     /// many seconds, or the connection is closed (`timeout`). Default
     /// `10`.
     pub frame_timeout_secs: u64,
-    /// Wall-clock budget of one call into a plugin, in milliseconds; a
-    /// call that runs longer is stopped with `plugin_error`. Default `200`.
+    /// Running-time budget of one call into a plugin, in milliseconds; a
+    /// call that runs longer is stopped with `plugin_error`. Time the call
+    /// spends paused while other rooms run is not counted. Default `200`.
     pub plugin_call_timeout_ms: u64,
+    /// Percent of one plugin thread a plugin room may run, averaged over
+    /// a second (1 to 100); a room past it is paused until it is back
+    /// within its share (throttled, never closed for it). Default `50`.
+    pub plugin_cpu_percent: u32,
     /// Linear memory one plugin room may grow to, in bytes. Default
     /// `16777216` (16 MiB).
     pub plugin_memory_bytes: usize,
@@ -487,6 +492,7 @@ impl Default for Limits {
             idle_timeout_secs: 60,
             frame_timeout_secs: 10,
             plugin_call_timeout_ms: 200,
+            plugin_cpu_percent: 50,
             plugin_memory_bytes: 16 << 20,
             plugin_memory_total_bytes: 2 << 30,
             plugin_failures_to_close: 5,
@@ -649,7 +655,7 @@ impl Config {
                 format!("{} is outside 64..={MAX_FRAME_BYTES_CEILING}", limits.max_frame_bytes),
             ));
         }
-        let positive: [(&'static str, u64); 27] = [
+        let positive: [(&'static str, u64); 28] = [
             ("limits.maxConnections", limits.max_connections as u64),
             ("limits.maxRooms", limits.max_rooms as u64),
             ("limits.maxClientsPerRoom", limits.max_clients_per_room.into()),
@@ -670,6 +676,7 @@ impl Config {
             ("limits.idleTimeoutSecs", limits.idle_timeout_secs),
             ("limits.frameTimeoutSecs", limits.frame_timeout_secs),
             ("limits.pluginCallTimeoutMs", limits.plugin_call_timeout_ms),
+            ("limits.pluginCpuPercent", limits.plugin_cpu_percent.into()),
             ("limits.pluginMemoryBytes", limits.plugin_memory_bytes as u64),
             ("limits.pluginMemoryTotalBytes", limits.plugin_memory_total_bytes as u64),
             ("limits.pluginFailuresToClose", limits.plugin_failures_to_close.into()),
@@ -702,6 +709,12 @@ impl Config {
                     "{} is less than limits.maxOutboundFrameBytes ({})",
                     limits.outbound_queue_bytes, limits.max_outbound_frame_bytes
                 ),
+            ));
+        }
+        if limits.plugin_cpu_percent > 100 {
+            return Err(invalid(
+                "limits.pluginCpuPercent",
+                format!("{} is more than 100", limits.plugin_cpu_percent),
             ));
         }
         if limits.unreliable_queue_bytes > limits.outbound_queue_bytes {

@@ -271,6 +271,46 @@ async fn looping_plugins_do_not_delay_an_unrelated_ping() {
     assert!(p90 < Duration::from_millis(20), "ping p90 {p90:?}: {round_trips:?}");
 }
 
+/// Issue 17, item 9: plugin rooms that never idle (many timers, each
+/// running close to the call budget) neither starve a healthy plugin room
+/// on the same threads nor keep their own owner's `delete_room` waiting
+/// behind their timers. Before fair scheduling, each busy room held a
+/// thread for its whole batch of timers (about ten seconds here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item_09_busy_plugin_rooms_share_the_plugin_threads_fairly() {
+    let server = ServerProcess::with_plugins(json!({
+        "limits": {"pluginThreads": 2, "pluginFailuresToClose": 1000}
+    }));
+    let owner = Client::connect(server.addr).await.unwrap();
+    let busy = Payload::from(Value::Map(vec![
+        (Value::from("timers"), Value::from(64)),
+        (Value::from("ms"), Value::from(150)),
+    ]));
+    let mut busy_rooms = Vec::new();
+    for _ in 0..4 {
+        let room = owner.create_room(kept("faulty")).await.unwrap().id;
+        owner.join(&room, None).await.unwrap();
+        owner.invoke(&room, "busy", busy.clone()).await.unwrap();
+        busy_rooms.push(room);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let healthy = Client::connect(server.addr).await.unwrap();
+    let room = healthy.create_room(kept("chat")).await.unwrap().id;
+    healthy.join(&room, None).await.unwrap();
+    let bound = Duration::from_secs(3);
+    for _ in 0..5 {
+        let started = Instant::now();
+        healthy.invoke(&room, "history", Value::Nil).await.unwrap();
+        assert!(started.elapsed() < bound, "a healthy invoke took {:?}", started.elapsed());
+    }
+    for busy_room in busy_rooms {
+        let started = Instant::now();
+        owner.delete_room(&busy_room).await.unwrap();
+        assert!(started.elapsed() < bound, "delete_room took {:?}", started.elapsed());
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_and_half_sent_connections_are_dropped_by_the_timeouts() {
     let server = ServerProcess::start(json!({"limits": {

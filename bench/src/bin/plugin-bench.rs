@@ -45,62 +45,74 @@ fn main() -> anyhow::Result<()> {
     let runtime = Arc::new(PluginRuntime::new(&config.limits)?);
     let module = Arc::new(loader::compile(&runtime, echo_path).map_err(anyhow::Error::from)?);
 
-    // 1. Invoke round trip.
-    let settings = RoomSettings {
-        room_type: "echo".into(),
-        max_clients: 16,
-        broadcast_enabled: true,
-        broadcast_default: true,
-        ..RoomSettings::default()
-    };
-    let listing = Arc::new(Listing::new(RoomInfo::default()));
-    let mut state = RoomState::new("bench".into(), settings, listing, RoomLimits::default());
-    let mut room = WasmRoom::new(module.clone());
-    room.on_create(&mut state).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let argument = invoke_argument();
-    for _ in 0..args.calls / 10 {
-        room.on_invoke(&mut state, 1, "echo", &argument).map_err(|e| anyhow::anyhow!("{e}"))?;
-    }
-    let mut histogram = stats::latency_histogram();
-    let started = Instant::now();
-    for _ in 0..args.calls {
-        let call = Instant::now();
-        let result = room.on_invoke(&mut state, 1, "echo", &argument);
-        stats::record(&mut histogram, call.elapsed());
-        debug_assert!(result.is_ok());
-    }
-    let total = started.elapsed();
-    println!("invoke round trip (host -> guest -> host import -> back), argument {argument:?}:");
-    println!(
-        "  {} calls: mean {} ({:.0} calls/s on one core); {}",
-        args.calls,
-        stats::human((total.as_nanos() / u128::from(args.calls)) as u64),
-        f64::from(args.calls) / total.as_secs_f64(),
-        stats::percentiles(&histogram)
-    );
+    // 1 and 2 call the hooks directly, on one thread, as a room's actor
+    // does.
+    let one_thread = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    one_thread.block_on(async {
+        // 1. Invoke round trip.
+        let settings = RoomSettings {
+            room_type: "echo".into(),
+            max_clients: 16,
+            broadcast_enabled: true,
+            broadcast_default: true,
+            ..RoomSettings::default()
+        };
+        let listing = Arc::new(Listing::new(RoomInfo::default()));
+        let mut state = RoomState::new("bench".into(), settings, listing, RoomLimits::default());
+        let mut room = WasmRoom::new(module.clone());
+        room.on_create(&mut state).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let argument = invoke_argument();
+        for _ in 0..args.calls / 10 {
+            room.on_invoke(&mut state, 1, "echo", &argument)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        let mut histogram = stats::latency_histogram();
+        let started = Instant::now();
+        for _ in 0..args.calls {
+            let call = Instant::now();
+            let result = room.on_invoke(&mut state, 1, "echo", &argument).await;
+            stats::record(&mut histogram, call.elapsed());
+            debug_assert!(result.is_ok());
+        }
+        let total = started.elapsed();
+        println!(
+            "invoke round trip (host -> guest -> host import -> back), argument {argument:?}:"
+        );
+        println!(
+            "  {} calls: mean {} ({:.0} calls/s on one core); {}",
+            args.calls,
+            stats::human((total.as_nanos() / u128::from(args.calls)) as u64),
+            f64::from(args.calls) / total.as_secs_f64(),
+            stats::percentiles(&histogram)
+        );
 
-    // 2. Relay of a 64-byte message through the message hook.
-    let message = vampire_protocol::Payload::from_bytes(load::chat_payload(1).into())?;
-    for _ in 0..args.calls / 10 {
-        room.on_message(&mut state, 1, &message, false).map_err(|e| anyhow::anyhow!("{e}"))?;
-    }
-    let mut histogram = stats::latency_histogram();
-    let started = Instant::now();
-    for _ in 0..args.calls {
-        let call = Instant::now();
-        let result = room.on_message(&mut state, 1, &message, false);
-        stats::record(&mut histogram, call.elapsed());
-        debug_assert!(result.is_ok());
-    }
-    let total = started.elapsed();
-    println!("message relay through a plugin room (64-byte message, message hook -> relay):");
-    println!(
-        "  {} messages: mean {} ({:.0} messages/s on one core); {}",
-        args.calls,
-        stats::human((total.as_nanos() / u128::from(args.calls)) as u64),
-        f64::from(args.calls) / total.as_secs_f64(),
-        stats::percentiles(&histogram)
-    );
+        // 2. Relay of a 64-byte message through the message hook.
+        let message = vampire_protocol::Payload::from_bytes(load::chat_payload(1).into())?;
+        for _ in 0..args.calls / 10 {
+            room.on_message(&mut state, 1, &message, false)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        let mut histogram = stats::latency_histogram();
+        let started = Instant::now();
+        for _ in 0..args.calls {
+            let call = Instant::now();
+            let result = room.on_message(&mut state, 1, &message, false).await;
+            stats::record(&mut histogram, call.elapsed());
+            debug_assert!(result.is_ok());
+        }
+        let total = started.elapsed();
+        println!("message relay through a plugin room (64-byte message, message hook -> relay):");
+        println!(
+            "  {} messages: mean {} ({:.0} messages/s on one core); {}",
+            args.calls,
+            stats::human((total.as_nanos() / u128::from(args.calls)) as u64),
+            f64::from(args.calls) / total.as_secs_f64(),
+            stats::percentiles(&histogram)
+        );
+        anyhow::Ok(())
+    })?;
 
     // 3. Room creation through the manager, actors included.
     let tokio = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -8,13 +8,14 @@ use std::sync::Arc;
 use tokio::runtime::Handle;
 use tracing::{info, warn};
 use wasmtime::error::Context;
-use wasmtime::{InstancePre, Module, Result, Store, bail, format_err};
+use wasmtime::{InstancePre, Linker, Module, Result, Store, bail, format_err};
 
 use crate::error::ApiError;
 use crate::logging::Throttle;
 use crate::plugins::abi;
 use crate::plugins::room::WasmRoom;
 use crate::plugins::runtime::PluginRuntime;
+use crate::plugins::scheduling::CpuShare;
 use crate::plugins::state::PluginState;
 use crate::plugins::watcher::Catalog;
 use crate::rooms::{GENERIC_ROOM_TYPE, RoomBehaviour, RoomType};
@@ -114,30 +115,45 @@ pub fn compile_bytes(
     let name = name.to_owned();
     let module = Module::new(runtime.engine(), bytes).context("not a valid WebAssembly module")?;
     abi::check_exports(&module).map_err(|problem| format_err!(problem))?;
+    // The version first: a module of another ABI version imports other
+    // things, and is told so rather than that an import does not match.
+    let version = declared_version(runtime, &name, &module)?;
+    if version != vampire_abi::ABI_VERSION {
+        bail!("{}", abi::version_mismatch(version));
+    }
     let pre = runtime
         .linker()
         .instantiate_pre(&module)
         .context("it imports something the host does not provide")?;
-    // The version is an export, so asking it needs an instance.
+    let exported = vampire_abi::Hook::ALL.map(|hook| module.get_export(hook.export()).is_some());
+    Ok(PluginModule { name, pre, runtime: runtime.clone(), exported })
+}
+
+/// The ABI version `module` exports, read from an instance whose imports
+/// all trap (the version export calls none), so it can be read whatever
+/// the module imports. The call has the usual time and memory budgets.
+///
+/// # Errors
+/// When the module cannot be instantiated that way or its
+/// `vampire_abi_version` fails.
+fn declared_version(runtime: &Arc<PluginRuntime>, name: &str, module: &Module) -> Result<i32> {
     let state = PluginState::new(
-        &name,
+        name,
         runtime.memory_bytes(),
         runtime.memory_total().clone(),
         Arc::new(Throttle::per_second(runtime.log_lines_per_second())),
+        Arc::new(CpuShare::new(runtime.cpu_percent())),
     );
     let mut store = Store::new(runtime.engine(), state);
     store.limiter(|state| &mut state.limits);
     store.set_epoch_deadline(runtime.deadline_ticks());
-    let instance = pre.instantiate(&mut store).context("cannot instantiate it")?;
-    let version = instance
+    let mut stubs = Linker::new(runtime.engine());
+    stubs.define_unknown_imports_as_traps(module)?;
+    let instance = stubs.instantiate(&mut store, module).context("cannot instantiate it")?;
+    instance
         .get_typed_func::<(), i32>(&mut store, vampire_abi::exports::ABI_VERSION)?
         .call(&mut store, ())
-        .context("its vampire_abi_version failed")?;
-    if version != vampire_abi::ABI_VERSION {
-        bail!("{}", abi::version_mismatch(version));
-    }
-    let exported = vampire_abi::Hook::ALL.map(|hook| module.get_export(hook.export()).is_some());
-    Ok(PluginModule { name, pre, runtime: runtime.clone(), exported })
+        .context("its vampire_abi_version failed")
 }
 
 /// Loads every `*.wasm` file directly in `folder`, in name order. A module

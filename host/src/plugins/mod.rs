@@ -1,5 +1,6 @@
 //! WebAssembly room plugins: the runtime (engine, epoch deadlines, memory
-//! budgets, plugin threads), the host's side of the ABI (`docs/ABI.md`),
+//! budgets, plugin threads), fair scheduling of long calls
+//! ([`scheduling`]), the host's side of the ABI (`docs/ABI.md`),
 //! the host imports, the loader, the watcher (hot reload) and the
 //! plugin-backed room.
 //!
@@ -12,6 +13,7 @@ pub mod imports;
 pub mod loader;
 pub mod room;
 pub mod runtime;
+pub mod scheduling;
 pub mod state;
 pub mod watcher;
 

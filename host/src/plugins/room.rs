@@ -24,6 +24,7 @@ use crate::logging::Throttle;
 use crate::outbound::ClientHandle;
 use crate::plugins::abi;
 use crate::plugins::loader::{PluginModule, PluginRoomType};
+use crate::plugins::scheduling::{self, CpuShare};
 use crate::plugins::state::{MemoryRefusal, PluginState};
 use crate::rooms::{RoomBehaviour, RoomState, RoomType};
 
@@ -37,6 +38,8 @@ pub struct WasmRoom {
     failures: VecDeque<Instant>,
     /// The room's log rate limit, kept across instances.
     log_throttle: Arc<Throttle>,
+    /// The room's share of a plugin thread, kept across instances.
+    cpu_share: Arc<CpuShare>,
 }
 
 /// One instance and the exports the host calls.
@@ -55,18 +58,26 @@ impl WasmRoom {
     /// [`RoomBehaviour::on_create`]).
     pub fn new(plugin: Arc<PluginModule>) -> WasmRoom {
         let log_throttle = Arc::new(Throttle::per_second(plugin.runtime().log_lines_per_second()));
-        WasmRoom { plugin, live: None, failures: VecDeque::new(), log_throttle }
+        let cpu_share = Arc::new(CpuShare::new(plugin.runtime().cpu_percent()));
+        WasmRoom { plugin, live: None, failures: VecDeque::new(), log_throttle, cpu_share }
     }
 
-    /// Instantiates the module and runs its `create` hook.
-    fn start(&mut self, room: &mut RoomState, start: Start) -> Result<(), ApiError> {
-        let input = self.begin(room, start)?;
-        self.run(room, Hook::Create, &input).map(drop)
+    /// Instantiates the module and runs its `create` hook; a failure is
+    /// counted (a room that keeps failing is asked to close).
+    async fn start(&mut self, room: &mut RoomState, start: Start) -> Result<(), ApiError> {
+        let input = self.begin(room, start).await?;
+        match self.attempt(room, Hook::Create, &input).await {
+            Ok(reply) => reply.map(drop),
+            Err(err) => {
+                self.note_failure(room);
+                Err(err)
+            }
+        }
     }
 
     /// Instantiates the module and returns its `create` hook's input.
-    fn begin(&mut self, room: &RoomState, start: Start) -> Result<Vec<u8>, ApiError> {
-        let instance = self.instantiate().map_err(|err| {
+    async fn begin(&mut self, room: &RoomState, start: Start) -> Result<Vec<u8>, ApiError> {
+        let instance = self.instantiate().await.map_err(|err| {
             let reason = describe_error(&err);
             error!(room = %room.id(), plugin = self.plugin.name(), "cannot instantiate: {reason}");
             ApiError::new(
@@ -98,18 +109,21 @@ impl WasmRoom {
         Ok(input)
     }
 
-    fn instantiate(&self) -> wasmtime::Result<Instance> {
+    async fn instantiate(&self) -> wasmtime::Result<Instance> {
         let runtime = self.plugin.runtime();
         let state = PluginState::new(
             self.plugin.name(),
             runtime.memory_bytes(),
             runtime.memory_total().clone(),
             self.log_throttle.clone(),
+            self.cpu_share.clone(),
         );
         let mut store = Store::new(runtime.engine(), state);
         store.limiter(|state| &mut state.limits);
-        store.set_epoch_deadline(runtime.deadline_ticks());
-        let instance = self.plugin.instance_pre().instantiate(&mut store)?;
+        store.epoch_deadline_callback(scheduling::on_epoch_tick);
+        store.data_mut().slices.left = runtime.deadline_ticks();
+        store.set_epoch_deadline(1);
+        let instance = self.plugin.instance_pre().instantiate_async(&mut store).await?;
         let memory = instance
             .get_memory(&mut store, vampire_abi::exports::MEMORY)
             .ok_or_else(|| wasmtime::format_err!("no memory export"))?;
@@ -128,16 +142,16 @@ impl WasmRoom {
 
     /// Calls `hook` with `input` (a MessagePack map), re-creating the
     /// instance first if an earlier trap left none.
-    fn call(
+    async fn call(
         &mut self,
         room: &mut RoomState,
         hook: Hook,
         input: &[u8],
     ) -> Result<Payload, ApiError> {
         if self.live.is_none() {
-            self.start(room, Start::Recreated)?;
+            self.start(room, Start::Recreated).await?;
         }
-        self.run(room, hook, input)
+        self.run(room, hook, input).await
     }
 
     /// Whether the module exports `hook` (the required ones always do).
@@ -148,29 +162,28 @@ impl WasmRoom {
     /// Calls an optional hook the room cannot answer anyone about (tick,
     /// timer): nothing when the module does not export it, and a failure is
     /// only logged (and counted).
-    fn notify(&mut self, room: &mut RoomState, hook: Hook, input: &[u8]) {
+    async fn notify(&mut self, room: &mut RoomState, hook: Hook, input: &[u8]) {
         if self.exports(hook) {
-            let _ = self.call(room, hook, input);
+            let _ = self.call(room, hook, input).await;
         }
     }
 
     /// Runs one hook on the live instance. On a trap the instance is
     /// replaced by a fresh one before returning the error; a room that
     /// cannot get one, or keeps failing, is asked to close.
-    fn run(&mut self, room: &mut RoomState, hook: Hook, input: &[u8]) -> Result<Payload, ApiError> {
-        let err = match self.attempt(room, hook, input) {
+    async fn run(
+        &mut self,
+        room: &mut RoomState,
+        hook: Hook,
+        input: &[u8],
+    ) -> Result<Payload, ApiError> {
+        let err = match self.attempt(room, hook, input).await {
             Ok(reply) => return reply,
             Err(err) => err,
         };
-        if self.count_failure() {
-            room.request_close(&format!(
-                "its plugin failed {} times within {} s",
-                self.plugin.runtime().failures_to_close(),
-                self.plugin.runtime().failure_window().as_secs()
-            ));
-        } else if hook != Hook::Create {
+        if !self.note_failure(room) && hook != Hook::Create {
             // Re-create now, so the next call finds a working room.
-            if let Err(restart) = self.start(room, Start::Recreated) {
+            if let Err(restart) = self.start(room, Start::Recreated).await {
                 warn!(room = %room.id(), plugin = self.plugin.name(), "re-creating the instance failed: {}", restart.message);
                 room.request_close(&format!("its plugin cannot restart: {}", restart.message));
             }
@@ -181,7 +194,7 @@ impl WasmRoom {
     /// Runs one hook on the live instance, with no bookkeeping of failures:
     /// the outer `Ok` is the hook's own answer; `Err` means the call
     /// trapped (the instance is then dropped).
-    fn attempt(
+    async fn attempt(
         &mut self,
         room: &mut RoomState,
         hook: Hook,
@@ -198,8 +211,9 @@ impl WasmRoom {
         std::mem::swap(room, &mut live.store.data_mut().room);
         live.store.data_mut().last_error = None;
         live.store.data_mut().limits.refused = None;
-        live.store.set_epoch_deadline(deadline);
-        let outcome = live.invoke(hook, input);
+        live.store.data_mut().slices.left = deadline;
+        live.store.set_epoch_deadline(1);
+        let outcome = live.invoke(hook, input).await;
         std::mem::swap(room, &mut live.store.data_mut().room);
         let err = match outcome {
             Ok(None) => return Ok(Ok(Payload::nil())),
@@ -216,9 +230,13 @@ impl WasmRoom {
     /// (if it gives one) goes to the new instance's `restore`, after its
     /// `create` with `start: "reloaded"`. Any failure keeps the old
     /// version and instance, untouched.
-    fn swap_to(&mut self, room: &mut RoomState, plugin: Arc<PluginModule>) -> Result<(), ApiError> {
+    async fn swap_to(
+        &mut self,
+        room: &mut RoomState,
+        plugin: Arc<PluginModule>,
+    ) -> Result<(), ApiError> {
         let state = if self.live.is_some() && self.exports(Hook::Snapshot) {
-            let snapshot = self.attempt(room, Hook::Snapshot, &[0x80]);
+            let snapshot = self.attempt(room, Hook::Snapshot, &[0x80]).await;
             match snapshot.and_then(|answer| answer) {
                 Ok(state) => match state.to_value() {
                     Value::Binary(bytes) => Some(bytes),
@@ -234,7 +252,7 @@ impl WasmRoom {
                     // The old instance trapped: give the room a fresh one
                     // of the old version, as after any trap.
                     if self.live.is_none() {
-                        let _ = self.start(room, Start::Recreated);
+                        let _ = self.start(room, Start::Recreated).await;
                     }
                     return Err(err);
                 }
@@ -247,18 +265,33 @@ impl WasmRoom {
             live: None,
             failures: VecDeque::new(),
             log_throttle: self.log_throttle.clone(),
+            cpu_share: self.cpu_share.clone(),
         };
-        let create = candidate.begin(room, Start::Reloaded)?;
-        candidate.attempt(room, Hook::Create, &create)??;
+        let create = candidate.begin(room, Start::Reloaded).await?;
+        candidate.attempt(room, Hook::Create, &create).await??;
         if let Some(state) = state
             && candidate.exports(Hook::Restore)
         {
             let mut input = Vec::with_capacity(16 + state.len());
             input::Restore { state: &state }.write(&mut input);
-            candidate.attempt(room, Hook::Restore, &input)??;
+            candidate.attempt(room, Hook::Restore, &input).await??;
         }
         *self = candidate;
         Ok(())
+    }
+
+    /// Records a failed call and, when the room has now failed too often,
+    /// asks it to close; returns whether it did.
+    fn note_failure(&mut self, room: &mut RoomState) -> bool {
+        let closing = self.count_failure();
+        if closing {
+            room.request_close(&format!(
+                "its plugin failed {} times within {} s",
+                self.plugin.runtime().failures_to_close(),
+                self.plugin.runtime().failure_window().as_secs()
+            ));
+        }
+        closing
     }
 
     /// Records a failed call; `true` when the room has now failed too
@@ -328,14 +361,14 @@ fn describe_error(err: &wasmtime::Error) -> String {
 impl Instance {
     /// Copies `input` into a guest buffer, runs the hook and copies its
     /// reply out (freeing the guest's copy).
-    fn invoke(&mut self, hook: Hook, input: &[u8]) -> wasmtime::Result<Option<Vec<u8>>> {
+    async fn invoke(&mut self, hook: Hook, input: &[u8]) -> wasmtime::Result<Option<Vec<u8>>> {
         let len = u32::try_from(input.len())?;
-        let ptr = self.alloc.call(&mut self.store, len)?;
+        let ptr = self.alloc.call_async(&mut self.store, len).await?;
         self.memory.write(&mut self.store, ptr as usize, input)?;
         let function = self.hooks[hook.index()]
             .as_ref()
             .ok_or_else(|| wasmtime::format_err!("the module does not export {}", hook.export()))?;
-        let packed = function.call(&mut self.store, (ptr, len))?;
+        let packed = function.call_async(&mut self.store, (ptr, len)).await?;
         if packed == 0 {
             return Ok(None);
         }
@@ -349,7 +382,7 @@ impl Instance {
                 wasmtime::format_err!("reply {out_ptr}+{out_len} is outside the guest's memory")
             })?
             .to_vec();
-        self.dealloc.call(&mut self.store, (out_ptr, out_len))?;
+        self.dealloc.call_async(&mut self.store, (out_ptr, out_len)).await?;
         Ok(Some(reply))
     }
 }
@@ -365,12 +398,13 @@ fn member_of(session: SessionId, client: &ClientHandle) -> Member<'_> {
     }
 }
 
+#[async_trait::async_trait]
 impl RoomBehaviour for WasmRoom {
-    fn on_create(&mut self, room: &mut RoomState) -> Result<(), ApiError> {
-        self.start(room, Start::New)
+    async fn on_create(&mut self, room: &mut RoomState) -> Result<(), ApiError> {
+        self.start(room, Start::New).await
     }
 
-    fn on_join(
+    async fn on_join(
         &mut self,
         room: &mut RoomState,
         session: SessionId,
@@ -383,17 +417,17 @@ impl RoomBehaviour for WasmRoom {
                 member_of(session, client)
             });
         input::Join { member, options: options.as_bytes() }.write(&mut input);
-        self.call(room, Hook::Join, &input)
+        self.call(room, Hook::Join, &input).await
     }
 
-    fn on_leave(&mut self, room: &mut RoomState, session: SessionId, reason: &str) {
+    async fn on_leave(&mut self, room: &mut RoomState, session: SessionId, reason: &str) {
         let mut input = Vec::with_capacity(32);
         input::Leave { session, reason }.write(&mut input);
         // The member is gone whatever the plugin says; a failure is logged.
-        let _ = self.call(room, Hook::Leave, &input);
+        let _ = self.call(room, Hook::Leave, &input).await;
     }
 
-    fn on_invoke(
+    async fn on_invoke(
         &mut self,
         room: &mut RoomState,
         session: SessionId,
@@ -402,10 +436,10 @@ impl RoomBehaviour for WasmRoom {
     ) -> Result<Payload, ApiError> {
         let mut input = Vec::with_capacity(48 + method.len() + args.len());
         input::Invoke { session, method, args: args.as_bytes() }.write(&mut input);
-        self.call(room, Hook::Invoke, &input)
+        self.call(room, Hook::Invoke, &input).await
     }
 
-    fn on_message(
+    async fn on_message(
         &mut self,
         room: &mut RoomState,
         session: SessionId,
@@ -414,22 +448,22 @@ impl RoomBehaviour for WasmRoom {
     ) -> Result<(), ApiError> {
         let mut input = Vec::with_capacity(40 + data.len());
         input::Message { session, data: data.as_bytes(), unreliable }.write(&mut input);
-        self.call(room, Hook::Message, &input).map(drop)
+        self.call(room, Hook::Message, &input).await.map(drop)
     }
 
-    fn on_tick(&mut self, room: &mut RoomState, dt: Duration, count: u64) {
+    async fn on_tick(&mut self, room: &mut RoomState, dt: Duration, count: u64) {
         let mut input = Vec::with_capacity(24);
         input::Tick { dt_ms: dt.as_millis() as u64, count }.write(&mut input);
-        self.notify(room, Hook::Tick, &input);
+        self.notify(room, Hook::Tick, &input).await;
     }
 
-    fn on_timer(&mut self, room: &mut RoomState, tag: &str) {
+    async fn on_timer(&mut self, room: &mut RoomState, tag: &str) {
         let mut input = Vec::with_capacity(8 + tag.len());
         input::Timer { tag }.write(&mut input);
-        self.notify(room, Hook::Timer, &input);
+        self.notify(room, Hook::Timer, &input).await;
     }
 
-    fn on_dispose(&mut self, room: &mut RoomState, reason: &str) {
+    async fn on_dispose(&mut self, room: &mut RoomState, reason: &str) {
         // A room closed because its plugin cannot restart has no instance
         // left to tell.
         if self.live.is_none() {
@@ -438,11 +472,11 @@ impl RoomBehaviour for WasmRoom {
         let mut input = Vec::with_capacity(24);
         input::Dispose { reason }.write(&mut input);
         if self.exports(Hook::Dispose) {
-            let _ = self.run(room, Hook::Dispose, &input);
+            let _ = self.run(room, Hook::Dispose, &input).await;
         }
     }
 
-    fn reload(
+    async fn reload(
         &mut self,
         room: &mut RoomState,
         room_type: &Arc<dyn RoomType>,
@@ -453,10 +487,10 @@ impl RoomBehaviour for WasmRoom {
                 "a plugin room can only reload a plugin",
             ));
         };
-        self.swap_to(room, new.0.clone()).map(|()| true)
+        self.swap_to(room, new.0.clone()).await.map(|()| true)
     }
 
-    fn can_set_variable(
+    async fn can_set_variable(
         &mut self,
         room: &mut RoomState,
         session: SessionId,
@@ -469,7 +503,7 @@ impl RoomBehaviour for WasmRoom {
         }
         let mut input = Vec::with_capacity(48 + name.len() + value.len());
         input::CanSetVariable { session, name, value: value.as_bytes(), exists }.write(&mut input);
-        let answer = self.call(room, Hook::CanSetVariable, &input)?;
+        let answer = self.call(room, Hook::CanSetVariable, &input).await?;
         Ok(answer.to_value().as_bool() == Some(true))
     }
 }

@@ -32,6 +32,8 @@ pub struct PluginRuntime {
     failure_window: Duration,
     /// Log lines a room may write per second.
     log_lines_per_second: u32,
+    /// Percent of one plugin thread a room may run, over a second.
+    cpu_percent: u32,
     /// The threads plugin rooms run on.
     threads: PluginThreads,
     /// Tells the ticker thread to stop when the runtime is dropped.
@@ -128,6 +130,7 @@ impl PluginRuntime {
             failures_to_close: limits.plugin_failures_to_close,
             failure_window: limits.plugin_failure_window(),
             log_lines_per_second: limits.plugin_log_lines_per_second,
+            cpu_percent: limits.plugin_cpu_percent,
             threads: PluginThreads(Some(threads)),
             ticker_stop,
         })
@@ -172,6 +175,12 @@ impl PluginRuntime {
     /// Log lines a plugin room may write per second.
     pub fn log_lines_per_second(&self) -> u32 {
         self.log_lines_per_second
+    }
+
+    /// Percent of one plugin thread a room may run, averaged over a
+    /// second (see [`crate::plugins::scheduling`]).
+    pub fn cpu_percent(&self) -> u32 {
+        self.cpu_percent
     }
 
     /// The runtime plugin rooms run on.

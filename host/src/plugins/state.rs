@@ -7,6 +7,7 @@ use wasmtime::{Memory, ResourceLimiter};
 
 use crate::logging::Throttle;
 use crate::plugins::runtime::MemoryBudget;
+use crate::plugins::scheduling::{CallSlices, CpuShare};
 use crate::rooms::RoomState;
 
 /// Tables one instance may have, and their elements.
@@ -28,6 +29,11 @@ pub struct PluginState {
     pub plugin: String,
     /// The room's log rate limit (shared by its successive instances).
     pub log_throttle: Arc<Throttle>,
+    /// What the current call may still run.
+    pub slices: CallSlices,
+    /// The room's share of a plugin thread (shared by its successive
+    /// instances).
+    pub cpu_share: Arc<CpuShare>,
 }
 
 impl PluginState {
@@ -38,6 +44,7 @@ impl PluginState {
         memory_bytes: usize,
         budget: Arc<MemoryBudget>,
         log_throttle: Arc<Throttle>,
+        cpu_share: Arc<CpuShare>,
     ) -> PluginState {
         PluginState {
             room: RoomState::detached(),
@@ -46,6 +53,8 @@ impl PluginState {
             last_error: None,
             plugin: plugin.to_owned(),
             log_throttle,
+            slices: CallSlices::default(),
+            cpu_share,
         }
     }
 }

@@ -30,6 +30,10 @@ use crate::rooms::variables::Rules;
 /// outbox to the members.
 const TURN_COMMANDS: usize = 64;
 
+/// How long one turn of the room clock may run timers before the room
+/// looks at its mailbox again.
+const CLOCK_TURN: Duration = Duration::from_millis(5);
+
 /// A request to a room, sent through its mailbox.
 pub(crate) enum RoomCommand {
     /// Join. The room queues the `join` response on the client itself,
@@ -153,7 +157,7 @@ impl RoomActor {
     /// until the room is deleted, closed or disposed, and finally removes
     /// it from the index.
     pub(crate) async fn run(mut self, mut mailbox: mpsc::Receiver<RoomCommand>, create: Responder) {
-        if let Err(err) = self.behaviour.on_create(&mut self.state) {
+        if let Err(err) = self.behaviour.on_create(&mut self.state).await {
             info!(room = %self.state.id(), room_type = %self.state.settings().room_type, reason = %err.message, "room not created");
             create.fail(err);
             self.finish(mailbox);
@@ -192,12 +196,12 @@ impl RoomActor {
                             // Dropping it answers `room_not_found`.
                             continue;
                         }
-                        next = self.handle(command);
+                        next = self.handle(command).await;
                         next = self.close_if_asked(next);
                     }
                 }
                 () = sleep_until(clock), if clock.is_some() => {
-                    next = self.run_clock();
+                    next = self.run_clock().await;
                 }
                 () = owner.closing(), if !life.owner_gone => {
                     life.owner_gone = true;
@@ -222,21 +226,25 @@ impl RoomActor {
                 break Ending::Disposed;
             }
         };
-        self.end(ending);
+        self.end(ending).await;
         self.finish(mailbox);
     }
 
-    /// Delivers what the clock has due: the tick, then the timers.
-    fn run_clock(&mut self) -> Next {
+    /// Delivers what the clock has due: the tick, then the timers, for at
+    /// most [`CLOCK_TURN`]; timers still due then wait for the next turn,
+    /// after the commands that came meanwhile (a room with many timers
+    /// due still answers its mailbox promptly).
+    async fn run_clock(&mut self) -> Next {
         let now = Instant::now();
         if let Some(tick) = self.state.clock_mut().take_tick(now) {
-            self.behaviour.on_tick(&mut self.state, tick.dt, tick.count);
+            self.behaviour.on_tick(&mut self.state, tick.dt, tick.count).await;
             if let Next::Stop(ending) = self.close_if_asked(Next::Continue) {
                 return Next::Stop(ending);
             }
         }
-        for tag in self.state.clock_mut().take_due_timers(now) {
-            self.behaviour.on_timer(&mut self.state, &tag);
+        while now.elapsed() < CLOCK_TURN {
+            let Some(tag) = self.state.clock_mut().take_due_timer(now) else { break };
+            self.behaviour.on_timer(&mut self.state, &tag).await;
             if let Next::Stop(ending) = self.close_if_asked(Next::Continue) {
                 return Next::Stop(ending);
             }
@@ -253,7 +261,7 @@ impl RoomActor {
     }
 
     /// Runs the dispose hook, then tells the members why the room ends.
-    fn end(&mut self, ending: Ending) {
+    async fn end(&mut self, ending: Ending) {
         let (hook_reason, told): (&str, Option<String>) = match &ending {
             Ending::Deleted => ("deleted", None),
             Ending::Disposed => ("disposed", Some("the room was closed".to_owned())),
@@ -263,7 +271,7 @@ impl RoomActor {
         if let Ending::Closed(reason) = &ending {
             info!(room = %self.state.id(), %reason, "room closed");
         }
-        self.behaviour.on_dispose(&mut self.state, hook_reason);
+        self.behaviour.on_dispose(&mut self.state, hook_reason).await;
         self.state.flush();
         if told.is_none() || self.state.member_count() > 0 {
             self.state.end(told.as_deref());
@@ -291,10 +299,10 @@ impl RoomActor {
         self.owner.release_room();
     }
 
-    fn handle(&mut self, command: RoomCommand) -> Next {
+    async fn handle(&mut self, command: RoomCommand) -> Next {
         match command {
             RoomCommand::Join { client, admission, options, reservation, respond } => {
-                return self.join(client, admission, &options, reservation, respond);
+                return self.join(client, admission, &options, reservation, respond).await;
             }
             RoomCommand::ReserveSeat { ttl, user_id, done } => {
                 let settings = self.state.settings();
@@ -341,7 +349,7 @@ impl RoomActor {
             RoomCommand::Leave { session, respond } => {
                 let reason = if respond.is_some() { "left" } else { "disconnected" };
                 let outcome = if self.state.remove_member(session, reason) {
-                    self.behaviour.on_leave(&mut self.state, session, reason);
+                    self.behaviour.on_leave(&mut self.state, session, reason).await;
                     Ok(())
                 } else {
                     Err(ApiError::not_in_room(self.state.id()))
@@ -390,7 +398,7 @@ impl RoomActor {
             }
             RoomCommand::SetVariable { name, value, rules, respond } => {
                 let session = respond.client().session();
-                let outcome = self.set_variable_for(session, &name, value, rules);
+                let outcome = self.set_variable_for(session, &name, value, rules).await;
                 match outcome {
                     Ok(broadcast) => respond.ok_with(12, |w| {
                         w.map(1).str("broadcast").bool(broadcast);
@@ -400,9 +408,12 @@ impl RoomActor {
             }
             RoomCommand::Invoke { method, args, respond } => {
                 let session = respond.client().session();
-                let outcome = self.state.require_member(session).and_then(|()| {
-                    self.behaviour.on_invoke(&mut self.state, session, &method, &args)
-                });
+                let outcome = match self.state.require_member(session) {
+                    Ok(()) => {
+                        self.behaviour.on_invoke(&mut self.state, session, &method, &args).await
+                    }
+                    Err(err) => Err(err),
+                };
                 match outcome {
                     Ok(result) => respond.ok(result.as_bytes()),
                     Err(err) => respond.fail(err),
@@ -410,14 +421,17 @@ impl RoomActor {
             }
             RoomCommand::Message { data, unreliable, respond } => {
                 let session = respond.client().session();
-                let outcome = self.state.require_member(session).and_then(|()| {
-                    self.behaviour.on_message(&mut self.state, session, &data, unreliable)
-                });
+                let outcome = match self.state.require_member(session) {
+                    Ok(()) => {
+                        self.behaviour.on_message(&mut self.state, session, &data, unreliable).await
+                    }
+                    Err(err) => Err(err),
+                };
                 respond.finish(outcome);
             }
             RoomCommand::Shutdown => return Next::Stop(Ending::Shutdown),
             RoomCommand::Reload { room_type, done } => {
-                let outcome = self.behaviour.reload(&mut self.state, &room_type);
+                let outcome = self.behaviour.reload(&mut self.state, &room_type).await;
                 if let Ok(true) = outcome {
                     self.state.announce_reloaded();
                 }
@@ -430,7 +444,7 @@ impl RoomActor {
     /// A member's `set_variable`: its membership, the variable's writer
     /// rule and the room's `can_set_variable` hook decide. A new variable
     /// clients set is theirs to write and visible to members.
-    fn set_variable_for(
+    async fn set_variable_for(
         &mut self,
         session: SessionId,
         name: &str,
@@ -440,7 +454,7 @@ impl RoomActor {
         self.state.require_member(session)?;
         let exists = self.state.check_client_write(name)?;
         let allowed =
-            self.behaviour.can_set_variable(&mut self.state, session, name, &value, exists)?;
+            self.behaviour.can_set_variable(&mut self.state, session, name, &value, exists).await?;
         // The hook may have removed the writer (kicked it): a write by
         // someone no longer in the room is refused like any other.
         self.state.require_member(session)?;
@@ -488,7 +502,7 @@ impl RoomActor {
         )
     }
 
-    fn join(
+    async fn join(
         &mut self,
         client: ClientHandle,
         admission: Admission,
@@ -560,7 +574,7 @@ impl RoomActor {
                 return Next::Continue;
             }
         }
-        let hook = self.behaviour.on_join(&mut self.state, session, options);
+        let hook = self.behaviour.on_join(&mut self.state, session, options).await;
         let reply = hook.as_ref().map_or_else(|_| Payload::nil(), Payload::clone);
         match (self.state.end_join(hook.is_ok(), respond.id(), &reply), hook) {
             (JoinEnd::Joined, _) => {

@@ -18,13 +18,17 @@ use crate::rooms::state::RoomState;
 /// The hooks of one room. Every method has the generic room's default, so
 /// a room type overrides only what it changes.
 ///
-/// Methods run inside the room's actor task, one at a time.
+/// Methods run inside the room's actor task, one at a time. They are
+/// `async` so that a plugin's long call can yield its thread to other
+/// rooms while it runs (see `crate::plugins::room`); the generic room's
+/// never wait.
+#[async_trait::async_trait]
 pub trait RoomBehaviour: Send + 'static {
     /// Called once, before the room is listed or joinable.
     ///
     /// # Errors
     /// The room is not created and the creator gets the error.
-    fn on_create(&mut self, _room: &mut RoomState) -> Result<(), ApiError> {
+    async fn on_create(&mut self, _room: &mut RoomState) -> Result<(), ApiError> {
         Ok(())
     }
 
@@ -36,7 +40,7 @@ pub trait RoomBehaviour: Send + 'static {
     /// # Errors
     /// Refuses the join: the member is removed and the error reaches the
     /// joiner (`not_authorized` with the room's reason, by convention).
-    fn on_join(
+    async fn on_join(
         &mut self,
         _room: &mut RoomState,
         _session: SessionId,
@@ -47,14 +51,14 @@ pub trait RoomBehaviour: Send + 'static {
 
     /// Called after `session` was removed and the others were told.
     /// `reason` is `left` or `disconnected`.
-    fn on_leave(&mut self, _room: &mut RoomState, _session: SessionId, _reason: &str) {}
+    async fn on_leave(&mut self, _room: &mut RoomState, _session: SessionId, _reason: &str) {}
 
     /// Runs method `method` for member `session` with `args` (one
     /// MessagePack value, as the client sent it). Default: no methods.
     ///
     /// # Errors
     /// `method_not_found`, or whatever the method reports.
-    fn on_invoke(
+    async fn on_invoke(
         &mut self,
         _room: &mut RoomState,
         _session: SessionId,
@@ -71,7 +75,7 @@ pub trait RoomBehaviour: Send + 'static {
     ///
     /// # Errors
     /// Reported to the sender.
-    fn on_message(
+    async fn on_message(
         &mut self,
         room: &mut RoomState,
         session: SessionId,
@@ -87,14 +91,14 @@ pub trait RoomBehaviour: Send + 'static {
 
     /// The room's clock ticked (see [`RoomState::clock_mut`]): `dt` is the
     /// real time since the previous tick, `count` the tick's number.
-    fn on_tick(&mut self, _room: &mut RoomState, _dt: Duration, _count: u64) {}
+    async fn on_tick(&mut self, _room: &mut RoomState, _dt: Duration, _count: u64) {}
 
     /// The room's timer `tag` fired.
-    fn on_timer(&mut self, _room: &mut RoomState, _tag: &str) {}
+    async fn on_timer(&mut self, _room: &mut RoomState, _tag: &str) {}
 
     /// The room is ending: `reason` is `deleted`, `disposed`, `closed` or
     /// `shutdown`. Members are still there (they are told next).
-    fn on_dispose(&mut self, _room: &mut RoomState, _reason: &str) {}
+    async fn on_dispose(&mut self, _room: &mut RoomState, _reason: &str) {}
 
     /// Replaces this room's behaviour by one of `room_type` (a new version
     /// of the same type) between two commands, keeping members, variables
@@ -103,7 +107,7 @@ pub trait RoomBehaviour: Send + 'static {
     ///
     /// # Errors
     /// The new version failed to start; the room keeps the old one.
-    fn reload(
+    async fn reload(
         &mut self,
         _room: &mut RoomState,
         _room_type: &Arc<dyn RoomType>,
@@ -117,7 +121,7 @@ pub trait RoomBehaviour: Send + 'static {
     ///
     /// # Errors
     /// Reported to the client instead of `not_authorized`.
-    fn can_set_variable(
+    async fn can_set_variable(
         &mut self,
         _room: &mut RoomState,
         _session: SessionId,

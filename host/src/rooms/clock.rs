@@ -130,31 +130,35 @@ impl RoomClock {
         Some(Tick { dt, count: ticking.count })
     }
 
-    /// The tags of the timers due at `now`, earliest first. One-shot timers
-    /// are removed; repeating ones move to their next period after `now`.
-    pub fn take_due_timers(&mut self, now: Instant) -> Vec<String> {
-        let mut due: Vec<(Instant, String)> = self
-            .timers
-            .iter()
-            .filter(|(_, timer)| timer.due <= now)
-            .map(|(tag, timer)| (timer.due, tag.clone()))
-            .collect();
-        due.sort();
-        for (_, tag) in &due {
-            let Some(timer) = self.timers.get_mut(tag) else { continue };
-            match timer.every {
-                Some(every) => {
-                    timer.due += every;
-                    if timer.due <= now {
-                        timer.due = now + every;
-                    }
-                }
-                None => {
-                    self.timers.remove(tag);
+    /// The earliest timer due at `now`, if any, rescheduled (a repeating
+    /// one) or forgotten (a one-shot). Taken one at a time, so the room
+    /// can answer its mailbox between timers when many are due.
+    pub fn take_due_timer(&mut self, now: Instant) -> Option<String> {
+        let (tag, _) =
+            self.timers.iter().filter(|(_, timer)| timer.due <= now).min_by(
+                |(a_tag, a), (b_tag, b)| a.due.cmp(&b.due).then_with(|| a_tag.cmp(b_tag)),
+            )?;
+        let tag = tag.clone();
+        let timer = self.timers.get_mut(&tag).expect("the tag was just found");
+        match timer.every {
+            Some(every) => {
+                timer.due += every;
+                if timer.due <= now {
+                    timer.due = now + every;
                 }
             }
+            None => {
+                self.timers.remove(&tag);
+            }
         }
-        due.into_iter().map(|(_, tag)| tag).collect()
+        Some(tag)
+    }
+
+    /// Every timer due at `now`, earliest first (see
+    /// [`RoomClock::take_due_timer`]).
+    #[cfg(test)]
+    fn take_due_timers(&mut self, now: Instant) -> Vec<String> {
+        std::iter::from_fn(|| self.take_due_timer(now)).collect()
     }
 }
 

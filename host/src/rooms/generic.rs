@@ -13,6 +13,7 @@ pub const GENERIC_ROOM_TYPE: &str = "generic";
 #[derive(Debug, Default)]
 pub struct GenericRoom;
 
+#[async_trait::async_trait]
 impl RoomBehaviour for GenericRoom {}
 
 /// The [`RoomType`] of [`GenericRoom`].

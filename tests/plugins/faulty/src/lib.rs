@@ -2,6 +2,8 @@
 //! hold: each method fails or abuses the host in its own way, and `ok`
 //! shows the room still works after.
 
+use std::time::Duration;
+
 use room_sdk::prelude::*;
 
 #[derive(Default)]
@@ -13,6 +15,8 @@ struct Faulty {
     kept: Vec<Vec<u8>>,
     /// Number of the next variable `fill` sets.
     next_variable: u32,
+    /// How long each timer of `busy` runs, in milliseconds.
+    busy_ms: i64,
 }
 
 /// The room's methods; `count` and `bytes` say how many times and how
@@ -26,6 +30,9 @@ enum Call {
     Panic,
     /// Loops until the time budget stops it.
     Spin,
+    /// Starts `timers` repeating 1 ms timers, each of which runs `ms`
+    /// milliseconds (within the time budget): a room that never idles.
+    Busy { timers: u32, ms: i64 },
     /// Allocates until the memory cap stops it.
     Hog,
     /// Allocates `count` MiB and keeps them.
@@ -89,6 +96,13 @@ impl Room for Faulty {
         Ok(Reply::none())
     }
 
+    fn timer(&mut self, _tag: &str) {
+        let started = host::now_ms();
+        while host::now_ms() - started < self.busy_ms {
+            std::hint::spin_loop();
+        }
+    }
+
     fn call(&mut self, _caller: &Member, call: Call) -> Result<Reply, RoomError> {
         match call {
             Call::Ok => {
@@ -104,6 +118,13 @@ impl Room for Faulty {
                 loop {
                     n = std::hint::black_box(n.wrapping_add(1));
                 }
+            }
+            Call::Busy { timers, ms } => {
+                self.busy_ms = ms;
+                for timer in 0..timers {
+                    host::set_timer(&format!("busy{timer}"), Duration::from_millis(1), true)?;
+                }
+                Ok(Reply::none())
             }
             Call::Hog => {
                 let mut blocks: Vec<Vec<u8>> = Vec::new();
