@@ -203,12 +203,26 @@ pub fn write_redirect(buf: &mut BytesMut, redirect: &Redirect) {
     frame::finish(buf, start);
 }
 
+/// The name of every event the server sends (the `event` field): what
+/// PROTOCOL.md's events table must list (a test checks both ways).
+pub const EVENT_NAMES: &[&str] = &[
+    "member_joined",
+    "member_left",
+    "variable_changed",
+    "room_message",
+    "kicked",
+    "room_deleted",
+    "room_reloaded",
+    "room_closed",
+];
+
 fn event_header<'b>(
     buf: &'b mut BytesMut,
     fields: usize,
     event: &str,
     room: &str,
 ) -> Writer<'b, BytesMut> {
+    debug_assert!(EVENT_NAMES.contains(&event), "event {event} is missing from EVENT_NAMES");
     let mut w = Writer::new(buf);
     w.map(fields + 3).str("type").str("event").str("event").str(event).str("room").str(room);
     w

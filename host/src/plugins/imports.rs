@@ -286,6 +286,9 @@ fn log(mut caller: Ctx<'_>, level: i32, ptr: u32, len: u32) -> Result<()> {
     if allowed.is_none() && level > 1 {
         return Ok(());
     }
+    // The whole range must be the guest's, as for every import, though
+    // only the start of it is read.
+    check_range(&caller, ptr, len)?;
     let text = read_bytes(&caller, ptr, len.min(MAX_LOGGED_TEXT_BYTES as u32 + 4))?;
     let state = caller.data_mut();
     if let Some(suppressed) = allowed {
@@ -338,6 +341,16 @@ fn read_bytes(caller: &Ctx<'_>, ptr: u32, len: u32) -> Result<Vec<u8>> {
     data.get(range)
         .map(<[u8]>::to_vec)
         .ok_or_else(|| format_err!("buffer {ptr}+{len} is outside the guest's memory"))
+}
+
+/// Fails (which traps the call) when `ptr + len` is not inside the guest's
+/// memory.
+fn check_range(caller: &Ctx<'_>, ptr: u32, len: u32) -> Result<()> {
+    let memory = caller.data().memory.context("the guest has no memory")?;
+    if u64::from(ptr) + u64::from(len) > memory.data_size(caller) as u64 {
+        return Err(format_err!("buffer {ptr}+{len} is outside the guest's memory"));
+    }
+    Ok(())
 }
 
 fn read_str(caller: &Ctx<'_>, ptr: u32, len: u32) -> Result<String> {

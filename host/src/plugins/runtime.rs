@@ -146,6 +146,23 @@ impl PluginRuntime {
         &self.linker
     }
 
+    /// Every import the host gives a plugin, as (module, name), in the
+    /// order they are defined: what ABI.md's imports table must list.
+    pub fn import_names(&self) -> Vec<(String, String)> {
+        let state = PluginState::new(
+            "imports",
+            0,
+            Arc::new(MemoryBudget::new(0)),
+            Arc::new(crate::logging::Throttle::per_second(1)),
+            Arc::new(crate::plugins::scheduling::CpuShare::new(1)),
+        );
+        let mut store = wasmtime::Store::new(&self.engine, state);
+        self.linker
+            .iter(&mut store)
+            .map(|(module, name, _)| (module.to_owned(), name.to_owned()))
+            .collect()
+    }
+
     /// The per-call time budget.
     pub fn call_timeout(&self) -> Duration {
         self.call_timeout
