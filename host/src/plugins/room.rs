@@ -123,7 +123,9 @@ impl WasmRoom {
         store.epoch_deadline_callback(scheduling::on_epoch_tick);
         store.data_mut().slices.left = runtime.deadline_ticks();
         store.set_epoch_deadline(1);
+        store.data_mut().slices.can_yield = true;
         let instance = self.plugin.instance_pre().instantiate_async(&mut store).await?;
+        store.data_mut().slices.can_yield = false;
         let memory = instance
             .get_memory(&mut store, vampire_abi::exports::MEMORY)
             .ok_or_else(|| wasmtime::format_err!("no memory export"))?;
@@ -363,12 +365,17 @@ impl Instance {
     /// reply out (freeing the guest's copy).
     async fn invoke(&mut self, hook: Hook, input: &[u8]) -> wasmtime::Result<Option<Vec<u8>>> {
         let len = u32::try_from(input.len())?;
-        let ptr = self.alloc.call_async(&mut self.store, len).await?;
+        // The allocator and deallocator are called synchronously: a fiber
+        // costs more than they do (see `CallSlices::can_yield`).
+        self.store.data_mut().slices.can_yield = false;
+        let ptr = self.alloc.call(&mut self.store, len)?;
         self.memory.write(&mut self.store, ptr as usize, input)?;
         let function = self.hooks[hook.index()]
             .as_ref()
             .ok_or_else(|| wasmtime::format_err!("the module does not export {}", hook.export()))?;
+        self.store.data_mut().slices.can_yield = true;
         let packed = function.call_async(&mut self.store, (ptr, len)).await?;
+        self.store.data_mut().slices.can_yield = false;
         if packed == 0 {
             return Ok(None);
         }
@@ -382,7 +389,7 @@ impl Instance {
                 wasmtime::format_err!("reply {out_ptr}+{out_len} is outside the guest's memory")
             })?
             .to_vec();
-        self.dealloc.call_async(&mut self.store, (out_ptr, out_len)).await?;
+        self.dealloc.call(&mut self.store, (out_ptr, out_len))?;
         Ok(Some(reply))
     }
 }

@@ -39,6 +39,11 @@ pub const CPU_SHARE_WINDOW: Duration = Duration::from_secs(1);
 pub struct CallSlices {
     /// Ticks the current call may still run before it is stopped.
     pub left: u64,
+    /// Whether the call is an async one, which can yield. The guest's
+    /// allocator and deallocator are called synchronously (entering a
+    /// fiber costs more than they do): they are only counted, and a
+    /// long one is stopped by the budget like any call.
+    pub can_yield: bool,
 }
 
 /// A room's share of a plugin thread: a token bucket of running ticks,
@@ -113,6 +118,9 @@ pub fn on_epoch_tick(
         return Ok(UpdateDeadline::Interrupt);
     }
     state.slices.left -= 1;
+    if !state.slices.can_yield {
+        return Ok(UpdateDeadline::Continue(1));
+    }
     let pause = match state.cpu_share.spend_tick(Instant::now()) {
         Some(wait) => Box::pin(tokio::time::sleep(wait)) as _,
         None => Box::pin(tokio::task::yield_now()) as _,
