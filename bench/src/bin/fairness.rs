@@ -51,6 +51,8 @@ fn main() -> anyhow::Result<()> {
         "logLevel": "warn",
         "limits": {
             "maxRoomsPerConnection": 1000,
+            "requestsPerSecond": 1_000_000,
+            "requestBurst": 1_000_000,
             "pluginThreads": args.plugin_threads,
             "pluginFailuresToClose": 1_000_000,
         },
