@@ -244,15 +244,7 @@ impl ClientHandle {
         }
         let limits = &self.shared.limits;
         let mut queue = lock(&self.shared.queue);
-        let fits = |queue: &Queue| {
-            queue.frames.len() < limits.queue_frames
-                && queue.bytes + frames.len() <= limits.queue_bytes
-        };
-        if !fits(&queue) {
-            let dropped = queue.evict_droppable(fits);
-            self.count_unreliable_drops(dropped);
-        }
-        if !fits(&queue) {
+        if !self.make_room(&mut queue, frames.len(), limits.queue_bytes) {
             let (frames_queued, bytes_queued) = (queue.frames.len(), queue.bytes);
             drop(queue);
             self.shared.warnings.warn(|suppressed| {
@@ -288,24 +280,30 @@ impl ClientHandle {
         }
         let limits = &self.shared.limits;
         let mut queue = lock(&self.shared.queue);
-        let fits = |queue: &Queue| {
-            queue.frames.len() < limits.queue_frames
-                && queue.bytes + frames.len() <= limits.unreliable_bytes.min(limits.queue_bytes)
-        };
-        let mut dropped = 0;
-        if !fits(&queue) {
-            dropped = queue.evict_droppable(fits);
-        }
-        let queued = fits(&queue);
-        if queued {
-            queue.droppable_bytes += frames.len();
-            self.push(queue, Queued { frames, droppable: true });
-        } else {
+        let bytes = limits.unreliable_bytes.min(limits.queue_bytes);
+        if !self.make_room(&mut queue, frames.len(), bytes) {
             drop(queue);
-            dropped += 1;
+            self.count_unreliable_drops(1);
+            return false;
         }
+        queue.droppable_bytes += frames.len();
+        self.push(queue, Queued { frames, droppable: true });
+        true
+    }
+
+    /// Whether `len` more bytes fit in `queue` under `max_bytes` (and the
+    /// frame bound), after dropping unreliable frames, oldest first, to
+    /// make room if needed (counted).
+    fn make_room(&self, queue: &mut Queue, len: usize, max_bytes: usize) -> bool {
+        let frames_bound = self.shared.limits.queue_frames;
+        let fits =
+            |queue: &Queue| queue.frames.len() < frames_bound && queue.bytes + len <= max_bytes;
+        if fits(queue) {
+            return true;
+        }
+        let dropped = queue.evict_droppable(fits);
         self.count_unreliable_drops(dropped);
-        queued
+        fits(queue)
     }
 
     /// Unreliable frames dropped so far because the client fell behind.
