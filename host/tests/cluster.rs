@@ -314,6 +314,29 @@ async fn a_node_restarted_under_its_id_lists_no_stale_rooms_and_places_again() {
     .await;
 }
 
+/// Issue 17, item 11: from the moment Redis dies, a join of a live room
+/// on another node is `server_busy` (retryable), never `room_not_found`.
+#[tokio::test]
+async fn item_11_joins_of_other_nodes_rooms_are_busy_not_missing_while_redis_is_down() {
+    let mut redis = RedisServer::start();
+    let [a, b] = ["a", "b"].map(|id| node(&redis, id, json!({})));
+    let at_a = Client::connect(a.addr).await.unwrap();
+    let at_b = Client::connect(b.addr).await.unwrap();
+    let on_b = at_b.create_room(kept_room()).await.unwrap().id;
+    listing_until(&at_a, Duration::from_secs(5), "b's room listed", |ids| ids.len() == 1).await;
+
+    redis.stop();
+    let probing = Instant::now();
+    let mut probes = 0;
+    while probing.elapsed() < Duration::from_millis(2500) {
+        let refused = at_a.join(&on_b, None).await.unwrap_err();
+        assert_eq!(refused.code(), Some(ErrorCode::ServerBusy), "probe {probes}: {refused}");
+        probes += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(probes > 1);
+}
+
 #[tokio::test]
 async fn the_nodes_ride_out_redis_going_away_and_coming_back() {
     let mut redis = RedisServer::start();

@@ -376,20 +376,29 @@ impl Cluster {
     ) -> Result<NodeMessage, ApiError> {
         let (number, reply) = self.new_request();
         let message = messages::encode(&message(number));
-        let delivered = matches!(self.registry.publish(node, message).await, Ok(n) if n > 0);
-        let answer = if delivered {
-            tokio::time::timeout(self.config.request_timeout(), reply)
-                .await
-                .ok()
-                .and_then(Result::ok)
-        } else {
-            None
+        let published = self.registry.publish(node, message).await;
+        let answer = match published {
+            Ok(listeners) if listeners > 0 => {
+                tokio::time::timeout(self.config.request_timeout(), reply)
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+            }
+            _ => None,
         };
         self.forget(number);
-        match answer {
-            Some(answer) => Ok(answer),
-            None if delivered => Err(late(node)),
-            None => Err(ApiError::room_not_found(room)),
+        match (answer, published) {
+            (Some(answer), _) => Ok(answer),
+            (None, Ok(listeners)) if listeners > 0 => Err(late(node)),
+            // Nobody listens on the node's inbox: the room is gone only
+            // when the registry says so (the node was reaped); a node
+            // reconnecting, or a registry that cannot be asked, is worth
+            // a retry.
+            (None, Ok(_)) => match self.registry.room_registered(room).await {
+                Ok(false) => Err(ApiError::room_not_found(room)),
+                _ => Err(unreachable(node)),
+            },
+            (None, Err(_)) => Err(unreachable(node)),
         }
     }
 
@@ -750,6 +759,14 @@ impl Cluster {
 }
 
 /// `server_busy`: `node` did not answer in time.
+/// `server_busy` for a node that cannot be reached now (retryable).
+fn unreachable(node: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::ServerBusy,
+        format!("node {} cannot be reached now; try again", quote(node)),
+    )
+}
+
 fn late(node: &str) -> ApiError {
     ApiError::new(ErrorCode::ServerBusy, format!("node {} did not answer in time", quote(node)))
 }

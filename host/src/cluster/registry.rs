@@ -279,6 +279,16 @@ impl Registry {
         self.keys.inbox(&self.node)
     }
 
+    /// Whether the registry still holds `room` (its node has not removed
+    /// it, nor been reaped with it).
+    ///
+    /// # Errors
+    /// When Redis fails or does not answer in time.
+    pub async fn room_registered(&self, room: &str) -> RedisResult<bool> {
+        let mut redis = self.redis.clone();
+        redis.exists(self.keys.room(room)).await
+    }
+
     /// Sends `message` to `node`'s inbox. Returns how many subscribers got
     /// it: 0 when the node is not listening (dead, or reconnecting).
     ///
