@@ -130,6 +130,12 @@ pub struct ClusterConfig {
     /// `15`.
     #[serde(default = "default_reservation_ttl_secs")]
     pub reservation_ttl_secs: u64,
+    /// Seat reservations one connection may hold at once (being asked
+    /// for, or granted and not expired); one more join of a room on
+    /// another node is refused with `quota_exceeded`.
+    /// Default `4`.
+    #[serde(default = "default_reservations_per_connection")]
+    pub reservations_per_connection: usize,
     /// How long a node waits for another to create a room or reserve a
     /// seat before it gives up on it. Default `2000`.
     #[serde(default = "default_request_timeout_ms")]
@@ -146,6 +152,10 @@ fn default_node_ttl_ms() -> u64 {
 
 fn default_reservation_ttl_secs() -> u64 {
     15
+}
+
+fn default_reservations_per_connection() -> usize {
+    4
 }
 
 fn default_request_timeout_ms() -> u64 {
@@ -305,6 +315,9 @@ pub struct Limits {
     /// Connections served at once; one more is told `server_busy` and
     /// closed. Default `10000`.
     pub max_connections: usize,
+    /// Connections served at once from one client address; one more is
+    /// told `server_busy` and closed. Default `1024`.
+    pub max_connections_per_address: usize,
     /// Rooms alive at once; `create_room` beyond it fails with
     /// `server_busy`. Default `10000`.
     pub max_rooms: usize,
@@ -468,6 +481,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_connections: 10_000,
+            max_connections_per_address: 1_024,
             max_rooms: 10_000,
             max_frame_bytes: 65_536,
             max_outbound_frame_bytes: 1 << 20,
@@ -655,8 +669,9 @@ impl Config {
                 format!("{} is outside 64..={MAX_FRAME_BYTES_CEILING}", limits.max_frame_bytes),
             ));
         }
-        let positive: [(&'static str, u64); 28] = [
+        let positive: [(&'static str, u64); 29] = [
             ("limits.maxConnections", limits.max_connections as u64),
+            ("limits.maxConnectionsPerAddress", limits.max_connections_per_address as u64),
             ("limits.maxRooms", limits.max_rooms as u64),
             ("limits.maxClientsPerRoom", limits.max_clients_per_room.into()),
             ("limits.outboundQueueFrames", limits.outbound_queue_frames as u64),
@@ -800,12 +815,12 @@ impl Config {
             if cluster.node_ttl_ms < 300 {
                 return Err(invalid("cluster.nodeTtlMs", "must be at least 300".to_owned()));
             }
-            if cluster.reservation_ttl_secs == 0 || cluster.request_timeout_ms == 0 {
-                let field = if cluster.reservation_ttl_secs == 0 {
-                    "cluster.reservationTtlSecs"
-                } else {
-                    "cluster.requestTimeoutMs"
-                };
+            let positive = [
+                ("cluster.reservationTtlSecs", cluster.reservation_ttl_secs),
+                ("cluster.reservationsPerConnection", cluster.reservations_per_connection as u64),
+                ("cluster.requestTimeoutMs", cluster.request_timeout_ms),
+            ];
+            if let Some((field, _)) = positive.iter().find(|(_, value)| *value == 0) {
                 return Err(invalid(field, "must be greater than 0".to_owned()));
             }
         }

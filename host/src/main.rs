@@ -6,6 +6,20 @@ use std::process::ExitCode;
 use clap::Parser;
 use vampiretcp::{Config, Server};
 
+/// jemalloc, whose background thread gives pages freed after load back to
+/// the system within about a second; glibc's per-thread arenas kept them
+/// (bench `memory`).
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's options, read when it starts: a background purging thread,
+/// dirty pages returned after one second, none kept as "muzzy".
+#[cfg(feature = "jemalloc")]
+#[allow(non_upper_case_globals)]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+pub static malloc_conf: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+
 /// VampireTCP: multiplayer rooms with WebAssembly room plugins.
 #[derive(Debug, Parser)]
 #[command(version, about)]

@@ -20,6 +20,7 @@ use crate::net::{NetContext, client_limits, listener};
 use crate::plugins::watcher::Catalog;
 use crate::plugins::{self, PluginRoomType, PluginRuntime, PluginWatcher};
 use crate::rooms::RoomManager;
+use crate::rooms::admission::Gate;
 
 /// A bound, not yet running server.
 pub struct Server {
@@ -38,6 +39,9 @@ pub struct Server {
     tls: Option<Arc<Tls>>,
     /// This node's cluster, when `cluster` is set.
     cluster: Option<Arc<Cluster>>,
+    /// Checks room passwords and invites, for this node's clients and
+    /// for joiners other nodes send here.
+    gate: Arc<Gate>,
 }
 
 /// A running server: its address and the way to stop it.
@@ -112,13 +116,17 @@ impl Server {
         } else {
             None
         };
+        // Each password check takes a core and ~19 MiB: one per core at
+        // most.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let gate = Arc::new(Gate::new(Arc::new(Passwords::new(cores))));
         let cluster = match &config.cluster {
-            Some(cluster) => {
-                Some(Cluster::join(cluster, rooms.clone(), client_limits(&config)).await?)
-            }
+            Some(cluster) => Some(
+                Cluster::join(cluster, rooms.clone(), client_limits(&config), gate.clone()).await?,
+            ),
             None => None,
         };
-        Ok(Server { config, listener, rooms, plugins, catalog, udp, auth, tls, cluster })
+        Ok(Server { config, listener, rooms, plugins, catalog, udp, auth, tls, cluster, gate })
     }
 
     /// The bound TCP address.
@@ -157,10 +165,7 @@ impl Server {
             udp: self.udp.clone(),
             auth: self.auth,
             signed_in: Arc::new(SignedIn::new(self.config.auth.same_user)),
-            // Each check takes a core and ~19 MiB: one per core at most.
-            passwords: Arc::new(Passwords::new(
-                std::thread::available_parallelism().map_or(1, |n| n.get()),
-            )),
+            gate: self.gate,
             tls: self.tls,
             cluster: self.cluster.clone(),
         });

@@ -159,6 +159,55 @@ async fn a_seat_reservation_works_once_holds_its_place_and_expires() {
     carol.join(&room, None).await.unwrap();
 }
 
+/// Issue 17, item 5: a seat is held only for a joiner past the room's
+/// password (checked on the room's node), a connection may hold only a
+/// few reservations at once, and a reservation brought to a node that
+/// does not hold the room buys no other seat.
+#[tokio::test]
+async fn item_05_seats_are_reserved_only_after_the_checks_and_only_a_few_per_connection() {
+    let redis = RedisServer::start();
+    let [a, b] = ["a", "b"].map(|id| node(&redis, id, json!({ "reservationsPerConnection": 2 })));
+    let owner = Client::connect(b.addr).await.unwrap();
+    let settings = CreateRoom {
+        max_clients: Some(2),
+        public: Some(false),
+        password: Some("correct horse".into()),
+        ..kept_room()
+    };
+    // Rooms go to the least loaded node: create until one is on b.
+    let mut private = "x-".to_owned();
+    while node_of(&private) != "b" {
+        private = owner.create_room(settings.clone()).await.unwrap().id;
+    }
+
+    // A stranger without the password holds no seat, however often it asks.
+    let stranger = Client::connect(a.addr).await.unwrap();
+    for _ in 0..2 {
+        let refused = stranger.request(join_with(&private, "")).await.unwrap_err();
+        assert_eq!(refused.code(), Some(ErrorCode::RoomNotFound), "{refused}");
+    }
+    // Both places are still free for joiners with the password.
+    for _ in 0..2 {
+        let friend = Client::connect(a.addr).await.unwrap();
+        friend.join(&private, Some("correct horse")).await.unwrap();
+    }
+
+    // One connection may hold two reservations at once, not a third.
+    let mut open = "x-".to_owned();
+    while node_of(&open) != "b" {
+        open = owner.create_room(kept_room()).await.unwrap().id;
+    }
+    let hoarder = Client::connect(a.addr).await.unwrap();
+    let first = redirect_for(&hoarder, &open).await;
+    redirect_for(&hoarder, &open).await;
+    let third = hoarder.request(join_with(&open, "")).await.unwrap_err();
+    assert_eq!(third.code(), Some(ErrorCode::QuotaExceeded), "{third}");
+
+    // A reservation sent to the wrong node is refused, not redirected.
+    let wrong_node = stranger.request(join_with(&open, &first.reservation)).await.unwrap_err();
+    assert_eq!(wrong_node.code(), Some(ErrorCode::NotAuthorized), "{wrong_node}");
+}
+
 #[tokio::test]
 async fn rooms_placed_elsewhere_count_against_the_creators_quota() {
     let redis = RedisServer::start();

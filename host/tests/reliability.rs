@@ -311,6 +311,92 @@ async fn item_09_busy_plugin_rooms_share_the_plugin_threads_fairly() {
     }
 }
 
+/// Waits until the server's resident memory is under `mib` MiB, failing
+/// after ten seconds with what it was.
+async fn memory_falls_below(server: &ServerProcess, mib: u64, after: &str) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let (now, peak) = server.memory();
+        if now < mib * MIB {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{after}: resident memory still {} MiB (peak {} MiB), not under {mib}",
+            now / MIB,
+            peak / MIB
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Issue 17, item 4: many wrong room passwords at once are checked a few
+/// at a time (argon2, about 19 MiB each), and their memory goes back to
+/// the system afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item_04_a_burst_of_password_checks_gives_its_memory_back() {
+    let server = ServerProcess::start(json!({"limits": {"requestsPerSecond": 10000}}));
+    let owner = Client::connect(server.addr).await.unwrap();
+    let settings = CreateRoom { password: Some("correct horse".into()), ..kept("generic") };
+    let room = owner.create_room(settings).await.unwrap().id;
+    let (idle, _) = server.memory();
+    let mut guessers = Vec::new();
+    for _ in 0..24 {
+        let guesser = Client::connect(server.addr).await.unwrap();
+        let room = room.clone();
+        guessers.push(tokio::spawn(async move {
+            let refused = guesser.join(&room, Some("battery staple")).await.unwrap_err();
+            assert!(
+                matches!(
+                    refused.code(),
+                    Some(ErrorCode::NotAuthorized | ErrorCode::RateLimited | ErrorCode::ServerBusy)
+                ),
+                "{refused}"
+            );
+        }));
+    }
+    for guesser in guessers {
+        guesser.await.unwrap();
+    }
+    memory_falls_below(&server, idle / MIB + 40, "after 24 wrong passwords").await;
+    owner.ping().await.unwrap();
+}
+
+/// Issue 17, item 15: memory taken by many clients and rooms goes back
+/// to the system once they have all left (a smaller run of the
+/// `memory` benchmark's 10 000 clients).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item_15_memory_goes_back_after_clients_and_rooms_leave() {
+    let server = ServerProcess::with_plugins(json!({"limits": {
+        "requestsPerSecond": 100000, "requestBurst": 100000, "maxRoomsPerConnection": 1000
+    }}));
+    let owner = Client::connect(server.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (idle, _) = server.memory();
+    let mut rooms = Vec::new();
+    for _ in 0..100 {
+        let settings = CreateRoom { room_type: Some("chat".into()), ..CreateRoom::default() };
+        rooms.push(owner.create_room(settings).await.unwrap().id);
+    }
+    let mut clients = Vec::new();
+    for i in 0..1000 {
+        let client = Client::connect(server.addr).await.unwrap();
+        client.join(&rooms[i % rooms.len()], None).await.unwrap();
+        client.send_message(&rooms[i % rooms.len()], Value::from("hello")).await.unwrap();
+        clients.push(client);
+    }
+    let (loaded, _) = server.memory();
+    drop(clients);
+    // Within 20% of idle, or 8 MiB on a small idle figure.
+    let bound = (idle + (idle / 5).max(8 * MIB)) / MIB;
+    memory_falls_below(
+        &server,
+        bound,
+        &format!("idle {} MiB, loaded {} MiB", idle / MIB, loaded / MIB),
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_and_half_sent_connections_are_dropped_by_the_timeouts() {
     let server = ServerProcess::start(json!({"limits": {

@@ -75,11 +75,23 @@ async fn password_protected_rooms_need_the_password() {
         .await
         .unwrap();
     assert!(info.password_protected);
+    // A private room answers as a missing room would; a public one says
+    // why.
     let err = guest.join(&info.id, None).await.unwrap_err();
-    assert_eq!(err.code(), Some(ErrorCode::NotAuthorized));
+    assert_eq!(err.code(), Some(ErrorCode::RoomNotFound));
     let err = guest.join(&info.id, Some("guess")).await.unwrap_err();
-    assert_eq!(err.code(), Some(ErrorCode::NotAuthorized));
+    assert_eq!(err.code(), Some(ErrorCode::RoomNotFound));
     guest.join(&info.id, Some("s3cret")).await.unwrap();
+
+    let public = owner
+        .create_room(CreateRoom { password: Some("s3cret".into()), ..room(true) })
+        .await
+        .unwrap();
+    let err = guest.join(&public.id, None).await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::NotAuthorized));
+    let err = guest.join(&public.id, Some("guess")).await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::NotAuthorized));
+    guest.join(&public.id, Some("s3cret")).await.unwrap();
 }
 
 #[tokio::test]

@@ -5,12 +5,15 @@
 //!   claims into an [`Identity`]. Tokens are signed by the operator's own
 //!   account service; the server only holds the key that verifies them.
 //! - [`password`]: room passwords, kept as argon2 hashes.
+//! - [`guesses`]: how fast wrong passwords and invites may be tried, per
+//!   room and per client address.
 //! - [`SignedIn`]: which connection each user is signed in on, for the
 //!   same-user policy.
 //!
 //! This module sits beside `outbound` (whose [`Identity`] it fills in) and
 //! below `net` and `rooms`.
 
+pub mod guesses;
 pub mod password;
 
 use std::collections::HashMap;

@@ -9,6 +9,7 @@
 //! taking the server's memory.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
@@ -20,6 +21,10 @@ use crate::error::ApiError;
 
 /// Longest room password accepted, in bytes.
 pub const MAX_PASSWORD_BYTES: usize = 256;
+
+/// How long a hash or check waits for its turn before it is refused with
+/// `server_busy`: a burst of checks queues, but not without bound.
+pub const MAX_QUEUE_WAIT: Duration = Duration::from_secs(5);
 
 /// Makes and checks password hashes, a bounded number at once.
 #[derive(Debug)]
@@ -45,7 +50,7 @@ impl Passwords {
                 format!("a room password has 1 to {MAX_PASSWORD_BYTES} bytes"),
             ));
         }
-        let _permit = self.permits.acquire().await;
+        let _permit = self.turn().await?;
         let hashed = tokio::task::spawn_blocking(move || {
             Argon2::default().hash_password(password.as_bytes()).map(|hash| hash.to_string())
         })
@@ -58,17 +63,31 @@ impl Passwords {
 
     /// Whether `password` is the one `hash` was made from. The comparison
     /// takes the same time whatever the password.
-    pub async fn verify(&self, hash: Arc<str>, password: String) -> bool {
+    ///
+    /// # Errors
+    /// `server_busy` when the check waited [`MAX_QUEUE_WAIT`] for its turn.
+    pub async fn verify(&self, hash: Arc<str>, password: String) -> Result<bool, ApiError> {
         if password.len() > MAX_PASSWORD_BYTES {
-            return false;
+            return Ok(false);
         }
-        let _permit = self.permits.acquire().await;
-        tokio::task::spawn_blocking(move || {
+        let _permit = self.turn().await?;
+        Ok(tokio::task::spawn_blocking(move || {
             PasswordHash::new(&hash).is_ok_and(|hash| {
                 Argon2::default().verify_password(password.as_bytes(), &hash).is_ok()
             })
         })
         .await
-        .unwrap_or(false)
+        .unwrap_or(false))
+    }
+
+    /// One of the permits to run argon2, within [`MAX_QUEUE_WAIT`].
+    async fn turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+        match tokio::time::timeout(MAX_QUEUE_WAIT, self.permits.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(ApiError::new(
+                ErrorCode::ServerBusy,
+                "too many room passwords are being checked; try again",
+            )),
+        }
     }
 }

@@ -34,6 +34,16 @@ pub enum NodeMessage {
         room: String,
         /// The joiner's user id, to bind the seat to, when signed in.
         user_id: Option<String>,
+        /// The room's password as the joiner gave it: the room's node
+        /// checks it (or the invite) before it holds a seat.
+        #[serde(default)]
+        password: Option<String>,
+        /// An invite the joiner gave.
+        #[serde(default)]
+        invite: Option<String>,
+        /// The joiner's address, for the room's guess limits.
+        #[serde(default)]
+        address: Option<std::net::IpAddr>,
     },
     /// Delete one of this node's rooms, or invite into it, for a client
     /// of `from` (allowed to the room's owner by user id, or an operator).

@@ -26,6 +26,7 @@ pub mod messages;
 pub mod registry;
 
 use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -47,11 +48,24 @@ use crate::config::ClusterConfig;
 use crate::error::ApiError;
 use crate::outbound::{ClientHandle, ClientLimits, Responder};
 use crate::rooms::RoomManager;
+use crate::rooms::admission::{Gate, Refused};
 use crate::rooms::manager::{MAX_LISTED_ROOMS, answer_room_page};
 use keys::{Keys, node_of};
 pub use messages::Act;
 use messages::{Failure, NodeMessage, Owner, Seat};
 use registry::{NodeRecord, Registry};
+
+/// What a client's `join` of a room on another node carries to that node,
+/// which checks it before holding a seat.
+#[derive(Debug, Clone)]
+pub struct RemoteJoin {
+    /// The room's password, when given.
+    pub password: Option<String>,
+    /// An invite into the room, when given.
+    pub invite: Option<String>,
+    /// The joiner's address, for the guess limits of the room's node.
+    pub address: IpAddr,
+}
 
 /// How often, at most, the writer copies changed listings to Redis.
 const WRITE_EVERY: Duration = Duration::from_millis(50);
@@ -70,6 +84,9 @@ pub struct Cluster {
     rooms: Arc<RoomManager>,
     /// Bounds of the stand-in owner of a room created for another node.
     limits: ClientLimits,
+    /// Checks the password or invite of a joiner another node sends here
+    /// before a seat is held for it.
+    gate: Arc<Gate>,
     /// Our requests to other nodes waiting for their reply.
     pending: Mutex<HashMap<u64, oneshot::Sender<NodeMessage>>>,
     next_request: AtomicU64,
@@ -101,6 +118,7 @@ impl Cluster {
         config: &ClusterConfig,
         rooms: Arc<RoomManager>,
         limits: ClientLimits,
+        gate: Arc<Gate>,
     ) -> anyhow::Result<Arc<Cluster>> {
         let client = redis::Client::open(config.redis_url.as_str())
             .context("cluster.redisUrl is not a Redis address")?;
@@ -154,6 +172,7 @@ impl Cluster {
             client,
             rooms,
             limits,
+            gate,
             pending: Mutex::default(),
             next_request: AtomicU64::new(first_request),
             load_lock: tokio::sync::Mutex::new(()),
@@ -193,6 +212,12 @@ impl Cluster {
     /// Whether `room` belongs to another node (by its id).
     pub fn is_elsewhere(&self, room: &str) -> bool {
         node_of(room).is_some_and(|node| node != self.node)
+    }
+
+    /// How many seat reservations one connection may have live, and for
+    /// how long each counts.
+    pub fn reservation_limits(&self) -> (usize, Duration) {
+        (self.config.reservations_per_connection, self.config.reservation_ttl())
     }
 
     fn healthy(&self) -> bool {
@@ -317,13 +342,20 @@ impl Cluster {
     }
 
     /// Answers a `join` of a room another node holds with a redirect to
-    /// that node and a seat reserved there.
-    pub async fn redirect(self: Arc<Cluster>, room: RoomId, respond: Responder) {
+    /// that node and a seat reserved there, once that node has checked
+    /// `join`'s password or invite. Returns whether a seat was reserved.
+    pub async fn redirect(
+        self: Arc<Cluster>,
+        room: RoomId,
+        join: RemoteJoin,
+        respond: Responder,
+    ) -> bool {
         let Some(node) = node_of(&room).map(str::to_owned) else {
-            return respond.fail(ApiError::room_not_found(&room));
+            respond.fail(ApiError::room_not_found(&room));
+            return false;
         };
         if !self.healthy() {
-            return respond.fail(ApiError::new(
+            respond.fail(ApiError::new(
                 ErrorCode::ServerBusy,
                 format!(
                     "room {} is on node {}, which cannot be reached while the cluster store is down",
@@ -331,6 +363,7 @@ impl Cluster {
                     quote(&node)
                 ),
             ));
+            return false;
         }
         let user_id = respond.client().identity().user_id.clone();
         let answer = self
@@ -339,11 +372,17 @@ impl Cluster {
                 from: self.node.clone(),
                 room: room.clone(),
                 user_id,
+                password: join.password,
+                invite: join.invite,
+                address: Some(join.address),
             })
             .await;
         match answer {
             Ok(NodeMessage::Reserved { outcome: Ok(seat), .. }) => {
-                let Some(id) = respond.id() else { return respond.answered_elsewhere() };
+                let Some(id) = respond.id() else {
+                    respond.answered_elsewhere();
+                    return true;
+                };
                 let redirect = ServerMessage::Redirect(Redirect {
                     id,
                     room,
@@ -353,12 +392,20 @@ impl Cluster {
                 });
                 respond.client().send(redirect.encode());
                 respond.answered_elsewhere();
+                true
             }
             Ok(NodeMessage::Reserved { outcome: Err(failure), .. }) => {
                 respond.fail(failure.into());
+                false
             }
-            Ok(_) => respond.fail(late(&node)),
-            Err(err) => respond.fail(err),
+            Ok(_) => {
+                respond.fail(late(&node));
+                false
+            }
+            Err(err) => {
+                respond.fail(err);
+                false
+            }
         }
     }
 
@@ -635,17 +682,37 @@ impl Cluster {
                 NodeMessage::Create { request, from, create, password_hash, owner } => {
                     self.create_here(request, from, create, password_hash, owner).await;
                 }
-                NodeMessage::Reserve { request, from, room, user_id } => {
+                NodeMessage::Reserve {
+                    request,
+                    from,
+                    room,
+                    user_id,
+                    password,
+                    invite,
+                    address,
+                } => {
+                    let address = address.unwrap_or(IpAddr::from([0, 0, 0, 0]));
                     let outcome = match self.rooms.get(&room) {
-                        Ok(handle) => handle
-                            .reserve_seat(self.config.reservation_ttl(), user_id)
-                            .await
-                            .map(|reservation| Seat {
-                                reservation,
-                                expires_in_ms: self.config.reservation_ttl().as_millis() as u64,
-                                address: self.config.advertise_address.clone(),
-                            })
-                            .map_err(Failure::from),
+                        // A seat is held only for a joiner past the room's
+                        // password or invite, checked here as for this
+                        // node's own clients.
+                        Ok(handle) => {
+                            match self.gate.admit(&handle, password, invite, address).await {
+                                Ok(_) => handle
+                                    .reserve_seat(self.config.reservation_ttl(), user_id)
+                                    .await
+                                    .map(|reservation| Seat {
+                                        reservation,
+                                        expires_in_ms: self.config.reservation_ttl().as_millis()
+                                            as u64,
+                                        address: self.config.advertise_address.clone(),
+                                    })
+                                    .map_err(Failure::from),
+                                Err(Refused::WrongGuess(refusal) | Refused::Other(refusal)) => {
+                                    Err(refusal.into())
+                                }
+                            }
+                        }
                         Err(err) => Err(err.into()),
                     };
                     let reply = NodeMessage::Reserved { request, outcome };

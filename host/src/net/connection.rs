@@ -45,6 +45,7 @@ pub(crate) async fn serve<R, W>(
     mut reader: R,
     writer: W,
     session_id: SessionId,
+    peer: std::net::IpAddr,
     context: Arc<NetContext>,
     shutdown: CancellationToken,
 ) where
@@ -68,7 +69,7 @@ pub(crate) async fn serve<R, W>(
     );
     client.send(welcome.freeze());
 
-    let mut session = Session::new(client.clone(), context.clone());
+    let mut session = Session::new(client.clone(), context.clone(), peer);
     let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let started = Instant::now();
     let mut last_frame: Option<Instant> = None;

@@ -1,7 +1,9 @@
 //! The TCP accept loop, with a semaphore bounding live connections.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::BytesMut;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -23,7 +25,8 @@ const BUSY_REPLIES: usize = 64;
 /// Accepts connections until `shutdown` is cancelled. Every connection
 /// task is spawned on `connections`, so shutdown can wait for them.
 ///
-/// A connection past `limits.maxConnections` is told `server_busy` and
+/// A connection past `limits.maxConnections`, or past
+/// `limits.maxConnectionsPerAddress` from one address, is told `server_busy` and
 /// closed at once, rather than left waiting in the backlog (on the TLS
 /// port, inside TLS, so the client can read it).
 pub(crate) async fn accept_loop(
@@ -33,9 +36,14 @@ pub(crate) async fn accept_loop(
     shutdown: CancellationToken,
 ) {
     let permits = Arc::new(Semaphore::new(context.config.limits.max_connections));
-    let busy_replies = Arc::new(Semaphore::new(BUSY_REPLIES));
+    let refusals = Refusals {
+        replies: Arc::new(Semaphore::new(BUSY_REPLIES)),
+        connections: connections.clone(),
+        context: context.clone(),
+    };
+    let addresses = Arc::new(AddressCounts::new(context.config.limits.max_connections_per_address));
     let next_session = AtomicU64::new(1);
-    let refusals = Throttle::per_second(1);
+    let refusal_log = Throttle::per_second(1);
     let handshake_failures = Arc::new(Throttle::per_second(5));
     loop {
         let accepted = tokio::select! {
@@ -51,19 +59,17 @@ pub(crate) async fn accept_loop(
                 continue;
             }
         };
+        let Some(address_permit) = addresses.take(peer.ip()) else {
+            refusal_log.warn(|suppressed| {
+                warn!(%peer, suppressed, "connection refused: too many from its address")
+            });
+            refuse(&refusals, socket, "too many connections from your address");
+            continue;
+        };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
-            refusals.warn(|suppressed| warn!(%peer, suppressed, "connection refused: server full"));
-            // Telling a refused client why costs a task (and on the TLS
-            // port a handshake): only a few at once, the rest are closed
-            // without a word.
-            if let Ok(busy_permit) = busy_replies.clone().try_acquire_owned() {
-                let tls = context.tls.as_ref().map(|tls| tls.acceptor());
-                let timeout = context.config.limits.handshake_timeout();
-                connections.spawn(async move {
-                    let _ = tokio::time::timeout(timeout, refuse_busy(socket, tls)).await;
-                    drop(busy_permit);
-                });
-            }
+            refusal_log
+                .warn(|suppressed| warn!(%peer, suppressed, "connection refused: server full"));
+            refuse(&refusals, socket, "the server has too many connections");
             continue;
         };
         let session = next_session.fetch_add(1, Ordering::Relaxed);
@@ -75,14 +81,14 @@ pub(crate) async fn accept_loop(
             match context.tls.as_ref().map(|tls| tls.acceptor()) {
                 None => {
                     let (reader, writer) = socket.into_split();
-                    connection::serve(reader, writer, session, context, stop).await;
+                    connection::serve(reader, writer, session, peer.ip(), context, stop).await;
                 }
                 Some(acceptor) => {
                     let timeout = context.config.limits.handshake_timeout();
                     match tokio::time::timeout(timeout, acceptor.accept(socket)).await {
                         Ok(Ok(stream)) => {
                             let (reader, writer) = tokio::io::split(stream);
-                            connection::serve(reader, writer, session, context, stop).await;
+                            connection::serve(reader, writer, session, peer.ip(), context, stop).await;
                         }
                         Ok(Err(err)) => {
                             handshakes.warn(|suppressed| {
@@ -98,21 +104,39 @@ pub(crate) async fn accept_loop(
                 }
             }
             drop(permit);
+            drop(address_permit);
         });
     }
+}
+
+/// What telling refused connections why needs.
+struct Refusals {
+    /// Refusals being told at once (see [`BUSY_REPLIES`]).
+    replies: Arc<Semaphore>,
+    connections: TaskTracker,
+    context: Arc<NetContext>,
+}
+
+/// Tells `socket` it is refused (`server_busy`, `why`) in a task of its
+/// own, bounded by the handshake timeout. That costs a task (and on the
+/// TLS port a handshake), so only [`BUSY_REPLIES`] at once; past that the
+/// connection is closed without a word.
+fn refuse(refusals: &Refusals, socket: TcpStream, why: &'static str) {
+    let Ok(reply) = refusals.replies.clone().try_acquire_owned() else { return };
+    let tls = refusals.context.tls.as_ref().map(|tls| tls.acceptor());
+    let timeout = refusals.context.config.limits.handshake_timeout();
+    refusals.connections.spawn(async move {
+        let _ = tokio::time::timeout(timeout, refuse_busy(socket, tls, why)).await;
+        drop(reply);
+    });
 }
 
 /// Tells a connection the server is full (`server_busy`) and closes it:
 /// in plain MessagePack on the plain port, inside TLS on the TLS port
 /// (a TLS client cannot read anything else).
-async fn refuse_busy(socket: TcpStream, tls: Option<tokio_rustls::TlsAcceptor>) {
+async fn refuse_busy(socket: TcpStream, tls: Option<tokio_rustls::TlsAcceptor>, why: &str) {
     let mut busy = BytesMut::new();
-    server::write_error(
-        &mut busy,
-        None,
-        ErrorCode::ServerBusy,
-        "the server has too many connections",
-    );
+    server::write_error(&mut busy, None, ErrorCode::ServerBusy, why);
     match tls {
         None => say_and_close(socket, &busy).await,
         Some(acceptor) => {
@@ -126,4 +150,53 @@ async fn refuse_busy(socket: TcpStream, tls: Option<tokio_rustls::TlsAcceptor>) 
 async fn say_and_close(mut stream: impl AsyncWrite + Unpin, frame: &[u8]) {
     let _ = stream.write_all(frame).await;
     let _ = stream.shutdown().await;
+}
+
+/// Connections open per client address, bounded by
+/// `limits.maxConnectionsPerAddress`: one machine cannot take every place.
+#[derive(Debug)]
+struct AddressCounts {
+    max: usize,
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One connection's place in its address's count, given back when
+/// dropped.
+#[derive(Debug)]
+struct AddressPermit {
+    counts: Arc<AddressCounts>,
+    address: IpAddr,
+}
+
+impl AddressCounts {
+    fn new(max: usize) -> AddressCounts {
+        AddressCounts { max, open: Mutex::default() }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
+        self.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A place for one more connection from `address`; `None` at the cap.
+    fn take(self: &Arc<Self>, address: IpAddr) -> Option<AddressPermit> {
+        let mut open = self.lock();
+        let count = open.entry(address).or_insert(0);
+        if *count >= self.max {
+            return None;
+        }
+        *count += 1;
+        Some(AddressPermit { counts: self.clone(), address })
+    }
+}
+
+impl Drop for AddressPermit {
+    fn drop(&mut self) {
+        let mut open = self.counts.lock();
+        if let Some(count) = open.get_mut(&self.address) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.address);
+            }
+        }
+    }
 }

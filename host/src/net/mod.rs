@@ -11,11 +11,11 @@ pub mod udp;
 
 use std::sync::Arc;
 
-use crate::auth::password::Passwords;
 use crate::auth::{Authenticator, SignedIn};
 use crate::config::Config;
 use crate::outbound::ClientLimits;
 use crate::rooms::RoomManager;
+use crate::rooms::admission::Gate;
 
 /// What every connection task shares.
 pub struct NetContext {
@@ -29,8 +29,8 @@ pub struct NetContext {
     pub auth: Option<Arc<Authenticator>>,
     /// Who is signed in where, for `auth.sameUser`.
     pub signed_in: Arc<SignedIn>,
-    /// Hashes and checks room passwords.
-    pub passwords: Arc<Passwords>,
+    /// Hashes room passwords and checks them, and invites.
+    pub gate: Arc<Gate>,
     /// TLS for the TCP port, when `tls` is set.
     pub tls: Option<Arc<tls::Tls>>,
     /// This node's cluster, when `cluster` is set.

@@ -11,12 +11,15 @@
 //! `authenticate`; anything else (another op, a frame that does not
 //! decode), or a refused token, is answered and the connection closed. Room passwords are
 //! hashed and checked here, on the blocking pool, before a room sees the
-//! request; each wrong password makes this connection wait longer before
-//! its answer.
+//! request; each wrong password or invite makes this connection wait
+//! longer before its answer, and checks for one room or from one address
+//! take turns spaced by their wrong guesses ([`crate::auth::guesses::WrongGuesses`]).
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -25,18 +28,19 @@ use tracing::{debug, info};
 use vampire_protocol::{ErrorCode, Request, RoomId, SessionId, request};
 
 use crate::auth::Verified;
-use crate::cluster::{Act, Cluster};
+use crate::cluster::{Act, Cluster, RemoteJoin};
 use crate::error::ApiError;
 use crate::net::NetContext;
 use crate::outbound::{ClientHandle, Responder};
+use crate::rooms::admission::Refused;
 use crate::rooms::{Admission, RoomHandle, RoomManager, Rules};
 
 /// Room handles a session keeps at most, to skip the index on the next
 /// request to the same room.
 const CACHED_HANDLES: usize = 64;
 
-/// The wait before answering the first wrong room password of a
-/// connection; it doubles with each further one, up to
+/// The wait before answering the first wrong room password or invite of
+/// a connection; it doubles with each further one, up to
 /// [`MAX_PASSWORD_DELAY`].
 const FIRST_PASSWORD_DELAY: Duration = Duration::from_millis(100);
 
@@ -55,14 +59,20 @@ pub struct Session {
     /// Whether the client may make requests other than `authenticate`:
     /// from the start when the server does not authenticate.
     authenticated: bool,
-    /// Wrong room passwords this connection gave since its last right one.
-    password_failures: u32,
+    /// Wrong room passwords and invites this connection gave since its
+    /// last right one.
+    wrong_guesses: u32,
+    /// The client's address, for the guess limits shared by connections.
+    peer: IpAddr,
+    /// Seat reservations this connection has asked other nodes for that
+    /// are being asked or still live (`cluster.reservationsPerConnection`).
+    reservations: Arc<AtomicUsize>,
 }
 
 impl Session {
     /// A session for `client`, with the rate limit, authentication, UDP
     /// channel and rooms of `context`.
-    pub fn new(client: ClientHandle, context: Arc<NetContext>) -> Session {
+    pub fn new(client: ClientHandle, context: Arc<NetContext>, peer: IpAddr) -> Session {
         let limits = &context.config.limits;
         let per_second = NonZeroU32::new(limits.requests_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(limits.request_burst).unwrap_or(per_second);
@@ -74,7 +84,9 @@ impl Session {
             context,
             handles: HashMap::new(),
             rate,
-            password_failures: 0,
+            wrong_guesses: 0,
+            peer,
+            reservations: Arc::default(),
         }
     }
 
@@ -151,7 +163,7 @@ impl Session {
                 let respond = Responder::new(client.clone(), id, None);
                 let password = match settings.password.take() {
                     None => None,
-                    Some(password) => match self.context.passwords.hash(password).await {
+                    Some(password) => match self.context.gate.passwords.hash(password).await {
                         Ok(hash) => Some(hash),
                         Err(err) => return respond.fail(err),
                     },
@@ -178,28 +190,41 @@ impl Session {
             Request::Join { room, password, invite, options, reservation } => {
                 if let Some(cluster) = self.cluster_for(&room) {
                     let respond = Responder::new(client, id, None);
-                    return drop(tokio::spawn(cluster.redirect(room, respond)));
-                }
-                let Some((handle, respond)) = self.room(room, id) else { return };
-                // A password given is checked even beside an invite: an
-                // invite admits without the password, not with a wrong one.
-                let admission = match (handle.password_hash(), invite, password) {
-                    (None, _, _) => Admission::Open,
-                    (Some(_), Some(invite), None) => Admission::Invite(invite),
-                    (Some(hash), _, Some(password)) => {
-                        if self.context.passwords.verify(hash, password).await {
-                            self.password_failures = 0;
-                            Admission::Password
-                        } else {
-                            return self.refuse_password(handle.id(), respond).await;
-                        }
-                    }
-                    (Some(_), None, None) => {
+                    if reservation.is_some() {
+                        // Reservations are redeemed on the room's node; one
+                        // brought here must not buy another seat.
                         return respond.fail(ApiError::new(
                             ErrorCode::NotAuthorized,
-                            "this room needs a password or an invite",
+                            "a seat reservation is redeemed on the node that holds the room, not this one",
                         ));
                     }
+                    let (most, ttl) = cluster.reservation_limits();
+                    let held = self.reservations.fetch_update(
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                        |held| (held < most).then_some(held + 1),
+                    );
+                    if held.is_err() {
+                        return respond.fail(ApiError::new(
+                            ErrorCode::QuotaExceeded,
+                            "you hold as many seat reservations as a connection may; join with them first",
+                        ));
+                    }
+                    // The place is held while the request is out and, when
+                    // a seat was reserved, until the reservation expires.
+                    let reservations = self.reservations.clone();
+                    let join = RemoteJoin { password, invite, address: self.peer };
+                    return drop(tokio::spawn(async move {
+                        if cluster.redirect(room, join, respond).await {
+                            tokio::time::sleep(ttl).await;
+                        }
+                        reservations.fetch_sub(1, Ordering::AcqRel);
+                    }));
+                }
+                let Some((handle, respond)) = self.room(room, id) else { return };
+                let admission = match self.admit(&handle, password, invite).await {
+                    Ok(admission) => admission,
+                    Err(refusal) => return respond.fail(refusal),
                 };
                 handle
                     .join(client, admission, options.unwrap_or_default(), reservation, respond)
@@ -328,15 +353,34 @@ impl Session {
         }
     }
 
-    /// Answers a wrong room password, after a wait that doubles with each
-    /// wrong password this connection gave (guessing gets slow).
-    async fn refuse_password(&mut self, room: &str, respond: Responder) {
-        self.password_failures = self.password_failures.saturating_add(1);
-        let doublings = self.password_failures.saturating_sub(1).min(16);
-        let delay = FIRST_PASSWORD_DELAY.saturating_mul(1 << doublings).min(MAX_PASSWORD_DELAY);
-        info!(session = self.id(), room, failures = self.password_failures, "wrong room password");
-        tokio::time::sleep(delay).await;
-        respond.fail(ApiError::new(ErrorCode::NotAuthorized, "wrong or missing room password"));
+    /// Lets a joiner through the room's password or invite check (see
+    /// [`crate::rooms::admission::Gate`]); a wrong guess also makes this
+    /// connection wait, longer with each one it made.
+    ///
+    /// # Errors
+    /// The gate's refusal, after that wait.
+    async fn admit(
+        &mut self,
+        handle: &RoomHandle,
+        password: Option<String>,
+        invite: Option<String>,
+    ) -> Result<Admission, ApiError> {
+        match self.context.gate.admit(handle, password, invite, self.peer).await {
+            Ok(admission) => {
+                self.wrong_guesses = 0;
+                Ok(admission)
+            }
+            Err(Refused::Other(refusal)) => Err(refusal),
+            Err(Refused::WrongGuess(refusal)) => {
+                self.wrong_guesses = self.wrong_guesses.saturating_add(1);
+                let doublings = self.wrong_guesses.saturating_sub(1).min(16);
+                let delay =
+                    FIRST_PASSWORD_DELAY.saturating_mul(1 << doublings).min(MAX_PASSWORD_DELAY);
+                info!(session = self.id(), room = %handle.id(), failures = self.wrong_guesses, "wrong room password or invite");
+                tokio::time::sleep(delay).await;
+                Err(refusal)
+            }
+        }
     }
 
     /// Leaves every room the client is still in; called once the

@@ -52,6 +52,12 @@ pub(crate) enum RoomCommand {
         user_id: Option<String>,
         done: oneshot::Sender<Result<String, ApiError>>,
     },
+    /// Whether an invite is live (checked before a join that carries it,
+    /// so a wrong one is slowed like a wrong password).
+    InviteIsLive {
+        invite: String,
+        done: oneshot::Sender<bool>,
+    },
     /// A one-time invite, for the owner or an operator.
     CreateInvite {
         respond: Responder,
@@ -329,6 +335,9 @@ impl RoomActor {
                         })
                 };
                 let _ = done.send(outcome);
+            }
+            RoomCommand::InviteIsLive { invite, done } => {
+                let _ = done.send(self.invites.is_live(&invite, std::time::Instant::now()));
             }
             RoomCommand::CreateInvite { respond } => {
                 if let Err(refusal) = self.check_administrator(respond.client(), "invite into it") {

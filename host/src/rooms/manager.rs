@@ -33,6 +33,32 @@ pub const MAX_ROOM_NAME_CHARS: usize = 64;
 /// Most rooms one `list_rooms` answer holds; a client pages with `offset`.
 pub const MAX_LISTED_ROOMS: usize = 1000;
 
+/// Random characters in a room id after its `r`: 12 of a 32-letter
+/// alphabet, 60 bits, so an id cannot be guessed from others (a private
+/// room is found only by whoever was given its id) and is never reused,
+/// across restarts too, while staying short to type.
+const ROOM_ID_CHARS: usize = 12;
+
+/// Lowercase letters and digits without the easily confused `i`, `l`,
+/// `o` and `u` (Crockford's base 32).
+const ROOM_ID_ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+
+/// A fresh room id `{prefix}r{12 random characters}` that `taken` does
+/// not know; `None` when the system's random source fails.
+fn new_room_id(prefix: &str, taken: impl Fn(&str) -> bool) -> Option<RoomId> {
+    loop {
+        let mut random = [0u8; ROOM_ID_CHARS];
+        getrandom::fill(&mut random).ok()?;
+        let mut id = String::with_capacity(prefix.len() + 1 + ROOM_ID_CHARS);
+        id.push_str(prefix);
+        id.push('r');
+        id.extend(random.iter().map(|byte| char::from(ROOM_ID_ALPHABET[usize::from(byte & 31)])));
+        if !taken(&id) {
+            return Some(id);
+        }
+    }
+}
+
 /// What listings show of a room: its [`RoomInfo`], kept current by the
 /// room's actor (members, metadata, limits) and read by `list_rooms`.
 #[derive(Debug)]
@@ -350,7 +376,11 @@ impl RoomManager {
         }
         let serial = self.next_room.fetch_add(1, Ordering::Relaxed);
         let prefix = self.id_prefix.get().map_or("", String::as_str);
-        let id = format!("{prefix}r{serial}");
+        let Some(id) = new_room_id(prefix, |id| self.index.get(id).is_some()) else {
+            self.index.release("");
+            return respond
+                .fail(ApiError::new(ErrorCode::Internal, "the system's random source failed"));
+        };
         if !owner.reserve_room() {
             self.index.release(&id);
             return respond.fail(ApiError::new(
@@ -612,6 +642,21 @@ impl RoomHandle {
             return Err(ApiError::room_not_found(&self.id));
         }
         outcome.await.unwrap_or_else(|_| Err(ApiError::room_not_found(&self.id)))
+    }
+
+    /// Whether `invite` is a live invite into the room now (it is not
+    /// spent: only a join that succeeds spends it). `false` when the room
+    /// has ended.
+    pub async fn invite_is_live(&self, invite: &str) -> bool {
+        let (done, answer) = oneshot::channel();
+        let invite = invite.to_owned();
+        self.send(RoomCommand::InviteIsLive { invite, done }).await;
+        answer.await.unwrap_or(false)
+    }
+
+    /// Whether the room is listed by `list_rooms` (public).
+    pub fn is_public(&self) -> bool {
+        self.listing.read(|room| room.public)
     }
 
     /// Asks the room for a one-time invite (its owner or an operator).

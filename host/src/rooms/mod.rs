@@ -3,6 +3,7 @@
 //! live in [`crate::plugins`]).
 
 mod actor;
+pub mod admission;
 pub mod behaviour;
 pub mod clock;
 pub mod generic;
