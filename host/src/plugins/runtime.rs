@@ -21,8 +21,10 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 pub struct PluginRuntime {
     engine: Engine,
     linker: Linker<PluginState>,
-    /// Wall-clock budget of one call into a guest.
+    /// Running-time budget of one call into a guest.
     call_timeout: Duration,
+    /// `call_timeout` in epoch ticks (see [`PluginRuntime::deadline_ticks`]).
+    deadline_ticks: u64,
     /// Linear memory one room's instance may grow to, in bytes.
     memory_bytes: usize,
     /// Linear memory of every plugin room together.
@@ -125,6 +127,11 @@ impl PluginRuntime {
             engine,
             linker,
             call_timeout: limits.plugin_call_timeout(),
+            deadline_ticks: limits
+                .plugin_call_timeout()
+                .as_micros()
+                .div_ceil(EPOCH_TICK.as_micros()) as u64
+                + 1,
             memory_bytes: limits.plugin_memory_bytes,
             memory_total: Arc::new(MemoryBudget::new(limits.plugin_memory_total_bytes)),
             failures_to_close: limits.plugin_failures_to_close,
@@ -211,10 +218,9 @@ impl PluginRuntime {
     }
 
     /// The per-call budget in epoch ticks (rounded up, plus one for the
-    /// tick in progress).
+    /// tick in progress); worked out once, as every call needs it.
     pub fn deadline_ticks(&self) -> u64 {
-        let ticks = self.call_timeout.as_micros().div_ceil(EPOCH_TICK.as_micros());
-        ticks as u64 + 1
+        self.deadline_ticks
     }
 }
 

@@ -158,23 +158,27 @@ pub(crate) enum JoinEnd {
 
 /// Everything a room owns.
 #[derive(Debug)]
+///
+/// The larger parts are boxed: a plugin room lends its state to the wasm
+/// store for every call (moving it in and out), so the struct is kept to a
+/// few words.
 pub struct RoomState {
     id: RoomId,
-    settings: RoomSettings,
+    settings: Box<RoomSettings>,
     /// Members in join order.
     members: Vec<Member>,
     /// What listings show of the room, kept current here.
     listing: Arc<Listing>,
-    variables: Variables,
+    variables: Box<Variables>,
     pending_join: Option<PendingJoin>,
     /// Frames for every member, not yet handed out.
     outbox: BytesMut,
-    limits: RoomLimits,
+    limits: Box<RoomLimits>,
     /// Set when the room must close (its plugin keeps failing): the actor
     /// closes it after the current command, with this reason.
     close_request: Option<String>,
     /// The room's tick and timers.
-    clock: RoomClock,
+    clock: Box<RoomClock>,
 }
 
 impl RoomState {
@@ -187,15 +191,15 @@ impl RoomState {
     ) -> RoomState {
         RoomState {
             id,
-            settings,
+            settings: Box::new(settings),
             members: Vec::new(),
             listing,
-            variables: Variables::new(limits.variables),
+            variables: Box::new(Variables::new(limits.variables)),
             pending_join: None,
             outbox: BytesMut::new(),
-            limits,
+            limits: Box::new(limits),
             close_request: None,
-            clock: RoomClock::default(),
+            clock: Box::default(),
         }
     }
 
