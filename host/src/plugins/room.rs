@@ -40,6 +40,9 @@ pub struct WasmRoom {
     log_throttle: Arc<Throttle>,
     /// The room's share of a plugin thread, kept across instances.
     cpu_share: Arc<CpuShare>,
+    /// Calls still to make as yielding calls (see
+    /// [`scheduling::YIELDING_CALLS`]): non-zero once a call ran long.
+    yielding_calls: u32,
 }
 
 /// One instance and the exports the host calls.
@@ -59,7 +62,14 @@ impl WasmRoom {
     pub fn new(plugin: Arc<PluginModule>) -> WasmRoom {
         let log_throttle = Arc::new(Throttle::per_second(plugin.runtime().log_lines_per_second()));
         let cpu_share = Arc::new(CpuShare::new(plugin.runtime().cpu_percent()));
-        WasmRoom { plugin, live: None, failures: VecDeque::new(), log_throttle, cpu_share }
+        WasmRoom {
+            plugin,
+            live: None,
+            failures: VecDeque::new(),
+            log_throttle,
+            cpu_share,
+            yielding_calls: 0,
+        }
     }
 
     /// Instantiates the module and runs its `create` hook; a failure is
@@ -215,7 +225,12 @@ impl WasmRoom {
         live.store.data_mut().limits.refused = None;
         live.store.data_mut().slices.left = deadline;
         live.store.set_epoch_deadline(1);
-        let outcome = live.invoke(hook, input).await;
+        let yielding = self.yielding_calls > 0;
+        self.yielding_calls = self.yielding_calls.saturating_sub(1);
+        let outcome = live.invoke(hook, input, yielding).await;
+        if deadline - live.store.data().slices.left >= scheduling::LONG_CALL_TICKS {
+            self.yielding_calls = scheduling::YIELDING_CALLS;
+        }
         std::mem::swap(room, &mut live.store.data_mut().room);
         let err = match outcome {
             Ok(None) => return Ok(Ok(Payload::nil())),
@@ -268,6 +283,7 @@ impl WasmRoom {
             failures: VecDeque::new(),
             log_throttle: self.log_throttle.clone(),
             cpu_share: self.cpu_share.clone(),
+            yielding_calls: self.yielding_calls,
         };
         let create = candidate.begin(room, Start::Reloaded).await?;
         candidate.attempt(room, Hook::Create, &create).await??;
@@ -361,21 +377,32 @@ fn describe_error(err: &wasmtime::Error) -> String {
 }
 
 impl Instance {
-    /// Copies `input` into a guest buffer, runs the hook and copies its
-    /// reply out (freeing the guest's copy).
-    async fn invoke(&mut self, hook: Hook, input: &[u8]) -> wasmtime::Result<Option<Vec<u8>>> {
+    /// Copies `input` into a guest buffer, runs the hook (as a call that
+    /// yields at epoch ticks when `yielding`, else a plain one) and copies
+    /// its reply out (freeing the guest's copy).
+    async fn invoke(
+        &mut self,
+        hook: Hook,
+        input: &[u8],
+        yielding: bool,
+    ) -> wasmtime::Result<Option<Vec<u8>>> {
         let len = u32::try_from(input.len())?;
         // The allocator and deallocator are called synchronously: a fiber
-        // costs more than they do (see `CallSlices::can_yield`).
+        // costs more than they do.
         self.store.data_mut().slices.can_yield = false;
         let ptr = self.alloc.call(&mut self.store, len)?;
         self.memory.write(&mut self.store, ptr as usize, input)?;
         let function = self.hooks[hook.index()]
             .as_ref()
             .ok_or_else(|| wasmtime::format_err!("the module does not export {}", hook.export()))?;
-        self.store.data_mut().slices.can_yield = true;
-        let packed = function.call_async(&mut self.store, (ptr, len)).await?;
-        self.store.data_mut().slices.can_yield = false;
+        let packed = if yielding {
+            self.store.data_mut().slices.can_yield = true;
+            let packed = function.call_async(&mut self.store, (ptr, len)).await;
+            self.store.data_mut().slices.can_yield = false;
+            packed?
+        } else {
+            function.call(&mut self.store, (ptr, len))?
+        };
         if packed == 0 {
             return Ok(None);
         }

@@ -18,6 +18,16 @@
 //! most per turn, rooms are served round-robin, and the budget counts
 //! the time a call ran, not the time it waited for its turn.
 //!
+//! Entering a wasmtime fiber for an async call costs a few hundred
+//! nanoseconds, more than most hooks take. So a room's calls are plain
+//! synchronous calls until one of them runs across [`LONG_CALL_TICKS`]
+//! ticks (at least a tick long); then its next [`YIELDING_CALLS`] calls
+//! are async ones that yield. A room of short
+//! calls pays nothing; a room with long calls delays the others by one
+//! call (its first long one, within its budget) before it yields like the
+//! rest. The guest's allocator and deallocator are always called
+//! synchronously.
+//!
 //! The epoch passing a deadline is a sample of running time: a call too
 //! short to see a tick is not counted, one that runs across ten ticks is
 //! counted ten times, so a room of many short calls is counted in
@@ -34,15 +44,21 @@ use crate::plugins::state::PluginState;
 /// The window a room's CPU share is averaged over.
 pub const CPU_SHARE_WINDOW: Duration = Duration::from_secs(1);
 
+/// Calls a room makes as yielding (async) calls after one of its calls
+/// ran across [`LONG_CALL_TICKS`] epoch ticks.
+pub const YIELDING_CALLS: u32 = 10_000;
+
+/// Ticks a call must run across to be a long one (one tick can be crossed
+/// by a call of any length, by chance; two take at least a tick's time).
+pub const LONG_CALL_TICKS: u64 = 2;
+
 /// What one call may still run: its budget in epoch ticks.
 #[derive(Debug, Default)]
 pub struct CallSlices {
     /// Ticks the current call may still run before it is stopped.
     pub left: u64,
-    /// Whether the call is an async one, which can yield. The guest's
-    /// allocator and deallocator are called synchronously (entering a
-    /// fiber costs more than they do): they are only counted, and a
-    /// long one is stopped by the budget like any call.
+    /// Whether the call is an async one, which can yield. A synchronous
+    /// call is only counted (and stopped by its budget like any call).
     pub can_yield: bool,
 }
 
