@@ -79,6 +79,29 @@ pub fn start(mut command: Command) -> anyhow::Result<Running> {
     Ok(Running { child, addr })
 }
 
+/// A VampireTCP config for a benchmark's own server: loopback, a free TCP
+/// port, no UDP, no hot reload, warnings only, plugins from `plugins`, and
+/// no request rate limit (it would throttle the load generator), with
+/// `limits` added to the `limits` section.
+pub fn bench_config(plugins: &Path, limits: serde_json::Value) -> serde_json::Value {
+    let mut all_limits = serde_json::json!({
+        "requestsPerSecond": 1_000_000,
+        "requestBurst": 1_000_000,
+    });
+    if let (Some(all), Some(extra)) = (all_limits.as_object_mut(), limits.as_object()) {
+        all.extend(extra.clone());
+    }
+    serde_json::json!({
+        "bindAddress": "127.0.0.1",
+        "tcpPort": 0,
+        "enableUDP": false,
+        "pluginsDir": plugins,
+        "hotReload": false,
+        "logLevel": "warn",
+        "limits": all_limits,
+    })
+}
+
 /// Starts the VampireTCP binary `binary` with `config` (written to a
 /// temporary file).
 ///

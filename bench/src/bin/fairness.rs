@@ -42,21 +42,14 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let binary = servers::build_release()?.join("vampiretcp");
     let plugins = servers::plugins_folder(&[xtask::TEST_PLUGINS, xtask::BENCH_PLUGINS])?;
-    let config = serde_json::json!({
-        "bindAddress": "127.0.0.1",
-        "tcpPort": 0,
-        "enableUDP": false,
-        "pluginsDir": plugins,
-        "hotReload": false,
-        "logLevel": "warn",
-        "limits": {
+    let config = servers::bench_config(
+        &plugins,
+        serde_json::json!({
             "maxRoomsPerConnection": 1000,
-            "requestsPerSecond": 1_000_000,
-            "requestBurst": 1_000_000,
             "pluginThreads": args.plugin_threads,
             "pluginFailuresToClose": 1_000_000,
-        },
-    });
+        }),
+    );
     let server = servers::start_vampire(&binary, &config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {

@@ -45,22 +45,15 @@ fn main() -> anyhow::Result<()> {
         None => servers::build_release()?.join("vampiretcp"),
     };
     let plugins = servers::plugins_folder(&[xtask::EXAMPLE_PLUGINS])?;
-    let config = serde_json::json!({
-        "bindAddress": "127.0.0.1",
-        "tcpPort": 0,
-        "enableUDP": false,
-        "pluginsDir": plugins,
-        "hotReload": false,
-        "logLevel": "warn",
-        "limits": {
+    let config = servers::bench_config(
+        &plugins,
+        serde_json::json!({
             "maxConnections": args.clients + 100,
             "maxConnectionsPerAddress": args.clients + 100,
-            "requestsPerSecond": 1_000_000,
-            "requestBurst": 1_000_000,
             "maxRooms": args.rooms + 100,
             "maxRoomsPerConnection": args.rooms + 1,
-        },
-    });
+        }),
+    );
     let server = servers::start_vampire(&binary, &config)?;
     let pid = server.pid().to_string();
     let rss = || stats::process_usage(&pid).map(|usage| usage.rss_bytes as f64 / MIB);
