@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use vampire_protocol::msgpack::Writer;
-use vampire_protocol::{CreateRoom, Payload, Request, ServerMessage, frame};
+use vampire_protocol::{CreateRoom, Payload, Request, RoomOp, ServerMessage, ServerOp, frame};
 
 use crate::stats::{self, ProcessUsage};
 
@@ -137,7 +137,7 @@ impl Conn {
     /// # Errors
     /// As for [`Conn::request`].
     pub async fn create_room(&mut self, settings: CreateRoom) -> anyhow::Result<String> {
-        let created = self.request(Request::CreateRoom(settings)).await?;
+        let created = self.request(ServerOp::CreateRoom { settings }.into()).await?;
         vampire_protocol::RoomInfo::from_payload(&created).map(|info| info.id).or_else(|_| {
             // The baseline relay answers with `{"id": ...}` only.
             vampire_protocol::room::field_of(&created, "id")
@@ -309,8 +309,10 @@ async fn chat_client(
     let mut histogram = stats::latency_histogram();
     let Conn { mut socket, mut buf, .. } = conn;
     // The request frame, encoded once; its timestamp is patched per send.
-    let request =
-        Request::SendMessage { room, data: Payload::from_bytes(chat_payload(0).into()).unwrap() };
+    let request = Request::room(
+        room,
+        RoomOp::SendMessage { data: Payload::from_bytes(chat_payload(0).into()).unwrap() },
+    );
     let mut message = request.encode(None).to_vec();
     let stamp_at = message.len() - STAMP_FROM_END;
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + offset, period);
@@ -420,11 +422,10 @@ pub async fn invoke(
     let deadline = started + duration;
     let mut tasks = Vec::new();
     for mut conn in conns {
-        let request = Request::Invoke {
-            room: room.clone(),
-            method: method.to_owned(),
-            args: invoke_argument(),
-        };
+        let request = Request::room(
+            room.clone(),
+            RoomOp::Invoke { method: method.to_owned(), args: invoke_argument() },
+        );
         tasks.push(tokio::spawn(async move {
             let mut histogram = stats::latency_histogram();
             while Instant::now() < deadline {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use vampire_client::{Client, ErrorCode, Event, Incoming, Payload, Request, Value};
+use vampire_client::{Client, ErrorCode, Event, Incoming, Payload, Request, RoomOp, Value};
 
 use crate::load::kept_room;
 use crate::stats;
@@ -243,7 +243,7 @@ pub async fn healthy_client(
                 let seq = sent[index].load(Ordering::Relaxed);
                 let t = base.elapsed().as_nanos() as u64;
                 let data = message(index, seq, t);
-                if client.notify(Request::SendMessage { room: room.clone(), data }).await.is_err() {
+                if client.notify(Request::room(room.clone(), RoomOp::SendMessage { data })).await.is_err() {
                     outcome.dropped = true;
                     break;
                 }

@@ -211,7 +211,7 @@ async fn member_loop(
                 let sent = match params.transport {
                     Transport::Udp => client.send_unreliable(&room, data).await,
                     Transport::Tcp => client
-                        .notify(vampire_client::Request::SendMessage { room: room.clone(), data })
+                        .notify(vampire_client::Request::room(room.clone(), vampire_client::RoomOp::SendMessage { data }))
                         .await,
                 };
                 if sent.is_err() {

@@ -39,6 +39,7 @@ pub mod auth;
 pub mod cluster;
 pub mod config;
 pub mod error;
+mod lock;
 pub mod logging;
 pub mod net;
 pub mod outbound;

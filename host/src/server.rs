@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::net::tls::Tls;
 use crate::net::udp::UdpChannel;
 use crate::net::{NetContext, client_limits, listener};
-use crate::plugins::watcher::Catalog;
+use crate::plugins::loader::Catalog;
 use crate::plugins::{self, PluginRoomType, PluginRuntime, PluginWatcher};
 use crate::rooms::RoomManager;
 use crate::rooms::admission::Gate;
@@ -168,6 +168,7 @@ impl Server {
             gate: self.gate,
             tls: self.tls,
             cluster: self.cluster.clone(),
+            tasks: connections.clone(),
         });
         let cluster = self.cluster.map(|cluster| {
             let tasks = cluster.start(shutdown.clone());
@@ -190,12 +191,7 @@ impl Server {
         } else {
             None
         };
-        let accept = tokio::spawn(listener::accept_loop(
-            self.listener,
-            context,
-            connections.clone(),
-            shutdown.clone(),
-        ));
+        let accept = tokio::spawn(listener::accept_loop(self.listener, context, shutdown.clone()));
         RunningServer {
             local_addr,
             config: self.config,

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use support::{RedisServer, ServerProcess, free_port};
 use vampire_client::{
-    Client, ClientError, ConnectOptions, CreateRoom, ErrorCode, Event, Incoming, Request, Value,
+    Client, ClientError, ConnectOptions, CreateRoom, ErrorCode, Event, Incoming, Request, RoomOp,
+    Value,
 };
 
 /// The node TTL the tests run with: a dead node's rooms must leave the
@@ -440,7 +441,7 @@ async fn redirect_for(client: &Client, room: &str) -> vampire_client::Redirect {
 /// A raw `join` with a seat reservation (none when empty).
 fn join_with(room: &str, reservation: &str) -> Request {
     let mut join = Request::join(room);
-    if let Request::Join { reservation: held, .. } = &mut join {
+    if let Request::Room { op: RoomOp::Join { reservation: held, .. }, .. } = &mut join {
         *held = (!reservation.is_empty()).then(|| reservation.to_owned());
     }
     join

@@ -14,7 +14,9 @@ use serde_json::json;
 use support::ServerProcess;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use vampire_client::{Client, CreateRoom, ErrorCode, Event, Incoming, Payload, Request, Value};
+use vampire_client::{
+    Client, CreateRoom, ErrorCode, Event, Incoming, Payload, Request, RoomOp, ServerOp, Value,
+};
 
 const MIB: u64 = 1 << 20;
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -91,7 +93,7 @@ async fn a_reader_that_pipelines_large_answers_and_never_reads_is_dropped() {
     wait_for_members(&owner, &room, 2).await;
     // 200 answers of 420 KB would be 84 MB.
     for id in 2..202 {
-        send(&mut reader, Request::GetVariables { room: room.clone() }, id).await;
+        send(&mut reader, Request::room(room.clone(), RoomOp::GetVariables {}), id).await;
     }
     wait_for_members(&owner, &room, 1).await;
     assert_served(&server).await;
@@ -144,7 +146,7 @@ async fn item_10_an_unreliable_flood_never_disconnects_a_member_without_udp() {
     assert_eq!(owner.list_rooms(None).await.unwrap()[0].members, 2, "the member was dropped");
 
     // It catches up: reads what was kept, then its ping's answer.
-    send(&mut behind, Request::Ping, 99).await;
+    send(&mut behind, ServerOp::Ping {}.into(), 99).await;
     let answered = tokio::time::timeout(PATIENCE, async {
         let mut len = [0u8; 4];
         loop {
@@ -428,7 +430,7 @@ async fn silent_and_half_sent_connections_are_dropped_by_the_timeouts() {
     // A client that keeps quiet after its first request is closed too; the
     // client library's heartbeat keeps its own connection open.
     let mut quiet = TcpStream::connect(server.addr).await.unwrap();
-    quiet.write_all(&Request::Ping.encode(Some(1))).await.unwrap();
+    quiet.write_all(&Request::from(ServerOp::Ping {}).encode(Some(1))).await.unwrap();
     let kept_alive = Client::connect(server.addr).await.unwrap();
     let mut received = Vec::new();
     tokio::time::timeout(PATIENCE, quiet.read_to_end(&mut received)).await.unwrap().unwrap();
@@ -443,7 +445,7 @@ async fn requests_over_the_rate_limit_are_refused_and_each_answered_once() {
     let client = Client::connect(server.addr).await.unwrap();
     let mut calls = Vec::new();
     for _ in 0..100 {
-        calls.push(client.request(Request::Ping));
+        calls.push(client.request(ServerOp::Ping {}.into()));
     }
     let outcomes = futures_util::future::join_all(calls).await;
     let limited = outcomes

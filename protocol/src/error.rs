@@ -1,4 +1,6 @@
-//! [`ErrorCode`]: the stable codes of `error` messages.
+//! [`ErrorCode`]: the stable codes of `error` messages; [`ApiError`], the
+//! one shape of a failure everywhere (a code and a one-line message); and
+//! the quoting rules of error messages.
 
 /// Stable error codes. Clients match on these, never on messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -151,6 +153,69 @@ impl ErrorCode {
 impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ErrorCode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<ErrorCode, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Ok(ErrorCode::parse(&text))
+    }
+}
+
+/// Longest error message sent to a client, in bytes: messages are one
+/// line, and text from plugins or clients inside them is cut.
+pub const MAX_ERROR_MESSAGE_BYTES: usize = 300;
+
+/// A failure: a stable code for programs and a message for people.
+///
+/// Every layer (decoder, session, room, plugin, another node of a cluster)
+/// reports a failure in this one shape, so what reaches the client is
+/// decided where the failure is understood.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    /// Stable code, see `docs/PROTOCOL.md`.
+    pub code: ErrorCode,
+    /// Human-readable detail: one line of at most
+    /// [`MAX_ERROR_MESSAGE_BYTES`].
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with `code` and `message` (made one line and cut to
+    /// [`MAX_ERROR_MESSAGE_BYTES`]).
+    pub fn new(code: ErrorCode, message: impl AsRef<str>) -> ApiError {
+        ApiError { code, message: one_line(message.as_ref(), MAX_ERROR_MESSAGE_BYTES) }
+    }
+
+    /// `room_not_found` for `room`.
+    pub fn room_not_found(room: &str) -> ApiError {
+        ApiError::new(ErrorCode::RoomNotFound, format!("no room with id {}", quote(room)))
+    }
+
+    /// `not_in_room` for `room`.
+    pub fn not_in_room(room: &str) -> ApiError {
+        ApiError::new(ErrorCode::NotInRoom, format!("you are not a member of room {}", quote(room)))
+    }
+
+    /// `method_not_found` for `method`.
+    pub fn method_not_found(method: &str) -> ApiError {
+        ApiError::new(
+            ErrorCode::MethodNotFound,
+            format!("this room has no method {}", quote(method)),
+        )
+    }
+
+    /// `internal`: a bug, or something that should not happen.
+    pub fn internal(message: impl AsRef<str>) -> ApiError {
+        ApiError::new(ErrorCode::Internal, message)
     }
 }
 

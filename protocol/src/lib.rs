@@ -17,19 +17,24 @@
 //!   (the `vampire-msgpack` crate, shared with the plugin ABI).
 //! - [`payload`]: [`Payload`], one value carried as its bytes.
 //! - [`frame`]: the length-prefixed framing (u32 big-endian + MessagePack).
-//! - [`request`]: the operations, the server's strict decoder, the
-//!   clients' encoder.
+//! - [`ids`]: [`SessionId`] and [`RoomId`].
+//! - [`request`]: the operations ([`RoomOp`], [`ServerOp`]), the server's
+//!   strict decoder, the clients' encoder.
 //! - [`server`]: welcome, responses, errors and events, written from
 //!   borrowed parts (the server) or decoded (clients).
 //! - [`room`]: room descriptions and results.
 //! - [`udp`]: the UDP channel's datagrams: layout, sealing, replay window.
-//! - [`error`]: [`ErrorCode`] and the quoting rules of error messages.
+//! - [`error`]: [`ErrorCode`], [`ApiError`] (the one shape of a failure)
+//!   and the quoting rules of error messages.
+//! - [`decode`]: the lenient reader of what the server sends, for
+//!   clients.
 
 pub mod decode;
 /// The MessagePack primitives (the `vampire-msgpack` crate).
 pub use vampire_msgpack as msgpack;
 pub mod error;
 pub mod frame;
+pub mod ids;
 pub mod payload;
 pub mod request;
 pub mod room;
@@ -37,21 +42,9 @@ pub mod server;
 pub mod udp;
 
 pub use decode::DecodeError;
-pub use error::ErrorCode;
-pub use payload::Payload;
-pub use request::{Rejected, Request, RequestFrame};
+pub use error::{ApiError, ErrorCode};
+pub use ids::{RoomId, SessionId};
+pub use payload::{Payload, Value};
+pub use request::{Rejected, Request, RequestFrame, RoomOp, ServerOp};
 pub use room::{CreateRoom, JoinResult, RoomInfo, RoomList, RosterEntry, VariableBroadcast};
-pub use server::{Event, Redirect, ServerMessage, Welcome};
-
-/// Version of the protocol spoken by this crate, sent in the `welcome`
-/// message. Raised on any change an older peer could misread.
-pub const PROTOCOL_VERSION: u32 = 2;
-
-/// Identifies one connection (a "session") for its whole life.
-pub type SessionId = u64;
-
-/// Identifies a room; assigned by the server, never reused while it runs.
-pub type RoomId = String;
-
-/// A dynamically typed MessagePack value.
-pub type Value = rmpv::Value;
+pub use server::{Event, PROTOCOL_VERSION, Redirect, ServerMessage, Welcome};

@@ -1,11 +1,16 @@
-//! [`Payload`]: one MessagePack value carried as its bytes.
+//! [`Payload`]: one MessagePack value carried as its bytes; [`Value`],
+//! one built or inspected by a program.
 
 use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::Value;
 use crate::msgpack::{self, MAX_NESTING, ValueError};
+
+/// A dynamically typed MessagePack value, for programs that build or
+/// inspect values (clients, tests, the SDK); the server carries
+/// [`Payload`]s.
+pub type Value = rmpv::Value;
 
 /// One MessagePack value, held as the bytes its sender wrote.
 ///
@@ -137,6 +142,33 @@ impl From<&Value> for Payload {
     }
 }
 
+/// A payload travels through serde (between the nodes of a cluster) as
+/// its bytes, checked again when read.
+impl Serialize for Payload {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Payload {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Payload, D::Error> {
+        struct PayloadBytes;
+        impl<'de> serde::de::Visitor<'de> for PayloadBytes {
+            type Value = Payload;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("the bytes of one MessagePack value")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<Payload, E> {
+                Payload::from_bytes(Bytes::copy_from_slice(bytes)).map_err(E::custom)
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, bytes: Vec<u8>) -> Result<Payload, E> {
+                Payload::from_bytes(bytes.into()).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_bytes(PayloadBytes)
+    }
+}
+
 macro_rules! payload_from {
     ($($t:ty),*) => {$(
         impl From<$t> for Payload {
@@ -169,5 +201,18 @@ mod tests {
         }
         let nan = Payload::from(f64::NAN);
         assert!(matches!(nan.to_value(), Value::F64(x) if x.is_nan()));
+    }
+
+    #[test]
+    fn a_payload_goes_through_serde_as_its_bytes_and_is_checked_again() {
+        let payload = Payload::from(Value::Binary(vec![1, 2, 3]));
+        let encoded = rmp_serde::to_vec(&payload).unwrap();
+        assert_eq!(rmp_serde::from_slice::<Payload>(&encoded).unwrap(), payload);
+        let broken = rmp_serde::to_vec(&serde_bytes_of(&[0xc1])).unwrap();
+        assert!(rmp_serde::from_slice::<Payload>(&broken).is_err());
+    }
+
+    fn serde_bytes_of(bytes: &[u8]) -> Payload {
+        Payload(Bytes::copy_from_slice(bytes))
     }
 }

@@ -3,14 +3,13 @@
 use bytes::{BufMut, Bytes};
 
 use crate::decode::{DecodeError, MapReader, missing};
+use crate::ids::{RoomId, SessionId};
 use crate::msgpack::{Reader, Writer};
 use crate::payload::Payload;
-use crate::request::FieldWriter;
-use crate::{RoomId, SessionId};
 
 /// Settings a client may give when creating a room. Every field is
 /// optional; the server's `defaultRoomSettings` fill the gaps.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CreateRoom {
     /// Room type: `"generic"` (built in, the default) or the name of a
     /// loaded plugin.
@@ -35,42 +34,9 @@ pub struct CreateRoom {
     pub options: Option<Payload>,
 }
 
-impl CreateRoom {
-    pub(crate) fn write_fields(&self, fields: &mut FieldWriter) {
-        fields.opt_str("room_type", self.room_type.as_deref());
-        fields.opt_str("name", self.name.as_deref());
-        if let Some(public) = self.public {
-            fields.bool("public", public);
-        }
-        if let Some(max_clients) = self.max_clients {
-            fields.uint("max_clients", max_clients.into());
-        }
-        if let Some(metadata) = &self.metadata {
-            fields.payload("metadata", metadata);
-        }
-        if let Some(policy) = &self.variable_broadcast {
-            let mut inner = FieldWriter::default();
-            if let Some(enabled) = policy.enabled {
-                inner.bool("enabled", enabled);
-            }
-            if let Some(default) = policy.default {
-                inner.bool("default", default);
-            }
-            fields.map("variable_broadcast", inner);
-        }
-        if let Some(auto_dispose) = self.auto_dispose {
-            fields.bool("auto_dispose", auto_dispose);
-        }
-        fields.opt_str("password", self.password.as_deref());
-        if let Some(options) = &self.options {
-            fields.payload("options", options);
-        }
-    }
-}
-
 /// A room's variable broadcast policy (the seed's
 /// `variableBroadcast.enabled` / `.default`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VariableBroadcast {
     /// When `false`, no variable change is ever broadcast in this room.
     pub enabled: Option<bool>,

@@ -9,14 +9,19 @@ use bytes::{Bytes, BytesMut};
 
 use crate::decode::{DecodeError, MapReader, missing};
 use crate::error::ErrorCode;
+use crate::frame;
+use crate::ids::{RoomId, SessionId};
 use crate::msgpack::{Reader, Writer};
 use crate::payload::Payload;
-use crate::{RoomId, SessionId, frame};
+
+/// Version of the protocol spoken by this crate, sent in the `welcome`
+/// message. Raised on any change an older peer could misread.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The first message on every connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Welcome {
-    /// The server's [`crate::PROTOCOL_VERSION`].
+    /// The server's [`PROTOCOL_VERSION`].
     pub protocol: u32,
     /// This connection's session id.
     pub session: SessionId,
@@ -521,7 +526,7 @@ impl Fields {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Value;
+    use crate::payload::Value;
 
     fn round_trip(message: ServerMessage) {
         let mut framed = message.encode();

@@ -332,7 +332,7 @@ pub enum ClientDatagram {
     /// message to a room the client is a member of.
     Message {
         /// The room.
-        room: crate::RoomId,
+        room: crate::ids::RoomId,
         /// The message.
         data: crate::Payload,
     },

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use proptest::prelude::*;
 use vampire_protocol::msgpack::{self, MAX_NESTING};
-use vampire_protocol::{Payload, Request, ServerMessage, Value, frame, request};
+use vampire_protocol::{Payload, Request, RoomOp, ServerMessage, Value, frame, request};
 
 /// Any MessagePack value: every scalar kind, and arrays and maps (with
 /// string or integer keys) a few levels deep.
@@ -62,13 +62,12 @@ proptest! {
     fn set_variable_requests_survive_encode_then_decode(
         value in any_value(), name in ".{0,20}", id in any::<Option<u32>>(), broadcast in any::<Option<bool>>()
     ) {
-        let request = Request::SetVariable {
-            room: "r1".into(),
+        let request = Request::room("r1", RoomOp::SetVariable {
             name,
             value: Payload::from(&value),
             broadcast,
             unreliable: None,
-        };
+        });
         let mut framed = request.encode(id);
         let body = framed.split_off(frame::LENGTH_PREFIX);
         let decoded = request::decode(&body).unwrap();
@@ -88,7 +87,8 @@ proptest! {
     fn framing_splits_any_chunking_of_a_stream(cuts in proptest::collection::vec(0usize..64, 0..8)) {
         let mut stream = Vec::new();
         for n in 0..5u32 {
-            stream.extend_from_slice(&Request::GetVariable { room: "r".into(), name: "x".repeat(n as usize * 7) }.encode(Some(n)));
+            let request = Request::room("r", RoomOp::GetVariable { name: "x".repeat(n as usize * 7) });
+            stream.extend_from_slice(&request.encode(Some(n)));
         }
         let mut buf = bytes::BytesMut::new();
         let mut bodies = Vec::new();

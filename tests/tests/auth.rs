@@ -399,7 +399,11 @@ async fn item_07_invites_are_spent_only_by_a_join_and_never_excuse_a_wrong_passw
     owner.leave(&room.id).await.unwrap();
 
     let mut both = vampire_client::Request::join(room.id.as_str());
-    if let vampire_client::Request::Join { password, invite: with, .. } = &mut both {
+    if let vampire_client::Request::Room {
+        op: vampire_client::RoomOp::Join { password, invite: with, .. },
+        ..
+    } = &mut both
+    {
         *password = Some("battery staple".into());
         *with = Some(invite.clone());
     }

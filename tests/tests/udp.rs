@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
-use vampire_client::{Client, CreateRoom, ErrorCode, Event, Incoming, Payload, Request};
+use vampire_client::{Client, CreateRoom, ErrorCode, Event, Incoming, Payload, ServerOp};
 use vampire_protocol::ServerMessage;
 use vampire_protocol::udp::{
     Binding, ClientDatagram, Direction, HEADER_BYTES, Header, MAX_DATAGRAM_BYTES, SealKey,
@@ -23,7 +23,7 @@ struct RawUdp {
 
 impl RawUdp {
     async fn bind(client: &Client, server: &TestServer) -> RawUdp {
-        let result = client.request(Request::UdpBind).await.unwrap();
+        let result = client.request(ServerOp::UdpBind {}.into()).await.unwrap();
         let binding = Binding::from_payload(&result).unwrap();
         let server = SocketAddr::new(server.addr.ip(), binding.port);
         RawUdp { socket: UdpSocket::bind("127.0.0.1:0").await.unwrap(), binding, server, next: 0 }

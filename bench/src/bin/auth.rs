@@ -185,10 +185,10 @@ async fn round_trips(
     for n in 0..messages {
         let started = Instant::now();
         client
-            .notify(vampire_client::Request::SendMessage {
-                room: room.clone(),
-                data: Value::from(n as u64).into(),
-            })
+            .notify(vampire_client::Request::room(
+                room.clone(),
+                vampire_client::RoomOp::SendMessage { data: Value::from(n as u64).into() },
+            ))
             .await?;
         loop {
             match client.next_event().await {

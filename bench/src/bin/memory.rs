@@ -14,7 +14,7 @@ use std::time::Duration;
 use clap::Parser;
 use vampire_bench::load::Conn;
 use vampire_bench::{servers, stats};
-use vampire_protocol::{CreateRoom, Payload, Request};
+use vampire_protocol::{CreateRoom, Payload, Request, RoomOp};
 
 /// Memory benchmark.
 #[derive(Debug, Parser)]
@@ -108,7 +108,7 @@ async fn load_and_leave(
         let room = rooms[i % rooms.len()].clone();
         client.request(Request::join(room.clone())).await?;
         let data = Payload::from("hello");
-        client.request(Request::SendMessage { room, data }).await?;
+        client.request(Request::room(room, RoomOp::SendMessage { data })).await?;
         clients.push(client);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -134,7 +134,7 @@ async fn guess_passwords(addr: SocketAddr, guesses: usize) -> anyhow::Result<()>
         let room = room.clone();
         tasks.push(tokio::spawn(async move {
             let mut join = Request::join(room);
-            if let Request::Join { password, .. } = &mut join {
+            if let Request::Room { op: RoomOp::Join { password, .. }, .. } = &mut join {
                 *password = Some("battery staple".into());
             }
             // Refused, as it should be; only the work behind it matters.

@@ -21,10 +21,10 @@ use vampire_bench::load::{self, invoke_argument};
 use vampire_bench::stats;
 use vampire_protocol::{CreateRoom, RoomInfo};
 use vampiretcp::Config;
-use vampiretcp::outbound::{ClientHandle, ClientLimits, Identity, Responder};
+use vampiretcp::outbound::{Answer, Identity, Responder};
 use vampiretcp::plugins::{PluginRoomType, PluginRuntime, loader, room::WasmRoom};
-use vampiretcp::rooms::manager::Listing;
-use vampiretcp::rooms::{RoomBehaviour, RoomLimits, RoomManager, RoomSettings, RoomState};
+use vampiretcp::rooms::listing::Listing;
+use vampiretcp::rooms::{Caller, RoomBehaviour, RoomLimits, RoomManager, RoomSettings, RoomState};
 
 /// In-process plugin benchmark.
 #[derive(Debug, Parser)]
@@ -120,37 +120,16 @@ fn main() -> anyhow::Result<()> {
         let mut config = Config::embedded_default();
         config.limits.max_rooms = args.rooms as usize + 1;
         config.limits.plugin_memory_total_bytes = 64 << 30;
-        let owner = ClientHandle::new(
-            1,
-            ClientLimits {
-                queue_frames: usize::MAX,
-                queue_bytes: usize::MAX,
-                unreliable_bytes: usize::MAX,
-                max_frame_bytes: config.limits.max_outbound_frame_bytes,
-                max_memberships: 1,
-                max_owned_rooms: usize::MAX,
-            },
-            Identity::default(),
-        );
+        let max_frame_bytes = config.limits.max_outbound_frame_bytes;
         let manager = RoomManager::new(Arc::new(config));
         manager.register_type(Arc::new(PluginRoomType(module.clone())));
         let request = kept_room("echo");
         let rss_before = stats::process_usage("self")?.rss_bytes;
         let started = Instant::now();
-        for _ in 0..args.rooms {
-            let respond = Responder::new(owner.clone(), Some(1), None);
-            manager.create(request.clone(), None, owner.clone(), respond);
-        }
-        // Creation ends in each room's own task; wait until all are in.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while manager.room_count() < args.rooms as usize {
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "only {} of {} rooms were created (a budget refused the rest?)",
-                manager.room_count(),
-                args.rooms
-            );
-            tokio::time::sleep(Duration::from_micros(200)).await;
+        let answers = create_rooms(&manager, args.rooms, max_frame_bytes, || request.clone());
+        // Creation ends in each room's own task, which answers.
+        for answer in answers {
+            answer.outcome().await.map_err(|err| anyhow::anyhow!("a room was refused: {err}"))?;
         }
         let elapsed = started.elapsed();
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -190,28 +169,17 @@ async fn tick_share(
 ) -> anyhow::Result<(f64, f64)> {
     let mut config = Config::embedded_default();
     config.limits.max_rooms = rooms as usize + 1;
-    let owner = ClientHandle::new(
-        1,
-        ClientLimits {
-            queue_frames: usize::MAX,
-            queue_bytes: usize::MAX,
-            unreliable_bytes: usize::MAX,
-            max_frame_bytes: config.limits.max_outbound_frame_bytes,
-            max_memberships: 1,
-            max_owned_rooms: usize::MAX,
-        },
-        Identity::default(),
-    );
+    let max_frame_bytes = config.limits.max_outbound_frame_bytes;
     let manager = RoomManager::new(Arc::new(config));
     manager.register_type(Arc::new(PluginRoomType(module)));
     let options = serde_json::json!({"tick_hz": 20, "set_variable": set_variable});
     let options = vampire_protocol::Payload::from(vampire_client::json::from_json(&options));
-    for _ in 0..rooms {
-        let request = CreateRoom { options: Some(options.clone()), ..kept_room("echo") };
-        manager.create(request, None, owner.clone(), Responder::new(owner.clone(), Some(1), None));
-    }
-    while manager.room_count() < rooms as usize {
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    let answers = create_rooms(&manager, rooms, max_frame_bytes, || CreateRoom {
+        options: Some(options.clone()),
+        ..kept_room("echo")
+    });
+    for answer in answers {
+        answer.outcome().await.map_err(|err| anyhow::anyhow!("a room was refused: {err}"))?;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = stats::process_usage("self")?.cpu;
@@ -219,4 +187,23 @@ async fn tick_share(
     let cpu = stats::process_usage("self")?.cpu.saturating_sub(before).as_secs_f64();
     let ticks = f64::from(rooms) * 20.0 * window.as_secs_f64();
     Ok((cpu / window.as_secs_f64(), cpu / ticks * 1e6))
+}
+
+/// Asks `manager` for `rooms` rooms of the settings `settings` makes, as a
+/// caller in this process (no connection: the rooms belong to nobody
+/// here, as those another node places); the answers come as each room's
+/// `create` hook ran.
+fn create_rooms(
+    manager: &RoomManager,
+    rooms: u32,
+    max_frame_bytes: usize,
+    settings: impl Fn() -> CreateRoom,
+) -> Vec<Answer> {
+    (0..rooms)
+        .map(|_| {
+            let (reply, answer) = Responder::local(max_frame_bytes);
+            manager.create(settings(), None, Caller::Remote(Identity::default()), reply);
+            answer
+        })
+        .collect()
 }

@@ -19,7 +19,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use vampire_protocol::msgpack::Writer;
 use vampire_protocol::{
-    ErrorCode, PROTOCOL_VERSION, Request, SessionId, Welcome, frame, request, server,
+    ErrorCode, PROTOCOL_VERSION, Request, RoomOp, ServerOp, SessionId, Welcome, frame, request,
+    server,
 };
 
 /// Baseline relay.
@@ -101,16 +102,16 @@ async fn serve(socket: TcpStream, session: SessionId, groups: Groups, next_id: A
             };
             let mut result = vec![0xc0];
             match frame.request {
-                Request::CreateRoom(_) => {
+                Request::Server(ServerOp::CreateRoom { .. }) => {
                     result.clear();
                     let id = format!("g{}", next_id.fetch_add(1, Ordering::Relaxed));
                     Writer::new(&mut result).map(1).str("id").str(&id);
                 }
-                Request::Join { room, .. } => {
+                Request::Room { room, op: RoomOp::Join { .. } } => {
                     lock(&groups).entry(room.clone()).or_default().push((session, queue.clone()));
                     joined.push(room);
                 }
-                Request::SendMessage { room, data } => {
+                Request::Room { room, op: RoomOp::SendMessage { data } } => {
                     if !relayed.contains_key(&room) {
                         relayed.insert(room.clone(), BytesMut::new());
                     }

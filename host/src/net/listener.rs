@@ -23,7 +23,8 @@ use crate::net::connection;
 const BUSY_REPLIES: usize = 64;
 
 /// Accepts connections until `shutdown` is cancelled. Every connection
-/// task is spawned on `connections`, so shutdown can wait for them.
+/// task is spawned on the context's task tracker, so shutdown can wait
+/// for them.
 ///
 /// A connection past `limits.maxConnections`, or past
 /// `limits.maxConnectionsPerAddress` from one address, is told `server_busy` and
@@ -32,9 +33,9 @@ const BUSY_REPLIES: usize = 64;
 pub(crate) async fn accept_loop(
     listener: TcpListener,
     context: Arc<NetContext>,
-    connections: TaskTracker,
     shutdown: CancellationToken,
 ) {
+    let connections = context.tasks.clone();
     let permits = Arc::new(Semaphore::new(context.config.limits.max_connections));
     let refusals = Refusals {
         replies: Arc::new(Semaphore::new(BUSY_REPLIES)),

@@ -11,6 +11,8 @@ pub mod udp;
 
 use std::sync::Arc;
 
+use tokio_util::task::TaskTracker;
+
 use crate::auth::{Authenticator, SignedIn};
 use crate::config::Config;
 use crate::outbound::ClientLimits;
@@ -35,6 +37,10 @@ pub struct NetContext {
     pub tls: Option<Arc<tls::Tls>>,
     /// This node's cluster, when `cluster` is set.
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// Every task a connection starts (the connection's own, its
+    /// requests to other nodes, its token's expiry watch), so shutdown
+    /// waits for them all.
+    pub tasks: TaskTracker,
 }
 
 impl NetContext {

@@ -1,19 +1,22 @@
 //! [`Session`]: what one connection may do, request by request.
 //!
 //! The session decodes each frame, applies the connection's rate limit,
-//! answers what concerns the connection itself (`authenticate`, `ping`,
-//! `list_rooms`, `udp_bind`) and hands everything about a room to that
-//! room's actor together with a [`Responder`]: the room answers the client
-//! directly, so the session never waits for a room and reads the next
-//! request at once.
+//! answers what concerns the connection or the server ([`ServerOp`]:
+//! `authenticate`, `ping`, `create_room`, `list_rooms`, `udp_bind`) and
+//! hands every room operation ([`RoomOp`]) unchanged to that room's actor,
+//! with a [`Responder`]: the room answers the client directly, so the
+//! session never waits for a room and reads the next request at once.
+//! A room of another node of the cluster gets the operation through the
+//! cluster (a `join`, a redirect to that node with a seat reserved).
 //!
 //! On a server that authenticates, the first request must be
 //! `authenticate`; anything else (another op, a frame that does not
-//! decode), or a refused token, is answered and the connection closed. Room passwords are
-//! hashed and checked here, on the blocking pool, before a room sees the
-//! request; each wrong password or invite makes this connection wait
-//! longer before its answer, and checks for one room or from one address
-//! take turns spaced by their wrong guesses ([`crate::auth::guesses::WrongGuesses`]).
+//! decode), or a refused token, is answered and the connection closed.
+//! Room passwords are checked here, on the blocking pool, before a room
+//! sees the join; each wrong password or invite makes this connection
+//! wait longer before its answer, and checks for one room or from one
+//! address take turns spaced by their wrong guesses
+//! ([`crate::auth::guesses::WrongGuesses`]).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -25,15 +28,15 @@ use std::time::Duration;
 use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tracing::{debug, info};
-use vampire_protocol::{ErrorCode, Request, RoomId, SessionId, request};
+use vampire_protocol::{ErrorCode, Request, RoomId, RoomOp, ServerOp, SessionId, request};
 
 use crate::auth::Verified;
-use crate::cluster::{Act, Cluster, RemoteJoin};
+use crate::cluster::{Cluster, RemoteJoin};
 use crate::error::ApiError;
 use crate::net::NetContext;
 use crate::outbound::{ClientHandle, Responder};
 use crate::rooms::admission::Refused;
-use crate::rooms::{Admission, RoomHandle, RoomManager, Rules};
+use crate::rooms::{Admission, Caller, RoomHandle, RoomManager};
 
 /// Room handles a session keeps at most, to skip the index on the next
 /// request to the same room.
@@ -46,6 +49,11 @@ const FIRST_PASSWORD_DELAY: Duration = Duration::from_millis(100);
 
 /// The longest wait before answering a wrong room password.
 const MAX_PASSWORD_DELAY: Duration = Duration::from_secs(5);
+
+/// Requests to other nodes of the cluster one connection may have out
+/// at once (placements, listings, operations on their rooms); one more is
+/// refused with `rate_limited`. Each holds a task and a pending reply.
+const MAX_REMOTE_REQUESTS: usize = 16;
 
 /// One connection's requests.
 pub struct Session {
@@ -67,6 +75,8 @@ pub struct Session {
     /// Seat reservations this connection has asked other nodes for that
     /// are being asked or still live (`cluster.reservationsPerConnection`).
     reservations: Arc<AtomicUsize>,
+    /// Requests to other nodes this connection has out now.
+    remote_requests: Arc<AtomicUsize>,
 }
 
 impl Session {
@@ -87,6 +97,7 @@ impl Session {
             wrong_guesses: 0,
             peer,
             reservations: Arc::default(),
+            remote_requests: Arc::default(),
         }
     }
 
@@ -108,9 +119,8 @@ impl Session {
         let frame = match request::decode(body) {
             Ok(frame) => frame,
             Err(rejected) => {
-                debug!(session = self.id(), code = %rejected.code, message = %rejected.message, "rejected a frame");
-                let respond = Responder::new(self.client.clone(), rejected.id, None);
-                respond.fail(ApiError::new(rejected.code, rejected.message));
+                debug!(session = self.id(), code = %rejected.error.code, message = %rejected.error.message, "rejected a frame");
+                Responder::new(self.client.clone(), rejected.id, None).fail(rejected.error);
                 // Before authenticating, a client gets one frame to prove
                 // who it is, whatever that frame holds: a connection that
                 // has not must not hold its place by sending anything else.
@@ -127,157 +137,168 @@ impl Session {
                 "too many requests: slow down and retry",
             ));
         }
-        self.handle(frame.request, frame.id).await;
+        let reply = Responder::new(self.client.clone(), frame.id, None);
+        match frame.request {
+            Request::Server(ServerOp::Authenticate { token }) => self.authenticate(&token, reply),
+            _ if !self.authenticated => {
+                reply.fail(ApiError::new(
+                    ErrorCode::NotAuthenticated,
+                    "authenticate first: this server needs a token",
+                ));
+                self.client.close();
+            }
+            Request::Server(op) => self.server_op(op, reply).await,
+            Request::Room { room, op } => {
+                let reply = reply.about_room(&room);
+                self.room_op(room, op, reply).await;
+            }
+        }
     }
 
-    async fn handle(&mut self, request: Request, id: Option<u32>) {
-        let client = self.client.clone();
-        if let Request::Authenticate { token } = &request {
-            return self.authenticate(token, Responder::new(client, id, None));
-        }
-        if !self.authenticated {
-            Responder::new(client.clone(), id, None).fail(ApiError::new(
-                ErrorCode::NotAuthenticated,
-                "authenticate first: this server needs a token",
-            ));
-            client.close();
-            return;
-        }
-        match request {
-            Request::Authenticate { .. } => unreachable!("handled above"),
-            Request::Ping => Responder::new(client, id, None).ok_nil(),
-            Request::UdpBind => {
-                let respond = Responder::new(client.clone(), id, None);
-                match &self.context.udp {
-                    None => respond.fail(ApiError::new(
-                        ErrorCode::UdpUnavailable,
-                        "this server has no UDP channel (enableUDP is off); use TCP",
-                    )),
-                    Some(udp) => match udp.bind_session(&client) {
-                        Ok(binding) => respond.ok_with(128, |w| binding.write(w)),
-                        Err(err) => respond.fail(err),
-                    },
-                }
-            }
-            Request::CreateRoom(mut settings) => {
-                let respond = Responder::new(client.clone(), id, None);
+    /// Answers an operation of the connection or the server.
+    async fn server_op(&mut self, op: ServerOp, reply: Responder) {
+        match op {
+            ServerOp::Authenticate { token } => self.authenticate(&token, reply),
+            ServerOp::Ping {} => reply.ok_nil(),
+            ServerOp::UdpBind {} => match &self.context.udp {
+                None => reply.fail(ApiError::new(
+                    ErrorCode::UdpUnavailable,
+                    "this server has no UDP channel (enableUDP is off); use TCP",
+                )),
+                Some(udp) => match udp.bind_session(&self.client) {
+                    Ok(binding) => reply.ok_with(128, |w| binding.write(w)),
+                    Err(err) => reply.fail(err),
+                },
+            },
+            ServerOp::CreateRoom { mut settings } => {
                 let password = match settings.password.take() {
                     None => None,
                     Some(password) => match self.context.gate.passwords.hash(password).await {
                         Ok(hash) => Some(hash),
-                        Err(err) => return respond.fail(err),
+                        Err(err) => return reply.fail(err),
                     },
                 };
-                match &self.context.cluster {
+                let creator = self.client.clone();
+                match self.context.cluster.clone() {
                     // Placement may wait for another node: not this
                     // connection's next request.
-                    Some(cluster) => drop(tokio::spawn(
-                        cluster.clone().create_room(settings, password, client, respond),
-                    )),
-                    None => self.rooms.create(settings, password, client, respond),
+                    Some(cluster) => {
+                        self.spawn_remote(reply, |reply| async move {
+                            cluster.create_room(settings, password, creator, reply).await;
+                        });
+                    }
+                    None => self.rooms.create(settings, password, Caller::Client(creator), reply),
                 }
             }
-            Request::ListRooms { room_type, offset, limit } => {
+            ServerOp::ListRooms { room_type, offset, limit } => {
                 let (offset, limit) = (offset.unwrap_or(0) as usize, limit.map(|l| l as usize));
-                let respond = Responder::new(client, id, None);
-                match &self.context.cluster {
-                    Some(cluster) => drop(tokio::spawn(
-                        cluster.clone().list_rooms(room_type, offset, limit, respond),
-                    )),
-                    None => self.rooms.list_public(room_type.as_deref(), offset, limit, respond),
+                match self.context.cluster.clone() {
+                    Some(cluster) => self.spawn_remote(reply, |reply| async move {
+                        cluster.list_rooms(room_type, offset, limit, reply).await;
+                    }),
+                    None => self.rooms.list_public(room_type.as_deref(), offset, limit, reply),
                 }
-            }
-            Request::Join { room, password, invite, options, reservation } => {
-                if let Some(cluster) = self.cluster_for(&room) {
-                    let respond = Responder::new(client, id, None);
-                    if reservation.is_some() {
-                        // Reservations are redeemed on the room's node; one
-                        // brought here must not buy another seat.
-                        return respond.fail(ApiError::new(
-                            ErrorCode::NotAuthorized,
-                            "a seat reservation is redeemed on the node that holds the room, not this one",
-                        ));
-                    }
-                    let (most, ttl) = cluster.reservation_limits();
-                    let held = self.reservations.fetch_update(
-                        Ordering::AcqRel,
-                        Ordering::Acquire,
-                        |held| (held < most).then_some(held + 1),
-                    );
-                    if held.is_err() {
-                        return respond.fail(ApiError::new(
-                            ErrorCode::QuotaExceeded,
-                            "you hold as many seat reservations as a connection may; join with them first",
-                        ));
-                    }
-                    // The place is held while the request is out and, when
-                    // a seat was reserved, until the reservation expires.
-                    let reservations = self.reservations.clone();
-                    let join = RemoteJoin { password, invite, address: self.peer };
-                    return drop(tokio::spawn(async move {
-                        if cluster.redirect(room, join, respond).await {
-                            tokio::time::sleep(ttl).await;
-                        }
-                        reservations.fetch_sub(1, Ordering::AcqRel);
-                    }));
-                }
-                let Some((handle, respond)) = self.room(room, id) else { return };
-                let admission = match self.admit(&handle, password, invite).await {
-                    Ok(admission) => admission,
-                    Err(refusal) => return respond.fail(refusal),
-                };
-                handle
-                    .join(client, admission, options.unwrap_or_default(), reservation, respond)
-                    .await;
-            }
-            Request::CreateInvite { room } => {
-                if let Some(cluster) = self.cluster_for(&room) {
-                    let respond = Responder::new(client, id, None);
-                    return drop(tokio::spawn(cluster.administer(room, Act::Invite, respond)));
-                }
-                let Some((handle, respond)) = self.room(room, id) else { return };
-                handle.create_invite(respond).await;
-            }
-            Request::Leave { room } => {
-                let Some((handle, respond)) = self.room(room, id) else { return };
-                handle.leave(respond).await;
-            }
-            Request::DeleteRoom { room } => {
-                if let Some(cluster) = self.cluster_for(&room) {
-                    let respond = Responder::new(client, id, None);
-                    return drop(tokio::spawn(cluster.administer(room, Act::Delete, respond)));
-                }
-                let Some((handle, respond)) = self.room(room, id) else { return };
-                handle.delete(respond).await;
-            }
-            Request::GetVariable { room, name } => {
-                let Some((handle, respond)) = self.room(room, id) else { return };
-                handle.get_variable(name, respond).await;
-            }
-            Request::GetVariables { room } => {
-                let Some((handle, respond)) = self.room(room, id) else { return };
-                handle.get_variables(respond).await;
-            }
-            Request::SetVariable { room, name, value, broadcast, unreliable } => {
-                let Some((handle, respond)) = self.room(room, id) else { return };
-                handle
-                    .set_variable(
-                        name,
-                        value,
-                        Rules { broadcast, unreliable, ..Rules::default() },
-                        respond,
-                    )
-                    .await;
-            }
-            Request::Invoke { room, method, args } => {
-                let Some((handle, respond)) = self.room(room, id) else { return };
-                handle.invoke(method, args, respond).await;
-            }
-            Request::SendMessage { room, data } => {
-                let Some((handle, respond)) = self.room(room, id) else { return };
-                handle.send_message(data, false, respond).await;
             }
         }
+    }
+
+    /// Hands a room operation to the room: on this node, with the
+    /// password or invite of a join checked first; on another node of the
+    /// cluster, through it.
+    async fn room_op(&mut self, room: RoomId, mut op: RoomOp, reply: Responder) {
+        if let Some(cluster) = self.cluster_for(&room) {
+            return self.remote_room_op(cluster, room, op, reply);
+        }
+        let handle = match self.handle(&room) {
+            Ok(handle) => handle,
+            Err(err) => return reply.fail(err),
+        };
+        let admission = match &mut op {
+            // The password goes no further than the check.
+            RoomOp::Join { password, invite, .. } => {
+                match self.admit(&handle, password.take(), invite.clone()).await {
+                    Ok(admission) => admission,
+                    Err(refusal) => return reply.fail(refusal),
+                }
+            }
+            _ => Admission::Open,
+        };
+        handle.run(op, Caller::Client(self.client.clone()), admission, reply).await;
+    }
+
+    /// A room operation for a room of another node: a `join` is answered
+    /// with a redirect to that node and a seat reserved there (after that
+    /// node checked the password or invite); anything else is run there
+    /// for this client, by identity, and its answer relayed.
+    fn remote_room_op(
+        &mut self,
+        cluster: Arc<Cluster>,
+        room: RoomId,
+        op: RoomOp,
+        reply: Responder,
+    ) {
+        let RoomOp::Join { password, invite, reservation, .. } = op else {
+            let by = self.client.identity().clone();
+            return self.spawn_remote(reply, |reply| async move {
+                cluster.forward(room, op, by, reply).await;
+            });
+        };
+        if reservation.is_some() {
+            // Reservations are redeemed on the room's node; one brought
+            // here must not buy another seat.
+            return reply.fail(ApiError::new(
+                ErrorCode::NotAuthorized,
+                "a seat reservation is redeemed on the node that holds the room, not this one",
+            ));
+        }
+        let (most, ttl) = cluster.reservation_limits();
+        let held = self.reservations.fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+            (held < most).then_some(held + 1)
+        });
+        if held.is_err() {
+            return reply.fail(ApiError::new(
+                ErrorCode::QuotaExceeded,
+                "you hold as many seat reservations as a connection may; join with them first",
+            ));
+        }
+        // The place is held while the request is out and, when a seat was
+        // reserved, until the reservation expires.
+        let reservations = self.reservations.clone();
+        let join = RemoteJoin {
+            password,
+            invite,
+            address: self.peer,
+            user_id: self.client.identity().user_id.clone(),
+        };
+        self.spawn_remote(reply, |reply| async move {
+            if cluster.redirect(room, join, reply).await {
+                tokio::time::sleep(ttl).await;
+            }
+            reservations.fetch_sub(1, Ordering::AcqRel);
+        });
+    }
+
+    /// Runs `request` (something that waits for another node) in a task of
+    /// its own, counted against [`MAX_REMOTE_REQUESTS`] and tracked, so
+    /// shutdown waits for it; past the bound, `reply` is `rate_limited`.
+    fn spawn_remote<F>(&mut self, reply: Responder, request: impl FnOnce(Responder) -> F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let out = self.remote_requests.fetch_update(Ordering::AcqRel, Ordering::Acquire, |out| {
+            (out < MAX_REMOTE_REQUESTS).then_some(out + 1)
+        });
+        if out.is_err() {
+            return reply.fail(ApiError::new(
+                ErrorCode::RateLimited,
+                format!("you have {MAX_REMOTE_REQUESTS} requests out to other nodes; wait for their answers"),
+            ));
+        }
+        let (running, counter) = (request(reply), self.remote_requests.clone());
+        self.context.tasks.spawn(async move {
+            running.await;
+            counter.fetch_sub(1, Ordering::AcqRel);
+        });
     }
 
     /// The cluster, when `room` lives on another node of it.
@@ -286,31 +307,31 @@ impl Session {
         (cluster.is_elsewhere(room) && self.rooms.get(room).is_err()).then(|| cluster.clone())
     }
 
-    /// The room `room` and a responder for a request to it; when there is
-    /// no such room, the request is answered `room_not_found` and `None`
-    /// returned.
-    fn room(&mut self, room: RoomId, id: Option<u32>) -> Option<(RoomHandle, Responder)> {
-        let handle = match self.handles.get(&room) {
-            Some(handle) if !handle.is_closed() => handle.clone(),
-            _ => match self.rooms.get(&room) {
-                Ok(handle) => {
-                    if self.handles.len() >= CACHED_HANDLES {
-                        self.handles.retain(|_, handle| !handle.is_closed());
-                        if self.handles.len() >= CACHED_HANDLES {
-                            self.handles.clear();
-                        }
-                    }
-                    self.handles.insert(room.clone(), handle.clone());
-                    handle
-                }
-                Err(err) => {
-                    self.handles.remove(&room);
-                    Responder::new(self.client.clone(), id, None).fail(err);
-                    return None;
-                }
-            },
+    /// The room `room`, from the handles this session keeps or the index.
+    ///
+    /// # Errors
+    /// `room_not_found`.
+    fn handle(&mut self, room: &str) -> Result<RoomHandle, ApiError> {
+        if let Some(handle) = self.handles.get(room)
+            && !handle.is_closed()
+        {
+            return Ok(handle.clone());
+        }
+        let handle = match self.rooms.get(room) {
+            Ok(handle) => handle,
+            Err(err) => {
+                self.handles.remove(room);
+                return Err(err);
+            }
         };
-        Some((handle, Responder::new(self.client.clone(), id, Some(room))))
+        if self.handles.len() >= CACHED_HANDLES {
+            self.handles.retain(|_, handle| !handle.is_closed());
+            if self.handles.len() >= CACHED_HANDLES {
+                self.handles.clear();
+            }
+        }
+        self.handles.insert(room.to_owned(), handle.clone());
+        Ok(handle)
     }
 
     /// Checks `token` and records who the client is; a refused token
@@ -330,7 +351,7 @@ impl Session {
         }
         match auth.verify(token) {
             Ok(Verified { identity, valid_until }) => {
-                close_when_expired(self.client.clone(), valid_until);
+                self.close_when_expired(valid_until);
                 let user_id = identity.user_id.clone().unwrap_or_default();
                 let user_name = identity.name.clone();
                 info!(session = self.id(), user = %user_id, operator = identity.operator, "client authenticated");
@@ -351,6 +372,27 @@ impl Session {
                 self.client.close();
             }
         }
+    }
+
+    /// Closes the connection with `not_authenticated` when its token stops
+    /// being valid: a token proves who the client is only until its `exp`,
+    /// so a connection does not outlive it. The watch ends with the
+    /// connection.
+    fn close_when_expired(&self, valid_until: std::time::SystemTime) {
+        let left = valid_until.duration_since(std::time::SystemTime::now()).unwrap_or_default();
+        let client = self.client.clone();
+        self.context.tasks.spawn(async move {
+            tokio::select! {
+                () = client.closing() => {}
+                () = tokio::time::sleep(left) => {
+                    info!(session = client.session(), "token expired, closing");
+                    client.close_with(
+                        ErrorCode::NotAuthenticated,
+                        "your token has expired: connect again with a fresh one",
+                    );
+                }
+            }
+        });
     }
 
     /// Lets a joiner through the room's password or invite check (see
@@ -395,28 +437,8 @@ impl Session {
         }
         for room in self.client.end_memberships() {
             if let Ok(handle) = self.rooms.get(&room) {
-                handle.leave_on_disconnect(session).await;
+                handle.disconnected(session).await;
             }
         }
     }
-}
-
-/// Closes `client`'s connection with `not_authenticated` when its token
-/// stops being valid: a token proves who the client is only until its
-/// `exp`, so a connection does not outlive it. The watch ends with the
-/// connection.
-fn close_when_expired(client: ClientHandle, valid_until: std::time::SystemTime) {
-    let left = valid_until.duration_since(std::time::SystemTime::now()).unwrap_or_default();
-    tokio::spawn(async move {
-        tokio::select! {
-            () = client.closing() => {}
-            () = tokio::time::sleep(left) => {
-                info!(session = client.session(), "token expired, closing");
-                client.close_with(
-                    ErrorCode::NotAuthenticated,
-                    "your token has expired: connect again with a fresh one",
-                );
-            }
-        }
-    });
 }

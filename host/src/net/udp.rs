@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -36,8 +36,9 @@ use vampire_protocol::{ErrorCode, SessionId};
 
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::lock::lock;
 use crate::logging::Throttle;
-use crate::outbound::{ClientHandle, Responder, UnreliableLink};
+use crate::outbound::{ClientHandle, UnreliableLink};
 use crate::rooms::RoomManager;
 
 /// Datagrams dropped, by reason: what an operator looks at when UDP
@@ -119,12 +120,6 @@ impl std::fmt::Debug for UdpSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "UdpSession({})", self.id)
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every critical section is a few field updates that cannot panic
-    // half-way, so a poisoned lock is safe to keep using.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl UdpChannel {
@@ -288,8 +283,7 @@ impl UdpChannel {
                 };
                 // An unreliable message gets no answer, and a full room
                 // mailbox drops it rather than hold the UDP socket.
-                let respond = Responder::silent(session.client.clone());
-                handle.try_send_message(data, true, respond);
+                handle.try_send_unreliable(session.client.session(), data);
             }
             None => {
                 self.drop_datagram(&self.drops.refused, "not a datagram the server knows", from)

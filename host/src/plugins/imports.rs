@@ -216,7 +216,7 @@ pub fn room_view(room: &crate::rooms::RoomState) -> Vec<u8> {
         max_clients: settings.max_clients,
         member_count: room.member_count() as u32,
         metadata: settings.metadata.as_bytes(),
-        owner: settings.owner,
+        owner: settings.owner.unwrap_or(0),
     }
     .write(&mut Writer::new(&mut bytes));
     bytes

@@ -5,70 +5,43 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tokio::runtime::Handle;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
 use tracing::{info, warn};
 use wasmtime::error::Context;
-use wasmtime::{InstancePre, Linker, Module, Result, Store, bail, format_err};
+use wasmtime::{Linker, Module, Result, Store, bail, format_err};
 
-use crate::error::ApiError;
 use crate::logging::Throttle;
 use crate::plugins::abi;
-use crate::plugins::room::WasmRoom;
+use crate::plugins::module::PluginModule;
 use crate::plugins::runtime::PluginRuntime;
 use crate::plugins::scheduling::CpuShare;
 use crate::plugins::state::PluginState;
-use crate::plugins::watcher::Catalog;
-use crate::rooms::{GENERIC_ROOM_TYPE, RoomBehaviour, RoomType};
+use crate::rooms::GENERIC_ROOM_TYPE;
 
-/// A compiled, checked plugin: one room type.
-pub struct PluginModule {
-    /// Room type: the file's stem.
-    name: String,
-    pre: InstancePre<PluginState>,
-    runtime: Arc<PluginRuntime>,
-    /// Which hooks the module exports, by `Hook::index`.
-    exported: [bool; vampire_abi::Hook::ALL.len()],
+/// The content hash of what is loaded (or failed) per room type.
+#[derive(Default)]
+pub struct Catalog {
+    /// Room type → hash of the file the loaded version came from.
+    pub(crate) loaded: HashMap<String, u64>,
+    /// Room type → hash of the last file that failed to load, so that a
+    /// failure is logged once per content.
+    pub(crate) failed: HashMap<String, u64>,
 }
 
-impl PluginModule {
-    /// The room type name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    pub(crate) fn instance_pre(&self) -> &InstancePre<PluginState> {
-        &self.pre
-    }
-
-    pub(crate) fn runtime(&self) -> &PluginRuntime {
-        &self.runtime
-    }
-
-    /// Whether the module exports `hook`.
-    pub fn exports(&self, hook: vampire_abi::Hook) -> bool {
-        self.exported[hook.index()]
+impl Catalog {
+    /// Records the file a room type was loaded from at start.
+    pub fn loaded(&mut self, room_type: &str, bytes: &[u8]) {
+        self.loaded.insert(room_type.to_owned(), content_hash(bytes));
     }
 }
 
-/// The [`RoomType`] of a plugin.
-pub struct PluginRoomType(pub Arc<PluginModule>);
-
-impl RoomType for PluginRoomType {
-    fn name(&self) -> &str {
-        self.0.name()
-    }
-
-    fn new_behaviour(&self) -> Result<Box<dyn RoomBehaviour>, ApiError> {
-        Ok(Box::new(WasmRoom::new(self.0.clone())))
-    }
-
-    fn runtime(&self) -> Option<Handle> {
-        Some(self.0.runtime().handle())
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
+/// A hash of a file's content (SipHash): enough to see whether it changed.
+pub fn content_hash(bytes: &[u8]) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// The room type a plugin file provides: its stem, which must be a plain
@@ -126,7 +99,7 @@ pub fn compile_bytes(
         .instantiate_pre(&module)
         .context("it imports something the host does not provide")?;
     let exported = vampire_abi::Hook::ALL.map(|hook| module.get_export(hook.export()).is_some());
-    Ok(PluginModule { name, pre, runtime: runtime.clone(), exported })
+    Ok(PluginModule::new(name, pre, runtime.clone(), exported))
 }
 
 /// The ABI version `module` exports, read from an instance whose imports

@@ -11,12 +11,16 @@
 pub mod abi;
 pub mod imports;
 pub mod loader;
+pub mod memory;
+pub mod module;
 pub mod room;
 pub mod runtime;
 pub mod scheduling;
 pub mod state;
 pub mod watcher;
 
-pub use loader::{PluginModule, PluginRoomType, load_folder};
+pub use loader::load_folder;
+pub use module::PluginModule;
+pub use room::PluginRoomType;
 pub use runtime::PluginRuntime;
 pub use watcher::PluginWatcher;

@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::runtime::Handle;
 use tracing::{error, warn};
 use vampire_abi::Hook;
 use vampire_abi::input::{self, Member, RoomView, Start};
@@ -23,10 +24,32 @@ use crate::error::{ApiError, MAX_ERROR_MESSAGE_BYTES};
 use crate::logging::Throttle;
 use crate::outbound::ClientHandle;
 use crate::plugins::abi;
-use crate::plugins::loader::{PluginModule, PluginRoomType};
+use crate::plugins::memory::MemoryRefusal;
+use crate::plugins::module::PluginModule;
 use crate::plugins::scheduling::{self, CpuShare};
-use crate::plugins::state::{MemoryRefusal, PluginState};
+use crate::plugins::state::PluginState;
 use crate::rooms::{RoomBehaviour, RoomState, RoomType};
+
+/// The [`RoomType`] of a plugin.
+pub struct PluginRoomType(pub Arc<PluginModule>);
+
+impl RoomType for PluginRoomType {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    fn new_behaviour(&self) -> Result<Box<dyn RoomBehaviour>, ApiError> {
+        Ok(Box::new(WasmRoom::new(self.0.clone())))
+    }
+
+    fn runtime(&self) -> Option<Handle> {
+        Some(self.0.runtime().handle())
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
 
 /// A room backed by a plugin.
 pub struct WasmRoom {
@@ -111,7 +134,7 @@ impl WasmRoom {
             max_clients: settings.max_clients,
             member_count: members.len() as u32,
             metadata: settings.metadata.as_bytes(),
-            owner: settings.owner,
+            owner: settings.owner.unwrap_or(0),
         };
         let mut input = Vec::with_capacity(256 + settings.metadata.len());
         input::Create { room: view, start, options: settings.options.as_bytes(), members }

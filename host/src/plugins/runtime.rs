@@ -3,7 +3,7 @@
 //! plugin rooms run on.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::runtime::{Handle, Runtime};
@@ -11,11 +11,9 @@ use wasmtime::{Config, Engine, Linker};
 
 use crate::config::Limits;
 use crate::plugins::imports;
+use crate::plugins::memory::MemoryBudget;
+use crate::plugins::scheduling::{CpuShare, EPOCH_TICK};
 use crate::plugins::state::PluginState;
-
-/// How often the engine's epoch advances. A call's deadline is a number of
-/// ticks, so a deadline is met within about one tick.
-pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 /// The shared engine, linker, budgets and threads.
 pub struct PluginRuntime {
@@ -40,48 +38,6 @@ pub struct PluginRuntime {
     threads: PluginThreads,
     /// Tells the ticker thread to stop when the runtime is dropped.
     ticker_stop: Arc<AtomicBool>,
-}
-
-/// The memory all plugin rooms share: a byte count every store's growth
-/// draws from and gives back when the store is dropped.
-#[derive(Debug)]
-pub struct MemoryBudget {
-    used: AtomicUsize,
-    total: usize,
-}
-
-impl MemoryBudget {
-    /// A budget of `total` bytes.
-    pub fn new(total: usize) -> MemoryBudget {
-        MemoryBudget { used: AtomicUsize::new(0), total }
-    }
-
-    /// Takes `bytes` from the budget; `false` (taking nothing) when they
-    /// are not left.
-    pub fn take(&self, bytes: usize) -> bool {
-        self.used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                used.checked_add(bytes).filter(|after| *after <= self.total)
-            })
-            .is_ok()
-    }
-
-    /// Gives `bytes` back.
-    pub fn give_back(&self, bytes: usize) {
-        let _ = self.used.fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-            Some(used.saturating_sub(bytes))
-        });
-    }
-
-    /// Bytes in use.
-    pub fn used(&self) -> usize {
-        self.used.load(Ordering::Acquire)
-    }
-
-    /// The budget in bytes.
-    pub fn total(&self) -> usize {
-        self.total
-    }
 }
 
 /// A multi-thread tokio runtime of its own for plugin rooms. It is shut
@@ -161,7 +117,7 @@ impl PluginRuntime {
             0,
             Arc::new(MemoryBudget::new(0)),
             Arc::new(crate::logging::Throttle::per_second(1)),
-            Arc::new(crate::plugins::scheduling::CpuShare::new(1)),
+            Arc::new(CpuShare::new(1)),
         );
         let mut store = wasmtime::Store::new(&self.engine, state);
         self.linker

@@ -38,8 +38,10 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{StoreContextMut, UpdateDeadline};
 
-use crate::plugins::runtime::EPOCH_TICK;
-use crate::plugins::state::PluginState;
+/// How often the engine's epoch advances: the quantum of scheduling. A
+/// call's deadline is a number of ticks, so a deadline is met within about
+/// one tick, and a yielding call yields about this often.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 /// The window a room's CPU share is averaged over.
 pub const CPU_SHARE_WINDOW: Duration = Duration::from_secs(1);
@@ -120,24 +122,34 @@ impl CpuShare {
     }
 }
 
+/// What a store's data gives the scheduler: the current call's budget and
+/// the room's share of a thread (the plugin state implements it).
+pub trait Scheduled {
+    /// The current call's budget.
+    fn slices(&mut self) -> &mut CallSlices;
+    /// The room's share of a plugin thread.
+    fn cpu_share(&self) -> &CpuShare;
+}
+
 /// The epoch deadline callback of every plugin store (see the module
 /// docs): stop the call at the end of its budget, pause a room past its
 /// share, or yield to the other rooms.
 ///
 /// # Errors
 /// Never; a call out of budget ends with [`UpdateDeadline::Interrupt`].
-pub fn on_epoch_tick(
-    mut store: StoreContextMut<'_, PluginState>,
+pub fn on_epoch_tick<T: Scheduled>(
+    mut store: StoreContextMut<'_, T>,
 ) -> wasmtime::Result<UpdateDeadline> {
     let state = store.data_mut();
-    if state.slices.left == 0 {
+    let slices = state.slices();
+    if slices.left == 0 {
         return Ok(UpdateDeadline::Interrupt);
     }
-    state.slices.left -= 1;
-    if !state.slices.can_yield {
+    slices.left -= 1;
+    if !slices.can_yield {
         return Ok(UpdateDeadline::Continue(1));
     }
-    let pause = match state.cpu_share.spend_tick(Instant::now()) {
+    let pause = match state.cpu_share().spend_tick(Instant::now()) {
         Some(wait) => Box::pin(tokio::time::sleep(wait)) as _,
         None => Box::pin(tokio::task::yield_now()) as _,
     };

@@ -1,17 +1,14 @@
 //! [`PluginState`]: the data of one room's wasmtime `Store`, which the
-//! host imports act on, and [`MemoryCap`], its memory limiter.
+//! host imports act on.
 
 use std::sync::Arc;
 
-use wasmtime::{Memory, ResourceLimiter};
+use wasmtime::Memory;
 
 use crate::logging::Throttle;
-use crate::plugins::runtime::MemoryBudget;
-use crate::plugins::scheduling::{CallSlices, CpuShare};
+use crate::plugins::memory::{MemoryBudget, MemoryCap};
+use crate::plugins::scheduling::{CallSlices, CpuShare, Scheduled};
 use crate::rooms::RoomState;
-
-/// Tables one instance may have, and their elements.
-const MAX_TABLE_ELEMENTS: usize = 100_000;
 
 /// What host imports can reach during a call into a guest.
 pub struct PluginState {
@@ -59,84 +56,12 @@ impl PluginState {
     }
 }
 
-/// Which memory limit refused a growth.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MemoryRefusal {
-    /// The room's own cap.
-    RoomCap,
-    /// The budget all plugin rooms share.
-    ServerBudget,
-}
-
-/// The memory limiter of one store: the room's cap and the shared budget.
-/// It notes which one refused a growth, so a trap that follows can be
-/// reported as "out of memory", and gives its memory back to the shared
-/// budget when the store is dropped.
-pub struct MemoryCap {
-    /// The room's cap, in bytes.
-    pub bytes: usize,
-    /// Bytes this store's memory holds now.
-    current: usize,
-    budget: Arc<MemoryBudget>,
-    /// Set when a growth was refused during the current call.
-    pub refused: Option<MemoryRefusal>,
-}
-
-impl MemoryCap {
-    fn new(bytes: usize, budget: Arc<MemoryBudget>) -> MemoryCap {
-        MemoryCap { bytes, current: 0, budget, refused: None }
+impl Scheduled for PluginState {
+    fn slices(&mut self) -> &mut CallSlices {
+        &mut self.slices
     }
 
-    /// The shared budget.
-    pub fn budget(&self) -> &MemoryBudget {
-        &self.budget
-    }
-}
-
-impl Drop for MemoryCap {
-    fn drop(&mut self) {
-        self.budget.give_back(self.current);
-    }
-}
-
-impl ResourceLimiter for MemoryCap {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired > self.bytes {
-            self.refused = Some(MemoryRefusal::RoomCap);
-            return Ok(false);
-        }
-        let growth = desired.saturating_sub(current);
-        if !self.budget.take(growth) {
-            self.refused = Some(MemoryRefusal::ServerBudget);
-            return Ok(false);
-        }
-        self.current += growth;
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        Ok(desired <= MAX_TABLE_ELEMENTS)
-    }
-
-    fn instances(&self) -> usize {
-        1
-    }
-
-    fn tables(&self) -> usize {
-        1
-    }
-
-    fn memories(&self) -> usize {
-        1
+    fn cpu_share(&self) -> &CpuShare {
+        &self.cpu_share
     }
 }

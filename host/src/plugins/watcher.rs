@@ -13,8 +13,7 @@
 //!   once per content, and the file is tried again when it changes;
 //! - a file whose content did not change is skipped.
 
-use std::collections::{BTreeSet, HashMap};
-use std::hash::{Hash, Hasher};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,7 +24,8 @@ use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, ne
 use tokio::sync::Notify;
 use tracing::{info, warn};
 
-use crate::plugins::loader::{self, PluginRoomType};
+use crate::plugins::loader::{self, Catalog, content_hash};
+use crate::plugins::room::PluginRoomType;
 use crate::plugins::runtime::PluginRuntime;
 use crate::rooms::RoomManager;
 
@@ -45,23 +45,6 @@ impl Drop for PluginWatcher {
     }
 }
 
-/// The content hash of what is loaded (or failed) per room type.
-#[derive(Default)]
-pub struct Catalog {
-    /// Room type → hash of the file the loaded version came from.
-    loaded: HashMap<String, u64>,
-    /// Room type → hash of the last file that failed to load, so that a
-    /// failure is logged once per content.
-    failed: HashMap<String, u64>,
-}
-
-impl Catalog {
-    /// Records the file a room type was loaded from at start.
-    pub fn loaded(&mut self, room_type: &str, bytes: &[u8]) {
-        self.loaded.insert(room_type.to_owned(), content_hash(bytes));
-    }
-}
-
 /// Whether a file-system event can change a file's content: a creation,
 /// a write, a rename or a removal. Reading a plugin (as the server itself
 /// does) raises access and metadata events, which must not count.
@@ -72,13 +55,6 @@ fn is_content_change(kind: &EventKind) -> bool {
         EventKind::Modify(_) => true,
         _ => false,
     }
-}
-
-/// A hash of a file's content (SipHash): enough to see whether it changed.
-pub fn content_hash(bytes: &[u8]) -> u64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    bytes.hash(&mut hasher);
-    hasher.finish()
 }
 
 impl PluginWatcher {

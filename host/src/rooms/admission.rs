@@ -15,7 +15,8 @@ use vampire_protocol::ErrorCode;
 use crate::auth::guesses::WrongGuesses;
 use crate::auth::password::Passwords;
 use crate::error::ApiError;
-use crate::rooms::manager::{Admission, RoomHandle};
+use crate::rooms::command::Admission;
+use crate::rooms::index::RoomHandle;
 
 /// Checks room passwords and invites.
 #[derive(Debug)]

@@ -26,7 +26,7 @@ use vampire_protocol::{ErrorCode, Payload, RoomId, RoomInfo, RosterEntry, Sessio
 use crate::error::ApiError;
 use crate::outbound::{ClientHandle, MembershipRefused};
 use crate::rooms::clock::RoomClock;
-use crate::rooms::manager::Listing;
+use crate::rooms::listing::Listing;
 use crate::rooms::variables::{Rules, VariableLimits, Variables, Writer as VariableWriter};
 
 /// Outbox size past which it is handed to the members at once, rather than
@@ -56,8 +56,9 @@ pub struct RoomSettings {
     /// Whether `join` needs a password or an invite (the password's hash
     /// is kept in the room's handle).
     pub password_protected: bool,
-    /// Session that created the room.
-    pub owner: SessionId,
+    /// Session that created the room, when it was a connection of this
+    /// node (a room created for another node's client has none here).
+    pub owner: Option<SessionId>,
     /// The creator's user id, when the server authenticates: any
     /// connection of that user owns the room.
     pub owner_user: Option<String>,

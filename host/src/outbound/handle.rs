@@ -1,8 +1,5 @@
-//! [`ClientHandle`]: how rooms and the connection reach one client, and
-//! [`Responder`]: the one answer every request gets.
-//!
-//! This module sits below both `net` and `rooms` (each uses it, it uses
-//! neither), so rooms never import the networking layer.
+//! [`ClientHandle`]: how rooms and the connection reach one client: its
+//! bounded outbound queue, who it is, the rooms it is in and owns.
 //!
 //! Every connection has a queue of encoded frames drained by its writer
 //! task, bounded in frames *and* bytes. Senders never wait: a push that
@@ -27,8 +24,9 @@ use tokio::sync::Notify;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use vampire_protocol::{ErrorCode, Payload, RoomId, SessionId, server};
 
-use crate::error::ApiError;
+use crate::lock::lock;
 use crate::logging::Throttle;
+use crate::outbound::queue::{Queue, Queued};
 
 /// What one client may hold: its outbound queue and its rooms.
 #[derive(Debug, Clone, Copy)]
@@ -51,7 +49,7 @@ pub struct ClientLimits {
 
 /// Who a client is, as the token it presented says (nothing when the
 /// server does not authenticate).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Identity {
     /// The user id (the token's subject).
     pub user_id: Option<String>,
@@ -111,50 +109,6 @@ struct Shared {
     warnings: Throttle,
     /// Unreliable frames dropped because the client fell behind.
     unreliable_dropped: AtomicU64,
-}
-
-/// A queued buffer of frames, and whether it may be dropped.
-#[derive(Debug, Clone)]
-pub(crate) struct Queued {
-    /// One or more encoded frames, back to back.
-    pub(crate) frames: Bytes,
-    /// Unreliable data: dropped rather than queued when the client falls
-    /// behind.
-    droppable: bool,
-}
-
-impl From<Bytes> for Queued {
-    fn from(frames: Bytes) -> Queued {
-        Queued { frames, droppable: false }
-    }
-}
-
-#[derive(Debug, Default)]
-struct Queue {
-    frames: VecDeque<Queued>,
-    bytes: usize,
-    /// Bytes of the droppable entries among `frames`.
-    droppable_bytes: usize,
-}
-
-impl Queue {
-    /// Drops droppable entries, oldest first, until `fits` says the queue
-    /// has room; returns how many it dropped.
-    fn evict_droppable(&mut self, fits: impl Fn(&Queue) -> bool) -> u64 {
-        let mut dropped = 0;
-        let mut index = 0;
-        while !fits(self) && self.droppable_bytes > 0 && index < self.frames.len() {
-            if self.frames[index].droppable {
-                let entry = self.frames.remove(index).expect("index is in range");
-                self.bytes -= entry.frames.len();
-                self.droppable_bytes -= entry.frames.len();
-                dropped += 1;
-            } else {
-                index += 1;
-            }
-        }
-        dropped
-    }
 }
 
 #[derive(Debug, Default)]
@@ -444,147 +398,5 @@ impl ClientHandle {
         let mut memberships = lock(&self.shared.memberships);
         memberships.ended = true;
         std::mem::take(&mut memberships.rooms)
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every critical section here is a few field updates that cannot
-    // panic half-way, so a poisoned lock is safe to keep using.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// The answer to one request, owed to one client.
-///
-/// A responder is created for every request and answers exactly once:
-/// with [`Responder::ok`], [`Responder::fail`], or, when it is dropped
-/// unanswered (the room ended with the request in its mailbox, say), with
-/// `room_not_found`. A request without an id (a notification) gets no
-/// success response, and its error goes out with a nil id.
-#[derive(Debug)]
-pub struct Responder {
-    client: ClientHandle,
-    id: Option<u32>,
-    room: Option<RoomId>,
-    answered: bool,
-    /// Answers nothing at all, not even an error: for what came over UDP,
-    /// which is never answered.
-    silent: bool,
-}
-
-impl Responder {
-    /// A responder for request `id` of `client`; `room` names the room
-    /// the request went to, for the answer owed if it is dropped.
-    pub fn new(client: ClientHandle, id: Option<u32>, room: Option<RoomId>) -> Responder {
-        Responder { client, id, room, answered: false, silent: false }
-    }
-
-    /// A responder that answers nothing, for an unreliable message (a UDP
-    /// datagram gets no answer, and its errors are dropped).
-    pub fn silent(client: ClientHandle) -> Responder {
-        Responder { client, id: None, room: None, answered: true, silent: true }
-    }
-
-    /// The client owed the answer.
-    pub fn client(&self) -> &ClientHandle {
-        &self.client
-    }
-
-    /// The request's id.
-    pub fn id(&self) -> Option<u32> {
-        self.id
-    }
-
-    /// Answers with `result` (one MessagePack value). A result too large
-    /// to send becomes `response_too_large`.
-    pub fn ok(mut self, result: &[u8]) {
-        self.answered = true;
-        let Some(id) = self.id else { return };
-        let size = server::response_size(result.len());
-        if size > self.client.max_frame_bytes() {
-            let error = too_large(size, self.client.max_frame_bytes());
-            self.send_error(Some(id), &error);
-            return;
-        }
-        let mut buf = BytesMut::with_capacity(size);
-        server::write_response(&mut buf, id, result);
-        self.client.send(buf.freeze());
-    }
-
-    /// Answers with nil.
-    pub fn ok_nil(self) {
-        self.ok(&[0xc0]);
-    }
-
-    /// Answers with a result `write` builds, after checking that a result
-    /// of at most `size_bound` bytes may be sent; a larger one is refused
-    /// with `response_too_large` without being built.
-    pub fn ok_with(
-        mut self,
-        size_bound: usize,
-        write: impl FnOnce(&mut vampire_protocol::msgpack::Writer<'_, BytesMut>),
-    ) {
-        self.answered = true;
-        let Some(id) = self.id else { return };
-        let size = server::response_size(size_bound);
-        if size > self.client.max_frame_bytes() {
-            let error = too_large(size, self.client.max_frame_bytes());
-            self.send_error(Some(id), &error);
-            return;
-        }
-        let mut result = BytesMut::with_capacity(size_bound);
-        write(&mut vampire_protocol::msgpack::Writer::new(&mut result));
-        let mut buf = BytesMut::with_capacity(server::response_size(result.len()));
-        server::write_response(&mut buf, id, &result);
-        self.client.send(buf.freeze());
-    }
-
-    /// Answers with an error.
-    pub fn fail(mut self, error: ApiError) {
-        self.answered = true;
-        let id = self.id;
-        self.send_error(id, &error);
-    }
-
-    /// Answers with `outcome`: nil on success.
-    pub fn finish(self, outcome: Result<(), ApiError>) {
-        match outcome {
-            Ok(()) => self.ok_nil(),
-            Err(error) => self.fail(error),
-        }
-    }
-
-    /// Marks the request as answered by other means (a `join` response the
-    /// room queued with the member's frames).
-    pub fn answered_elsewhere(mut self) {
-        self.answered = true;
-    }
-
-    fn send_error(&self, id: Option<u32>, error: &ApiError) {
-        if self.silent {
-            return;
-        }
-        let mut buf = BytesMut::with_capacity(64 + error.message.len());
-        server::write_error(&mut buf, id, error.code, &error.message);
-        self.client.send(buf.freeze());
-    }
-}
-
-fn too_large(size: usize, max: usize) -> ApiError {
-    ApiError::new(
-        ErrorCode::ResponseTooLarge,
-        format!("the answer would take {size} bytes; the server sends at most {max} in one frame"),
-    )
-}
-
-impl Drop for Responder {
-    fn drop(&mut self) {
-        if !self.answered {
-            let error = match &self.room {
-                Some(room) => ApiError::room_not_found(room),
-                None => ApiError::new(ErrorCode::Internal, "the request was dropped unanswered"),
-            };
-            let id = self.id;
-            self.send_error(id, &error);
-        }
     }
 }

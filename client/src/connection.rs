@@ -1,0 +1,359 @@
+//! [`Client`]: one connection to a server: connecting (TLS, token), the
+//! requests waiting for their answers, the event stream, the keep-alive,
+//! and the connections to other nodes of a cluster that hold rooms the
+//! client joined there. The operations themselves are in
+//! [`crate::ops`].
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpStream, ToSocketAddrs};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::codec::FramedRead;
+use vampire_protocol::{
+    DecodeError, Payload, Request, RoomId, ServerMessage, ServerOp, SessionId, Welcome, frame,
+};
+
+use crate::error::{ClientError, Incoming};
+use crate::tls::{TlsOptions, host_of};
+use crate::udp;
+
+/// Largest frame the client accepts from the server.
+pub const MAX_INCOMING_FRAME: usize = 16 * 1024 * 1024;
+
+/// How to connect, beyond the address.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    /// Speak TLS, checking the server's certificate. Default: plain TCP.
+    pub tls: Option<TlsOptions>,
+    /// A token to `authenticate` with as soon as the server welcomes the
+    /// client. Default: none.
+    pub token: Option<String>,
+}
+
+type BoxedReader = Box<dyn AsyncRead + Send + Unpin>;
+type BoxedWriter = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// Requests waiting for their answer, by id; `None` once the connection
+/// has closed, so that a request made after that fails at once instead of
+/// waiting for an answer that cannot come.
+type Pending = Arc<Mutex<Option<HashMap<u32, oneshot::Sender<Result<Payload, ClientError>>>>>>;
+
+/// The writing side, shared by requests and the heartbeat.
+struct Writer {
+    socket: tokio::sync::Mutex<BoxedWriter>,
+    /// Milliseconds since `epoch` at the last write.
+    last_write_ms: AtomicU64,
+    epoch: Instant,
+}
+
+impl Writer {
+    async fn write(&self, bytes: &[u8]) -> Result<(), ClientError> {
+        self.socket.lock().await.write_all(bytes).await?;
+        self.last_write_ms.store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// A connection to a VampireTCP server.
+pub struct Client {
+    welcome: Welcome,
+    writer: Arc<Writer>,
+    pending: Pending,
+    next_id: AtomicU32,
+    incoming: mpsc::UnboundedReceiver<Incoming>,
+    /// Where events go, for the UDP task too.
+    pub(crate) events: mpsc::UnboundedSender<Incoming>,
+    reader: tokio::task::JoinHandle<()>,
+    heartbeat: tokio::task::JoinHandle<()>,
+    /// The server's address, for the UDP channel.
+    pub(crate) server: std::net::SocketAddr,
+    pub(crate) udp: Option<udp::UdpLink>,
+    /// How this client connected, to connect the same way to other nodes.
+    options: ConnectOptions,
+    /// Connections to the other nodes of a cluster that hold rooms this
+    /// client joined there (by room): requests about those rooms go
+    /// through them, and their events arrive with this client's own.
+    links: Mutex<HashMap<RoomId, Arc<Client>>>,
+    /// Those connections by node address, kept for the client's life so
+    /// that joining another room of a node it already reached costs no
+    /// new connection.
+    nodes: Mutex<HashMap<String, Arc<Client>>>,
+}
+
+impl Client {
+    /// Connects and waits for the server's `welcome`.
+    ///
+    /// # Errors
+    /// [`ClientError::Io`] if the connection fails, [`ClientError::Server`]
+    /// if the server refuses it (say `server_busy`), [`ClientError::Timeout`]
+    /// without a welcome within 10 s.
+    pub async fn connect(address: impl ToSocketAddrs) -> Result<Client, ClientError> {
+        Client::connect_with(address, ConnectOptions::default()).await
+    }
+
+    /// Connects as `options` say (over TLS, with a token), and waits for
+    /// the server's `welcome` (and the token's acceptance).
+    ///
+    /// # Errors
+    /// As [`Client::connect`]; [`ClientError::Tls`] for unusable TLS
+    /// options, [`ClientError::Io`] for a failed TLS handshake (say, a
+    /// certificate the CA file does not vouch for), and
+    /// [`ClientError::Server`] with `not_authenticated` for a refused
+    /// token.
+    pub async fn connect_with(
+        address: impl ToSocketAddrs,
+        options: ConnectOptions,
+    ) -> Result<Client, ClientError> {
+        let socket = TcpStream::connect(address).await?;
+        socket.set_nodelay(true)?;
+        let server = socket.peer_addr()?;
+        let (read_half, writer): (BoxedReader, BoxedWriter) = match &options.tls {
+            None => {
+                let (read_half, write_half) = socket.into_split();
+                (Box::new(read_half), Box::new(write_half))
+            }
+            Some(tls) => {
+                let connector = crate::tls::connector(tls)?;
+                let name =
+                    tokio_rustls::rustls::pki_types::ServerName::try_from(tls.server_name.clone())
+                        .map_err(|err| ClientError::Tls(format!("server name: {err}")))?;
+                let stream = connector.connect(name, socket).await?;
+                let (read_half, write_half) = tokio::io::split(stream);
+                (Box::new(read_half), Box::new(write_half))
+            }
+        };
+        let mut frames = FramedRead::new(read_half, frame::codec(MAX_INCOMING_FRAME));
+        let welcome = tokio::time::timeout(Duration::from_secs(10), frames.next())
+            .await
+            .map_err(|_| ClientError::Timeout)?
+            .ok_or(ClientError::Closed)??;
+        let welcome = match ServerMessage::decode(&welcome.freeze())? {
+            ServerMessage::Welcome(welcome) => welcome,
+            ServerMessage::Error { code, message, .. } => {
+                return Err(ClientError::Server { code, message });
+            }
+            other => {
+                return Err(DecodeError(format!("expected welcome, got {other:?}")).into());
+            }
+        };
+        let pending: Pending = Arc::new(Mutex::new(Some(HashMap::new())));
+        let (events, incoming) = mpsc::unbounded_channel();
+        let reader = tokio::spawn(read_loop(frames, pending.clone(), events.clone()));
+        let writer = Arc::new(Writer {
+            socket: tokio::sync::Mutex::new(writer),
+            last_write_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+        });
+        let heartbeat = tokio::spawn(heartbeat(writer.clone(), welcome.idle_timeout_ms));
+        let client = Client {
+            welcome,
+            writer,
+            pending,
+            next_id: AtomicU32::new(1),
+            incoming,
+            events,
+            reader,
+            heartbeat,
+            server,
+            udp: None,
+            options: options.clone(),
+            links: Mutex::default(),
+            nodes: Mutex::default(),
+        };
+        if let Some(token) = &options.token {
+            client.authenticate(token).await?;
+        }
+        Ok(client)
+    }
+
+    /// This connection's session id, as the server assigned it.
+    pub fn session(&self) -> SessionId {
+        self.welcome.session
+    }
+
+    /// The server's welcome.
+    pub fn welcome(&self) -> &Welcome {
+        &self.welcome
+    }
+
+    /// Sends `request` and waits for its result.
+    ///
+    /// # Errors
+    /// [`ClientError::Server`] with the server's code, or a transport error.
+    pub async fn request(&self, request: Request) -> Result<Payload, ClientError> {
+        let link = request.room_id().and_then(|room| lock(&self.links).get(room).cloned());
+        if let Some(link) = link {
+            return Box::pin(link.request(request)).await;
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (reply, result) = oneshot::channel();
+        lock(&self.pending).as_mut().ok_or(ClientError::Closed)?.insert(id, reply);
+        if let Err(err) = self.writer.write(&request.encode(Some(id))).await {
+            lock(&self.pending).as_mut().map(|pending| pending.remove(&id));
+            return Err(err);
+        }
+        result.await.map_err(|_| ClientError::Closed)?
+    }
+
+    /// Sends `request` without an id: no response comes back (errors arrive
+    /// as [`Incoming::Error`]).
+    ///
+    /// # Errors
+    /// A transport error.
+    pub async fn notify(&self, request: Request) -> Result<(), ClientError> {
+        self.writer.write(&request.encode(None)).await
+    }
+
+    /// Writes raw bytes to the socket (for tests of malformed input).
+    ///
+    /// # Errors
+    /// A transport error.
+    pub async fn send_raw(&self, bytes: &[u8]) -> Result<(), ClientError> {
+        self.writer.write(bytes).await
+    }
+
+    /// The connection to the node at `address`: the one already open, or
+    /// a new one (made as this client connected: TLS, token) whose events
+    /// arrive with this client's own.
+    pub(crate) async fn link_to(&self, address: &str) -> Result<Arc<Client>, ClientError> {
+        let open = lock(&self.nodes).get(address).cloned();
+        if let Some(link) = open
+            && !link.is_closed()
+        {
+            return Ok(link);
+        }
+        let mut options = self.options.clone();
+        if let Some(tls) = &mut options.tls {
+            tls.server_name = host_of(address).to_owned();
+        }
+        let mut link = Box::pin(Client::connect_with(address, options)).await?;
+        let mut events = link.take_event_stream();
+        let into = self.events.clone();
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                if into.send(event).is_err() {
+                    return;
+                }
+            }
+        });
+        let link = Arc::new(link);
+        lock(&self.nodes).insert(address.to_owned(), link.clone());
+        Ok(link)
+    }
+
+    /// Sends the requests about `room` through `link`, the connection to
+    /// the node that holds it, from now on.
+    pub(crate) fn follow(&self, room: &str, link: Arc<Client>) {
+        lock(&self.links).insert(room.to_owned(), link);
+    }
+
+    /// Sends the requests about `room` to this client's own node again
+    /// (the connection to the room's node stays open for other rooms).
+    pub(crate) fn unfollow(&self, room: &str) {
+        lock(&self.links).remove(room);
+    }
+
+    /// Whether the server closed this connection (or it failed).
+    pub fn is_closed(&self) -> bool {
+        lock(&self.pending).is_none()
+    }
+
+    /// The next event or connection-level error; `None` once the connection
+    /// is closed and everything received was read.
+    pub async fn next_event(&mut self) -> Option<Incoming> {
+        self.incoming.recv().await
+    }
+
+    /// [`Client::next_event`] with a time limit; `None` on time-out too.
+    pub async fn next_event_within(&mut self, limit: Duration) -> Option<Incoming> {
+        tokio::time::timeout(limit, self.incoming.recv()).await.ok().flatten()
+    }
+
+    /// Takes the event stream out of the client, for a task that handles
+    /// events while the client is shared for requests. Afterwards
+    /// [`Client::next_event`] returns `None`.
+    pub fn take_event_stream(&mut self) -> mpsc::UnboundedReceiver<Incoming> {
+        let (_, empty) = mpsc::unbounded_channel();
+        std::mem::replace(&mut self.incoming, empty)
+    }
+
+    /// An event already received, without waiting.
+    pub fn try_next_event(&mut self) -> Option<Incoming> {
+        self.incoming.try_recv().ok()
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.reader.abort();
+        self.heartbeat.abort();
+        if let Some(udp) = &self.udp {
+            udp.close();
+        }
+    }
+}
+
+/// Sends a `ping` notification whenever nothing was written for a third of
+/// the server's idle timeout (none when the server announces none).
+async fn heartbeat(writer: Arc<Writer>, idle_timeout_ms: u64) {
+    if idle_timeout_ms == 0 {
+        return;
+    }
+    let every = Duration::from_millis((idle_timeout_ms / 3).max(1));
+    let ping = Request::from(ServerOp::Ping {}).encode(None);
+    loop {
+        tokio::time::sleep(every).await;
+        let now = writer.epoch.elapsed().as_millis() as u64;
+        let last = writer.last_write_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= every.as_millis() as u64
+            && writer.write(&ping).await.is_err()
+        {
+            return;
+        }
+    }
+}
+
+async fn read_loop(
+    mut frames: FramedRead<BoxedReader, tokio_util::codec::LengthDelimitedCodec>,
+    pending: Pending,
+    incoming: mpsc::UnboundedSender<Incoming>,
+) {
+    while let Some(Ok(body)) = frames.next().await {
+        match ServerMessage::decode(&body.freeze()) {
+            Ok(ServerMessage::Response { id, result }) => {
+                if let Some(reply) = lock(&pending).as_mut().and_then(|p| p.remove(&id)) {
+                    let _ = reply.send(Ok(result));
+                }
+            }
+            Ok(ServerMessage::Error { id: Some(id), code, message }) => {
+                if let Some(reply) = lock(&pending).as_mut().and_then(|p| p.remove(&id)) {
+                    let _ = reply.send(Err(ClientError::Server { code, message }));
+                }
+            }
+            Ok(ServerMessage::Error { id: None, code, message }) => {
+                let _ = incoming.send(Incoming::Error { code, message });
+            }
+            Ok(ServerMessage::Event(event)) => {
+                let _ = incoming.send(Incoming::Event(event));
+            }
+            Ok(ServerMessage::Redirect(redirect)) => {
+                if let Some(reply) = lock(&pending).as_mut().and_then(|p| p.remove(&redirect.id)) {
+                    let _ = reply.send(Err(ClientError::Redirect(Box::new(redirect))));
+                }
+            }
+            Ok(ServerMessage::Welcome { .. }) | Err(_) => {}
+        }
+    }
+    // Requests still waiting see their reply sender dropped (`Closed`), and
+    // later ones fail at once.
+    lock(&pending).take();
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,18 @@
+//! What goes out to clients, below both `net` and `rooms` (each uses it,
+//! it uses neither), so rooms never import the networking layer.
+//!
+//! # Layout
+//! - [`handle`]: [`ClientHandle`], a connection's outbound side as rooms
+//!   and the session reach it: its queue, its identity, its rooms.
+//! - [`queue`]: the bounded queue of frames a client's writer drains.
+//! - [`responder`]: [`Responder`], the reply sink every request is
+//!   answered through, once: a frame to a client, or a value to a caller
+//!   in this process.
+
+pub mod handle;
+pub(crate) mod queue;
+pub mod responder;
+
+pub use handle::{ClientHandle, ClientLimits, Identity, MembershipRefused, UnreliableLink};
+pub(crate) use queue::Queued;
+pub use responder::{Answer, Responder};

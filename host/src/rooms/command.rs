@@ -1,0 +1,87 @@
+//! [`RoomCommand`]: what a room's actor takes from its mailbox; [`Caller`]:
+//! who asks a room for an operation; [`Admission`]: how a joiner got past
+//! the room's password before its join reached the room.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use vampire_protocol::{Payload, RoomOp, SessionId};
+
+use crate::error::ApiError;
+use crate::outbound::{ClientHandle, Identity, Responder};
+use crate::rooms::behaviour::RoomType;
+
+/// Who asks a room for an operation (or creates one).
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// A connection of this node: it can join and be a member.
+    Client(ClientHandle),
+    /// Someone without a connection to this node: a client of another
+    /// node of the cluster, or the admin API. An identity, never a member:
+    /// it may do what needs no membership (delete a room it owns, invite
+    /// into it, read its description).
+    Remote(Identity),
+}
+
+impl Caller {
+    /// The caller's session on this node, if it has one.
+    pub fn session(&self) -> Option<SessionId> {
+        match self {
+            Caller::Client(client) => Some(client.session()),
+            Caller::Remote(_) => None,
+        }
+    }
+
+    /// Who the caller is.
+    pub fn identity(&self) -> &Identity {
+        match self {
+            Caller::Client(client) => client.identity(),
+            Caller::Remote(identity) => identity,
+        }
+    }
+}
+
+/// How a joiner of a password-protected room got past the password,
+/// checked before the join reaches the room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// The room has no password (or none was checked).
+    Open,
+    /// The joiner gave the right password.
+    Password,
+    /// The joiner gave an invite; the room checks and uses it up.
+    Invite(String),
+}
+
+/// A command to a room, sent through its mailbox.
+///
+/// Operations, by far the most common commands, travel by value: boxing
+/// them would cost an allocation per request to save bytes in the rarer,
+/// smaller commands.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum RoomCommand {
+    /// A room operation from `caller`, answered through `reply`.
+    /// `admission` says how a joiner got past the password (`Open` for
+    /// every other operation).
+    Op { op: RoomOp, caller: Caller, admission: Admission, reply: Responder },
+    /// A message that came over UDP from member `session`: never
+    /// answered, and dropped rather than waited for when the mailbox is
+    /// full.
+    UnreliableMessage { session: SessionId, data: Payload },
+    /// Member `session`'s connection ended.
+    Disconnected { session: SessionId },
+    /// Holds a seat for a joiner another node redirects here.
+    ReserveSeat {
+        ttl: Duration,
+        user_id: Option<String>,
+        done: oneshot::Sender<Result<String, ApiError>>,
+    },
+    /// Whether an invite is live (checked before a join that carries it,
+    /// so a wrong one is slowed like a wrong password).
+    InviteIsLive { invite: String, done: oneshot::Sender<bool> },
+    /// The server is stopping: end the room.
+    Shutdown,
+    /// A new version of the room's type: swap to it between two commands.
+    Reload { room_type: Arc<dyn RoomType>, done: oneshot::Sender<Result<bool, ApiError>> },
+}

@@ -1,0 +1,43 @@
+//! [`ServerOp`]: every operation that is not about one room (the
+//! connection, the server's room types and listings), the table its codec
+//! comes from. The session answers these itself.
+
+use crate::request::table::operations;
+use crate::room::CreateRoom;
+
+operations! {
+    /// An operation of the connection or the server (`op` on the wire).
+    pub enum ServerOp {
+        /// `authenticate`: presents a signed token; on a server with
+        /// authentication, the first request of every connection. The
+        /// result is `{"user_id": str, "user_name": str or nil}`.
+        Authenticate = "authenticate" {
+            /// The token (a JWT) the operator's account service signed.
+            token: String,
+        },
+        /// `create_room`: create a room; the result is a
+        /// [`crate::RoomInfo`]. The creator does not join.
+        CreateRoom = "create_room" {
+            /// The room's settings: fields of the request itself.
+            settings: CreateRoom,
+        },
+        /// `list_rooms`: public rooms, optionally of one type, oldest
+        /// first; the result is `{"rooms": [RoomInfo], "total": n}` (see
+        /// [`crate::room::RoomList`]).
+        ListRooms = "list_rooms" {
+            /// Only rooms of this type.
+            room_type: Option<String>,
+            /// Rooms to skip (default 0).
+            offset: Option<u32>,
+            /// Rooms to return at most (default and maximum 1000; fewer
+            /// when they would not fit in one frame).
+            limit: Option<u32>,
+        },
+        /// `ping`: does nothing; the result is nil. Keeps an idle
+        /// connection open and measures latency.
+        Ping = "ping" {},
+        /// `udp_bind`: asks for the UDP channel; the result is a
+        /// [`crate::udp::Binding`] (the port, a session id and the keys).
+        UdpBind = "udp_bind" {},
+    }
+}
