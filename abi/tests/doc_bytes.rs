@@ -24,19 +24,20 @@ fn the_documented_bytes_are_the_encoders() {
     let mut cases: Vec<(&str, Vec<u8>)> = Vec::new();
     let mut out = Vec::new();
     let member = Member { session: 7, user_id: None, name: None, claims: &[] };
-    Join { member, options: &[0xc0] }.write(&mut out);
+    Join { member, options: &[0xc0] }.encode_into(&mut out);
     cases.push(("vampire_join ", std::mem::take(&mut out)));
-    Leave { session: 7, reason: "left" }.write(&mut out);
+    Leave { session: 7, reason: "left" }.encode_into(&mut out);
     cases.push(("vampire_leave ", std::mem::take(&mut out)));
-    Invoke { session: 7, method: "add", args: &[0x81, 0xa2, b'b', b'y', 0x02] }.write(&mut out);
+    Invoke { session: 7, method: "add", args: &[0x81, 0xa2, b'b', b'y', 0x02] }
+        .encode_into(&mut out);
     cases.push(("vampire_invoke ", std::mem::take(&mut out)));
-    Message { session: 7, data: &[0xa2, b'h', b'i'], unreliable: false }.write(&mut out);
+    Message { session: 7, data: &[0xa2, b'h', b'i'], unreliable: false }.encode_into(&mut out);
     cases.push(("vampire_message ", std::mem::take(&mut out)));
-    Tick { dt_ms: 50, count: 3 }.write(&mut out);
+    Tick { dt_ms: 50, count: 3 }.encode_into(&mut out);
     cases.push(("vampire_tick ", std::mem::take(&mut out)));
-    Timer { tag: "go" }.write(&mut out);
+    Timer { tag: "go" }.encode_into(&mut out);
     cases.push(("vampire_timer ", std::mem::take(&mut out)));
-    Dispose { reason: "deleted" }.write(&mut out);
+    Dispose { reason: "deleted" }.encode_into(&mut out);
     cases.push(("vampire_dispose ", std::mem::take(&mut out)));
     for (hook, bytes) in cases {
         assert_eq!(documented(hook), hex(&bytes), "{hook}");

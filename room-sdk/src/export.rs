@@ -63,7 +63,7 @@ impl<R: Room> Plugin<R> {
 /// `vampire_create`.
 pub fn create<R: Room>(slot: &Slot<R>, bytes: &[u8]) -> i64 {
     std::panic::set_hook(Box::new(|info| crate::host::log_error(&info.to_string())));
-    let result = input::Create::read(bytes).map_err(bad_input).and_then(|create| {
+    let result = input::Create::decode(bytes).map_err(bad_input).and_then(|create| {
         let info = RoomInfo::from_view(&create.room);
         let members = create.members.iter().map(|m| (m.session, Member::from_raw(m))).collect();
         let mut room = R::default();
@@ -77,7 +77,7 @@ pub fn create<R: Room>(slot: &Slot<R>, bytes: &[u8]) -> i64 {
 /// `vampire_join`.
 pub fn join<R: Room>(slot: &Slot<R>, bytes: &[u8]) -> i64 {
     with(slot, |p| {
-        let join = input::Join::read(bytes).map_err(bad_input)?;
+        let join = input::Join::decode(bytes).map_err(bad_input)?;
         let member = Member::from_raw(&join.member);
         let answer = p.room.join(&member, &Data::from_slice(join.options));
         if answer.is_ok() {
@@ -90,7 +90,7 @@ pub fn join<R: Room>(slot: &Slot<R>, bytes: &[u8]) -> i64 {
 /// `vampire_leave`.
 pub fn leave<R: Room>(slot: &Slot<R>, bytes: &[u8]) -> i64 {
     with(slot, |p| {
-        let leave = input::Leave::read(bytes).map_err(bad_input)?;
+        let leave = input::Leave::decode(bytes).map_err(bad_input)?;
         let member = p
             .members
             .remove(&leave.session)
@@ -104,7 +104,7 @@ pub fn leave<R: Room>(slot: &Slot<R>, bytes: &[u8]) -> i64 {
 /// [`Room::Call`], with no intermediate value.
 pub fn invoke<R: Room>(slot: &Slot<R>, bytes: &[u8]) -> i64 {
     with(slot, |p| {
-        let (invoke, call) = input::Invoke::read(bytes).map_err(bad_input)?;
+        let (invoke, call) = input::Invoke::decode(bytes).map_err(bad_input)?;
         let decoded = decode_call::<R::Call>(call, &invoke)?;
         let caller = p.member(invoke.session);
         p.room.call(&caller, decoded)
@@ -144,7 +144,7 @@ fn decode_call<C: serde::de::DeserializeOwned>(
 /// `vampire_message`.
 pub fn message<R: Room>(slot: &Slot<R>, bytes: &[u8]) -> i64 {
     with(slot, |p| {
-        let message = input::Message::read(bytes).map_err(bad_input)?;
+        let message = input::Message::decode(bytes).map_err(bad_input)?;
         let from = p.member(message.session);
         p.room.message(&from, &Data::from_slice(message.data), message.unreliable)?;
         Ok(Reply::none())
@@ -154,7 +154,7 @@ pub fn message<R: Room>(slot: &Slot<R>, bytes: &[u8]) -> i64 {
 /// `vampire_tick`.
 pub fn tick<R: Room>(slot: &Slot<R>, bytes: &[u8]) -> i64 {
     with(slot, |p| {
-        let tick = input::Tick::read(bytes).map_err(bad_input)?;
+        let tick = input::Tick::decode(bytes).map_err(bad_input)?;
         p.room.tick(Duration::from_millis(tick.dt_ms), tick.count);
         Ok(Reply::none())
     })
@@ -163,7 +163,7 @@ pub fn tick<R: Room>(slot: &Slot<R>, bytes: &[u8]) -> i64 {
 /// `vampire_timer`.
 pub fn timer<R: Room>(slot: &Slot<R>, bytes: &[u8]) -> i64 {
     with(slot, |p| {
-        let timer = input::Timer::read(bytes).map_err(bad_input)?;
+        let timer = input::Timer::decode(bytes).map_err(bad_input)?;
         p.room.timer(timer.tag);
         Ok(Reply::none())
     })
@@ -172,7 +172,7 @@ pub fn timer<R: Room>(slot: &Slot<R>, bytes: &[u8]) -> i64 {
 /// `vampire_dispose`.
 pub fn dispose<R: Room>(slot: &Slot<R>, bytes: &[u8]) -> i64 {
     with(slot, |p| {
-        let dispose = input::Dispose::read(bytes).map_err(bad_input)?;
+        let dispose = input::Dispose::decode(bytes).map_err(bad_input)?;
         p.room.dispose(dispose.reason);
         Ok(Reply::none())
     })
@@ -181,7 +181,7 @@ pub fn dispose<R: Room>(slot: &Slot<R>, bytes: &[u8]) -> i64 {
 /// `vampire_can_set_variable`.
 pub fn can_set_variable<R: Room>(slot: &Slot<R>, bytes: &[u8]) -> i64 {
     with(slot, |p| {
-        let input = input::CanSetVariable::read(bytes).map_err(bad_input)?;
+        let input = input::CanSetVariable::decode(bytes).map_err(bad_input)?;
         let member = p.member(input.session);
         let allowed = p.room.can_set_variable(&member, input.name, &Data::from_slice(input.value));
         crate::reply(&allowed)
@@ -199,8 +199,8 @@ pub fn snapshot<R: Room>(slot: &Slot<R>, _bytes: &[u8]) -> i64 {
 /// `vampire_restore`.
 pub fn restore<R: Room>(slot: &Slot<R>, bytes: &[u8]) -> i64 {
     with(slot, |p| {
-        let restore = input::Restore::read(bytes).map_err(bad_input)?;
-        p.room.restore(restore.state)?;
+        let restore = input::Restore::decode(bytes).map_err(bad_input)?;
+        p.room.restore(restore.state.0)?;
         Ok(Reply::none())
     })
 }

@@ -238,16 +238,14 @@ pub fn members() -> Vec<Session> {
 pub fn member(session: Session) -> Option<Member> {
     // SAFETY: the host writes at most `cap` bytes at `out`.
     let bytes = read_sized(|out, cap| unsafe { sys::member(session as i64, out, cap) })?;
-    RawMember::read(&mut Reader::new(&bytes)).ok().map(|raw| Member::from_raw(&raw))
+    RawMember::decode(&bytes).ok().map(|raw| Member::from_raw(&raw))
 }
 
 /// The room as it is now.
 pub fn room() -> RoomInfo {
     // SAFETY: the host writes at most `cap` bytes at `out`.
     let bytes = read_sized(|out, cap| unsafe { sys::room(out, cap) }).unwrap_or_default();
-    RoomView::read(&mut Reader::new(&bytes))
-        .map(|view| RoomInfo::from_view(&view))
-        .unwrap_or_default()
+    RoomView::decode(&bytes).map(|view| RoomInfo::from_view(&view)).unwrap_or_default()
 }
 
 /// Locks the room (it refuses joins with `room_locked` and leaves the

@@ -80,6 +80,7 @@ pub mod export;
 pub use rmpv::Value;
 pub use serde;
 pub use vampire_abi::input::Start;
+pub use vampire_abi::reply::GuestCode;
 
 /// Version of the ABI this SDK implements (`docs/ABI.md`).
 pub const ABI_VERSION: i32 = vampire_abi::ABI_VERSION;
@@ -276,9 +277,8 @@ pub fn reply<T: Serialize + ?Sized>(value: &T) -> Result<Reply, RoomError> {
 /// errors (strings, serde's), so `?` works in a hook.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomError {
-    /// Error code the client receives: `room_error`, `not_authorized`,
-    /// `method_not_found` or `invalid_request`.
-    pub code: &'static str,
+    /// Error code the client receives.
+    pub code: GuestCode,
     /// Detail for the client.
     pub message: String,
 }
@@ -286,23 +286,23 @@ pub struct RoomError {
 impl RoomError {
     /// A rule of the room was broken (`room_error`): "not your turn".
     pub fn new(message: impl Into<String>) -> RoomError {
-        RoomError { code: "room_error", message: message.into() }
+        RoomError { code: GuestCode::RoomError, message: message.into() }
     }
 
     /// Refuses a join, or a variable change (`not_authorized`).
     pub fn refuse(reason: impl Into<String>) -> RoomError {
-        RoomError { code: "not_authorized", message: reason.into() }
+        RoomError { code: GuestCode::NotAuthorized, message: reason.into() }
     }
 
     /// Bad method arguments (`invalid_request`).
     pub fn invalid_args(message: impl Into<String>) -> RoomError {
-        RoomError { code: "invalid_request", message: message.into() }
+        RoomError { code: GuestCode::InvalidRequest, message: message.into() }
     }
 
     /// No such method (`method_not_found`).
     pub fn method_not_found(method: &str) -> RoomError {
         RoomError {
-            code: "method_not_found",
+            code: GuestCode::MethodNotFound,
             message: format!("this room has no method {method:?}"),
         }
     }
@@ -310,7 +310,7 @@ impl RoomError {
 
 impl std::fmt::Display for RoomError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)
+        write!(f, "{}: {}", self.code.as_str(), self.message)
     }
 }
 

@@ -4,7 +4,7 @@
 //! answer.
 
 use bytes::Bytes;
-use vampire_abi::reply::{self, Reply};
+use vampire_abi::reply::{self, GuestCode, Reply};
 use vampire_abi::{ABI_VERSION, Hook, exports};
 use vampire_protocol::msgpack::{self, MAX_NESTING};
 use vampire_protocol::{ErrorCode, Payload};
@@ -63,8 +63,8 @@ pub fn version_mismatch(found: i32) -> String {
 /// they are; `{"error": {"code", "message"}}` gives the error for the
 /// client.
 ///
-/// A guest may use the codes of [`reply::GUEST_CODES`]; any other code
-/// becomes `room_error`.
+/// A guest's code is one of [`GuestCode`] (any other reads as
+/// `room_error`).
 ///
 /// # Errors
 /// The guest's error, or `plugin_error` when the reply is malformed.
@@ -76,14 +76,16 @@ pub fn decode_reply(bytes: &[u8]) -> Result<Payload, ApiError> {
     match reply::read(bytes).map_err(|err| malformed(&err.0))? {
         Reply::Ok(value) => Payload::from_bytes(Bytes::copy_from_slice(value))
             .map_err(|err| malformed(&err.to_string())),
-        Reply::Error { code, message } => {
-            let code = match code {
-                "not_authorized" => ErrorCode::NotAuthorized,
-                "method_not_found" => ErrorCode::MethodNotFound,
-                "invalid_request" => ErrorCode::InvalidRequest,
-                _ => ErrorCode::RoomError,
-            };
-            Err(ApiError::new(code, message))
-        }
+        Reply::Error { code, message } => Err(ApiError::new(error_code(code), message)),
+    }
+}
+
+/// The protocol's code for what a guest reported.
+fn error_code(code: GuestCode) -> ErrorCode {
+    match code {
+        GuestCode::RoomError => ErrorCode::RoomError,
+        GuestCode::NotAuthorized => ErrorCode::NotAuthorized,
+        GuestCode::MethodNotFound => ErrorCode::MethodNotFound,
+        GuestCode::InvalidRequest => ErrorCode::InvalidRequest,
     }
 }

@@ -12,6 +12,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use vampire_abi::AbiField;
 use vampire_abi::IMPORT_MODULE;
 use vampire_abi::imports::{self as names, NOT_FOUND, REFUSED, send_flags, variable_flags};
 use vampire_abi::input::{Member, RoomView};

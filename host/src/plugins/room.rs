@@ -95,21 +95,15 @@ impl WasmRoom {
         }
     }
 
-    /// Instantiates the module and runs its `create` hook; a failure is
-    /// counted (a room that keeps failing is asked to close).
+    /// Starts an instance: instantiates the module and runs its `create`
+    /// hook (`start` says why). A trap is counted like any (a room that
+    /// keeps failing is asked to close); the room is left without an
+    /// instance.
+    ///
+    /// # Errors
+    /// `plugin_error` when the module cannot be instantiated or traps;
+    /// the hook's own error.
     async fn start(&mut self, room: &mut RoomState, start: Start) -> Result<(), ApiError> {
-        let input = self.begin(room, start).await?;
-        match self.attempt(room, Hook::Create, &input).await {
-            Ok(reply) => reply.map(drop),
-            Err(err) => {
-                self.note_failure(room);
-                Err(err)
-            }
-        }
-    }
-
-    /// Instantiates the module and returns its `create` hook's input.
-    async fn begin(&mut self, room: &RoomState, start: Start) -> Result<Vec<u8>, ApiError> {
         let instance = self.instantiate().await.map_err(|err| {
             let reason = describe_error(&err);
             error!(room = %room.id(), plugin = self.plugin.name(), "cannot instantiate: {reason}");
@@ -119,27 +113,8 @@ impl WasmRoom {
             )
         })?;
         self.live = Some(instance);
-        let settings = room.settings();
-        let members: Vec<Member<'_>> = room
-            .member_ids()
-            .into_iter()
-            .filter_map(|session| room.member(session).map(|client| member_of(session, client)))
-            .collect();
-        let view = RoomView {
-            room: room.id(),
-            room_type: &settings.room_type,
-            name: &settings.name,
-            public: settings.public,
-            locked: settings.locked,
-            max_clients: settings.max_clients,
-            member_count: members.len() as u32,
-            metadata: settings.metadata.as_bytes(),
-            owner: settings.owner.unwrap_or(0),
-        };
-        let mut input = Vec::with_capacity(256 + settings.metadata.len());
-        input::Create { room: view, start, options: settings.options.as_bytes(), members }
-            .write(&mut input);
-        Ok(input)
+        let input = create_input(room, start);
+        self.run_hook(room, Hook::Create, &input).await.map(drop)
     }
 
     async fn instantiate(&self) -> wasmtime::Result<Instance> {
@@ -175,66 +150,35 @@ impl WasmRoom {
         Ok(Instance { store, memory, alloc, dealloc, hooks })
     }
 
-    /// Calls `hook` with `input` (a MessagePack map), re-creating the
-    /// instance first if an earlier trap left none.
-    async fn call(
-        &mut self,
-        room: &mut RoomState,
-        hook: Hook,
-        input: &[u8],
-    ) -> Result<Payload, ApiError> {
-        if self.live.is_none() {
-            self.start(room, Start::Recreated).await?;
-        }
-        self.run(room, hook, input).await
-    }
-
     /// Whether the module exports `hook` (the required ones always do).
     fn exports(&self, hook: Hook) -> bool {
         hook.required() || self.plugin.exports(hook)
     }
 
-    /// Calls an optional hook the room cannot answer anyone about (tick,
-    /// timer): nothing when the module does not export it, and a failure is
-    /// only logged (and counted).
-    async fn notify(&mut self, room: &mut RoomState, hook: Hook, input: &[u8]) {
-        if self.exports(hook) {
-            let _ = self.call(room, hook, input).await;
-        }
-    }
-
-    /// Runs one hook on the live instance. On a trap the instance is
-    /// replaced by a fresh one before returning the error; a room that
-    /// cannot get one, or keeps failing, is asked to close.
-    async fn run(
+    /// Runs `hook` with `input` (a MessagePack map): the one way a hook
+    /// runs. The room's state is lent to the store for the call, so the
+    /// imports act on it; the reply is the hook's answer (a value, or its
+    /// own error for the client).
+    ///
+    /// A call that traps (a panic, its time budget, its memory cap, a
+    /// malformed reply buffer) fails alone: the instance is dropped, the
+    /// failure counted, and a fresh instance started at once
+    /// ([`Start::Recreated`]), unless the room has failed too often (it is
+    /// asked to close), or the hook was one that starts an instance
+    /// (`create`, `restore`: whoever started it decides). A room left
+    /// without an instance gets a fresh one before its next hook.
+    ///
+    /// # Errors
+    /// The hook's own error, or `plugin_error` naming the trap.
+    async fn run_hook(
         &mut self,
         room: &mut RoomState,
         hook: Hook,
         input: &[u8],
     ) -> Result<Payload, ApiError> {
-        let err = match self.attempt(room, hook, input).await {
-            Ok(reply) => return reply,
-            Err(err) => err,
-        };
-        if !self.note_failure(room) && hook != Hook::Create {
-            // Re-create now, so the next call finds a working room.
-            if let Err(restart) = self.start(room, Start::Recreated).await {
-                warn!(room = %room.id(), plugin = self.plugin.name(), "re-creating the instance failed: {}", restart.message);
-                room.request_close(&format!("its plugin cannot restart: {}", restart.message));
-            }
+        if self.live.is_none() && hook != Hook::Create {
+            Box::pin(self.start(room, Start::Recreated)).await?;
         }
-        Err(err)
-    }
-
-    /// Runs one hook on the live instance, with no bookkeeping of failures:
-    /// the outer `Ok` is the hook's own answer; `Err` means the call
-    /// trapped (the instance is then dropped).
-    async fn attempt(
-        &mut self,
-        room: &mut RoomState,
-        hook: Hook,
-        input: &[u8],
-    ) -> Result<Result<Payload, ApiError>, ApiError> {
         let Some(live) = self.live.as_mut() else {
             return Err(ApiError::new(
                 ErrorCode::PluginError,
@@ -250,51 +194,58 @@ impl WasmRoom {
         live.store.set_epoch_deadline(1);
         let yielding = self.yielding_calls > 0;
         self.yielding_calls = self.yielding_calls.saturating_sub(1);
-        let outcome = live.invoke(hook, input, yielding).await;
+        let outcome = live.call(hook, input, yielding).await;
         if deadline - live.store.data().slices.left >= scheduling::LONG_CALL_TICKS {
             self.yielding_calls = scheduling::YIELDING_CALLS;
         }
         std::mem::swap(room, &mut live.store.data_mut().room);
-        let err = match outcome {
-            Ok(None) => return Ok(Ok(Payload::nil())),
-            Ok(Some(reply)) => return Ok(abi::decode_reply(&reply)),
-            Err(err) => err,
+        let trap = match outcome {
+            Ok(None) => return Ok(Payload::nil()),
+            Ok(Some(reply)) => return abi::decode_reply(&reply),
+            Err(trap) => trap,
         };
-        let message = self.describe_failure(&err, hook);
+        let message = self.describe_failure(&trap, hook);
         warn!(room = %room.id(), plugin = self.plugin.name(), hook = hook.export(), "{message}");
         self.live = None;
+        let closing = self.note_failure(room);
+        if !closing && !matches!(hook, Hook::Create | Hook::Restore) {
+            // Re-create now, so the next call finds a working room.
+            if let Err(restart) = Box::pin(self.start(room, Start::Recreated)).await {
+                warn!(room = %room.id(), plugin = self.plugin.name(), "re-creating the instance failed: {}", restart.message);
+                room.request_close(&format!("its plugin cannot restart: {}", restart.message));
+            }
+        }
         Err(ApiError::new(ErrorCode::PluginError, message))
+    }
+
+    /// Runs an optional hook nobody is answered about (tick, timer,
+    /// dispose): nothing when the module does not export it; a failure is
+    /// only logged and counted.
+    async fn run_optional_hook(&mut self, room: &mut RoomState, hook: Hook, input: &[u8]) {
+        if self.exports(hook) {
+            let _ = self.run_hook(room, hook, input).await;
+        }
     }
 
     /// Swaps to a new version of the plugin: the old instance's snapshot
     /// (if it gives one) goes to the new instance's `restore`, after its
     /// `create` with `start: "reloaded"`. Any failure keeps the old
-    /// version and instance, untouched.
+    /// version and instance, untouched (an old instance that trapped on
+    /// its snapshot is re-created, as after any trap).
     async fn swap_to(
         &mut self,
         room: &mut RoomState,
         plugin: Arc<PluginModule>,
     ) -> Result<(), ApiError> {
         let state = if self.live.is_some() && self.exports(Hook::Snapshot) {
-            let snapshot = self.attempt(room, Hook::Snapshot, &[0x80]).await;
-            match snapshot.and_then(|answer| answer) {
-                Ok(state) => match state.to_value() {
-                    Value::Binary(bytes) => Some(bytes),
-                    Value::Nil => None,
-                    other => {
-                        return Err(ApiError::new(
-                            ErrorCode::PluginError,
-                            format!("its snapshot is {other}, not binary"),
-                        ));
-                    }
-                },
-                Err(err) => {
-                    // The old instance trapped: give the room a fresh one
-                    // of the old version, as after any trap.
-                    if self.live.is_none() {
-                        let _ = self.start(room, Start::Recreated).await;
-                    }
-                    return Err(err);
+            match self.run_hook(room, Hook::Snapshot, &[0x80]).await?.to_value() {
+                Value::Binary(bytes) => Some(bytes),
+                Value::Nil => None,
+                other => {
+                    return Err(ApiError::new(
+                        ErrorCode::PluginError,
+                        format!("its snapshot is {other}, not binary"),
+                    ));
                 }
             }
         } else {
@@ -308,14 +259,13 @@ impl WasmRoom {
             cpu_share: self.cpu_share.clone(),
             yielding_calls: self.yielding_calls,
         };
-        let create = candidate.begin(room, Start::Reloaded).await?;
-        candidate.attempt(room, Hook::Create, &create).await??;
+        candidate.start(room, Start::Reloaded).await?;
         if let Some(state) = state
             && candidate.exports(Hook::Restore)
         {
             let mut input = Vec::with_capacity(16 + state.len());
-            input::Restore { state: &state }.write(&mut input);
-            candidate.attempt(room, Hook::Restore, &input).await??;
+            input::Restore { state: input::Binary(&state) }.encode_into(&mut input);
+            candidate.run_hook(room, Hook::Restore, &input).await?;
         }
         *self = candidate;
         Ok(())
@@ -393,6 +343,32 @@ impl WasmRoom {
     }
 }
 
+/// The input of the `create` hook of an instance of `room` started for
+/// `start`.
+fn create_input(room: &RoomState, start: Start) -> Vec<u8> {
+    let settings = room.settings();
+    let members: Vec<Member<'_>> = room
+        .member_ids()
+        .into_iter()
+        .filter_map(|session| room.member(session).map(|client| member_of(session, client)))
+        .collect();
+    let view = RoomView {
+        room: room.id(),
+        room_type: &settings.room_type,
+        name: &settings.name,
+        public: settings.public,
+        locked: settings.locked,
+        max_clients: settings.max_clients,
+        member_count: members.len() as u32,
+        metadata: settings.metadata.as_bytes(),
+        owner: settings.owner.unwrap_or(0),
+    };
+    let mut input = Vec::with_capacity(256 + settings.metadata.len());
+    input::Create { room: view, start, options: settings.options.as_bytes(), members }
+        .encode_into(&mut input);
+    input
+}
+
 /// The cause of a wasmtime error in one line, without the backtrace
 /// wasmtime attaches.
 fn describe_error(err: &wasmtime::Error) -> String {
@@ -403,7 +379,7 @@ impl Instance {
     /// Copies `input` into a guest buffer, runs the hook (as a call that
     /// yields at epoch ticks when `yielding`, else a plain one) and copies
     /// its reply out (freeing the guest's copy).
-    async fn invoke(
+    async fn call(
         &mut self,
         hook: Hook,
         input: &[u8],
@@ -473,15 +449,15 @@ impl RoomBehaviour for WasmRoom {
             .map_or(Member { session, claims: &[0xc0], ..Member::default() }, |client| {
                 member_of(session, client)
             });
-        input::Join { member, options: options.as_bytes() }.write(&mut input);
-        self.call(room, Hook::Join, &input).await
+        input::Join { member, options: options.as_bytes() }.encode_into(&mut input);
+        self.run_hook(room, Hook::Join, &input).await
     }
 
     async fn on_leave(&mut self, room: &mut RoomState, session: SessionId, reason: &str) {
         let mut input = Vec::with_capacity(32);
-        input::Leave { session, reason }.write(&mut input);
+        input::Leave { session, reason }.encode_into(&mut input);
         // The member is gone whatever the plugin says; a failure is logged.
-        let _ = self.call(room, Hook::Leave, &input).await;
+        let _ = self.run_hook(room, Hook::Leave, &input).await;
     }
 
     async fn on_invoke(
@@ -492,8 +468,8 @@ impl RoomBehaviour for WasmRoom {
         args: &Payload,
     ) -> Result<Payload, ApiError> {
         let mut input = Vec::with_capacity(48 + method.len() + args.len());
-        input::Invoke { session, method, args: args.as_bytes() }.write(&mut input);
-        self.call(room, Hook::Invoke, &input).await
+        input::Invoke { session, method, args: args.as_bytes() }.encode_into(&mut input);
+        self.run_hook(room, Hook::Invoke, &input).await
     }
 
     async fn on_message(
@@ -504,20 +480,20 @@ impl RoomBehaviour for WasmRoom {
         unreliable: bool,
     ) -> Result<(), ApiError> {
         let mut input = Vec::with_capacity(40 + data.len());
-        input::Message { session, data: data.as_bytes(), unreliable }.write(&mut input);
-        self.call(room, Hook::Message, &input).await.map(drop)
+        input::Message { session, data: data.as_bytes(), unreliable }.encode_into(&mut input);
+        self.run_hook(room, Hook::Message, &input).await.map(drop)
     }
 
     async fn on_tick(&mut self, room: &mut RoomState, dt: Duration, count: u64) {
         let mut input = Vec::with_capacity(24);
-        input::Tick { dt_ms: dt.as_millis() as u64, count }.write(&mut input);
-        self.notify(room, Hook::Tick, &input).await;
+        input::Tick { dt_ms: dt.as_millis() as u64, count }.encode_into(&mut input);
+        self.run_optional_hook(room, Hook::Tick, &input).await;
     }
 
     async fn on_timer(&mut self, room: &mut RoomState, tag: &str) {
         let mut input = Vec::with_capacity(8 + tag.len());
-        input::Timer { tag }.write(&mut input);
-        self.notify(room, Hook::Timer, &input).await;
+        input::Timer { tag }.encode_into(&mut input);
+        self.run_optional_hook(room, Hook::Timer, &input).await;
     }
 
     async fn on_dispose(&mut self, room: &mut RoomState, reason: &str) {
@@ -527,10 +503,8 @@ impl RoomBehaviour for WasmRoom {
             return;
         }
         let mut input = Vec::with_capacity(24);
-        input::Dispose { reason }.write(&mut input);
-        if self.exports(Hook::Dispose) {
-            let _ = self.run(room, Hook::Dispose, &input).await;
-        }
+        input::Dispose { reason }.encode_into(&mut input);
+        self.run_optional_hook(room, Hook::Dispose, &input).await;
     }
 
     async fn reload(
@@ -559,8 +533,9 @@ impl RoomBehaviour for WasmRoom {
             return Ok(true);
         }
         let mut input = Vec::with_capacity(48 + name.len() + value.len());
-        input::CanSetVariable { session, name, value: value.as_bytes(), exists }.write(&mut input);
-        let answer = self.call(room, Hook::CanSetVariable, &input).await?;
+        input::CanSetVariable { session, name, value: value.as_bytes(), exists }
+            .encode_into(&mut input);
+        let answer = self.run_hook(room, Hook::CanSetVariable, &input).await?;
         Ok(answer.to_value().as_bool() == Some(true))
     }
 }
