@@ -92,6 +92,15 @@ impl Client {
     /// [`ClientError::Io`] if the connection fails, [`ClientError::Server`]
     /// if the server refuses it (say `server_busy`), [`ClientError::Timeout`]
     /// without a welcome within 10 s.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), vampire_client::ClientError> {
+    /// let client = vampire_client::Client::connect("127.0.0.1:7777").await?;
+    /// println!("connected as session {}", client.session());
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(address: impl ToSocketAddrs) -> Result<Client, ClientError> {
         Client::connect_with(address, ConnectOptions::default()).await
     }
@@ -105,6 +114,18 @@ impl Client {
     /// certificate the CA file does not vouch for), and
     /// [`ClientError::Server`] with `not_authenticated` for a refused
     /// token.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(token: String) -> Result<(), vampire_client::ClientError> {
+    /// use vampire_client::{Client, ConnectOptions, TlsOptions};
+    ///
+    /// let tls = TlsOptions { server_name: "game.example".into(), ca_file: "ca.pem".into() };
+    /// let options = ConnectOptions { tls: Some(tls), token: Some(token) };
+    /// let client = Client::connect_with("game.example:7777", options).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn connect_with(
         address: impl ToSocketAddrs,
         options: ConnectOptions,
@@ -265,6 +286,24 @@ impl Client {
 
     /// The next event or connection-level error; `None` once the connection
     /// is closed and everything received was read.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(mut client: vampire_client::Client) {
+    /// use vampire_client::{Event, Incoming};
+    ///
+    /// while let Some(incoming) = client.next_event().await {
+    ///     match incoming {
+    ///         Incoming::Event(Event::RoomMessage { room, from, data }) => {
+    ///             println!("{room}: {from:?} says {data:?}");
+    ///         }
+    ///         Incoming::Event(other) => println!("{other:?}"),
+    ///         Incoming::Error { code, message } => println!("{code}: {message}"),
+    ///     }
+    /// }
+    /// # }
+    /// ```
     pub async fn next_event(&mut self) -> Option<Incoming> {
         self.incoming.recv().await
     }

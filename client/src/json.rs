@@ -19,6 +19,18 @@ use serde_json::{Map, Value as Json, json};
 use crate::Value;
 
 /// A value as JSON, with `$` markers for what JSON cannot hold.
+///
+/// # Examples
+///
+/// ```
+/// use vampire_client::Value;
+/// use vampire_client::json::{from_json, to_json};
+///
+/// let value = Value::Array(vec![Value::Binary(vec![1, 2]), Value::F64(f64::INFINITY)]);
+/// let shown = to_json(&value);
+/// assert_eq!(shown, serde_json::json!([{"$bin": "AQI="}, {"$float": "inf"}]));
+/// assert_eq!(from_json(&shown), value);
+/// ```
 pub fn to_json(value: &Value) -> Json {
     match value {
         Value::Nil => Json::Null,

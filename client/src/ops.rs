@@ -42,6 +42,23 @@ impl Client {
     ///
     /// # Errors
     /// As for [`Client::request`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(client: vampire_client::Client) -> Result<(), vampire_client::ClientError> {
+    /// use vampire_client::CreateRoom;
+    ///
+    /// let settings = CreateRoom {
+    ///     room_type: Some("tictactoe".into()),
+    ///     max_clients: Some(2),
+    ///     public: Some(false),
+    ///     ..CreateRoom::default()
+    /// };
+    /// let room = client.create_room(settings).await?;
+    /// client.join(&room.id, None).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn create_room(&self, settings: CreateRoom) -> Result<RoomInfo, ClientError> {
         let result = self.request(ServerOp::CreateRoom { settings }.into()).await?;
         Ok(RoomInfo::from_payload(&result)?)
@@ -200,6 +217,20 @@ impl Client {
     ///
     /// # Errors
     /// As for [`Client::request`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(client: vampire_client::Client, room: &str) -> Result<(), vampire_client::ClientError> {
+    /// use vampire_client::Value;
+    ///
+    /// // Exact values: binary, 64-bit integers, floats and NaN survive.
+    /// client.set_variable(room, "seed", Value::from(u64::MAX), None).await?;
+    /// client.set_variable(room, "map", Value::Binary(vec![0, 1, 2]), Some(false)).await?;
+    /// let seed = client.get_variable(room, "seed").await?;
+    /// assert_eq!(seed.to_value(), Value::from(u64::MAX));
+    /// # Ok(()) }
+    /// ```
     pub async fn set_variable(
         &self,
         room: &str,
@@ -225,6 +256,21 @@ impl Client {
     ///
     /// # Errors
     /// As for [`Client::request`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(client: vampire_client::Client, room: &str) -> Result<(), vampire_client::ClientError> {
+    /// use vampire_client::{ErrorCode, json};
+    ///
+    /// let args = json::from_json(&serde_json::json!({"cell": 4}));
+    /// match client.invoke(room, "play", args).await {
+    ///     Ok(board) => println!("{board:?}"),
+    ///     Err(err) if err.code() == Some(ErrorCode::RoomError) => println!("refused: {err}"),
+    ///     Err(err) => return Err(err),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn invoke(
         &self,
         room: &str,

@@ -17,6 +17,9 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// dirty pages returned after one second, none kept as "muzzy".
 #[cfg(feature = "jemalloc")]
 #[allow(non_upper_case_globals)]
+// SAFETY: jemalloc reads this symbol once, as a NUL-terminated string of
+// options, before the first allocation; nothing else defines it.
+#[allow(unsafe_code)]
 #[unsafe(export_name = "_rjem_malloc_conf")]
 pub static malloc_conf: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
 

@@ -2,6 +2,10 @@
 //! none of them panics on a value an author passes: what the host refuses
 //! (a budget, a range) comes back as a [`RoomError`].
 
+// Each safe call wraps one raw import, in an `unsafe` block whose
+// SAFETY note says why its pointers are valid.
+#![allow(unsafe_code)]
+
 use std::time::Duration;
 
 use serde::Serialize;
@@ -45,6 +49,20 @@ fn read_sized(mut fill: impl FnMut(*mut u8, usize) -> i32) -> Option<Vec<u8>> {
 ///
 /// # Errors
 /// When it is set but is not a `T`.
+///
+/// # Examples
+///
+/// ```
+/// use room_sdk::prelude::*;
+///
+/// /// Moves a counter on by one (in a hook, inside the server).
+/// fn count_one() -> Result<u32, RoomError> {
+///     let count: u32 = host::get_variable("count")?.unwrap_or(0) + 1;
+///     host::set_variable("count", &count)?;
+///     Ok(count)
+/// }
+/// # let _ = count_one;
+/// ```
 pub fn get_variable<T: DeserializeOwned>(name: &str) -> Result<Option<T>, RoomError> {
     // SAFETY: the host reads `name` and writes at most `cap` bytes at `out`.
     let bytes =
@@ -76,8 +94,24 @@ pub fn set_variable<T: Serialize + ?Sized>(name: &str, value: &T) -> Result<bool
     variable(name).set(value)
 }
 
-/// A variable to set with rules of its own:
-/// `host::variable("score").broadcast(true).writable_by_clients().set(&3)?`.
+/// A variable to set with rules of its own.
+///
+/// # Examples
+///
+/// ```
+/// use room_sdk::prelude::*;
+///
+/// fn set_up() -> Result<(), RoomError> {
+///     // Every member sees each change, and members may set it too.
+///     host::variable("score").broadcast(true).writable_by_clients().set(&0)?;
+///     // The room's own state: members can neither read nor write it.
+///     host::variable("deck").hidden().set(&[3, 1, 2])?;
+///     // Frequent positions, over UDP to members that bound it.
+///     host::variable("ball").unreliable().set(&(1.5, 2.0))?;
+///     Ok(())
+/// }
+/// # let _ = set_up;
+/// ```
 pub fn variable(name: &str) -> Variable<'_> {
     Variable { name, flags: variable_flags::BROADCAST_KEEP | variable_flags::KEEP_RULES }
 }
@@ -161,6 +195,23 @@ impl Variable<'_> {
 ///
 /// # Errors
 /// When it cannot be encoded, or would be larger than the server sends.
+///
+/// # Examples
+///
+/// ```
+/// use room_sdk::prelude::*;
+///
+/// #[derive(Serialize)]
+/// #[serde(crate = "room_sdk::serde")]
+/// struct Turn<'a> {
+///     player: &'a str,
+/// }
+///
+/// fn announce(player: &str) -> Result<(), RoomError> {
+///     host::broadcast(&Turn { player })
+/// }
+/// # let _ = announce;
+/// ```
 pub fn broadcast<T: Serialize + ?Sized>(data: &T) -> Result<(), RoomError> {
     broadcast_raw(-1, &encode(data)?, 0)
 }
@@ -300,6 +351,19 @@ pub fn set_tick_rate(rate_hz: u32) -> Result<(), RoomError> {
 ///
 /// # Errors
 /// When the tag is longer than 64 bytes or the room has 64 timers.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use room_sdk::prelude::*;
+///
+/// fn start_countdown() -> Result<(), RoomError> {
+///     // `Room::timer` runs with "countdown" in three seconds, once.
+///     host::set_timer("countdown", Duration::from_secs(3), false)
+/// }
+/// # let _ = start_countdown;
+/// ```
 pub fn set_timer(tag: &str, delay: Duration, repeat: bool) -> Result<(), RoomError> {
     let ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
     // SAFETY: the host only reads the buffer.

@@ -92,8 +92,8 @@ pub type Session = u64;
 pub mod prelude {
     pub use crate::serde::{Deserialize, Serialize};
     pub use crate::{
-        Data, Member, NoCalls, Reply, Room, RoomError, RoomInfo, Session, Start, Value, host,
-        load_state, reply, save_state,
+        Data, GuestCode, Member, NoCalls, Reply, Room, RoomError, RoomInfo, Session, Start, Value,
+        host, load_state, reply, save_state,
     };
 }
 
@@ -211,6 +211,23 @@ impl Data {
     ///
     /// # Errors
     /// `invalid_request` when it is not a `T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use room_sdk::prelude::*;
+    ///
+    /// #[derive(Deserialize)]
+    /// #[serde(crate = "room_sdk::serde")]
+    /// struct Team {
+    ///     team: String,
+    /// }
+    ///
+    /// fn team_of(options: &Data) -> Result<String, RoomError> {
+    ///     Ok(options.decode::<Team>()?.team)
+    /// }
+    /// # let _ = team_of;
+    /// ```
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, RoomError> {
         rmp_serde::from_slice(&self.0).map_err(|err| RoomError::invalid_args(err.to_string()))
     }
@@ -251,6 +268,17 @@ impl Reply {
 /// Encodes a room's state for [`Room::snapshot`]: the usual way to carry a
 /// room's own fields across a hot reload, for a type that derives
 /// `Serialize` (`None` when it cannot be encoded).
+///
+/// # Examples
+///
+/// ```
+/// use room_sdk::{load_state, save_state};
+///
+/// let board = vec!["X".to_owned(), String::new(), "O".to_owned()];
+/// let carried = save_state(&board).unwrap();
+/// let back: Vec<String> = load_state(&carried).unwrap();
+/// assert_eq!(back, board);
+/// ```
 pub fn save_state<T: Serialize + ?Sized>(state: &T) -> Option<Vec<u8>> {
     host::encode(state).ok()
 }
@@ -269,12 +297,44 @@ pub fn load_state<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, RoomError> {
 ///
 /// # Errors
 /// When serde cannot encode it.
+///
+/// # Examples
+///
+/// ```
+/// use room_sdk::prelude::*;
+///
+/// #[derive(Serialize)]
+/// #[serde(crate = "room_sdk::serde")]
+/// struct Seat {
+///     mark: char,
+/// }
+///
+/// let answer: Reply = reply(&Seat { mark: 'X' }).unwrap();
+/// assert_ne!(answer, Reply::none());
+/// ```
 pub fn reply<T: Serialize + ?Sized>(value: &T) -> Result<Reply, RoomError> {
     Ok(Reply(Some(host::encode(value)?)))
 }
 
 /// A failure a hook reports to the client. It converts from the usual
 /// errors (strings, serde's), so `?` works in a hook.
+///
+/// # Examples
+///
+/// ```
+/// use room_sdk::prelude::*;
+///
+/// fn play(turn: u64, caller: u64) -> Result<Reply, RoomError> {
+///     if turn != caller {
+///         return Err(RoomError::new("not your turn")); // `room_error`
+///     }
+///     let moves: u32 = "7".parse().map_err(|_| "a bad number")?; // `room_error`, by `?`
+///     reply(&moves)
+/// }
+///
+/// assert_eq!(play(1, 2).unwrap_err().code, GuestCode::RoomError);
+/// assert_eq!(RoomError::refuse("the game has begun").code, GuestCode::NotAuthorized);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomError {
     /// Error code the client receives.
@@ -450,6 +510,23 @@ pub trait Room: Default + 'static {
 /// Exports a [`Room`] type as this module's room: generates the ABI's
 /// exports (`vampire_abi_version`, `vampire_alloc`, `vampire_dealloc` and
 /// every hook). Use it once per plugin crate.
+///
+/// # Examples
+///
+/// ```
+/// use room_sdk::prelude::*;
+///
+/// /// A room that only relays messages, as the generic room does.
+/// #[derive(Default)]
+/// struct Relay;
+///
+/// impl Room for Relay {
+///     type Call = NoCalls;
+/// }
+///
+/// room_sdk::export_room!(Relay);
+/// # fn main() {}
+/// ```
 #[macro_export]
 macro_rules! export_room {
     ($room:ty) => {

@@ -7,6 +7,10 @@
 //! pointer and length do not lie inside the module's memory, when a
 //! string is not UTF-8, or when a value is not MessagePack.
 
+// The raw ABI is the SDK's unsafe code: every function here is an
+// `extern` import or touches guest buffers by pointer.
+#![allow(unsafe_code)]
+
 #[cfg(target_arch = "wasm32")]
 #[link(wasm_import_module = "vampire")]
 unsafe extern "C" {
@@ -53,59 +57,49 @@ unsafe extern "C" {
     pub fn random(out: *mut u8, len: usize);
 }
 
-/// Stand-ins so the SDK also compiles (and its docs and tests build) for
-/// the host target; plugins only ever run as wasm. Each does nothing and
-/// answers "nothing there".
+/// Stand-ins so the SDK also compiles (and its docs build) for the host
+/// target. Only the server provides the imports: each stand-in panics,
+/// naming the import, rather than answer "nothing there" and let a
+/// natively run room pass for working.
 #[cfg(not(target_arch = "wasm32"))]
 #[allow(clippy::missing_safety_doc, missing_docs)]
 mod native {
-    use vampire_abi::imports::NOT_FOUND;
+    /// Fails a host call made outside the server.
+    #[cold]
+    fn unavailable(import: &str) -> ! {
+        panic!(
+            "room-sdk: the `{import}` host call exists only inside the VampireTCP server; \
+             build the room for wasm32-unknown-unknown and run it in the server"
+        )
+    }
 
-    pub unsafe fn variable_get(_: *const u8, _: usize, _: *mut u8, _: usize) -> i32 {
-        NOT_FOUND
+    macro_rules! stand_ins {
+        ($($name:ident($($arg:ty),*) $(-> $ret:ty)?;)*) => {$(
+            pub unsafe fn $name($(_: $arg),*) $(-> $ret)? {
+                unavailable(stringify!($name))
+            }
+        )*};
     }
-    pub unsafe fn variable_set(_: *const u8, _: usize, _: *const u8, _: usize, _: i32) -> i32 {
-        0
+
+    stand_ins! {
+        variable_get(*const u8, usize, *mut u8, usize) -> i32;
+        variable_set(*const u8, usize, *const u8, usize, i32) -> i32;
+        broadcast(i64, *const u8, usize, i32) -> i32;
+        send(i64, *const u8, usize, i32) -> i32;
+        kick(i64, *const u8, usize) -> i32;
+        members(*mut u8, usize) -> i32;
+        member(i64, *mut u8, usize) -> i32;
+        room(*mut u8, usize) -> i32;
+        room_lock(i32);
+        room_set_metadata(*const u8, usize) -> i32;
+        room_set_max_clients(i32) -> i32;
+        tick_rate(i32) -> i32;
+        timer_set(*const u8, usize, i64, i32) -> i32;
+        timer_cancel(*const u8, usize) -> i32;
+        log(i32, *const u8, usize);
+        now_ms() -> i64;
+        random(*mut u8, usize);
     }
-    pub unsafe fn broadcast(_: i64, _: *const u8, _: usize, _: i32) -> i32 {
-        0
-    }
-    pub unsafe fn send(_: i64, _: *const u8, _: usize, _: i32) -> i32 {
-        0
-    }
-    pub unsafe fn kick(_: i64, _: *const u8, _: usize) -> i32 {
-        0
-    }
-    pub unsafe fn members(_: *mut u8, _: usize) -> i32 {
-        NOT_FOUND
-    }
-    pub unsafe fn member(_: i64, _: *mut u8, _: usize) -> i32 {
-        NOT_FOUND
-    }
-    pub unsafe fn room(_: *mut u8, _: usize) -> i32 {
-        NOT_FOUND
-    }
-    pub unsafe fn room_lock(_: i32) {}
-    pub unsafe fn room_set_metadata(_: *const u8, _: usize) -> i32 {
-        0
-    }
-    pub unsafe fn room_set_max_clients(_: i32) -> i32 {
-        0
-    }
-    pub unsafe fn tick_rate(_: i32) -> i32 {
-        0
-    }
-    pub unsafe fn timer_set(_: *const u8, _: usize, _: i64, _: i32) -> i32 {
-        0
-    }
-    pub unsafe fn timer_cancel(_: *const u8, _: usize) -> i32 {
-        0
-    }
-    pub unsafe fn log(_: i32, _: *const u8, _: usize) {}
-    pub unsafe fn now_ms() -> i64 {
-        0
-    }
-    pub unsafe fn random(_: *mut u8, _: usize) {}
 }
 #[cfg(not(target_arch = "wasm32"))]
 pub use native::*;

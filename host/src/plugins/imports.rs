@@ -24,7 +24,7 @@ use wasmtime::{Caller, Engine, Linker, Result, bail, format_err};
 
 use crate::logging::MAX_LOGGED_TEXT_BYTES;
 use crate::plugins::state::PluginState;
-use crate::rooms::{Rules, Writer as VariableWriter};
+use crate::rooms::{Rules, WriteAccess};
 
 type Ctx<'a> = Caller<'a, PluginState>;
 
@@ -100,11 +100,13 @@ fn variable_set(
     let exists = caller.data().room.variables().get(&name).is_some();
     let rules = Rules {
         broadcast,
-        writer: (!(keep && exists)).then_some(if flags & variable_flags::CLIENTS_WRITE != 0 {
-            VariableWriter::Clients
-        } else {
-            VariableWriter::Room
-        }),
+        write_access: (!(keep && exists)).then_some(
+            if flags & variable_flags::CLIENTS_WRITE != 0 {
+                WriteAccess::Clients
+            } else {
+                WriteAccess::Room
+            },
+        ),
         hidden: (!(keep && exists)).then_some(flags & variable_flags::HIDDEN != 0),
         unreliable: Some(flags & variable_flags::UNRELIABLE != 0),
     };

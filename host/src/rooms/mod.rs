@@ -22,4 +22,4 @@ pub use generic::{GENERIC_ROOM_TYPE, GenericRoom};
 pub use index::RoomHandle;
 pub use manager::RoomManager;
 pub use state::{RoomLimits, RoomSettings, RoomState};
-pub use variables::{Rules, Writer};
+pub use variables::{Rules, WriteAccess};

@@ -27,7 +27,7 @@ use crate::error::ApiError;
 use crate::outbound::{ClientHandle, MembershipRefused};
 use crate::rooms::clock::RoomClock;
 use crate::rooms::listing::Listing;
-use crate::rooms::variables::{Rules, VariableLimits, Variables, Writer as VariableWriter};
+use crate::rooms::variables::{Rules, VariableLimits, Variables, WriteAccess};
 
 /// Outbox size past which it is handed to the members at once, rather than
 /// at the end of the turn: a bound on what one turn can make a room hold.
@@ -369,7 +369,7 @@ impl RoomState {
     /// `not_authorized` for a variable only the room may set.
     pub fn check_client_write(&self, name: &str) -> Result<bool, ApiError> {
         match self.variables.get(name) {
-            Some(variable) if variable.writer == VariableWriter::Room => Err(ApiError::new(
+            Some(variable) if variable.write_access == WriteAccess::Room => Err(ApiError::new(
                 ErrorCode::NotAuthorized,
                 format!("variable {} is set by the room only", quote(name)),
             )),

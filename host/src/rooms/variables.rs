@@ -24,7 +24,7 @@ pub struct Variable {
     /// all).
     pub broadcast: bool,
     /// Who may set it.
-    pub writer: Writer,
+    pub write_access: WriteAccess,
     /// Only the room may read it: members never see it.
     pub hidden: bool,
     /// Its changes go over UDP to members that bound it.
@@ -33,7 +33,7 @@ pub struct Variable {
 
 /// Who may set a variable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Writer {
+pub enum WriteAccess {
     /// Members (subject to the room's `can_set_variable` hook) and the
     /// room. What a client creates.
     Clients,
@@ -48,8 +48,8 @@ pub enum Writer {
 pub struct Rules {
     /// Broadcast flag; default: the room's default flag.
     pub broadcast: Option<bool>,
-    /// Writer; default: [`Writer::Clients`].
-    pub writer: Option<Writer>,
+    /// Who may set it; default: [`WriteAccess::Clients`].
+    pub write_access: Option<WriteAccess>,
     /// Visibility; default: visible to members.
     pub hidden: Option<bool>,
     /// Delivery of changes over UDP; default: over TCP.
@@ -166,7 +166,7 @@ impl Variables {
         let variable = self.entries.entry(name.to_owned()).or_insert_with(|| Variable {
             value: Payload::nil(),
             broadcast: rules.broadcast.unwrap_or(default_broadcast),
-            writer: Writer::Clients,
+            write_access: WriteAccess::Clients,
             hidden: false,
             unreliable: false,
         });
@@ -174,8 +174,8 @@ impl Variables {
         if let Some(flag) = rules.broadcast {
             variable.broadcast = flag;
         }
-        if let Some(writer) = rules.writer {
-            variable.writer = writer;
+        if let Some(access) = rules.write_access {
+            variable.write_access = access;
         }
         if let Some(hidden) = rules.hidden {
             variable.hidden = hidden;
@@ -237,10 +237,10 @@ mod tests {
     fn rules_are_kept_unless_given() {
         let mut vars = small();
         let room_only =
-            Rules { writer: Some(Writer::Room), hidden: Some(true), ..Rules::default() };
+            Rules { write_access: Some(WriteAccess::Room), hidden: Some(true), ..Rules::default() };
         vars.set("s", Payload::nil(), room_only, true).unwrap();
         let again = vars.set("s", Payload::from(1), Rules::default(), true).unwrap();
-        assert_eq!((again.writer, again.hidden), (Writer::Room, true));
+        assert_eq!((again.write_access, again.hidden), (WriteAccess::Room, true));
         let mut out = Vec::new();
         vars.write_visible(&mut msgpack::Writer::new(&mut out));
         assert_eq!(out, [0x80], "hidden variables are not shown");
