@@ -24,6 +24,8 @@
 //!   borrowed parts (the server) or decoded (clients).
 //! - [`room`]: room descriptions and results.
 //! - [`udp`]: the UDP channel's datagrams: layout, sealing, replay window.
+//! - `strategies` (feature `proptest`): property-test strategies for
+//!   values.
 //! - [`error`]: [`ErrorCode`], [`ApiError`] (the one shape of a failure)
 //!   and the quoting rules of error messages.
 //! - [`decode`]: the lenient reader of what the server sends, for
@@ -39,7 +41,12 @@ pub mod payload;
 pub mod request;
 pub mod room;
 pub mod server;
+#[cfg(any(test, feature = "proptest"))]
+pub mod strategies;
 pub mod udp;
+
+#[cfg(test)]
+mod properties;
 
 pub use decode::DecodeError;
 pub use error::{ApiError, ErrorCode};

@@ -5,6 +5,11 @@
 //! Plugins are built with their own target directory so that a build run
 //! from inside `cargo test` (which holds the main target directory's lock)
 //! does not wait on itself.
+//!
+//! [`process`] reads what a process uses, for the benchmarks and the
+//! tests that watch the server's memory.
+
+pub mod process;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -121,16 +121,8 @@ impl ServerProcess {
 
     /// Resident memory now and at its peak, in bytes.
     pub fn memory(&self) -> (u64, u64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
-        let kib = |key: &str| -> u64 {
-            status
-                .lines()
-                .find(|line| line.starts_with(key))
-                .and_then(|line| line.split_whitespace().nth(1))
-                .and_then(|value| value.parse().ok())
-                .unwrap_or(0)
-        };
-        (kib("VmRSS:") * 1024, kib("VmHWM:") * 1024)
+        let usage = xtask::process::usage(&self.pid().to_string()).unwrap();
+        (usage.rss_bytes, usage.peak_rss_bytes)
     }
 
     /// Everything logged so far.
