@@ -25,10 +25,5 @@ pub mod writer;
 
 pub use fields::FieldWriter;
 pub use reader::{Mismatch, Reader};
-pub use validate::{ValueError, type_name, validate, value_len};
+pub use validate::{MAX_NESTING, ValueError, type_name, validate, value_len};
 pub use writer::{Writer, header_size, str_size};
-
-/// How deeply arrays and maps may nest inside one value (the top level
-/// counts as one). Deeper values are refused with their own message, so a
-/// hostile frame cannot make any reader recurse without bound.
-pub const MAX_NESTING: usize = 32;

@@ -1,7 +1,10 @@
 //! The strict validator: exactly one well-formed value, UTF-8 strings,
 //! nesting bounded, walked without recursion.
 
-use crate::MAX_NESTING;
+/// How deeply arrays and maps may nest inside one value (the top level
+/// counts as one). Deeper values are refused with their own message, so a
+/// hostile frame cannot make any reader recurse without bound.
+pub const MAX_NESTING: usize = 32;
 
 /// Why some bytes are not one acceptable MessagePack value.
 #[derive(Debug, Clone, PartialEq, Eq)]

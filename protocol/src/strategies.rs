@@ -40,4 +40,3 @@ pub fn any_value() -> impl Strategy<Value = Value> {
         ]
     })
 }
-

@@ -6,9 +6,11 @@
 //! from inside `cargo test` (which holds the main target directory's lock)
 //! does not wait on itself.
 //!
+//! [`layers`] lists which file imports which (and finds cycles);
 //! [`process`] reads what a process uses, for the benchmarks and the
 //! tests that watch the server's memory.
 
+pub mod layers;
 pub mod process;
 
 use std::path::{Path, PathBuf};

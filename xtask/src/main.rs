@@ -8,6 +8,8 @@
 //! - `cargo xtask plugins`: only builds and installs the plugins.
 //! - `cargo xtask new-plugin NAME [DIR]`: creates a plugin crate (in
 //!   `plugins/` by default, where `cargo serve` builds it).
+//! - `cargo xtask layers`: which file of each crate imports which, and
+//!   the cycles among them (there must be none).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -48,6 +50,35 @@ fn main() -> anyhow::Result<ExitCode> {
             }
             let status = server.wait()?;
             Ok(ExitCode::from(status.code().unwrap_or(1) as u8))
+        }
+        "layers" => {
+            let mut cycles = 0;
+            for graph in xtask::layers::workspace_graphs(&root)? {
+                let found = xtask::layers::cycles(&graph);
+                let edges: usize = graph.edges.values().map(|targets| targets.len()).sum();
+                let src = graph.src.strip_prefix(&root).unwrap_or(&graph.src);
+                println!(
+                    "{}: {} files, {edges} edges, {} cycles",
+                    src.display(),
+                    graph.modules.len(),
+                    found.len()
+                );
+                for (module, targets) in &graph.edges {
+                    if !targets.is_empty() {
+                        let name = if module.is_empty() { "(root)" } else { module };
+                        let targets: Vec<&str> = targets
+                            .iter()
+                            .map(|t| if t.is_empty() { "(root)" } else { t.as_str() })
+                            .collect();
+                        println!("  {name} -> {}", targets.join(", "));
+                    }
+                }
+                for cycle in &found {
+                    println!("  CYCLE: {}", cycle.join(", "));
+                }
+                cycles += found.len();
+            }
+            Ok(if cycles == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         "new-plugin" => {
             let Some(name) = rest.first() else {

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::config::ConfigError;
 use crate::config::checks::name;
+use crate::config::error::ConfigError;
 
 /// Default of [`AuthConfig::leeway_secs`].
 pub const DEFAULT_LEEWAY_SECS: u64 = 30;

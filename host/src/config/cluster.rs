@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::config::ConfigError;
 use crate::config::checks::{name, positive};
+use crate::config::error::ConfigError;
 
 /// Default of [`ClusterConfig::key_prefix`].
 pub const DEFAULT_KEY_PREFIX: &str = "vampire";

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
 use crate::config::checks::{name, positive};
+use crate::config::error::ConfigError;
 
 /// Largest frame the server can be configured to accept (16 MiB): a bound
 /// on the memory one connection can make the server hold for one frame.

@@ -11,7 +11,7 @@
 //! # Layout
 //! One module per section, each with its defaults and its own rules:
 //! - This module: the top-level keys (addresses, ports, plugins folder,
-//!   logging), [`Config`] and [`ConfigError`].
+//!   logging) and [`Config`].
 //! - [`limits`]: [`Limits`], what one client, room or plugin may consume.
 //! - [`rooms`]: [`DefaultRoomSettings`], what a new room gets.
 //! - [`auth`]: [`AuthConfig`], tokens.
@@ -19,10 +19,12 @@
 //! - [`cluster`]: [`ClusterConfig`], Redis and this node's place.
 //! - [`checks`]: the rules types cannot express, and how rules name
 //!   fields.
+//! - [`error`]: [`ConfigError`], what is wrong with a configuration.
 
 pub mod auth;
 pub(crate) mod checks;
 pub mod cluster;
+pub mod error;
 pub mod limits;
 pub mod rooms;
 pub mod tls;
@@ -31,11 +33,11 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
 pub use auth::{AuthConfig, AuthMode, MIN_SECRET_BYTES, SameUserPolicy, TokenAlgorithm};
 use checks::name;
 pub use cluster::ClusterConfig;
+pub use error::ConfigError;
 pub use limits::{Limits, MAX_FRAME_BYTES_CEILING, MIN_OUTBOUND_FRAME_MARGIN};
 pub use rooms::{DefaultRoomSettings, VariableBroadcastDefaults};
 pub use tls::TlsConfig;
@@ -57,49 +59,6 @@ pub const DEFAULT_PLUGINS_DIR: &str = "plugins";
 pub const DEFAULT_HOT_RELOAD: bool = true;
 /// Default of [`Config::log_level`].
 pub const DEFAULT_LOG_LEVEL: &str = "info";
-
-/// A configuration that cannot be used.
-#[derive(Debug, Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The JSON is malformed or does not fit the schema (unknown key, wrong
-    /// type, a value a field's own rule refuses). The message carries the
-    /// field's path and the line and column.
-    #[error("{origin}: {field}: {message}")]
-    Parse {
-        /// Where the JSON came from (a path or "embedded default").
-        origin: String,
-        /// Dotted path of the offending field (`.` for the document).
-        field: String,
-        /// serde_json's message, with line and column.
-        message: String,
-    },
-    /// A value is well-typed but not allowed beside the others.
-    #[error("{origin}: {field}: {message}")]
-    Invalid {
-        /// Where the JSON came from.
-        origin: String,
-        /// Dotted path of the offending field.
-        field: String,
-        /// What is wrong.
-        message: String,
-    },
-}
-
-impl ConfigError {
-    /// [`ConfigError::Invalid`] for `field` of the configuration from
-    /// `origin`.
-    pub fn invalid(origin: &str, field: String, message: String) -> ConfigError {
-        ConfigError::Invalid { origin: origin.to_owned(), field, message }
-    }
-}
 
 /// The whole server configuration.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

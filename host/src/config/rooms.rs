@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
 use crate::config::checks::name;
+use crate::config::error::ConfigError;
 use crate::config::limits::Limits;
 
 /// Default of [`DefaultRoomSettings::public`].
