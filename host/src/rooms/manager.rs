@@ -24,7 +24,8 @@ use crate::rooms::index::{RoomHandle, RoomIndex};
 use crate::rooms::invites::Invites;
 use crate::rooms::listing::{Listing, MAX_LISTED_ROOMS, answer_room_page};
 use crate::rooms::seats::Seats;
-use crate::rooms::state::{RoomLimits, RoomSettings, RoomState};
+use crate::rooms::settings::{RoomLimits, RoomSettings};
+use crate::rooms::state::RoomState;
 
 /// Longest room name accepted.
 pub const MAX_ROOM_NAME_CHARS: usize = 64;

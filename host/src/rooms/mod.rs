@@ -12,7 +12,9 @@ pub mod index;
 pub mod invites;
 pub mod listing;
 pub mod manager;
+pub(crate) mod members;
 pub mod seats;
+pub mod settings;
 pub mod state;
 pub mod variables;
 
@@ -21,5 +23,6 @@ pub use command::{Admission, Caller};
 pub use generic::{GENERIC_ROOM_TYPE, GenericRoom};
 pub use index::RoomHandle;
 pub use manager::RoomManager;
-pub use state::{RoomLimits, RoomSettings, RoomState};
+pub use settings::{RoomLimits, RoomSettings};
+pub use state::RoomState;
 pub use variables::{Rules, WriteAccess};

@@ -1,19 +1,10 @@
 //! [`RoomState`]: what a room owns (settings, members, variables, the
-//! frames waiting to go out) and the operations its behaviour may perform
-//! on it.
+//! clock) and the operations its behaviour may perform on it.
 //!
 //! Only the room's actor task touches a `RoomState`, so nothing here locks.
 //! The generic room and plugin rooms act on it through the same methods;
-//! a plugin's host imports are thin wrappers over them.
-//!
-//! # Delivery
-//! Events for every member are appended to one buffer, the *outbox*, and
-//! handed to each member as one shared [`Bytes`] when the actor finishes
-//! a turn (or the outbox grows past [`OUTBOX_FLUSH_BYTES`]): a turn that
-//! relays fifty messages costs each member one queue push, not fifty. To
-//! keep every member's events in room order, the outbox is flushed before
-//! anything sent to some members only (a targeted message, a kick, a
-//! member joining or leaving).
+//! a plugin's host imports are thin wrappers over them. How frames reach
+//! the members, in room order, is [`crate::rooms::members`].
 
 use std::sync::Arc;
 
@@ -27,119 +18,9 @@ use crate::error::ApiError;
 use crate::outbound::{ClientHandle, MembershipRefused};
 use crate::rooms::clock::RoomClock;
 use crate::rooms::listing::Listing;
-use crate::rooms::variables::{Rules, VariableLimits, Variables, WriteAccess};
-
-/// Outbox size past which it is handed to the members at once, rather than
-/// at the end of the turn: a bound on what one turn can make a room hold.
-pub const OUTBOX_FLUSH_BYTES: usize = 64 * 1024;
-
-/// A room's settings, resolved from the creator's request and the
-/// configured defaults.
-#[derive(Debug, Clone, Default)]
-pub struct RoomSettings {
-    /// Room type (`generic` or a plugin's).
-    pub room_type: String,
-    /// Display name.
-    pub name: String,
-    /// Listed by `list_rooms`.
-    pub public: bool,
-    /// Member limit.
-    pub max_clients: u32,
-    /// Free-form listing data.
-    pub metadata: Payload,
-    /// When `false`, no variable change is broadcast.
-    pub broadcast_enabled: bool,
-    /// Broadcast flag of a variable whose setter gives none.
-    pub broadcast_default: bool,
-    /// Delete the room when its last member leaves.
-    pub auto_dispose: bool,
-    /// Whether `join` needs a password or an invite (the password's hash
-    /// is kept in the room's handle).
-    pub password_protected: bool,
-    /// Session that created the room, when it was a connection of this
-    /// node (a room created for another node's client has none here).
-    pub owner: Option<SessionId>,
-    /// The creator's user id, when the server authenticates: any
-    /// connection of that user owns the room.
-    pub owner_user: Option<String>,
-    /// The creator's `options`, for the room type's create hook (nil when
-    /// none).
-    pub options: Payload,
-    /// A locked room refuses joins and is not listed.
-    pub locked: bool,
-}
-
-impl RoomSettings {
-    /// The room `id` with these settings and `members` members, as clients
-    /// see it in listings and join results.
-    pub fn info(&self, id: &RoomId, members: u32) -> RoomInfo {
-        RoomInfo {
-            id: id.clone(),
-            room_type: self.room_type.clone(),
-            name: self.name.clone(),
-            public: self.public,
-            locked: self.locked,
-            members,
-            max_clients: self.max_clients,
-            password_protected: self.password_protected,
-            metadata: self.metadata.clone(),
-        }
-    }
-}
-
-/// The budgets a room works within.
-#[derive(Debug, Clone, Copy)]
-pub struct RoomLimits {
-    /// Budgets of the room's variables.
-    pub variables: VariableLimits,
-    /// Largest frame the server sends.
-    pub max_frame_bytes: usize,
-    /// Bytes held for a joiner while its join is decided.
-    pub pending_join_bytes: usize,
-    /// Largest member limit a room may set.
-    pub max_clients_per_room: u32,
-    /// Largest listing metadata, in bytes.
-    pub metadata_bytes: usize,
-}
-
-impl RoomLimits {
-    /// The budgets the configuration sets.
-    pub fn from_config(limits: &crate::config::Limits) -> RoomLimits {
-        RoomLimits {
-            variables: VariableLimits::from_config(limits),
-            max_frame_bytes: limits.max_outbound_frame_bytes,
-            pending_join_bytes: limits.pending_join_bytes,
-            max_clients_per_room: limits.max_clients_per_room,
-            metadata_bytes: limits.max_listed_metadata_bytes,
-        }
-    }
-}
-
-impl Default for RoomLimits {
-    fn default() -> RoomLimits {
-        RoomLimits::from_config(&crate::config::Limits::default())
-    }
-}
-
-/// One member: its session and the way to reach it.
-#[derive(Debug)]
-struct Member {
-    session: SessionId,
-    client: ClientHandle,
-}
-
-/// A join in progress: frames for the joiner are held back until its
-/// `join` response is sent, so the response always comes first.
-#[derive(Debug)]
-struct PendingJoin {
-    session: SessionId,
-    held: BytesMut,
-    /// More than `pending_join_bytes` were sent to the joiner.
-    overflowed: bool,
-    /// The room kicked the joiner during its own join hook, with this
-    /// reason.
-    kicked: Option<String>,
-}
+use crate::rooms::members::Members;
+use crate::rooms::settings::{RoomLimits, RoomSettings};
+use crate::rooms::variables::{Rules, Variables, WriteAccess};
 
 /// How a pending join ended, for the actor to answer the joiner.
 #[derive(Debug)]
@@ -166,14 +47,11 @@ pub(crate) enum JoinEnd {
 pub struct RoomState {
     id: RoomId,
     settings: Box<RoomSettings>,
-    /// Members in join order.
-    members: Vec<Member>,
+    /// Members in join order, and the frames on their way to them.
+    members: Members,
     /// What listings show of the room, kept current here.
     listing: Arc<Listing>,
     variables: Box<Variables>,
-    pending_join: Option<PendingJoin>,
-    /// Frames for every member, not yet handed out.
-    outbox: BytesMut,
     limits: Box<RoomLimits>,
     /// Set when the room must close (its plugin keeps failing): the actor
     /// closes it after the current command, with this reason.
@@ -193,11 +71,9 @@ impl RoomState {
         RoomState {
             id,
             settings: Box::new(settings),
-            members: Vec::new(),
+            members: Members::new(limits.pending_join_bytes),
             listing,
             variables: Box::new(Variables::new(limits.variables)),
-            pending_join: None,
-            outbox: BytesMut::new(),
             limits: Box::new(limits),
             close_request: None,
             clock: Box::default(),
@@ -239,12 +115,12 @@ impl RoomState {
 
     /// The member `session`'s client, if it is a member.
     pub fn member(&self, session: SessionId) -> Option<&ClientHandle> {
-        self.members.iter().find(|m| m.session == session).map(|m| &m.client)
+        self.members.client(session)
     }
 
     /// Whether `session` is a member.
     pub fn is_member(&self, session: SessionId) -> bool {
-        self.members.iter().any(|m| m.session == session)
+        self.members.contains(session)
     }
 
     /// The room's variables.
@@ -346,16 +222,11 @@ impl RoomState {
             if unreliable {
                 let mut frame = BytesMut::new();
                 server::write_variable_changed(&mut frame, &self.id, name, value.as_bytes(), by);
-                self.broadcast_unreliable(frame.freeze());
+                self.members.broadcast_unreliable(frame.freeze());
             } else {
-                server::write_variable_changed(
-                    &mut self.outbox,
-                    &self.id,
-                    name,
-                    value.as_bytes(),
-                    by,
-                );
-                self.flush_if_large();
+                let outbox = self.members.outbox();
+                server::write_variable_changed(outbox, &self.id, name, value.as_bytes(), by);
+                self.members.flush_if_large();
             }
         }
         Ok(broadcast)
@@ -395,8 +266,8 @@ impl RoomState {
         data: &[u8],
     ) -> Result<(), ApiError> {
         self.check_event_size(data.len())?;
-        server::write_room_message(&mut self.outbox, &self.id, from, data);
-        self.flush_if_large();
+        server::write_room_message(self.members.outbox(), &self.id, from, data);
+        self.members.flush_if_large();
         Ok(())
     }
 
@@ -415,30 +286,8 @@ impl RoomState {
         self.check_event_size(data.len())?;
         let mut frame = BytesMut::with_capacity(64 + data.len());
         server::write_room_message(&mut frame, &self.id, from, data);
-        self.broadcast_unreliable(frame.freeze());
+        self.members.broadcast_unreliable(frame.freeze());
         Ok(())
-    }
-
-    /// Sends one framed event to every member: over UDP where bound, over
-    /// TCP otherwise (after what the room broadcast before, so TCP
-    /// members see room order), where it is dropped rather than queued
-    /// when the member has fallen behind.
-    fn broadcast_unreliable(&mut self, frame: Bytes) {
-        self.flush();
-        let body = &frame[vampire_protocol::frame::LENGTH_PREFIX..];
-        for member in &self.members {
-            if member.client.send_unreliable(body) {
-                continue;
-            }
-            match &mut self.pending_join {
-                Some(pending) if pending.session == member.session => {
-                    hold(pending, &frame, self.limits.pending_join_bytes);
-                }
-                _ => {
-                    member.client.send_droppable(frame.clone());
-                }
-            }
-        }
     }
 
     /// Sends a `room_message` from the room to one member over UDP if it
@@ -452,22 +301,13 @@ impl RoomState {
         session: SessionId,
         data: &[u8],
     ) -> Result<bool, ApiError> {
-        let Some(client) = self.member(session).cloned() else {
+        if !self.is_member(session) {
             return Ok(false);
-        };
+        }
         self.check_event_size(data.len())?;
         let mut frame = BytesMut::with_capacity(64 + data.len());
         server::write_room_message(&mut frame, &self.id, None, data);
-        let pending = self.pending_join.as_ref().is_some_and(|p| p.session == session);
-        if pending {
-            self.send_to(session, frame.freeze());
-        } else if !client.send_unreliable(&frame[vampire_protocol::frame::LENGTH_PREFIX..]) {
-            // Over TCP, after what the room broadcast before, on the lane
-            // that drops rather than disconnects.
-            self.flush();
-            client.send_droppable(frame.freeze());
-        }
-        Ok(true)
+        Ok(self.members.send_unreliable_to(session, frame.freeze()))
     }
 
     /// Sends a `room_message` from the room to one member. Returns
@@ -482,7 +322,7 @@ impl RoomState {
         self.check_event_size(data.len())?;
         let mut frame = BytesMut::with_capacity(64 + data.len());
         server::write_room_message(&mut frame, &self.id, None, data);
-        self.send_to(session, frame.freeze());
+        self.members.send_to(session, frame.freeze());
         Ok(true)
     }
 
@@ -505,10 +345,7 @@ impl RoomState {
     /// it is not a member. A joiner kicked during its own join hook is
     /// removed silently, and its join fails with the reason.
     pub fn kick(&mut self, session: SessionId, reason: &str) -> bool {
-        if let Some(pending) = self.pending_join.as_mut()
-            && pending.session == session
-        {
-            pending.kicked = Some(reason.to_owned());
+        if self.members.kick_pending(session, reason) {
             self.drop_member(session);
             return true;
         }
@@ -517,48 +354,14 @@ impl RoomState {
         }
         let mut kicked = BytesMut::new();
         server::write_kicked(&mut kicked, &self.id, reason);
-        self.send_to(session, kicked.freeze());
+        self.members.send_to(session, kicked.freeze());
         self.remove_member(session, "kicked")
     }
 
-    /// Hands the outbox to every member (the pending joiner's copy is
-    /// held). Called by the actor at the end of each turn.
+    /// Hands what is queued for every member to them. Called by the actor
+    /// at the end of each turn.
     pub(crate) fn flush(&mut self) {
-        if self.outbox.is_empty() {
-            return;
-        }
-        let frames = self.outbox.split().freeze();
-        for member in &self.members {
-            match &mut self.pending_join {
-                Some(pending) if pending.session == member.session => {
-                    hold(pending, &frames, self.limits.pending_join_bytes);
-                }
-                _ => {
-                    member.client.send(frames.clone());
-                }
-            }
-        }
-    }
-
-    fn flush_if_large(&mut self) {
-        if self.outbox.len() >= OUTBOX_FLUSH_BYTES {
-            self.flush();
-        }
-    }
-
-    /// Sends `frames` to one member, after everything broadcast before.
-    fn send_to(&mut self, session: SessionId, frames: Bytes) {
-        self.flush();
-        match &mut self.pending_join {
-            Some(pending) if pending.session == session => {
-                hold(pending, &frames, self.limits.pending_join_bytes);
-            }
-            _ => {
-                if let Some(member) = self.members.iter().find(|m| m.session == session) {
-                    member.client.send(frames);
-                }
-            }
-        }
+        self.members.flush();
     }
 
     /// Adds a member whose join is not yet decided: frames for it are held
@@ -568,12 +371,7 @@ impl RoomState {
     /// When the client has disconnected or is in as many rooms as it may
     /// be.
     pub(crate) fn begin_join(&mut self, client: ClientHandle) -> Result<(), MembershipRefused> {
-        self.flush();
-        client.add_membership(&self.id)?;
-        let session = client.session();
-        self.pending_join =
-            Some(PendingJoin { session, held: BytesMut::new(), overflowed: false, kicked: None });
-        self.members.push(Member { session, client });
+        self.members.begin_join(&self.id, client)?;
         self.store_count();
         Ok(())
     }
@@ -586,8 +384,7 @@ impl RoomState {
     pub(crate) fn end_join(&mut self, accepted: bool, id: Option<u32>, reply: &Payload) -> JoinEnd {
         // What the hook broadcast goes to the held frames, not ahead of
         // the response.
-        self.flush();
-        let Some(mut pending) = self.pending_join.take() else {
+        let Some(mut pending) = self.members.take_pending() else {
             return JoinEnd::Refused;
         };
         if let Some(reason) = pending.kicked.take() {
@@ -608,21 +405,13 @@ impl RoomState {
                 return JoinEnd::TooLarge(err);
             }
         };
-        if let Some(member) = self.members.iter().find(|m| m.session == pending.session) {
-            if let Some(response) = response {
-                member.client.send(response);
-            }
-            member.client.send(pending.held.freeze());
-        }
-        let identity = self
-            .members
-            .iter()
-            .find(|m| m.session == pending.session)
-            .map(|m| m.client.identity().clone())
-            .unwrap_or_default();
+        let session = pending.session;
+        self.members.admit(pending, response);
+        let identity =
+            self.members.client(session).map(|c| c.identity().clone()).unwrap_or_default();
         info!(
             room = %self.id,
-            session = pending.session,
+            session,
             user = identity.user_id.as_deref(),
             members = self.members.len(),
             "member joined"
@@ -631,14 +420,11 @@ impl RoomState {
         server::write_member_joined(
             &mut joined,
             &self.id,
-            pending.session,
+            session,
             identity.user_id.as_deref(),
             identity.name.as_deref(),
         );
-        let joined = joined.freeze();
-        for member in self.members.iter().filter(|m| m.session != pending.session) {
-            member.client.send(joined.clone());
-        }
+        self.members.send_to_others(session, joined.freeze());
         JoinEnd::Joined
     }
 
@@ -668,11 +454,11 @@ impl RoomState {
         w.map(5).str("room");
         info.write(&mut w);
         w.str("members").array(self.members.len());
-        for member in &self.members {
+        for member in self.members.iter() {
             w.uint(member.session);
         }
         w.str("roster").array(self.members.len());
-        for member in &self.members {
+        for member in self.members.iter() {
             let identity = member.client.identity();
             RosterEntry {
                 session: member.session,
@@ -697,37 +483,33 @@ impl RoomState {
             return false;
         }
         info!(room = %self.id, session, reason, members = self.members.len(), "member left");
-        server::write_member_left(&mut self.outbox, &self.id, session, reason);
+        server::write_member_left(self.members.outbox(), &self.id, session, reason);
         true
     }
 
     /// Removes a member without telling anyone.
     fn drop_member(&mut self, session: SessionId) -> bool {
-        let Some(index) = self.members.iter().position(|m| m.session == session) else {
+        if !self.members.remove(&self.id, session) {
             return false;
-        };
-        let member = self.members.remove(index);
-        member.client.remove_membership(&self.id);
+        }
         self.store_count();
         true
     }
 
     /// Tells every member the room's plugin was replaced (`room_reloaded`).
     pub(crate) fn announce_reloaded(&mut self) {
-        server::write_room_reloaded(&mut self.outbox, &self.id);
+        server::write_room_reloaded(self.members.outbox(), &self.id);
     }
 
     /// Tells every member the room is gone (`room_deleted` when `reason`
     /// is `None`, else `room_closed` with it) and forgets them.
     pub(crate) fn end(&mut self, reason: Option<&str>) {
         match reason {
-            None => server::write_room_deleted(&mut self.outbox, &self.id),
-            Some(reason) => server::write_room_closed(&mut self.outbox, &self.id, reason),
+            None => server::write_room_deleted(self.members.outbox(), &self.id),
+            Some(reason) => server::write_room_closed(self.members.outbox(), &self.id, reason),
         }
         self.flush();
-        for member in self.members.drain(..) {
-            member.client.remove_membership(&self.id);
-        }
+        self.members.clear(&self.id);
         self.store_count();
     }
 
@@ -751,16 +533,6 @@ impl RoomState {
             format!("this room has no variable {}", quote(name)),
         )
     }
-}
-
-/// Holds `frames` for a pending joiner, up to `budget` bytes.
-fn hold(pending: &mut PendingJoin, frames: &[u8], budget: usize) {
-    if pending.overflowed || pending.held.len() + frames.len() > budget {
-        pending.overflowed = true;
-        pending.held.clear();
-        return;
-    }
-    pending.held.extend_from_slice(frames);
 }
 
 /// Bytes a member's roster entry takes at most in a join result.

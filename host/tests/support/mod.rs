@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // Each test binary uses a different part.
 
+pub mod hostile;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
