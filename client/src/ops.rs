@@ -64,6 +64,17 @@ impl Client {
         Ok(RoomInfo::from_payload(&result)?)
     }
 
+    /// The room as listings show it now (its members, limits, lock and
+    /// metadata); a private room answers its members only.
+    ///
+    /// # Errors
+    /// As for [`Client::request`]; `room_not_found` for a private room
+    /// this client is not in.
+    pub async fn room_info(&self, room: &str) -> Result<RoomInfo, ClientError> {
+        let result = self.request(Request::room(room, RoomOp::Info {})).await?;
+        Ok(RoomInfo::from_payload(&result)?)
+    }
+
     /// Lists public rooms, optionally of one type (the first page, up to
     /// 1000 rooms; see [`Client::list_rooms_page`]).
     ///

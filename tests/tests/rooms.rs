@@ -294,3 +294,32 @@ async fn two_hundred_concurrent_joins_end_with_one_member_list() {
     assert!(lists.iter().all(|list| *list == expected));
     assert_eq!(owner.list_rooms(None).await.unwrap()[0].members, CLIENTS as u32);
 }
+
+/// `room_info` describes a public room to anyone and a private one to its
+/// members only (anyone else is told it does not exist).
+#[tokio::test]
+async fn room_info_describes_a_public_room_to_anyone_and_a_private_one_to_members() {
+    let server = TestServer::start().await;
+    let owner = server.client().await;
+    let stranger = server.client().await;
+    let public = owner.create_room(room(true)).await.unwrap();
+    owner.join(&public.id, None).await.unwrap();
+    let seen = stranger.room_info(&public.id).await.unwrap();
+    assert_eq!(
+        (seen.id.as_str(), seen.members, seen.name.as_str()),
+        (public.id.as_str(), 1, "lobby")
+    );
+
+    let private = owner.create_room(room(false)).await.unwrap();
+    let err = owner.room_info(&private.id).await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::RoomNotFound), "not a member yet");
+    owner.join(&private.id, None).await.unwrap();
+    assert_eq!(owner.room_info(&private.id).await.unwrap().members, 1);
+    let err = stranger.room_info(&private.id).await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::RoomNotFound));
+    assert_eq!(
+        err.to_string(),
+        stranger.room_info("r0").await.unwrap_err().to_string().replace("r0", &private.id)
+    );
+    server.stop().await;
+}

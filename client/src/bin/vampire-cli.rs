@@ -84,6 +84,7 @@ commands (values are JSON, with {\"$bin\": \"<base64>\"} for binary; a bare word
   join ROOM invite=CODE               join a password-protected room with an invite
   invite ROOM                         a one-time invite into a room you own
   leave ROOM                          leave a room
+  info ROOM                           a room as listings show it now
   delete ROOM                         delete a room you own (any room, for an operator)
   get ROOM NAME                       read a variable
   vars ROOM                           read every variable
@@ -161,6 +162,7 @@ async fn run(client: &mut Client, words: &[&str]) -> Result<Option<String>, Clie
         },
         "invite" => client.create_invite(&arg(1)).await?,
         "leave" => client.leave(&arg(1)).await.map(|()| "null".to_owned())?,
+        "info" => show_room(&client.room_info(&arg(1)).await?),
         "delete" => client.delete_room(&arg(1)).await.map(|()| "null".to_owned())?,
         "get" => show(&client.get_variable(&arg(1), &arg(2)).await?),
         "vars" => show_variables(&client.get_variables(&arg(1)).await?),

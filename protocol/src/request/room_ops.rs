@@ -33,6 +33,9 @@ operations! {
         /// `create_invite`: a one-time invite into the room (its owner, or
         /// an operator); the result is `{"invite": str, "expires_in_ms": n}`.
         CreateInvite = "create_invite" {},
+        /// `room_info`: the room as listings show it, a [`crate::RoomInfo`]
+        /// (a private room describes itself to its members only).
+        Info = "room_info" {},
         /// `get_variable`: the result is `{"value": v}` (members only).
         GetVariable = "get_variable" {
             /// Variable name.

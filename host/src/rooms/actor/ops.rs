@@ -56,6 +56,16 @@ impl RoomActor {
                 return Next::Stop(Ending::Deleted);
             }
             RoomOp::CreateInvite {} => self.create_invite(&caller, reply),
+            RoomOp::Info {} => {
+                // A private room is found only by whoever was given its id
+                // and joined it: anyone else is told it does not exist.
+                if !self.state.settings().public && self.member(&caller).is_err() {
+                    reply.fail(ApiError::room_not_found(self.state.id()));
+                    return Next::Continue;
+                }
+                let info = self.state.info();
+                reply.ok_with(info.encoded_size_bound(), |w| info.write(w));
+            }
             RoomOp::GetVariable { name } => match self.member(&caller) {
                 Err(err) => reply.fail(err),
                 Ok(_) => match self.state.visible_variable(&name) {
