@@ -190,34 +190,7 @@ impl ClientHandle {
     /// the queue would pass its bounds even without its unreliable
     /// frames.
     pub fn send(&self, frames: Bytes) -> bool {
-        if frames.is_empty() {
-            return true;
-        }
-        if self.is_closing() {
-            return false;
-        }
-        let limits = &self.shared.limits;
-        let mut queue = lock(&self.shared.queue);
-        if !self.make_room(&mut queue, frames.len(), limits.queue_bytes) {
-            let (frames_queued, bytes_queued) = (queue.frames.len(), queue.bytes);
-            drop(queue);
-            self.shared.warnings.warn(|suppressed| {
-                tracing::warn!(
-                    session = self.session,
-                    frames_queued,
-                    bytes_queued,
-                    suppressed,
-                    "outbound queue full, disconnecting slow client"
-                );
-            });
-            self.close_with(
-                ErrorCode::SlowConsumer,
-                "outbound queue full: the client reads too slowly",
-            );
-            return false;
-        }
-        self.push(queue, Queued { frames, droppable: false });
-        true
+        self.enqueue(Queued { frames, droppable: false })
     }
 
     /// Queues frames of unreliable data (what UDP would have carried). When
@@ -226,23 +199,50 @@ impl ClientHandle {
     /// enough: the client is never disconnected for them. Returns whether
     /// the frames were queued.
     pub fn send_droppable(&self, frames: Bytes) -> bool {
-        if frames.is_empty() {
+        self.enqueue(Queued { frames, droppable: true })
+    }
+
+    /// Queues `entry` on its lane (see [`ClientHandle::send`] and
+    /// [`ClientHandle::send_droppable`]).
+    fn enqueue(&self, entry: Queued) -> bool {
+        if entry.frames.is_empty() {
             return true;
         }
         if self.is_closing() {
             return false;
         }
         let limits = &self.shared.limits;
+        let max_bytes = if entry.droppable {
+            limits.unreliable_bytes.min(limits.queue_bytes)
+        } else {
+            limits.queue_bytes
+        };
         let mut queue = lock(&self.shared.queue);
-        let bytes = limits.unreliable_bytes.min(limits.queue_bytes);
-        if !self.make_room(&mut queue, frames.len(), bytes) {
+        if self.make_room(&mut queue, entry.frames.len(), max_bytes) {
+            if entry.droppable {
+                queue.droppable_bytes += entry.frames.len();
+            }
+            self.push(queue, entry);
+            return true;
+        }
+        if entry.droppable {
             drop(queue);
             self.count_unreliable_drops(1);
             return false;
         }
-        queue.droppable_bytes += frames.len();
-        self.push(queue, Queued { frames, droppable: true });
-        true
+        let (frames_queued, bytes_queued) = (queue.frames.len(), queue.bytes);
+        drop(queue);
+        self.shared.warnings.warn(|suppressed| {
+            tracing::warn!(
+                session = self.session,
+                frames_queued,
+                bytes_queued,
+                suppressed,
+                "outbound queue full, disconnecting slow client"
+            );
+        });
+        self.close_with(ErrorCode::SlowConsumer, "outbound queue full: the client reads too slowly");
+        false
     }
 
     /// Whether `len` more bytes fit in `queue` under `max_bytes` (and the
