@@ -241,7 +241,10 @@ impl ClientHandle {
                 "outbound queue full, disconnecting slow client"
             );
         });
-        self.close_with(ErrorCode::SlowConsumer, "outbound queue full: the client reads too slowly");
+        self.close_with(
+            ErrorCode::SlowConsumer,
+            "outbound queue full: the client reads too slowly",
+        );
         false
     }
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 use tracing::info;
 
 use crate::outbound::{ClientHandle, Responder};
@@ -118,10 +118,16 @@ impl RoomActor {
         let owner_gone = self.owner.is_none();
         let mut life = Lifetime { created: now, ever_joined: false, owner_gone, empty_since: now };
         let mut batch = Vec::with_capacity(TURN_COMMANDS);
-        let owner = self.owner.clone();
+        // Built once and polled on every turn: a future made anew per turn
+        // would register with its timer or token again each time.
+        let creator_gone = creator_gone(self.owner.clone());
+        let clock_timer = tokio::time::sleep_until(now);
+        let dispose_timer = tokio::time::sleep_until(now);
+        tokio::pin!(creator_gone, clock_timer, dispose_timer);
+        let (mut clock_at, mut dispose_at) = (None, None);
         let ending = loop {
-            let deadline = self.dispose_deadline(&life);
-            let clock = self.state.clock().next_deadline();
+            rearm(&mut clock_timer, &mut clock_at, self.state.clock().next_deadline());
+            rearm(&mut dispose_timer, &mut dispose_at, self.dispose_deadline(&life));
             let mut next = Next::Continue;
             tokio::select! {
                 biased;
@@ -138,14 +144,15 @@ impl RoomActor {
                         next = self.close_if_asked(next);
                     }
                 }
-                () = sleep_until(clock), if clock.is_some() => {
+                () = &mut clock_timer, if clock_at.is_some() => {
+                    clock_at = None;
                     next = self.run_clock().await;
                 }
-                () = creator_gone(owner.as_ref()), if !life.owner_gone => {
+                () = &mut creator_gone, if !life.owner_gone => {
                     life.owner_gone = true;
                     continue;
                 }
-                () = sleep_until(deadline), if deadline.is_some() => {
+                () = &mut dispose_timer, if dispose_at.is_some() => {
                     let why = if life.ever_joined { "empty since its creator left" } else { "nobody joined in time" };
                     info!(room = %self.state.id(), "room disposed: {why}");
                     break Ending::Disposed;
@@ -274,18 +281,24 @@ impl RoomActor {
 
 /// Completes once the creator's connection is closing (never without one;
 /// the branch using it is disabled then).
-async fn creator_gone(owner: Option<&ClientHandle>) {
+async fn creator_gone(owner: Option<ClientHandle>) {
     match owner {
         Some(owner) => owner.closing().await,
         None => std::future::pending().await,
     }
 }
 
-/// Sleeps until `deadline`; forever when there is none (the branch using it
-/// is disabled then).
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
+/// Points `timer` at `deadline` when it changed since `armed` (the
+/// deadline it was set to); a timer without a deadline stays disabled.
+fn rearm(
+    timer: &mut std::pin::Pin<&mut Sleep>,
+    armed: &mut Option<Instant>,
+    deadline: Option<Instant>,
+) {
+    if deadline != *armed {
+        if let Some(deadline) = deadline {
+            timer.as_mut().reset(deadline);
+        }
+        *armed = deadline;
     }
 }
