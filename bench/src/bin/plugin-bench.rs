@@ -21,7 +21,7 @@ use vampire_bench::load::{self, invoke_argument};
 use vampire_bench::stats;
 use vampire_protocol::{CreateRoom, RoomInfo};
 use vampiretcp::Config;
-use vampiretcp::outbound::{Answer, Identity, Responder};
+use vampiretcp::outbound::{Answer, Responder};
 use vampiretcp::plugins::{PluginRoomType, PluginRuntime, loader, room::WasmRoom};
 use vampiretcp::rooms::listing::Listing;
 use vampiretcp::rooms::{Caller, RoomBehaviour, RoomLimits, RoomManager, RoomSettings, RoomState};
@@ -202,7 +202,7 @@ fn create_rooms(
     (0..rooms)
         .map(|_| {
             let (reply, answer) = Responder::local(max_frame_bytes);
-            manager.create(settings(), None, Caller::Remote(Identity::default()), reply);
+            manager.create(settings(), None, Caller::Remote(Box::default()), reply);
             answer
         })
         .collect()

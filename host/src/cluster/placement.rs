@@ -149,7 +149,7 @@ pub(crate) async fn create_here(
     }
     let (reply, answer) = Responder::local(node.limits.max_frame_bytes);
     let hash = password_hash.map(Arc::from);
-    create_locally(node, settings, hash, Caller::Remote(creator), reply).await;
+    create_locally(node, settings, hash, Caller::Remote(Box::new(creator)), reply).await;
     let created = NodeMessage::Created { request, outcome: answer.outcome().await };
     if let Err(err) = node.registry.publish(&from, messages::encode(&created)).await {
         warn!(%err, node = %from, "cannot answer a room placement");

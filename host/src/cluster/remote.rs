@@ -165,6 +165,6 @@ pub(crate) async fn forward_here(
 ) -> Result<Payload, ApiError> {
     let handle = node.rooms.get(room)?;
     let (reply, answer) = Responder::local(node.limits.max_frame_bytes);
-    handle.run(op, Caller::Remote(by), Admission::Open, reply.about_room(room)).await;
+    handle.run(op, Caller::Remote(Box::new(by)), Admission::Open, reply.about_room(room)).await;
     answer.outcome().await
 }

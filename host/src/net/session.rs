@@ -137,20 +137,21 @@ impl Session {
                 "too many requests: slow down and retry",
             ));
         }
-        let reply = Responder::new(self.client.clone(), frame.id, None);
-        match frame.request {
-            Request::Server(ServerOp::Authenticate { token }) => self.authenticate(&token, reply),
-            _ if !self.authenticated => {
-                reply.fail(ApiError::new(
-                    ErrorCode::NotAuthenticated,
-                    "authenticate first: this server needs a token",
-                ));
-                self.client.close();
+        if !self.authenticated {
+            let reply = Responder::new(self.client.clone(), frame.id, None);
+            if let Request::Server(ServerOp::Authenticate { token }) = &frame.request {
+                return self.authenticate(token, reply);
             }
-            Request::Server(op) => self.server_op(op, reply).await,
-            Request::Room { room, op } => {
-                let reply = reply.about_room(&room);
-                self.room_op(room, op, reply).await;
+            reply.fail(ApiError::new(
+                ErrorCode::NotAuthenticated,
+                "authenticate first: this server needs a token",
+            ));
+            return self.client.close();
+        }
+        match frame.request {
+            Request::Room { room, op } => self.room_op(room, op, frame.id).await,
+            Request::Server(op) => {
+                self.server_op(op, Responder::new(self.client.clone(), frame.id, None)).await;
             }
         }
     }
@@ -205,14 +206,17 @@ impl Session {
     /// Hands a room operation to the room: on this node, with the
     /// password or invite of a join checked first; on another node of the
     /// cluster, through it.
-    async fn room_op(&mut self, room: RoomId, mut op: RoomOp, reply: Responder) {
+    async fn room_op(&mut self, room: RoomId, mut op: RoomOp, id: Option<u32>) {
         if let Some(cluster) = self.cluster_for(&room) {
+            let reply = Responder::new(self.client.clone(), id, Some(room.clone()));
             return self.remote_room_op(cluster, room, op, reply);
         }
         let handle = match self.handle(&room) {
             Ok(handle) => handle,
-            Err(err) => return reply.fail(err),
+            Err(err) => return Responder::new(self.client.clone(), id, None).fail(err),
         };
+        // The room id moves into the answer owed if the room ends first.
+        let reply = Responder::new(self.client.clone(), id, Some(room));
         let admission = match &mut op {
             // The password goes no further than the check.
             RoomOp::Join { password, invite, .. } => {

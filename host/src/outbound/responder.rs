@@ -36,7 +36,7 @@ pub struct Responder {
     sink: Sink,
     /// The room the request went to, for the answer owed if the responder
     /// is dropped unanswered.
-    room: Option<RoomId>,
+    room: Option<Box<str>>,
     answered: bool,
 }
 
@@ -72,6 +72,7 @@ impl Responder {
     /// A responder for request `id` of `client`; `room` names the room
     /// the request went to, for the answer owed if it is dropped.
     pub fn new(client: ClientHandle, id: Option<u32>, room: Option<RoomId>) -> Responder {
+        let room = room.map(String::into_boxed_str);
         Responder { sink: Sink::Client { client, id }, room, answered: false }
     }
 
@@ -94,7 +95,7 @@ impl Responder {
     /// This responder, owing `room_not_found` for `room` if dropped
     /// unanswered.
     pub fn about_room(mut self, room: &str) -> Responder {
-        self.room = Some(room.to_owned());
+        self.room = Some(room.into());
         self
     }
 

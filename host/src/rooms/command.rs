@@ -20,8 +20,9 @@ pub enum Caller {
     /// Someone without a connection to this node: a client of another
     /// node of the cluster, or the admin API. An identity, never a member:
     /// it may do what needs no membership (delete a room it owns, invite
-    /// into it, read its description).
-    Remote(Identity),
+    /// into it, read its description). Boxed: a command carries a caller,
+    /// and the mailbox holds commands by value.
+    Remote(Box<Identity>),
 }
 
 impl Caller {
@@ -51,7 +52,7 @@ pub enum Admission {
     /// The joiner gave the right password.
     Password,
     /// The joiner gave an invite; the room checks and uses it up.
-    Invite(String),
+    Invite(Box<str>),
 }
 
 /// A command to a room, sent through its mailbox.
