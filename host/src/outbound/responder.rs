@@ -33,11 +33,12 @@ pub type Outcome = Result<Payload, ApiError>;
 #[derive(Debug)]
 #[must_use = "a responder answers its request when used or dropped"]
 pub struct Responder {
-    sink: Sink,
+    /// Who hears the answer; taken by the answer, so a responder answers
+    /// once (`None` once answered).
+    sink: Option<Sink>,
     /// The room the request went to, for the answer owed if the responder
     /// is dropped unanswered.
     room: Option<Box<str>>,
-    answered: bool,
 }
 
 /// Who hears the answer.
@@ -46,7 +47,7 @@ enum Sink {
     /// A client's request `id` (`None`: a notification).
     Client { client: ClientHandle, id: Option<u32> },
     /// A caller in this process, and the largest result it accepts.
-    Local { reply: Option<oneshot::Sender<Outcome>>, max_bytes: usize },
+    Local { reply: oneshot::Sender<Outcome>, max_bytes: usize },
     /// Nobody (UDP).
     Silent,
 }
@@ -73,7 +74,7 @@ impl Responder {
     /// the request went to, for the answer owed if it is dropped.
     pub fn new(client: ClientHandle, id: Option<u32>, room: Option<RoomId>) -> Responder {
         let room = room.map(String::into_boxed_str);
-        Responder { sink: Sink::Client { client, id }, room, answered: false }
+        Responder { sink: Some(Sink::Client { client, id }), room }
     }
 
     /// A responder for a caller in this process, which accepts results of
@@ -82,14 +83,14 @@ impl Responder {
     /// [`Answer`].
     pub fn local(max_bytes: usize) -> (Responder, Answer) {
         let (reply, answer) = oneshot::channel();
-        let sink = Sink::Local { reply: Some(reply), max_bytes };
-        (Responder { sink, room: None, answered: false }, Answer(answer))
+        let sink = Sink::Local { reply, max_bytes };
+        (Responder { sink: Some(sink), room: None }, Answer(answer))
     }
 
     /// A responder that answers nothing, for an unreliable message (a UDP
     /// datagram gets no answer, and its errors are dropped).
     pub fn silent() -> Responder {
-        Responder { sink: Sink::Silent, room: None, answered: false }
+        Responder { sink: Some(Sink::Silent), room: None }
     }
 
     /// This responder, owing `room_not_found` for `room` if dropped
@@ -103,50 +104,47 @@ impl Responder {
     /// response (`None` for a notification, a local caller or nobody).
     pub fn id(&self) -> Option<u32> {
         match &self.sink {
-            Sink::Client { id, .. } => *id,
-            Sink::Local { .. } | Sink::Silent => None,
+            Some(Sink::Client { id, .. }) => *id,
+            _ => None,
         }
     }
 
     /// Whether the answer goes to the connection of `session`: only then
     /// can it be queued among the frames a room sends that client.
     pub fn answers_session(&self, session: SessionId) -> bool {
-        matches!(&self.sink, Sink::Client { client, .. } if client.session() == session)
+        matches!(&self.sink, Some(Sink::Client { client, .. }) if client.session() == session)
     }
 
     /// The largest result this answer may carry, in bytes (about the
     /// largest frame the server sends).
     pub fn max_result_bytes(&self) -> usize {
         match &self.sink {
-            Sink::Client { client, .. } => client.max_frame_bytes(),
-            Sink::Local { max_bytes, .. } => *max_bytes,
-            Sink::Silent => usize::MAX,
+            Some(Sink::Client { client, .. }) => client.max_frame_bytes(),
+            Some(Sink::Local { max_bytes, .. }) => *max_bytes,
+            Some(Sink::Silent) | None => usize::MAX,
         }
     }
 
     /// Answers with `result` (one MessagePack value). A result too large
     /// to send becomes `response_too_large`.
     pub fn ok(mut self, result: &[u8]) {
-        self.answered = true;
         let size = server::response_size(result.len());
         if size > self.max_result_bytes() {
             let error = too_large(size, self.max_result_bytes());
-            return self.send_error(error);
+            return self.fail(error);
         }
-        match &mut self.sink {
-            Sink::Client { client, id: Some(id) } => {
+        match self.sink.take() {
+            Some(Sink::Client { client, id: Some(id) }) => {
                 let mut buf = BytesMut::with_capacity(size);
-                server::write_response(&mut buf, *id, result);
+                server::write_response(&mut buf, id, result);
                 client.send(buf.freeze());
             }
-            Sink::Local { reply, .. } => {
+            Some(Sink::Local { reply, .. }) => {
                 let result = Payload::from_bytes(bytes::Bytes::copy_from_slice(result))
                     .map_err(|err| ApiError::internal(format!("a malformed result: {err}")));
-                if let Some(reply) = reply.take() {
-                    let _ = reply.send(result);
-                }
+                let _ = reply.send(result);
             }
-            Sink::Client { id: None, .. } | Sink::Silent => {}
+            Some(Sink::Client { id: None, .. } | Sink::Silent) | None => {}
         }
     }
 
@@ -161,13 +159,12 @@ impl Responder {
     pub fn ok_with(mut self, size_bound: usize, write: impl FnOnce(&mut Writer<'_, BytesMut>)) {
         let size = server::response_size(size_bound);
         if size > self.max_result_bytes() {
-            self.answered = true;
             let error = too_large(size, self.max_result_bytes());
-            return self.send_error(error);
+            return self.fail(error);
         }
-        if matches!(self.sink, Sink::Client { id: None, .. } | Sink::Silent) {
+        if matches!(self.sink, Some(Sink::Client { id: None, .. } | Sink::Silent)) {
             // Nobody reads a success: do not build it.
-            self.answered = true;
+            self.sink = None;
             return;
         }
         let mut result = BytesMut::with_capacity(size_bound);
@@ -177,7 +174,6 @@ impl Responder {
 
     /// Answers with an error.
     pub fn fail(mut self, error: ApiError) {
-        self.answered = true;
         self.send_error(error);
     }
 
@@ -202,41 +198,38 @@ impl Responder {
     /// the room, and the seat reserved there. A local caller is told it
     /// cannot follow one.
     pub fn redirect(mut self, room: RoomId, address: String, reservation: String, ttl_ms: u64) {
-        self.answered = true;
-        match &self.sink {
-            Sink::Client { client, id: Some(id) } => {
-                let redirect =
-                    Redirect { id: *id, room, address, reservation, expires_in_ms: ttl_ms };
+        match self.sink.take() {
+            Some(Sink::Client { client, id: Some(id) }) => {
+                let redirect = Redirect { id, room, address, reservation, expires_in_ms: ttl_ms };
                 let mut buf = BytesMut::with_capacity(64 + redirect.reservation.len());
                 server::write_redirect(&mut buf, &redirect);
                 client.send(buf.freeze());
             }
-            Sink::Local { .. } => {
-                self.send_error(ApiError::internal("a redirect answers clients only"));
+            Some(Sink::Local { reply, .. }) => {
+                let _ = reply.send(Err(ApiError::internal("a redirect answers clients only")));
             }
-            Sink::Client { id: None, .. } | Sink::Silent => {}
+            Some(Sink::Client { id: None, .. } | Sink::Silent) | None => {}
         }
     }
 
     /// Marks the request as answered by other means: a `join` response
     /// the room queued among the member's own frames.
     pub fn answered_elsewhere(mut self) {
-        self.answered = true;
+        self.sink = None;
     }
 
+    /// Answers `error`, once.
     fn send_error(&mut self, error: ApiError) {
-        match &mut self.sink {
-            Sink::Client { client, id } => {
+        match self.sink.take() {
+            Some(Sink::Client { client, id }) => {
                 let mut buf = BytesMut::with_capacity(64 + error.message.len());
-                server::write_error(&mut buf, *id, error.code, &error.message);
+                server::write_error(&mut buf, id, error.code, &error.message);
                 client.send(buf.freeze());
             }
-            Sink::Local { reply, .. } => {
-                if let Some(reply) = reply.take() {
-                    let _ = reply.send(Err(error));
-                }
+            Some(Sink::Local { reply, .. }) => {
+                let _ = reply.send(Err(error));
             }
-            Sink::Silent => {}
+            Some(Sink::Silent) | None => {}
         }
     }
 }
@@ -250,7 +243,7 @@ fn too_large(size: usize, max: usize) -> ApiError {
 
 impl Drop for Responder {
     fn drop(&mut self) {
-        if !self.answered {
+        if self.sink.is_some() {
             let error = match &self.room {
                 Some(room) => ApiError::room_not_found(room),
                 None => ApiError::internal("the request was dropped unanswered"),

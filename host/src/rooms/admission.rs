@@ -80,7 +80,7 @@ impl Gate {
                 Err(busy) => return Err(Refused::Other(busy)),
             },
             (None, Some(invite)) => {
-                handle.invite_is_live(&invite).await.then_some(Admission::Invite(invite.into()))
+                handle.invite_is_live(&invite).await.then_some(Admission::Invite)
             }
             (None, None) => None,
         };

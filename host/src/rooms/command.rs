@@ -45,14 +45,15 @@ impl Caller {
 
 /// How a joiner of a password-protected room got past the password,
 /// checked before the join reaches the room.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
     /// The room has no password (or none was checked).
     Open,
     /// The joiner gave the right password.
     Password,
-    /// The joiner gave an invite; the room checks and uses it up.
-    Invite(Box<str>),
+    /// The joiner gave a live invite (the join's `invite`); the room checks
+    /// it again and uses it up.
+    Invite,
 }
 
 /// A command to a room, sent through its mailbox.

@@ -117,7 +117,9 @@ impl RoomActor {
         let now = Instant::now();
         let owner_gone = self.owner.is_none();
         let mut life = Lifetime { created: now, ever_joined: false, owner_gone, empty_since: now };
-        let mut batch = Vec::with_capacity(TURN_COMMANDS);
+        // Grows with the turns the room sees (to at most TURN_COMMANDS):
+        // a quiet room holds no buffer of commands it never gets.
+        let mut batch = Vec::new();
         // Built once and polled on every turn: a future made anew per turn
         // would register with its timer or token again each time.
         let creator_gone = creator_gone(self.owner.clone());

@@ -17,6 +17,14 @@ use crate::rooms::seats::NoSeat;
 use crate::rooms::state::JoinEnd;
 use crate::rooms::variables::Rules;
 
+/// What a joiner brings past the room's own rules: how it got past the
+/// password, and the invite and seat reservation it gave.
+struct Pass {
+    admission: Admission,
+    invite: Option<String>,
+    reservation: Option<String>,
+}
+
 impl RoomActor {
     /// Runs `op` for `caller` and answers `reply`.
     pub(super) async fn run_op(
@@ -27,7 +35,7 @@ impl RoomActor {
         reply: Responder,
     ) -> Next {
         match op {
-            RoomOp::Join { options, reservation, password: _, invite: _ } => {
+            RoomOp::Join { options, reservation, invite, password: _ } => {
                 let Caller::Client(client) = caller else {
                     reply.fail(ApiError::new(
                         ErrorCode::NotAuthorized,
@@ -36,7 +44,8 @@ impl RoomActor {
                     return Next::Continue;
                 };
                 let options = options.unwrap_or_default();
-                self.join(client, admission, &options, reservation, reply).await;
+                let pass = Pass { admission, invite, reservation };
+                self.join(client, pass, &options, reply).await;
             }
             RoomOp::Leave {} => {
                 let outcome = match caller.session() {
@@ -257,12 +266,7 @@ impl RoomActor {
 
     /// Why `client` may not join now, if it may not: locked, a password it
     /// did not get past, already in, an unknown seat reservation, full.
-    fn join_refusal(
-        &mut self,
-        client: &ClientHandle,
-        admission: &Admission,
-        reservation: Option<&str>,
-    ) -> Option<ApiError> {
+    fn join_refusal(&mut self, client: &ClientHandle, pass: &Pass) -> Option<ApiError> {
         let settings = self.state.settings();
         if settings.locked {
             let why = format!("room {} is locked", quote(self.state.id()));
@@ -270,14 +274,14 @@ impl RoomActor {
         }
         let now = std::time::Instant::now();
         if settings.password_protected {
-            let admitted = match admission {
-                Admission::Password => true,
-                Admission::Invite(invite) => self.invites.is_live(invite, now),
-                Admission::Open => false,
+            let admitted = match (pass.admission, &pass.invite) {
+                (Admission::Password, _) => true,
+                (Admission::Invite, Some(invite)) => self.invites.is_live(invite, now),
+                (Admission::Invite | Admission::Open, _) => false,
             };
             if !admitted {
-                let why = match admission {
-                    Admission::Invite(_) => "the invite is unknown, used or expired",
+                let why = match pass.admission {
+                    Admission::Invite => "the invite is unknown, used or expired",
                     _ => "wrong or missing room password",
                 };
                 return Some(ApiError::new(ErrorCode::NotAuthorized, why));
@@ -287,7 +291,7 @@ impl RoomActor {
             let why = format!("you are already a member of room {}", quote(self.state.id()));
             return Some(ApiError::new(ErrorCode::AlreadyInRoom, why));
         }
-        if let Some(token) = reservation
+        if let Some(token) = &pass.reservation
             && !self.seats.redeem(token, client.identity().user_id.as_deref(), now)
         {
             let why = "the seat reservation is unknown, used or expired";
@@ -308,16 +312,15 @@ impl RoomActor {
     async fn join(
         &mut self,
         client: ClientHandle,
-        admission: Admission,
+        pass: Pass,
         options: &Payload,
-        reservation: Option<String>,
         reply: Responder,
     ) {
         let session = client.session();
         if !reply.answers_session(session) {
             return reply.fail(ApiError::internal("a join is answered on the joiner's connection"));
         }
-        if let Some(refusal) = self.join_refusal(&client, &admission, reservation.as_deref()) {
+        if let Some(refusal) = self.join_refusal(&client, &pass) {
             return reply.fail(refusal);
         }
         match self.state.begin_join(client) {
@@ -336,7 +339,7 @@ impl RoomActor {
         match (self.state.end_join(hook.is_ok(), reply.id(), &answer), hook) {
             (JoinEnd::Joined, _) => {
                 // Spent only now: a join refused on the way keeps it.
-                if let Admission::Invite(invite) = &admission {
+                if let (Admission::Invite, Some(invite)) = (pass.admission, &pass.invite) {
                     self.invites.use_up(invite, std::time::Instant::now());
                 }
                 reply.answered_elsewhere();
