@@ -23,6 +23,8 @@
 //! - [`server`]: binds and runs everything, with graceful shutdown.
 //! - [`error`]: [`ApiError`], the failure a client is told about.
 //! - [`logging`]: `tracing` set-up and throttles for repeated warnings.
+//! - [`metrics`]: the counters and distributions the server keeps about
+//!   itself, and their Prometheus exposition.
 //!
 //! # Runtime model
 //! Each room is an actor: one task owns its members, variables and
@@ -41,6 +43,7 @@ pub mod config;
 pub mod error;
 mod lock;
 pub mod logging;
+pub mod metrics;
 pub mod net;
 pub mod outbound;
 pub mod plugins;

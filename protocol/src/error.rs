@@ -110,6 +110,12 @@ impl ErrorCode {
         ErrorCode::Internal,
     ];
 
+    /// This code's place in [`ErrorCode::ALL`] ([`ErrorCode::Unknown`]
+    /// comes last, after them): for counters kept by code.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// The wire spelling of the code, e.g. `"room_not_found"`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -265,9 +271,11 @@ mod tests {
 
     #[test]
     fn codes_parse_back() {
-        for code in ErrorCode::ALL {
+        for (index, code) in ErrorCode::ALL.into_iter().enumerate() {
             assert_eq!(ErrorCode::parse(code.as_str()), code);
+            assert_eq!(code.index(), index);
         }
+        assert_eq!(ErrorCode::Unknown.index(), ErrorCode::ALL.len());
         assert_eq!(ErrorCode::parse("from_the_future"), ErrorCode::Unknown);
     }
 

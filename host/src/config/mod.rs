@@ -17,10 +17,12 @@
 //! - [`auth`]: [`AuthConfig`], tokens.
 //! - [`tls`]: [`TlsConfig`], the certificate.
 //! - [`cluster`]: [`ClusterConfig`], Redis and this node's place.
+//! - [`admin`]: [`AdminConfig`], the operators' HTTP listener.
 //! - [`checks`]: the rules types cannot express, and how rules name
 //!   fields.
 //! - [`error`]: [`ConfigError`], what is wrong with a configuration.
 
+pub mod admin;
 pub mod auth;
 pub(crate) mod checks;
 pub mod cluster;
@@ -34,6 +36,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use admin::AdminConfig;
 pub use auth::{AuthConfig, AuthMode, MIN_SECRET_BYTES, SameUserPolicy, TokenAlgorithm};
 use checks::name;
 pub use cluster::ClusterConfig;
@@ -59,6 +62,19 @@ pub const DEFAULT_PLUGINS_DIR: &str = "plugins";
 pub const DEFAULT_HOT_RELOAD: bool = true;
 /// Default of [`Config::log_level`].
 pub const DEFAULT_LOG_LEVEL: &str = "info";
+/// Default of [`Config::log_format`].
+pub const DEFAULT_LOG_FORMAT: LogFormat = LogFormat::Text;
+
+/// `logFormat`: how log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One line per event for people (colour only on a terminal).
+    Text,
+    /// One JSON object per line, with the fields the text form has, for
+    /// log shippers.
+    Json,
+}
 
 /// The whole server configuration.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -90,6 +106,9 @@ pub struct Config {
     /// `tracing` directive list). `RUST_LOG` overrides it. Default
     /// [`DEFAULT_LOG_LEVEL`].
     pub log_level: String,
+    /// `text` for people, `json` (one object per line) for log shippers.
+    /// Default [`DEFAULT_LOG_FORMAT`].
+    pub log_format: LogFormat,
     /// Resource limits.
     pub limits: Limits,
     /// Settings of a new room where its creator gives none.
@@ -103,6 +122,9 @@ pub struct Config {
     /// Share rooms with other nodes through Redis. Default none (the
     /// server runs alone).
     pub cluster: Option<ClusterConfig>,
+    /// Serve metrics, the admin API and the monitor page on an HTTP port
+    /// of their own. Default none (off).
+    pub admin: Option<AdminConfig>,
 }
 
 impl Default for Config {
@@ -115,11 +137,13 @@ impl Default for Config {
             plugins_dir: PathBuf::from(DEFAULT_PLUGINS_DIR),
             hot_reload: DEFAULT_HOT_RELOAD,
             log_level: DEFAULT_LOG_LEVEL.to_owned(),
+            log_format: DEFAULT_LOG_FORMAT,
             limits: Limits::default(),
             default_room_settings: DefaultRoomSettings::default(),
             auth: AuthConfig::default(),
             tls: None,
             cluster: None,
+            admin: None,
         }
     }
 }

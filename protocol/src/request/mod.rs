@@ -88,6 +88,18 @@ impl Request {
         }
     }
 
+    /// This request's place in [`Request::ops`] (for counters kept by
+    /// operation).
+    pub fn op_index(&self) -> usize {
+        match self {
+            Request::Room { op, .. } => op.index(),
+            Request::Server(op) => RoomOp::NAMES.len() + op.index(),
+        }
+    }
+
+    /// How many operations there are (the length of [`Request::ops`]).
+    pub const OP_COUNT: usize = RoomOp::NAMES.len() + ServerOp::NAMES.len();
+
     /// This request's `op`.
     pub fn op(&self) -> &'static str {
         match self {
@@ -416,5 +428,19 @@ mod tests {
         );
         assert_eq!(ServerOp::fields_of("create_room").unwrap().len(), 9);
         assert_eq!(RoomOp::fields_of("nope"), None);
+    }
+
+    #[test]
+    fn each_request_knows_its_place_among_the_ops() {
+        let ops: Vec<&str> = Request::ops().collect();
+        assert_eq!(ops.len(), Request::OP_COUNT);
+        for request in [
+            Request::join("r1"),
+            Request::room("r1", RoomOp::Info {}),
+            Request::Server(ServerOp::Ping {}),
+            Request::Server(ServerOp::UdpBind {}),
+        ] {
+            assert_eq!(ops[request.op_index()], request.op());
+        }
     }
 }

@@ -45,6 +45,18 @@ macro_rules! operations {
                 }
             }
 
+            /// This operation's place in [`Self::NAMES`] (for counters kept
+            /// by operation).
+            pub fn index(&self) -> usize {
+                /// The variants in table order: their discriminants are the
+                /// places.
+                #[allow(dead_code)]
+                enum Place { $($Variant),* }
+                match self {
+                    $( $Enum::$Variant { .. } => Place::$Variant as usize ),*
+                }
+            }
+
             /// The request fields operation `op` takes (beyond `id`, `op`
             /// and, for a room operation, `room`); `None` for an `op` not
             /// in this table.
