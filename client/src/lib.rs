@@ -38,7 +38,8 @@
 
 pub mod connection;
 pub mod error;
-pub mod json;
+/// Values as JSON and back (from `vampire-protocol`).
+pub use vampire_protocol::json;
 pub mod ops;
 pub mod tls;
 pub mod udp;

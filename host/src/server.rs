@@ -14,11 +14,11 @@ use crate::auth::password::Passwords;
 use crate::auth::{Authenticator, SignedIn};
 use crate::cluster::Cluster;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::net::tls::Tls;
 use crate::net::udp::UdpChannel;
 use crate::net::{NetContext, client_limits, listener};
-use crate::plugins::loader::Catalog;
-use crate::plugins::{self, PluginRoomType, PluginRuntime, PluginWatcher};
+use crate::plugins::{self, Catalog, PluginRoomType, PluginRuntime, PluginWatcher, Reloader};
 use crate::rooms::RoomManager;
 use crate::rooms::admission::Gate;
 
@@ -29,8 +29,10 @@ pub struct Server {
     rooms: Arc<RoomManager>,
     /// Kept so the plugin threads live as long as the server.
     plugins: Arc<PluginRuntime>,
-    /// What was loaded from the plugins folder, for the watcher.
-    catalog: Catalog,
+    /// Loads plugins again, for the watcher and operators.
+    reloader: Arc<Reloader>,
+    /// What the server counts about itself.
+    metrics: Arc<Metrics>,
     /// The UDP channel, when `enableUDP` is on.
     udp: Option<Arc<UdpChannel>>,
     /// Checks tokens, when `auth.mode` is `jwt`.
@@ -100,14 +102,19 @@ impl Server {
         let listener = TcpListener::bind(address)
             .await
             .with_context(|| format!("cannot listen on TCP {address}"))?;
-        let rooms = Arc::new(RoomManager::new(config.clone()));
+        // Kept only when an operator can read them.
+        let metrics = Arc::new(Metrics::new(config.admin.is_some()));
+        let rooms = Arc::new(RoomManager::new(config.clone(), metrics.clone()));
         let plugins = Arc::new(
-            PluginRuntime::new(&config.limits).context("cannot start the WebAssembly runtime")?,
+            PluginRuntime::new(&config.limits, metrics.clone())
+                .context("cannot start the WebAssembly runtime")?,
         );
-        let (modules, catalog) = plugins::load_folder(&plugins, &config.plugins_dir).await;
-        for module in modules {
+        let catalog = Arc::new(Catalog::default());
+        for module in plugins::load_folder(&plugins, &config.plugins_dir, &catalog).await {
             rooms.register_type(Arc::new(PluginRoomType(Arc::new(module))));
         }
+        let folder = config.plugins_dir.clone();
+        let reloader = Arc::new(Reloader::new(plugins.clone(), rooms.clone(), folder, catalog));
         let udp = if config.enable_udp {
             let channel = UdpChannel::bind(&config, rooms.clone()).await.with_context(|| {
                 format!("cannot listen on UDP {}:{}", config.bind_address, config.udp_port)
@@ -126,7 +133,19 @@ impl Server {
             ),
             None => None,
         };
-        Ok(Server { config, listener, rooms, plugins, catalog, udp, auth, tls, cluster, gate })
+        Ok(Server {
+            config,
+            listener,
+            rooms,
+            plugins,
+            reloader,
+            metrics,
+            udp,
+            auth,
+            tls,
+            cluster,
+            gate,
+        })
     }
 
     /// The bound TCP address.
@@ -169,19 +188,14 @@ impl Server {
             tls: self.tls,
             cluster: self.cluster.clone(),
             tasks: connections.clone(),
+            metrics: self.metrics.clone(),
         });
         let cluster = self.cluster.map(|cluster| {
             let tasks = cluster.start(shutdown.clone());
             (cluster, tasks)
         });
         let watcher = if self.config.hot_reload {
-            let folder = self.config.plugins_dir.clone();
-            match PluginWatcher::start(
-                self.plugins.clone(),
-                self.rooms.clone(),
-                folder,
-                self.catalog,
-            ) {
+            match PluginWatcher::start(self.reloader.clone()) {
                 Ok(watcher) => Some(watcher),
                 Err(err) => {
                     warn!(%err, "cannot watch the plugins folder: hot reload is off");

@@ -113,6 +113,13 @@ impl<'b, B: BufMut> Writer<'b, B> {
         self
     }
 
+    /// A float64 (always 9 bytes).
+    pub fn f64(&mut self, value: f64) -> &mut Self {
+        self.buf.put_u8(0xcb);
+        self.buf.put_f64(value);
+        self
+    }
+
     /// A boolean.
     pub fn bool(&mut self, value: bool) -> &mut Self {
         self.buf.put_u8(if value { 0xc3 } else { 0xc2 });

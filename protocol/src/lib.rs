@@ -30,6 +30,8 @@
 //!   and the quoting rules of error messages.
 //! - [`decode`]: the lenient reader of what the server sends, for
 //!   clients.
+//! - `json` (feature `json`): values shown to people as JSON and read
+//!   back, for the command-line client and the admin API.
 
 pub mod decode;
 /// The MessagePack primitives (the `vampire-msgpack` crate).
@@ -37,6 +39,8 @@ pub use vampire_msgpack as msgpack;
 pub mod error;
 pub mod frame;
 pub mod ids;
+#[cfg(feature = "json")]
+pub mod json;
 pub mod payload;
 pub mod request;
 pub mod room;

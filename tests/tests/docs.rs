@@ -74,7 +74,8 @@ fn abi_md_lists_every_export_and_import() {
         first_column(&abi, "## Exports"),
         names(exports.into_iter().chain(hooks)),
     );
-    let runtime = PluginRuntime::new(&vampiretcp::Config::embedded_default().limits).unwrap();
+    let limits = vampiretcp::Config::embedded_default().limits;
+    let runtime = PluginRuntime::new(&limits, vampiretcp::metrics::Metrics::off()).unwrap();
     let imports = runtime.import_names();
     assert!(imports.iter().all(|(module, _)| module == vampire_abi::IMPORT_MODULE));
     assert_same(

@@ -21,6 +21,7 @@ use vampire_bench::load::{self, invoke_argument};
 use vampire_bench::stats;
 use vampire_protocol::{CreateRoom, RoomInfo};
 use vampiretcp::Config;
+use vampiretcp::metrics::Metrics;
 use vampiretcp::outbound::{Answer, Responder};
 use vampiretcp::plugins::{PluginRoomType, PluginRuntime, loader, room::WasmRoom};
 use vampiretcp::rooms::listing::Listing;
@@ -42,7 +43,7 @@ fn main() -> anyhow::Result<()> {
     let built = xtask::build_plugins(&[xtask::BENCH_PLUGINS])?;
     let (_, echo_path) = built.iter().find(|(name, _)| name == "echo").expect("echo plugin built");
     let config = Config::embedded_default();
-    let runtime = Arc::new(PluginRuntime::new(&config.limits)?);
+    let runtime = Arc::new(PluginRuntime::new(&config.limits, Metrics::off())?);
     let module = Arc::new(loader::compile(&runtime, echo_path).map_err(anyhow::Error::from)?);
 
     // 1 and 2 call the hooks directly, on one thread, as a room's actor
@@ -58,7 +59,13 @@ fn main() -> anyhow::Result<()> {
             ..RoomSettings::default()
         };
         let listing = Arc::new(Listing::new(RoomInfo::default()));
-        let mut state = RoomState::new("bench".into(), settings, listing, RoomLimits::default());
+        let mut state = RoomState::new(
+            "bench".into(),
+            settings,
+            listing,
+            RoomLimits::default(),
+            Metrics::off(),
+        );
         let mut room = WasmRoom::new(module.clone());
         room.on_create(&mut state).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         let argument = invoke_argument();
@@ -121,7 +128,7 @@ fn main() -> anyhow::Result<()> {
         config.limits.max_rooms = args.rooms as usize + 1;
         config.limits.plugin_memory_total_bytes = 64 << 30;
         let max_frame_bytes = config.limits.max_outbound_frame_bytes;
-        let manager = RoomManager::new(Arc::new(config));
+        let manager = RoomManager::new(Arc::new(config), Metrics::off());
         manager.register_type(Arc::new(PluginRoomType(module.clone())));
         let request = kept_room("echo");
         let rss_before = stats::process_usage("self")?.rss_bytes;
@@ -170,7 +177,7 @@ async fn tick_share(
     let mut config = Config::embedded_default();
     config.limits.max_rooms = rooms as usize + 1;
     let max_frame_bytes = config.limits.max_outbound_frame_bytes;
-    let manager = RoomManager::new(Arc::new(config));
+    let manager = RoomManager::new(Arc::new(config), Metrics::off());
     manager.register_type(Arc::new(PluginRoomType(module)));
     let options = serde_json::json!({"tick_hz": 20, "set_variable": set_variable});
     let options = vampire_protocol::Payload::from(vampire_client::json::from_json(&options));

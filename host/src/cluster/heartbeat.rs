@@ -41,7 +41,10 @@ async fn beat(node: &Node) {
         address: node.config.advertise_address.clone(),
         rooms: node.rooms.room_load() as u64,
     };
-    match node.registry.heartbeat(&record, node.config.node_ttl_ms).await {
+    let started = std::time::Instant::now();
+    let beat = node.registry.heartbeat(&record, node.config.node_ttl_ms).await;
+    node.rooms.metrics().redis_round_trip(started.elapsed());
+    match beat {
         Ok(still_registered) => {
             if !node.set_healthy(true) {
                 info!("the cluster store is reachable again; writing this node's rooms again");

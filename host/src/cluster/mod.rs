@@ -118,6 +118,11 @@ impl Cluster {
         }
     }
 
+    /// Whether Redis answers this node's heartbeats.
+    pub fn is_healthy(&self) -> bool {
+        self.node.healthy()
+    }
+
     /// Whether `room` belongs to another node (by its id).
     pub fn is_elsewhere(&self, room: &str) -> bool {
         node_of(room).is_some_and(|node| node != self.node.id)

@@ -54,6 +54,7 @@ pub(crate) async fn create_room(
     if !matches!(published, Ok(listeners) if listeners > 0) {
         // Nobody received it, so nobody creates it: here, then.
         node.peers.forget(number);
+        node.rooms.metrics().placement_failed();
         debug!(node = %target, "the chosen node is not listening; the room is created here");
         owner.release_room();
         return create_locally(node, settings, password_hash, Caller::Client(owner), reply).await;
@@ -62,6 +63,7 @@ pub(crate) async fn create_room(
     if let Ok(Ok(created)) = tokio::time::timeout(timeout, &mut answer).await {
         return answer_created(created, &owner, reply);
     }
+    node.rooms.metrics().placement_failed();
     match node.registry.settle(&node.id, number, "cancelled").await {
         Ok(true) => {
             node.peers.forget(number);

@@ -121,6 +121,7 @@ pub(crate) async fn reserve_here(
     }
     let ttl = node.config.reservation_ttl();
     let reservation = handle.reserve_seat(ttl, user_id).await?;
+    node.rooms.metrics().reserved();
     Ok(Seat {
         reservation,
         expires_in_ms: ttl.as_millis() as u64,
@@ -164,6 +165,7 @@ pub(crate) async fn forward_here(
     by: Identity,
 ) -> Result<Payload, ApiError> {
     let handle = node.rooms.get(room)?;
+    node.rooms.metrics().forwarded();
     let (reply, answer) = Responder::local(node.limits.max_frame_bytes);
     handle.run(op, Caller::Remote(Box::new(by)), Admission::Open, reply.about_room(room)).await;
     answer.outcome().await

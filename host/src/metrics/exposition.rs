@@ -5,19 +5,33 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet};
+use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet, prometheus_text};
 use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
 use vampire_abi::Hook;
 use vampire_protocol::{ErrorCode, Request};
 
 use super::{AuthFailure, FAMILIES, Gauges, Metrics, PluginFailure, Refusal, histogram};
 use crate::lock::lock;
 
+impl Metrics {
+    /// The Prometheus text exposition of every family, with `gauges` read
+    /// from their owners.
+    pub fn render(self: &Arc<Self>, gauges: Gauges) -> String {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(Scrape { metrics: self.clone(), gauges }));
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_text::encode(&mut text, &registry);
+        text
+    }
+}
+
 /// One scrape: the counters and the levels read for it.
 #[derive(Debug)]
-pub(super) struct Scrape {
-    pub(super) metrics: Arc<Metrics>,
-    pub(super) gauges: Gauges,
+struct Scrape {
+    metrics: Arc<Metrics>,
+    gauges: Gauges,
 }
 
 type Labels<'l> = Vec<(&'static str, &'l str)>;

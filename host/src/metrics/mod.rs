@@ -30,11 +30,8 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use exposition::Scrape;
 pub use families::FAMILIES;
 pub use histogram::Histogram;
-use prometheus_client::encoding::prometheus_text;
-use prometheus_client::registry::Registry;
 use vampire_abi::Hook;
 use vampire_protocol::{ErrorCode, Request};
 
@@ -257,10 +254,12 @@ impl Metrics {
         }
     }
 
-    /// Metrics that are never kept (tests, benchmarks, a server without
-    /// an admin listener).
+    /// Metrics that are never kept (tests, benchmarks, a room's stand-in
+    /// state): one shared instance, so asking for it allocates nothing.
     pub fn off() -> Arc<Metrics> {
-        Arc::new(Metrics::new(false))
+        static OFF: std::sync::LazyLock<Arc<Metrics>> =
+            std::sync::LazyLock::new(|| Arc::new(Metrics::new(false)));
+        OFF.clone()
     }
 
     /// Whether they are kept.
@@ -395,17 +394,6 @@ impl Metrics {
     /// so far.
     pub fn totals(&self) -> (i64, u64) {
         (self.connections_open.load(Ordering::Relaxed), self.deliveries.load(Ordering::Relaxed))
-    }
-
-    /// The Prometheus text exposition of every family, with `gauges` read
-    /// from their owners.
-    pub fn render(self: &Arc<Self>, gauges: Gauges) -> String {
-        let mut registry = Registry::default();
-        registry.register_collector(Box::new(Scrape { metrics: self.clone(), gauges }));
-        let mut text = String::new();
-        // Writing into a String cannot fail.
-        let _ = prometheus_text::encode(&mut text, &registry);
-        text
     }
 }
 

@@ -22,7 +22,7 @@ use vampire_protocol::{ErrorCode, PROTOCOL_VERSION, SessionId, Welcome, frame, s
 
 use crate::net::NetContext;
 use crate::net::session::Session;
-use crate::outbound::{ClientHandle, Identity, Queued};
+use crate::outbound::{ClientHandle, Queued};
 
 /// Bytes of small frames gathered into one `write` call at most.
 const WRITE_BATCH_BYTES: usize = 64 * 1024;
@@ -45,14 +45,16 @@ pub(crate) async fn serve<R, W>(
     mut reader: R,
     writer: W,
     session_id: SessionId,
-    peer: std::net::IpAddr,
+    peer: std::net::SocketAddr,
     context: Arc<NetContext>,
     shutdown: CancellationToken,
 ) where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let client = ClientHandle::new(session_id, context.client_limits(), Identity::default());
+    let metrics = context.metrics.clone();
+    let client = ClientHandle::new(session_id, peer, context.client_limits(), metrics.clone());
+    metrics.connections_open(1);
     let writer = tokio::spawn(write_loop(writer, client.clone()));
     let limits = &context.config.limits;
 
@@ -69,7 +71,7 @@ pub(crate) async fn serve<R, W>(
     );
     client.send(welcome.freeze());
 
-    let mut session = Session::new(client.clone(), context.clone(), peer);
+    let mut session = Session::new(client.clone(), context.clone(), peer.ip());
     let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let started = Instant::now();
     let mut last_frame: Option<Instant> = None;
@@ -139,7 +141,7 @@ pub(crate) async fn serve<R, W>(
                     info!(session = session_id, "connection ended in the middle of a frame");
                     break;
                 }
-                Ok(_) => {}
+                Ok(read) => metrics.received(read),
                 Err(err) => {
                     debug!(session = session_id, %err, "read failed");
                     break;
@@ -159,6 +161,7 @@ pub(crate) async fn serve<R, W>(
     session.leave_all().await;
     client.close();
     let _ = writer.await;
+    metrics.connections_open(-1);
     debug!(session = session_id, "connection closed");
 }
 
@@ -226,14 +229,14 @@ async fn write_loop<W: AsyncWrite + Unpin>(mut socket: W, client: ClientHandle) 
     let goodbye = async {
         // Finish what was being written, so the farewell that follows is
         // framed correctly.
-        out.write_all(&mut socket).await?;
+        out.write_all(&mut socket, &client).await?;
         match client.farewell() {
             // Closed on purpose: the reason, not the backlog, is what the
             // client needs.
             Some(farewell) => out.taken.push_back(farewell.clone().into()),
             None => client.take_queued(&mut out.taken),
         }
-        out.write_all(&mut socket).await?;
+        out.write_all(&mut socket, &client).await?;
         socket.shutdown().await
     };
     let _ = tokio::time::timeout(CLOSE_GRACE, goodbye).await;
@@ -276,7 +279,7 @@ impl Outgoing {
         while !self.is_empty() {
             tokio::select! {
                 biased;
-                written = self.write_some(socket) => written?,
+                written = self.write_some(socket, client) => written?,
                 () = client.closing() => return Ok(Written::Closing),
             }
         }
@@ -290,9 +293,13 @@ impl Outgoing {
 
     /// Writes everything, waiting as long as it takes (the caller bounds
     /// it).
-    async fn write_all<W: AsyncWrite + Unpin>(&mut self, socket: &mut W) -> std::io::Result<()> {
+    async fn write_all<W: AsyncWrite + Unpin>(
+        &mut self,
+        socket: &mut W,
+        client: &ClientHandle,
+    ) -> std::io::Result<()> {
         while !self.is_empty() {
-            self.write_some(socket).await?;
+            self.write_some(socket, client).await?;
         }
         socket.flush().await
     }
@@ -305,7 +312,11 @@ impl Outgoing {
     ///
     /// # Errors
     /// Any error of the socket.
-    async fn write_some<W: AsyncWrite + Unpin>(&mut self, socket: &mut W) -> std::io::Result<()> {
+    async fn write_some<W: AsyncWrite + Unpin>(
+        &mut self,
+        socket: &mut W,
+        client: &ClientHandle,
+    ) -> std::io::Result<()> {
         if self.sent == self.batch.len() {
             self.batch.clear();
             self.sent = 0;
@@ -324,12 +335,14 @@ impl Outgoing {
             if written == 0 {
                 return Err(std::io::ErrorKind::WriteZero.into());
             }
+            client.metrics().sent(written);
             self.sent += written;
         } else if let Some(Queued { frames: front, .. }) = self.taken.front_mut() {
             let written = socket.write(front).await?;
             if written == 0 {
                 return Err(std::io::ErrorKind::WriteZero.into());
             }
+            client.metrics().sent(written);
             front.advance(written);
             if front.is_empty() {
                 self.taken.pop_front();

@@ -15,6 +15,7 @@ use tracing::{error, info, warn};
 use vampire_protocol::{ErrorCode, server};
 
 use crate::logging::Throttle;
+use crate::metrics::Refusal;
 use crate::net::NetContext;
 use crate::net::connection;
 
@@ -61,6 +62,7 @@ pub(crate) async fn accept_loop(
             }
         };
         let Some(address_permit) = addresses.take(peer.ip()) else {
+            context.metrics.connection_refused(Refusal::MaxPerAddress);
             refusal_log.warn(|suppressed| {
                 warn!(%peer, suppressed, "connection refused: too many from its address")
             });
@@ -68,6 +70,7 @@ pub(crate) async fn accept_loop(
             continue;
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
+            context.metrics.connection_refused(Refusal::MaxConnections);
             refusal_log
                 .warn(|suppressed| warn!(%peer, suppressed, "connection refused: server full"));
             refuse(&refusals, socket, "the server has too many connections");
@@ -75,6 +78,7 @@ pub(crate) async fn accept_loop(
         };
         let session = next_session.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(%peer, session, "connection accepted");
+        context.metrics.connection_accepted();
         let _ = socket.set_nodelay(true);
         let (context, stop) = (context.clone(), shutdown.clone());
         let handshakes = handshake_failures.clone();
@@ -82,21 +86,23 @@ pub(crate) async fn accept_loop(
             match context.tls.as_ref().map(|tls| tls.acceptor()) {
                 None => {
                     let (reader, writer) = socket.into_split();
-                    connection::serve(reader, writer, session, peer.ip(), context, stop).await;
+                    connection::serve(reader, writer, session, peer, context, stop).await;
                 }
                 Some(acceptor) => {
                     let timeout = context.config.limits.handshake_timeout();
                     match tokio::time::timeout(timeout, acceptor.accept(socket)).await {
                         Ok(Ok(stream)) => {
                             let (reader, writer) = tokio::io::split(stream);
-                            connection::serve(reader, writer, session, peer.ip(), context, stop).await;
+                            connection::serve(reader, writer, session, peer, context, stop).await;
                         }
                         Ok(Err(err)) => {
+                            context.metrics.tls_handshake_failed();
                             handshakes.warn(|suppressed| {
                                 info!(%peer, suppressed, "TLS handshake failed (a client speaking plain TCP to the TLS port?): {err}");
                             });
                         }
                         Err(_) => {
+                            context.metrics.tls_handshake_failed();
                             handshakes.warn(|suppressed| {
                                 info!(%peer, suppressed, "TLS handshake timed out");
                             });

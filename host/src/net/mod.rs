@@ -15,6 +15,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::{Authenticator, SignedIn};
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::outbound::ClientLimits;
 use crate::rooms::RoomManager;
 use crate::rooms::admission::Gate;
@@ -37,6 +38,8 @@ pub struct NetContext {
     pub tls: Option<Arc<tls::Tls>>,
     /// This node's cluster, when `cluster` is set.
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// Where connections count what they do.
+    pub metrics: Arc<Metrics>,
     /// Every task a connection starts (the connection's own, its
     /// requests to other nodes, its token's expiry watch), so shutdown
     /// waits for them all.

@@ -33,6 +33,7 @@ use vampire_protocol::{ErrorCode, Request, RoomId, RoomOp, ServerOp, SessionId, 
 use crate::auth::Verified;
 use crate::cluster::{Cluster, RemoteJoin};
 use crate::error::ApiError;
+use crate::metrics::AuthFailure;
 use crate::net::NetContext;
 use crate::outbound::{ClientHandle, Responder};
 use crate::rooms::admission::Refused;
@@ -120,28 +121,32 @@ impl Session {
             Ok(frame) => frame,
             Err(rejected) => {
                 debug!(session = self.id(), code = %rejected.error.code, message = %rejected.error.message, "rejected a frame");
-                Responder::new(self.client.clone(), rejected.id, None).fail(rejected.error);
+                Responder::new(self.client.clone(), rejected.id, None, None).fail(rejected.error);
                 // Before authenticating, a client gets one frame to prove
                 // who it is, whatever that frame holds: a connection that
                 // has not must not hold its place by sending anything else.
                 if !self.authenticated {
+                    self.context.metrics.auth_failed(AuthFailure::NotFirst);
                     self.client.close();
                 }
                 return;
             }
         };
+        let op = Some(frame.request.op_index());
         if self.rate.check().is_err() {
-            let respond = Responder::new(self.client.clone(), frame.id, None);
+            self.context.metrics.rate_limited();
+            let respond = Responder::new(self.client.clone(), frame.id, op, None);
             return respond.fail(ApiError::new(
                 ErrorCode::RateLimited,
                 "too many requests: slow down and retry",
             ));
         }
         if !self.authenticated {
-            let reply = Responder::new(self.client.clone(), frame.id, None);
+            let reply = Responder::new(self.client.clone(), frame.id, op, None);
             if let Request::Server(ServerOp::Authenticate { token }) = &frame.request {
                 return self.authenticate(token, reply);
             }
+            self.context.metrics.auth_failed(AuthFailure::NotFirst);
             reply.fail(ApiError::new(
                 ErrorCode::NotAuthenticated,
                 "authenticate first: this server needs a token",
@@ -149,9 +154,10 @@ impl Session {
             return self.client.close();
         }
         match frame.request {
-            Request::Room { room, op } => self.room_op(room, op, frame.id).await,
-            Request::Server(op) => {
-                self.server_op(op, Responder::new(self.client.clone(), frame.id, None)).await;
+            Request::Room { room, op: room_op } => self.room_op(room, room_op, frame.id, op).await,
+            Request::Server(server_op) => {
+                let reply = Responder::new(self.client.clone(), frame.id, op, None);
+                self.server_op(server_op, reply).await;
             }
         }
     }
@@ -206,17 +212,25 @@ impl Session {
     /// Hands a room operation to the room: on this node, with the
     /// password or invite of a join checked first; on another node of the
     /// cluster, through it.
-    async fn room_op(&mut self, room: RoomId, mut op: RoomOp, id: Option<u32>) {
+    ///
+    /// `id` and `index` are the request's id and place among the ops.
+    async fn room_op(
+        &mut self,
+        room: RoomId,
+        mut op: RoomOp,
+        id: Option<u32>,
+        index: Option<usize>,
+    ) {
         if let Some(cluster) = self.cluster_for(&room) {
-            let reply = Responder::new(self.client.clone(), id, Some(room.clone()));
+            let reply = Responder::new(self.client.clone(), id, index, Some(room.clone()));
             return self.remote_room_op(cluster, room, op, reply);
         }
         let handle = match self.handle(&room) {
             Ok(handle) => handle,
-            Err(err) => return Responder::new(self.client.clone(), id, None).fail(err),
+            Err(err) => return Responder::new(self.client.clone(), id, index, None).fail(err),
         };
         // The room id moves into the answer owed if the room ends first.
-        let reply = Responder::new(self.client.clone(), id, Some(room));
+        let reply = Responder::new(self.client.clone(), id, index, Some(room));
         let admission = match &mut op {
             // The password goes no further than the check.
             RoomOp::Join { password, invite, .. } => {
@@ -359,6 +373,7 @@ impl Session {
                 let user_id = identity.user_id.clone().unwrap_or_default();
                 let user_name = identity.name.clone();
                 info!(session = self.id(), user = %user_id, operator = identity.operator, "client authenticated");
+                self.context.metrics.authenticated();
                 self.client.set_identity(identity);
                 self.context.signed_in.sign_in(&user_id, &self.client);
                 self.authenticated = true;
@@ -372,6 +387,7 @@ impl Session {
             }
             Err(refusal) => {
                 info!(session = self.id(), reason = %refusal.message, "token refused");
+                self.context.metrics.auth_failed(AuthFailure::TokenRefused);
                 respond.fail(refusal);
                 self.client.close();
             }
@@ -390,6 +406,7 @@ impl Session {
                 () = client.closing() => {}
                 () = tokio::time::sleep(left) => {
                     info!(session = client.session(), "token expired, closing");
+                    client.metrics().auth_failed(AuthFailure::Expired);
                     client.close_with(
                         ErrorCode::NotAuthenticated,
                         "your token has expired: connect again with a fresh one",

@@ -38,6 +38,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::lock::lock;
 use crate::logging::Throttle;
+use crate::metrics::UdpTraffic;
 use crate::outbound::{ClientHandle, UnreliableLink};
 use crate::rooms::RoomManager;
 
@@ -61,6 +62,21 @@ pub struct Drops {
 }
 
 impl Drops {
+    /// Every reason, by its metric label, with its count.
+    pub fn by_reason(&self) -> Vec<(&'static str, u64)> {
+        [
+            ("malformed", &self.malformed),
+            ("unknown_session", &self.unknown_session),
+            ("unauthenticated", &self.unauthenticated),
+            ("replayed", &self.replayed),
+            ("stale", &self.stale),
+            ("refused", &self.refused),
+        ]
+        .into_iter()
+        .map(|(reason, count)| (reason, count.load(Ordering::Relaxed)))
+        .collect()
+    }
+
     /// The total of every reason.
     pub fn total(&self) -> u64 {
         [
@@ -77,6 +93,13 @@ impl Drops {
     }
 }
 
+/// Datagrams that went through the socket, both ways.
+#[derive(Debug, Default)]
+struct Datagrams {
+    received: AtomicU64,
+    sent: AtomicU64,
+}
+
 /// The UDP socket and its sessions.
 pub struct UdpChannel {
     socket: Arc<UdpSocket>,
@@ -89,6 +112,8 @@ pub struct UdpChannel {
     key_lifetime: Duration,
     rate: (NonZeroU32, NonZeroU32),
     drops: Drops,
+    /// Counted by the channel and its sessions.
+    datagrams: Arc<Datagrams>,
     /// Rate-limits the debug lines about drops.
     drop_log: Throttle,
 }
@@ -105,6 +130,8 @@ pub struct UdpSession {
     /// The sequence number of the next datagram the server sends.
     sent: AtomicU64,
     rate: DefaultDirectRateLimiter,
+    /// The channel's counts.
+    datagrams: Arc<Datagrams>,
 }
 
 /// What a session has received so far.
@@ -140,6 +167,7 @@ impl UdpChannel {
             key_lifetime: Duration::from_secs(limits.udp_key_lifetime_secs),
             rate: (per_second, burst),
             drops: Drops::default(),
+            datagrams: Arc::default(),
             drop_log: Throttle::per_second(1),
         })
     }
@@ -152,6 +180,15 @@ impl UdpChannel {
     /// Datagrams dropped so far, by reason.
     pub fn drops(&self) -> &Drops {
         &self.drops
+    }
+
+    /// Datagrams received, sent and dropped so far, for `/metrics`.
+    pub fn traffic(&self) -> UdpTraffic {
+        UdpTraffic {
+            received: self.datagrams.received.load(Ordering::Relaxed),
+            sent: self.datagrams.sent.load(Ordering::Relaxed),
+            dropped: self.drops.by_reason(),
+        }
     }
 
     /// Gives `client` a new UDP session (replacing any it had: the old id
@@ -184,6 +221,7 @@ impl UdpChannel {
             received: Mutex::default(),
             sent: AtomicU64::new(0),
             rate: RateLimiter::direct(Quota::per_second(self.rate.0).allow_burst(self.rate.1)),
+            datagrams: self.datagrams.clone(),
         });
         let mut sessions = lock(&self.sessions);
         sessions.retain(|_, s| s.client.session() != client.session());
@@ -231,6 +269,7 @@ impl UdpChannel {
                     continue;
                 }
             };
+            self.datagrams.received.fetch_add(1, Ordering::Relaxed);
             self.receive(&mut buf[..len], from).await;
         }
     }
@@ -330,7 +369,9 @@ impl UdpSession {
             if self.to_client.seal(Direction::ToClient, header, body, &mut sealed).is_err() {
                 return false;
             }
-            let _ = self.socket.try_send_to(&sealed, address);
+            if self.socket.try_send_to(&sealed, address).is_ok() {
+                self.datagrams.sent.fetch_add(1, Ordering::Relaxed);
+            }
             true
         })
     }

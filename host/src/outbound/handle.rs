@@ -16,6 +16,7 @@
 //! `slow_consumer`; only reliable data does.
 
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -26,6 +27,7 @@ use vampire_protocol::{ErrorCode, Payload, RoomId, SessionId, server};
 
 use crate::lock::lock;
 use crate::logging::Throttle;
+use crate::metrics::Metrics;
 use crate::outbound::queue::{Queue, Queued};
 
 /// What one client may hold: its outbound queue and its rooms.
@@ -109,6 +111,10 @@ struct Shared {
     warnings: Throttle,
     /// Unreliable frames dropped because the client fell behind.
     unreliable_dropped: AtomicU64,
+    /// Where the client's address is, as its connection came.
+    address: SocketAddr,
+    /// Where the connection's traffic, answers and drops are counted.
+    metrics: Arc<Metrics>,
 }
 
 #[derive(Debug, Default)]
@@ -128,13 +134,15 @@ pub enum MembershipRefused {
 }
 
 impl ClientHandle {
-    /// A handle for `session` of `identity` (the default identity: not
-    /// known yet), with its queue bounded by `limits`.
-    pub fn new(session: SessionId, limits: ClientLimits, identity: Identity) -> ClientHandle {
-        let known = OnceLock::new();
-        if identity != Identity::default() {
-            let _ = known.set(identity);
-        }
+    /// A handle for `session`, connected from `address`, with its queue
+    /// bounded by `limits`, counting what it does in `metrics`. Its
+    /// identity is set once it authenticates.
+    pub fn new(
+        session: SessionId,
+        address: SocketAddr,
+        limits: ClientLimits,
+        metrics: Arc<Metrics>,
+    ) -> ClientHandle {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             wake: Notify::new(),
@@ -143,11 +151,13 @@ impl ClientHandle {
             farewell: OnceLock::new(),
             memberships: Mutex::default(),
             limits,
-            identity: known,
+            identity: OnceLock::new(),
             udp: OnceLock::new(),
             owned_rooms: AtomicUsize::new(0),
             warnings: Throttle::per_second(1),
             unreliable_dropped: AtomicU64::new(0),
+            address,
+            metrics,
         });
         ClientHandle { session, shared }
     }
@@ -155,6 +165,21 @@ impl ClientHandle {
     /// The connection's session id.
     pub fn session(&self) -> SessionId {
         self.session
+    }
+
+    /// The address the client connected from.
+    pub fn address(&self) -> SocketAddr {
+        self.shared.address
+    }
+
+    /// Where the connection's traffic, answers and drops are counted.
+    pub fn metrics(&self) -> &Metrics {
+        &self.shared.metrics
+    }
+
+    /// Bytes waiting in the client's outbound queue now.
+    pub fn queued_bytes(&self) -> usize {
+        lock(&self.shared.queue).bytes
     }
 
     /// Gives the client its UDP channel (once; later calls do nothing).
@@ -241,10 +266,10 @@ impl ClientHandle {
                 "outbound queue full, disconnecting slow client"
             );
         });
-        self.close_with(
-            ErrorCode::SlowConsumer,
-            "outbound queue full: the client reads too slowly",
-        );
+        let why = "outbound queue full: the client reads too slowly";
+        if self.close_first(ErrorCode::SlowConsumer, why) {
+            self.shared.metrics.slow_consumer();
+        }
         false
     }
 
@@ -273,6 +298,7 @@ impl ClientHandle {
             return;
         }
         let total = self.shared.unreliable_dropped.fetch_add(dropped, Ordering::Relaxed) + dropped;
+        self.shared.metrics.unreliable_dropped(dropped);
         self.shared.warnings.warn(|suppressed| {
             tracing::debug!(
                 session = self.session,
@@ -320,10 +346,17 @@ impl ClientHandle {
     /// Closes the connection after telling the client why (the first
     /// reason given wins); frames still queued are not sent.
     pub fn close_with(&self, code: ErrorCode, message: &str) {
+        self.close_first(code, message);
+    }
+
+    /// [`ClientHandle::close_with`], returning whether this was the
+    /// reason given first.
+    fn close_first(&self, code: ErrorCode, message: &str) -> bool {
         let mut buf = BytesMut::with_capacity(64 + message.len());
         server::write_error(&mut buf, None, code, message);
-        let _ = self.shared.farewell.set(buf.freeze());
+        let first = self.shared.farewell.set(buf.freeze()).is_ok();
         self.mark_closing();
+        first
     }
 
     /// Closes the connection without a message, after the frames already

@@ -44,12 +44,41 @@ pub struct Responder {
 /// Who hears the answer.
 #[derive(Debug)]
 enum Sink {
-    /// A client's request `id` (`None`: a notification).
-    Client { client: ClientHandle, id: Option<u32> },
+    /// A client's request, which the answer goes to.
+    Client { client: ClientHandle, asked: Asked },
     /// A caller in this process, and the largest result it accepts.
     Local { reply: oneshot::Sender<Outcome>, max_bytes: usize },
     /// Nobody (UDP).
     Silent,
+}
+
+/// Which of a client's requests an answer is for: its id and its
+/// operation, packed in eight bytes (a responder travels in every room
+/// command, and the mailbox holds commands by value).
+#[derive(Debug, Clone, Copy)]
+struct Asked {
+    /// The request's id (when `has_id`).
+    id: u32,
+    /// `false` for a notification, which gets no success response.
+    has_id: bool,
+    /// Its place in `Request::ops`, which the answer is counted under;
+    /// [`UNREADABLE`] for a frame that did not decode.
+    op: u8,
+}
+
+/// [`Asked::op`] of a frame that did not decode.
+const UNREADABLE: u8 = u8::MAX;
+
+impl Asked {
+    fn id(self) -> Option<u32> {
+        self.has_id.then_some(self.id)
+    }
+
+    /// Counts the answer to this request, `outcome` (`None`: success).
+    fn count(self, client: &ClientHandle, outcome: Option<ErrorCode>) {
+        let op = (self.op != UNREADABLE).then_some(usize::from(self.op));
+        client.metrics().request(op, outcome);
+    }
 }
 
 /// The answer a local caller waits for ([`Responder::local`]).
@@ -70,11 +99,20 @@ impl Answer {
 }
 
 impl Responder {
-    /// A responder for request `id` of `client`; `room` names the room
-    /// the request went to, for the answer owed if it is dropped.
-    pub fn new(client: ClientHandle, id: Option<u32>, room: Option<RoomId>) -> Responder {
+    /// A responder for request `id` of `client`, an operation of place
+    /// `op` in `Request::ops` (`None`: a frame that did not decode), which
+    /// its answer is counted under; `room` names the room the request
+    /// went to, for the answer owed if it is dropped.
+    pub fn new(
+        client: ClientHandle,
+        id: Option<u32>,
+        op: Option<usize>,
+        room: Option<RoomId>,
+    ) -> Responder {
         let room = room.map(String::into_boxed_str);
-        Responder { sink: Some(Sink::Client { client, id }), room }
+        let op = op.and_then(|op| u8::try_from(op).ok()).unwrap_or(UNREADABLE);
+        let asked = Asked { id: id.unwrap_or(0), has_id: id.is_some(), op };
+        Responder { sink: Some(Sink::Client { client, asked }), room }
     }
 
     /// A responder for a caller in this process, which accepts results of
@@ -104,7 +142,7 @@ impl Responder {
     /// response (`None` for a notification, a local caller or nobody).
     pub fn id(&self) -> Option<u32> {
         match &self.sink {
-            Some(Sink::Client { id, .. }) => *id,
+            Some(Sink::Client { asked, .. }) => asked.id(),
             _ => None,
         }
     }
@@ -134,17 +172,20 @@ impl Responder {
             return self.fail(error);
         }
         match self.sink.take() {
-            Some(Sink::Client { client, id: Some(id) }) => {
-                let mut buf = BytesMut::with_capacity(size);
-                server::write_response(&mut buf, id, result);
-                client.send(buf.freeze());
+            Some(Sink::Client { client, asked }) => {
+                asked.count(&client, None);
+                if let Some(id) = asked.id() {
+                    let mut buf = BytesMut::with_capacity(size);
+                    server::write_response(&mut buf, id, result);
+                    client.send(buf.freeze());
+                }
             }
             Some(Sink::Local { reply, .. }) => {
                 let result = Payload::from_bytes(bytes::Bytes::copy_from_slice(result))
                     .map_err(|err| ApiError::internal(format!("a malformed result: {err}")));
                 let _ = reply.send(result);
             }
-            Some(Sink::Client { id: None, .. } | Sink::Silent) | None => {}
+            Some(Sink::Silent) | None => {}
         }
     }
 
@@ -162,9 +203,12 @@ impl Responder {
             let error = too_large(size, self.max_result_bytes());
             return self.fail(error);
         }
-        if matches!(self.sink, Some(Sink::Client { id: None, .. } | Sink::Silent)) {
+        let notification = matches!(&self.sink, Some(Sink::Client { asked, .. }) if !asked.has_id);
+        if notification || matches!(self.sink, Some(Sink::Silent)) {
             // Nobody reads a success: do not build it.
-            self.sink = None;
+            if let Some(Sink::Client { client, asked }) = self.sink.take() {
+                asked.count(&client, None);
+            }
             return;
         }
         let mut result = BytesMut::with_capacity(size_bound);
@@ -199,31 +243,39 @@ impl Responder {
     /// cannot follow one.
     pub fn redirect(mut self, room: RoomId, address: String, reservation: String, ttl_ms: u64) {
         match self.sink.take() {
-            Some(Sink::Client { client, id: Some(id) }) => {
-                let redirect = Redirect { id, room, address, reservation, expires_in_ms: ttl_ms };
-                let mut buf = BytesMut::with_capacity(64 + redirect.reservation.len());
-                server::write_redirect(&mut buf, &redirect);
-                client.send(buf.freeze());
+            Some(Sink::Client { client, asked }) => {
+                asked.count(&client, None);
+                client.metrics().redirected();
+                if let Some(id) = asked.id() {
+                    let redirect =
+                        Redirect { id, room, address, reservation, expires_in_ms: ttl_ms };
+                    let mut buf = BytesMut::with_capacity(64 + redirect.reservation.len());
+                    server::write_redirect(&mut buf, &redirect);
+                    client.send(buf.freeze());
+                }
             }
             Some(Sink::Local { reply, .. }) => {
                 let _ = reply.send(Err(ApiError::internal("a redirect answers clients only")));
             }
-            Some(Sink::Client { id: None, .. } | Sink::Silent) | None => {}
+            Some(Sink::Silent) | None => {}
         }
     }
 
     /// Marks the request as answered by other means: a `join` response
     /// the room queued among the member's own frames.
     pub fn answered_elsewhere(mut self) {
-        self.sink = None;
+        if let Some(Sink::Client { client, asked }) = self.sink.take() {
+            asked.count(&client, None);
+        }
     }
 
     /// Answers `error`, once.
     fn send_error(&mut self, error: ApiError) {
         match self.sink.take() {
-            Some(Sink::Client { client, id }) => {
+            Some(Sink::Client { client, asked }) => {
+                asked.count(&client, Some(error.code));
                 let mut buf = BytesMut::with_capacity(64 + error.message.len());
-                server::write_error(&mut buf, id, error.code, &error.message);
+                server::write_error(&mut buf, asked.id(), error.code, &error.message);
                 client.send(buf.freeze());
             }
             Some(Sink::Local { reply, .. }) => {

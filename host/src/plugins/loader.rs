@@ -4,9 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::time::SystemTime;
 
 use tracing::{info, warn};
 use wasmtime::error::Context;
@@ -14,35 +12,12 @@ use wasmtime::{Linker, Module, Result, Store, bail, format_err};
 
 use crate::logging::Throttle;
 use crate::plugins::abi;
+use crate::plugins::catalog::{Catalog, Failure, Loaded, content_hash};
 use crate::plugins::module::PluginModule;
 use crate::plugins::runtime::PluginRuntime;
 use crate::plugins::scheduling::CpuShare;
 use crate::plugins::state::PluginState;
 use crate::rooms::GENERIC_ROOM_TYPE;
-
-/// The content hash of what is loaded (or failed) per room type.
-#[derive(Default)]
-pub struct Catalog {
-    /// Room type → hash of the file the loaded version came from.
-    pub(crate) loaded: HashMap<String, u64>,
-    /// Room type → hash of the last file that failed to load, so that a
-    /// failure is logged once per content.
-    pub(crate) failed: HashMap<String, u64>,
-}
-
-impl Catalog {
-    /// Records the file a room type was loaded from at start.
-    pub fn loaded(&mut self, room_type: &str, bytes: &[u8]) {
-        self.loaded.insert(room_type.to_owned(), content_hash(bytes));
-    }
-}
-
-/// A hash of a file's content (SipHash): enough to see whether it changed.
-pub fn content_hash(bytes: &[u8]) -> u64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    bytes.hash(&mut hasher);
-    hasher.finish()
-}
 
 /// The room type a plugin file provides: its stem, which must be a plain
 /// name (letters, digits, `-`, `_`) and not `generic`.
@@ -99,7 +74,7 @@ pub fn compile_bytes(
         .instantiate_pre(&module)
         .context("it imports something the host does not provide")?;
     let exported = vampire_abi::Hook::ALL.map(|hook| module.get_export(hook.export()).is_some());
-    Ok(PluginModule::new(name, pre, runtime.clone(), exported))
+    Ok(PluginModule::new(name, content_hash(bytes), pre, runtime.clone(), exported))
 }
 
 /// The ABI version `module` exports, read from an instance whose imports
@@ -129,9 +104,10 @@ fn declared_version(runtime: &Arc<PluginRuntime>, name: &str, module: &Module) -
         .context("its vampire_abi_version failed")
 }
 
-/// Loads every `*.wasm` file directly in `folder`, in name order. A module
-/// that cannot be loaded is logged (naming the file and the problem) and
-/// skipped; the others still load. A missing folder loads nothing.
+/// Loads every `*.wasm` file directly in `folder`, in name order, and
+/// records each in `catalog`. A module that cannot be loaded is logged
+/// (naming the file and the problem) and skipped; the others still load.
+/// A missing folder loads nothing.
 ///
 /// Only regular files load, and links that lead to a regular file inside
 /// the folder: a link leading outside it (or nowhere), a directory, a FIFO
@@ -140,8 +116,8 @@ fn declared_version(runtime: &Arc<PluginRuntime>, name: &str, module: &Module) -
 pub async fn load_folder(
     runtime: &Arc<PluginRuntime>,
     folder: &Path,
-) -> (Vec<PluginModule>, Catalog) {
-    let mut catalog = Catalog::default();
+    catalog: &Catalog,
+) -> Vec<PluginModule> {
     let mut paths: Vec<PathBuf> = match std::fs::read_dir(folder) {
         Ok(entries) => entries
             .filter_map(|entry| entry.ok().map(|e| e.path()))
@@ -149,39 +125,96 @@ pub async fn load_folder(
             .collect(),
         Err(err) => {
             info!(folder = %folder.display(), %err, "no plugins folder; only the generic room is available");
-            return (Vec::new(), catalog);
+            return Vec::new();
         }
     };
     paths.sort();
     let mut loaded = Vec::new();
     for path in paths {
-        if let Err(reason) = check_plugin_file(folder, &path) {
-            warn!(module = %path.display(), "plugin refused: {reason}");
-            continue;
-        }
-        let runtime = runtime.clone();
-        let task_path = path.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            let name = room_type_of(&task_path)?;
-            let bytes = std::fs::read(&task_path).context("cannot read the file")?;
-            compile_bytes(&runtime, &name, &bytes).map(|module| (module, bytes))
-        })
-        .await
-        .unwrap_or_else(|join| Err(format_err!("compilation panicked: {join}")));
-        match result {
-            Ok((module, bytes)) => {
+        let name = match room_type_of(&path) {
+            Ok(name) => name,
+            Err(reason) => {
+                warn!(module = %path.display(), "plugin refused: {reason}");
+                continue;
+            }
+        };
+        match load_file(runtime, folder, &path, &name).await {
+            Ok(module) => {
                 info!(plugin = module.name(), path = %path.display(), "plugin loaded");
-                catalog.loaded(module.name(), &bytes);
+                catalog.loaded(&name, loaded_from(&path, &module));
                 loaded.push(module);
             }
-            Err(err) => {
-                // One line per refusal: some parser errors span several.
-                let reason = format!("{err:#}").split_whitespace().collect::<Vec<_>>().join(" ");
-                warn!(module = %path.display(), "plugin refused: {reason}");
+            Err(failure) => {
+                warn!(module = %path.display(), "plugin refused: {}", failure.reason);
+                catalog.failed(&name, failure);
             }
         }
     }
-    (loaded, catalog)
+    loaded
+}
+
+/// Checks, reads and compiles the plugin file `path` of room type `name`,
+/// off the reactor.
+///
+/// # Errors
+/// What is wrong with the file (see [`read_file`], [`compile_file`]).
+pub async fn load_file(
+    runtime: &Arc<PluginRuntime>,
+    folder: &Path,
+    path: &Path,
+    name: &str,
+) -> std::result::Result<PluginModule, Failure> {
+    let bytes = read_file(folder, path).await?;
+    compile_file(runtime, name, bytes).await
+}
+
+/// Checks that `path` may load (see [`check_plugin_file`]) and reads it,
+/// off the reactor.
+///
+/// # Errors
+/// Why it may not load or cannot be read, with an empty hash.
+pub async fn read_file(folder: &Path, path: &Path) -> std::result::Result<Vec<u8>, Failure> {
+    let failure = |reason: String| Failure { sha256: String::new(), reason, at: SystemTime::now() };
+    let (folder, path) = (folder.to_owned(), path.to_owned());
+    tokio::task::spawn_blocking(move || {
+        check_plugin_file(&folder, &path)?;
+        std::fs::read(&path).map_err(|err| format!("cannot read the file: {err}"))
+    })
+    .await
+    .unwrap_or_else(|join| Err(join.to_string()))
+    .map_err(failure)
+}
+
+/// Compiles and checks `bytes` as room type `name`, off the reactor.
+///
+/// # Errors
+/// Why the module is refused, in one line, with the hash of `bytes`.
+pub async fn compile_file(
+    runtime: &Arc<PluginRuntime>,
+    name: &str,
+    bytes: Vec<u8>,
+) -> std::result::Result<PluginModule, Failure> {
+    let sha256 = content_hash(&bytes);
+    let (compiler, type_name) = (runtime.clone(), name.to_owned());
+    tokio::task::spawn_blocking(move || compile_bytes(&compiler, &type_name, &bytes))
+        .await
+        .unwrap_or_else(|join| Err(format_err!("compilation panicked: {join}")))
+        .map_err(|err| Failure {
+            sha256,
+            // One line per refusal: some parser errors span several.
+            reason: format!("{err:#}").split_whitespace().collect::<Vec<_>>().join(" "),
+            at: SystemTime::now(),
+        })
+}
+
+/// What the catalog records of `module`, loaded from `path` now.
+pub fn loaded_from(path: &Path, module: &PluginModule) -> Loaded {
+    Loaded {
+        file: path.to_owned(),
+        sha256: module.sha256().to_owned(),
+        abi_version: vampire_abi::ABI_VERSION,
+        at: SystemTime::now(),
+    }
 }
 
 /// Whether `path` names a plugin: `*.wasm`, not hidden.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use wasmtime::InstancePre;
 
+use crate::metrics::TypeMetrics;
 use crate::plugins::runtime::PluginRuntime;
 use crate::plugins::state::PluginState;
 
@@ -12,16 +13,26 @@ use crate::plugins::state::PluginState;
 pub struct PluginModule {
     /// Room type: the file's stem.
     name: String,
+    /// The SHA-256 of the file it was compiled from: the version its rooms
+    /// run.
+    sha256: String,
     pre: InstancePre<PluginState>,
     runtime: Arc<PluginRuntime>,
     /// Which hooks the module exports, by `Hook::index`.
     exported: [bool; vampire_abi::Hook::ALL.len()],
+    /// Where the type's calls and failures are counted.
+    metrics: Arc<TypeMetrics>,
 }
 
 impl PluginModule {
     /// The room type name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The SHA-256 of the file it was compiled from, in hex.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
     }
 
     pub(crate) fn instance_pre(&self) -> &InstancePre<PluginState> {
@@ -32,6 +43,11 @@ impl PluginModule {
         &self.runtime
     }
 
+    /// Where the type's calls and failures are counted.
+    pub(crate) fn metrics(&self) -> &TypeMetrics {
+        &self.metrics
+    }
+
     /// Whether the module exports `hook`.
     pub fn exports(&self, hook: vampire_abi::Hook) -> bool {
         self.exported[hook.index()]
@@ -39,14 +55,17 @@ impl PluginModule {
 }
 
 impl PluginModule {
-    /// A module of room type `name`, prepared as `pre`, exporting the hooks
-    /// `exported` marks (by `Hook::index`).
+    /// A module of room type `name` compiled from a file of hash `sha256`,
+    /// prepared as `pre`, exporting the hooks `exported` marks (by
+    /// `Hook::index`).
     pub(crate) fn new(
         name: String,
+        sha256: String,
         pre: InstancePre<PluginState>,
         runtime: Arc<PluginRuntime>,
         exported: [bool; vampire_abi::Hook::ALL.len()],
     ) -> PluginModule {
-        PluginModule { name, pre, runtime, exported }
+        let metrics = runtime.metrics().for_type(&name);
+        PluginModule { name, sha256, pre, runtime, exported, metrics }
     }
 }

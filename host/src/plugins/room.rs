@@ -22,13 +22,14 @@ use wasmtime::{Memory, Store, Trap, TypedFunc};
 
 use crate::error::{ApiError, MAX_ERROR_MESSAGE_BYTES};
 use crate::logging::Throttle;
+use crate::metrics::PluginFailure;
 use crate::outbound::ClientHandle;
 use crate::plugins::abi;
 use crate::plugins::memory::MemoryRefusal;
 use crate::plugins::module::PluginModule;
 use crate::plugins::scheduling::{self, CpuShare};
 use crate::plugins::state::PluginState;
-use crate::rooms::{RoomBehaviour, RoomState, RoomType};
+use crate::rooms::{PluginView, RoomBehaviour, RoomState, RoomType};
 
 /// The [`RoomType`] of a plugin.
 pub struct PluginRoomType(pub Arc<PluginModule>);
@@ -194,7 +195,12 @@ impl WasmRoom {
         live.store.set_epoch_deadline(1);
         let yielding = self.yielding_calls > 0;
         self.yielding_calls = self.yielding_calls.saturating_sub(1);
+        let metrics = self.plugin.metrics();
+        let started = metrics.enabled().then(Instant::now);
         let outcome = live.call(hook, input, yielding).await;
+        if let Some(started) = started {
+            metrics.plugin_call(hook, started.elapsed());
+        }
         if deadline - live.store.data().slices.left >= scheduling::LONG_CALL_TICKS {
             self.yielding_calls = scheduling::YIELDING_CALLS;
         }
@@ -204,7 +210,8 @@ impl WasmRoom {
             Ok(Some(reply)) => return abi::decode_reply(&reply),
             Err(trap) => trap,
         };
-        let message = self.describe_failure(&trap, hook);
+        let (kind, message) = self.describe_failure(&trap, hook);
+        self.plugin.metrics().plugin_failure(kind);
         warn!(room = %room.id(), plugin = self.plugin.name(), hook = hook.export(), "{message}");
         self.live = None;
         let closing = self.note_failure(room);
@@ -304,16 +311,20 @@ impl WasmRoom {
     /// One line for the client: which hook failed and why. A time budget
     /// overrun is reported as such even when a growth was refused before
     /// it (a guest may loop after a failed `memory.grow`).
-    fn describe_failure(&self, err: &wasmtime::Error, hook: Hook) -> String {
+    fn describe_failure(&self, err: &wasmtime::Error, hook: Hook) -> (PluginFailure, String) {
         let name = self.plugin.name();
         let state = self.live.as_ref().map(|live| live.store.data());
         let trap = err.downcast_ref::<Trap>();
-        let message = if trap == Some(&Trap::Interrupt) {
+        let (kind, message) = if trap == Some(&Trap::Interrupt) {
             let budget = self.plugin.runtime().call_timeout().as_millis();
-            format!("plugin {name} exceeded its time budget of {budget} ms in {}", hook.export())
+            let message = format!(
+                "plugin {name} exceeded its time budget of {budget} ms in {}",
+                hook.export()
+            );
+            (PluginFailure::Timeout, message)
         } else if let Some(refusal) = state.and_then(|s| s.limits.refused) {
             let limits = &state.expect("a refusal comes from a live store").limits;
-            match refusal {
+            let message = match refusal {
                 MemoryRefusal::RoomCap => format!(
                     "plugin {name} ran out of memory in {}: its cap is {} bytes",
                     hook.export(),
@@ -324,22 +335,24 @@ impl WasmRoom {
                     hook.export(),
                     limits.budget().total()
                 ),
-            }
+            };
+            (PluginFailure::OutOfMemory, message)
         } else {
             let detail = match trap {
                 Some(trap) => format!("trapped ({trap})"),
                 None => format!("failed: {}", describe_error(err)),
             };
-            match state.and_then(|s| s.last_error.as_deref()) {
+            let message = match state.and_then(|s| s.last_error.as_deref()) {
                 Some(logged) => format!(
                     "plugin {name} {detail} in {}: {}",
                     hook.export(),
                     String::from_utf8_lossy(logged)
                 ),
                 None => format!("plugin {name} {detail} in {}", hook.export()),
-            }
+            };
+            (PluginFailure::Trap, message)
         };
-        one_line(&message, MAX_ERROR_MESSAGE_BYTES)
+        (kind, one_line(&message, MAX_ERROR_MESSAGE_BYTES))
     }
 }
 
@@ -519,6 +532,12 @@ impl RoomBehaviour for WasmRoom {
             ));
         };
         self.swap_to(room, new.0.clone()).await.map(|()| true)
+    }
+
+    fn plugin(&self) -> Option<PluginView> {
+        let memory_bytes =
+            self.live.as_ref().map_or(0, |live| live.memory.data_size(&live.store) as u64);
+        Some(PluginView { sha256: self.plugin.sha256().to_owned(), memory_bytes })
     }
 
     async fn can_set_variable(

@@ -10,6 +10,7 @@ use tokio::runtime::{Handle, Runtime};
 use wasmtime::{Config, Engine, Linker};
 
 use crate::config::Limits;
+use crate::metrics::Metrics;
 use crate::plugins::imports;
 use crate::plugins::memory::MemoryBudget;
 use crate::plugins::scheduling::{CpuShare, EPOCH_TICK};
@@ -38,6 +39,8 @@ pub struct PluginRuntime {
     threads: PluginThreads,
     /// Tells the ticker thread to stop when the runtime is dropped.
     ticker_stop: Arc<AtomicBool>,
+    /// Where plugins' calls, failures and reloads are counted.
+    metrics: Arc<Metrics>,
 }
 
 /// A multi-thread tokio runtime of its own for plugin rooms. It is shut
@@ -56,12 +59,12 @@ impl Drop for PluginThreads {
 impl PluginRuntime {
     /// An engine with epoch interruption on, a thread that advances the
     /// epoch every [`EPOCH_TICK`], and `limits.pluginThreads` threads for
-    /// plugin rooms.
+    /// plugin rooms, whose calls are counted in `metrics`.
     ///
     /// # Errors
     /// When wasmtime cannot create the engine or define the imports, or
     /// the threads cannot start.
-    pub fn new(limits: &Limits) -> anyhow::Result<PluginRuntime> {
+    pub fn new(limits: &Limits, metrics: Arc<Metrics>) -> anyhow::Result<PluginRuntime> {
         let mut config = Config::new();
         config.epoch_interruption(true);
         let engine = Engine::new(&config)?;
@@ -96,6 +99,7 @@ impl PluginRuntime {
             cpu_percent: limits.plugin_cpu_percent,
             threads: PluginThreads(Some(threads)),
             ticker_stop,
+            metrics,
         })
     }
 
@@ -124,6 +128,11 @@ impl PluginRuntime {
             .iter(&mut store)
             .map(|(module, name, _)| (module.to_owned(), name.to_owned()))
             .collect()
+    }
+
+    /// Where plugins' calls, failures and reloads are counted.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The per-call time budget.

@@ -15,6 +15,16 @@ use vampire_protocol::{Payload, SessionId};
 use crate::error::ApiError;
 use crate::rooms::state::RoomState;
 
+/// What an operator sees of a room's plugin (`GET /admin/rooms/{id}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginView {
+    /// The SHA-256 of the plugin file the room runs: its version.
+    pub sha256: String,
+    /// Linear memory its instance holds now, in bytes (0 between an
+    /// instance that trapped and the next).
+    pub memory_bytes: u64,
+}
+
 /// The hooks of one room. Every method has the generic room's default, so
 /// a room type overrides only what it changes.
 ///
@@ -113,6 +123,12 @@ pub trait RoomBehaviour: Send + 'static {
         _room_type: &Arc<dyn RoomType>,
     ) -> Result<bool, ApiError> {
         Ok(false)
+    }
+
+    /// The plugin the room runs, for operators; `None` for a built-in
+    /// room.
+    fn plugin(&self) -> Option<PluginView> {
+        None
     }
 
     /// Whether member `session` may set variable `name` to `value`, once

@@ -76,6 +76,16 @@ impl RoomClock {
         self.tick.map(|t| t.every)
     }
 
+    /// Ticks delivered since the clock started.
+    pub fn ticks(&self) -> u64 {
+        self.tick.map_or(0, |t| t.count)
+    }
+
+    /// Timers set now.
+    pub fn timer_count(&self) -> usize {
+        self.timers.len()
+    }
+
     /// Starts (or restarts) timer `tag`, due after `delay`, then every
     /// `delay` again when `repeat`.
     ///

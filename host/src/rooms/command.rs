@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use vampire_protocol::{Payload, RoomOp, SessionId};
 
@@ -56,6 +57,38 @@ pub enum Admission {
     Invite,
 }
 
+/// An operator's action on a room, from the admin API of this node or of
+/// another node of the cluster (it travels between nodes as it is).
+/// Answered through a local responder with one MessagePack value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum AdminOp {
+    /// Describe the room: its settings, members (with their address and
+    /// outbound queue), variables (with their rules and sizes), clock and
+    /// plugin.
+    Inspect,
+    /// Close the room: members get `room_closed` with `reason`.
+    Dispose {
+        /// What members are told.
+        reason: String,
+    },
+    /// Remove member `session`: it gets `kicked` with `reason`, the others
+    /// `member_left`.
+    Kick {
+        /// The member.
+        session: SessionId,
+        /// What it is told.
+        reason: String,
+    },
+    /// Send `data` (one MessagePack value) as a `room_message` from the
+    /// room (no sender) to every member, or to member `to` alone.
+    Message {
+        /// One member, or every member.
+        to: Option<SessionId>,
+        /// The message.
+        data: Payload,
+    },
+}
+
 /// A command to a room, sent through its mailbox.
 ///
 /// Operations, by far the most common commands, travel by value: boxing
@@ -67,6 +100,8 @@ pub(crate) enum RoomCommand {
     /// `admission` says how a joiner got past the password (`Open` for
     /// every other operation).
     Op { op: RoomOp, caller: Caller, admission: Admission, reply: Responder },
+    /// An operator's action, answered through `reply`.
+    Admin { op: AdminOp, reply: Responder },
     /// A message that came over UDP from member `session`: never
     /// answered, and dropped rather than waited for when the mailbox is
     /// full.

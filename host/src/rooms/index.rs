@@ -13,7 +13,7 @@ use vampire_protocol::{Payload, RoomId, RoomInfo, RoomOp, SessionId};
 use crate::error::ApiError;
 use crate::lock::lock;
 use crate::outbound::Responder;
-use crate::rooms::command::{Admission, Caller, RoomCommand};
+use crate::rooms::command::{AdminOp, Admission, Caller, RoomCommand};
 use crate::rooms::listing::Listing;
 
 /// What the index keeps of a room: enough to list it and to reach it.
@@ -193,6 +193,11 @@ impl RoomHandle {
     /// how a joiner got past the room's password (`Open` otherwise).
     pub async fn run(&self, op: RoomOp, caller: Caller, admission: Admission, reply: Responder) {
         self.send(RoomCommand::Op { op, caller, admission, reply }).await;
+    }
+
+    /// Hands an operator's action to the room, which answers `reply`.
+    pub async fn admin(&self, op: AdminOp, reply: Responder) {
+        self.send(RoomCommand::Admin { op, reply }).await;
     }
 
     /// Holds a seat for `ttl` for a joiner another node redirects here

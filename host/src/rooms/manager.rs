@@ -15,6 +15,7 @@ use vampire_protocol::{CreateRoom, ErrorCode, RoomId, RoomInfo};
 
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::outbound::Responder;
 use crate::rooms::actor::{RoomActor, RoomTimeouts};
 use crate::rooms::behaviour::RoomType;
@@ -77,11 +78,14 @@ pub struct RoomManager {
     id_prefix: OnceLock<String>,
     /// Every room actor, so shutdown can wait for them.
     tasks: TaskTracker,
+    /// Where rooms count what they do.
+    metrics: Arc<Metrics>,
 }
 
 impl RoomManager {
-    /// A manager that knows the generic room type.
-    pub fn new(config: Arc<Config>) -> RoomManager {
+    /// A manager that knows the generic room type; its rooms count what
+    /// they do in `metrics`.
+    pub fn new(config: Arc<Config>, metrics: Arc<Metrics>) -> RoomManager {
         let manager = RoomManager {
             config,
             index: Arc::default(),
@@ -89,6 +93,7 @@ impl RoomManager {
             next_room: AtomicU64::new(1),
             id_prefix: OnceLock::new(),
             tasks: TaskTracker::new(),
+            metrics,
         };
         manager.register_type(Arc::new(GenericRoomType));
         manager
@@ -255,9 +260,11 @@ impl RoomManager {
         let (mailbox, receiver) = mpsc::channel(limits.room_mailbox);
         let handle = RoomHandle::new(id.clone(), serial, listing.clone(), mailbox, password);
         let room_limits = RoomLimits::from_config(limits);
+        let type_metrics = self.metrics.for_type(&settings.room_type);
         let actor = RoomActor {
-            state: RoomState::new(id, settings, listing, room_limits),
+            state: RoomState::new(id, settings, listing, room_limits, self.metrics.clone()),
             behaviour,
+            type_metrics,
             index: self.index.clone(),
             handle,
             owner,
@@ -273,6 +280,11 @@ impl RoomManager {
             Some(runtime) => drop(self.tasks.spawn_on(run, &runtime)),
             None => drop(self.tasks.spawn(run)),
         }
+    }
+
+    /// Where rooms count what they do.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// Rooms alive or being created now (what `limits.maxRooms` bounds,

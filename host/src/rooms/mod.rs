@@ -18,8 +18,8 @@ pub mod settings;
 pub mod state;
 pub mod variables;
 
-pub use behaviour::{RoomBehaviour, RoomType};
-pub use command::{Admission, Caller};
+pub use behaviour::{PluginView, RoomBehaviour, RoomType};
+pub use command::{AdminOp, Admission, Caller};
 pub use generic::{GENERIC_ROOM_TYPE, GenericRoom};
 pub use index::RoomHandle;
 pub use manager::RoomManager;

@@ -15,6 +15,7 @@ use vampire_protocol::msgpack::Writer;
 use vampire_protocol::{ErrorCode, Payload, RoomId, RoomInfo, RosterEntry, SessionId, server};
 
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::outbound::{ClientHandle, MembershipRefused};
 use crate::rooms::clock::RoomClock;
 use crate::rooms::listing::Listing;
@@ -58,6 +59,8 @@ pub struct RoomState {
     close_request: Option<String>,
     /// The room's tick and timers.
     clock: Box<RoomClock>,
+    /// Where the room counts its messages and deliveries.
+    metrics: Arc<Metrics>,
 }
 
 impl RoomState {
@@ -67,6 +70,7 @@ impl RoomState {
         settings: RoomSettings,
         listing: Arc<Listing>,
         limits: RoomLimits,
+        metrics: Arc<Metrics>,
     ) -> RoomState {
         RoomState {
             id,
@@ -77,6 +81,7 @@ impl RoomState {
             limits: Box::new(limits),
             close_request: None,
             clock: Box::default(),
+            metrics,
         }
     }
 
@@ -85,7 +90,8 @@ impl RoomState {
     /// (the state is lent to the store only for the duration of a call).
     pub fn detached() -> RoomState {
         let listing = Arc::new(Listing::new(RoomInfo::default()));
-        RoomState::new(RoomId::new(), RoomSettings::default(), listing, RoomLimits::default())
+        let limits = RoomLimits::default();
+        RoomState::new(RoomId::new(), RoomSettings::default(), listing, limits, Metrics::off())
     }
 
     /// The room's id.
@@ -106,6 +112,11 @@ impl RoomState {
     /// Session ids of the members, in join order.
     pub fn member_ids(&self) -> Vec<SessionId> {
         self.members.iter().map(|m| m.session).collect()
+    }
+
+    /// Every member and its connection, in join order.
+    pub fn members(&self) -> impl Iterator<Item = (SessionId, &ClientHandle)> {
+        self.members.iter().map(|member| (member.session, &member.client))
     }
 
     /// Number of members.
@@ -268,6 +279,7 @@ impl RoomState {
         self.check_event_size(data.len())?;
         server::write_room_message(self.members.outbox(), &self.id, from, data);
         self.members.flush_if_large();
+        self.metrics.message(self.members.len());
         Ok(())
     }
 
@@ -287,6 +299,7 @@ impl RoomState {
         let mut frame = BytesMut::with_capacity(64 + data.len());
         server::write_room_message(&mut frame, &self.id, from, data);
         self.members.broadcast_unreliable(frame.freeze());
+        self.metrics.message(self.members.len());
         Ok(())
     }
 
@@ -307,6 +320,7 @@ impl RoomState {
         self.check_event_size(data.len())?;
         let mut frame = BytesMut::with_capacity(64 + data.len());
         server::write_room_message(&mut frame, &self.id, None, data);
+        self.metrics.message(1);
         Ok(self.members.send_unreliable_to(session, frame.freeze()))
     }
 
@@ -323,6 +337,7 @@ impl RoomState {
         let mut frame = BytesMut::with_capacity(64 + data.len());
         server::write_room_message(&mut frame, &self.id, None, data);
         self.members.send_to(session, frame.freeze());
+        self.metrics.message(1);
         Ok(true)
     }
 

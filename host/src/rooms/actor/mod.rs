@@ -8,6 +8,7 @@
 //! A command still queued when the room ends is answered
 //! `room_not_found` as its responder is dropped.
 
+mod admin;
 mod ops;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 use tracing::info;
 
+use crate::metrics::TypeMetrics;
 use crate::outbound::{ClientHandle, Responder};
 use crate::rooms::behaviour::RoomBehaviour;
 use crate::rooms::command::RoomCommand;
@@ -66,6 +68,8 @@ pub(crate) struct RoomTimeouts {
 pub(crate) struct RoomActor {
     pub(crate) state: RoomState,
     pub(crate) behaviour: Box<dyn RoomBehaviour>,
+    /// Where the room's creation is counted, under its type.
+    pub(crate) type_metrics: Arc<TypeMetrics>,
     pub(crate) index: Arc<RoomIndex>,
     /// This room's entry in the index, added once its `create` hook
     /// succeeded.
@@ -103,6 +107,7 @@ impl RoomActor {
         }
         self.state.flush();
         self.index.insert(self.handle.clone());
+        self.type_metrics.room_created();
         let info = self.state.info();
         info!(
             room = %info.id,
@@ -253,6 +258,7 @@ impl RoomActor {
             RoomCommand::Op { op, caller, admission, reply } => {
                 return self.run_op(op, caller, admission, reply).await;
             }
+            RoomCommand::Admin { op, reply } => return self.run_admin(op, reply).await,
             RoomCommand::UnreliableMessage { session, data } => {
                 // Nobody hears how an unreliable message went.
                 if self.state.is_member(session) {

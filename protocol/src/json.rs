@@ -23,8 +23,8 @@ use crate::Value;
 /// # Examples
 ///
 /// ```
-/// use vampire_client::Value;
-/// use vampire_client::json::{from_json, to_json};
+/// use vampire_protocol::Value;
+/// use vampire_protocol::json::{from_json, to_json};
 ///
 /// let value = Value::Array(vec![Value::Binary(vec![1, 2]), Value::F64(f64::INFINITY)]);
 /// let shown = to_json(&value);
