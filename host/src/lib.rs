@@ -25,6 +25,9 @@
 //! - [`logging`]: `tracing` set-up and throttles for repeated warnings.
 //! - [`metrics`]: the counters and distributions the server keeps about
 //!   itself, and their Prometheus exposition.
+//! - [`admin`]: the operators' HTTP listener: `/metrics`, the admin API,
+//!   the monitor page, health checks.
+//! - [`drain`]: taking the node out of service for a deploy.
 //!
 //! # Runtime model
 //! Each room is an actor: one task owns its members, variables and
@@ -37,9 +40,11 @@
 //! blocks a room. A room appends the events of one turn to one buffer and
 //! hands every member the same bytes.
 
+pub mod admin;
 pub mod auth;
 pub mod cluster;
 pub mod config;
+pub mod drain;
 pub mod error;
 mod lock;
 pub mod logging;

@@ -6,33 +6,50 @@ use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use serde::{Deserialize, Serialize};
 use tracing_subscriber::EnvFilter;
+
+/// `logFormat`: how log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One line per event for people (colour only on a terminal).
+    Text,
+    /// One JSON object per line, with the fields the text form has, for
+    /// log shippers.
+    Json,
+}
 
 /// Longest log line a plugin or a client can cause, in bytes; longer text
 /// is cut (see [`vampire_protocol::error::one_line`]).
 pub const MAX_LOGGED_TEXT_BYTES: usize = 512;
 
 /// Installs the global subscriber: `RUST_LOG` when set, else the
-/// configured `logLevel`. Logs go to standard error, so that standard
+/// configured `logLevel`, in `logFormat` (text for people, one JSON object
+/// a line for log shippers). Logs go to standard error, so that standard
 /// output carries only what scripts read (the `listening on` line), and
 /// carry colour codes only when standard error is a terminal.
 ///
 /// # Errors
 /// When the configured filter is invalid (validation catches that first)
 /// or a subscriber is already installed.
-pub fn init(log_level: &str) -> anyhow::Result<()> {
+pub fn init(log_level: &str, format: LogFormat) -> anyhow::Result<()> {
     let parse = |text: &str| parse_filter(text).map_err(anyhow::Error::msg);
     let filter = match std::env::var("RUST_LOG") {
         Ok(directives) if !directives.is_empty() => parse(&directives)?,
         _ => parse(log_level)?,
     };
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .try_init()
-        .map_err(|err| anyhow::anyhow!(err))
+        .with_writer(std::io::stderr);
+    let installed = match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
+        // One object a line: the time, the level, the message and every
+        // field at the top level, the spans' fields under `spans`.
+        LogFormat::Json => builder.json().flatten_event(true).with_ansi(false).try_init(),
+    };
+    installed.map_err(|err| anyhow::anyhow!(err))
 }
 
 /// Longest log filter accepted, in bytes.

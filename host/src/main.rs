@@ -59,7 +59,7 @@ async fn main() -> ExitCode {
         println!("configuration is valid");
         return ExitCode::SUCCESS;
     }
-    if let Err(err) = vampiretcp::logging::init(&config.log_level) {
+    if let Err(err) = vampiretcp::logging::init(&config.log_level, config.log_format) {
         eprintln!("error: cannot set up logging: {err}");
         return ExitCode::from(2);
     }
@@ -78,28 +78,41 @@ async fn run(config: Config) -> anyhow::Result<()> {
     // the port when tcpPort is 0.
     println!("listening on {}", server.local_addr());
     let running = server.start();
-    let signal = stop_signal().await?;
-    tracing::info!(signal, "shutting down");
+    if let Some(admin) = running.admin_addr {
+        println!("admin listening on {admin}");
+    }
+    let why = stop_reason(&running).await?;
+    tracing::info!(why, "shutting down");
     running.shutdown().await;
     Ok(())
 }
 
 /// Waits for SIGINT (Ctrl-C) or SIGTERM (what service managers and
-/// container runtimes send) and returns its name.
-async fn stop_signal() -> anyhow::Result<&'static str> {
+/// container runtimes send), or for a drain to end (started by SIGUSR1 or
+/// the admin API), and says which.
+async fn stop_reason(running: &vampiretcp::RunningServer) -> anyhow::Result<&'static str> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
         let mut terminate = signal(SignalKind::terminate())?;
         let mut interrupt = signal(SignalKind::interrupt())?;
-        tokio::select! {
-            _ = terminate.recv() => Ok("SIGTERM"),
-            _ = interrupt.recv() => Ok("SIGINT"),
+        let mut drain = signal(SignalKind::user_defined1())?;
+        loop {
+            tokio::select! {
+                _ = terminate.recv() => return Ok("SIGTERM"),
+                _ = interrupt.recv() => return Ok("SIGINT"),
+                _ = drain.recv() => {
+                    running.drain("SIGUSR1");
+                }
+                () = running.drained() => return Ok("drained"),
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        tokio::signal::ctrl_c().await?;
-        Ok("Ctrl-C")
+        tokio::select! {
+            signal = tokio::signal::ctrl_c() => signal.map(|()| "Ctrl-C").map_err(Into::into),
+            () = running.drained() => Ok("drained"),
+        }
     }
 }

@@ -10,10 +10,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+use crate::admin::access::Access;
+use crate::admin::history::History;
+use crate::admin::{AdminContext, AdminListener};
 use crate::auth::password::Passwords;
 use crate::auth::{Authenticator, SignedIn};
 use crate::cluster::Cluster;
-use crate::config::Config;
+use crate::config::{AdminConfig, Config};
+use crate::drain::Drain;
 use crate::metrics::Metrics;
 use crate::net::tls::Tls;
 use crate::net::udp::UdpChannel;
@@ -44,13 +48,26 @@ pub struct Server {
     /// Checks room passwords and invites, for this node's clients and
     /// for joiners other nodes send here.
     gate: Arc<Gate>,
+    /// The node's drain (by `SIGUSR1` or the admin API).
+    drain: Arc<Drain>,
+    /// What clients are told when the server stops, when a drain set it.
+    farewell: Arc<std::sync::OnceLock<&'static str>>,
+    /// The admin listener, when `admin` is set.
+    admin: Option<AdminListener>,
+    /// Cancelled to stop: accept loops, event streams, cluster tasks.
+    shutdown: CancellationToken,
 }
 
 /// A running server: its address and the way to stop it.
 pub struct RunningServer {
     /// The address the TCP listener is bound to.
     pub local_addr: SocketAddr,
+    /// The address the admin listener is bound to, when on.
+    pub admin_addr: Option<SocketAddr>,
     config: Arc<Config>,
+    drain: Arc<Drain>,
+    /// The admin listener's connections and sampler.
+    admin_tasks: TaskTracker,
     shutdown: CancellationToken,
     accept: tokio::task::JoinHandle<()>,
     connections: TaskTracker,
@@ -67,8 +84,8 @@ pub struct RunningServer {
 }
 
 /// Reads and checks the files the configuration names: the token key
-/// (`auth.secretFile`, `auth.publicKeyFile`) and the TLS certificate and
-/// key. The rest of a configuration is checked when it is parsed; these
+/// (`auth.secretFile`, `auth.publicKeyFile`), the TLS certificate and
+/// key, and the admin token (`admin.tokenFile`). The rest of a configuration is checked when it is parsed; these
 /// can only be checked by reading them, and a file that is missing or
 /// wrong is a configuration error like any other (`--check-config` finds
 /// it, and the start fails with the same exit status).
@@ -80,6 +97,9 @@ pub fn check_config_files(config: &Config) -> anyhow::Result<()> {
     Authenticator::from_config(&config.auth)?;
     if let Some(tls) = &config.tls {
         Tls::load(tls)?;
+    }
+    if let Some(path) = config.admin.as_ref().and_then(|admin| admin.token_file.as_deref()) {
+        Access::read_token(path)?;
     }
     Ok(())
 }
@@ -133,6 +153,31 @@ impl Server {
             ),
             None => None,
         };
+        let farewell = Arc::new(std::sync::OnceLock::new());
+        let drain_timeout = config.admin.clone().unwrap_or_default().drain_timeout();
+        let drain =
+            Arc::new(Drain::new(rooms.clone(), cluster.clone(), drain_timeout, farewell.clone()));
+        let shutdown = CancellationToken::new();
+        let admin = match &config.admin {
+            Some(admin) => {
+                let context = AdminContext {
+                    config: config.clone(),
+                    rooms: rooms.clone(),
+                    cluster: cluster.clone(),
+                    reloader: reloader.clone(),
+                    plugins: plugins.clone(),
+                    udp: udp.clone(),
+                    metrics: metrics.clone(),
+                    drain: drain.clone(),
+                    history: Arc::new(History::default()),
+                    access: admin_access(admin, auth.clone())?,
+                    started: std::time::Instant::now(),
+                    stopping: shutdown.clone(),
+                };
+                Some(AdminListener::bind(context, tls.clone()).await?)
+            }
+            None => None,
+        };
         Ok(Server {
             config,
             listener,
@@ -145,6 +190,10 @@ impl Server {
             tls,
             cluster,
             gate,
+            drain,
+            farewell,
+            admin,
+            shutdown,
         })
     }
 
@@ -174,8 +223,13 @@ impl Server {
             }
             tokio::spawn(channel.clone().serve())
         });
-        let shutdown = CancellationToken::new();
+        let shutdown = self.shutdown;
         let connections = TaskTracker::new();
+        let admin_tasks = TaskTracker::new();
+        let admin_addr = self.admin.as_ref().map(AdminListener::local_addr);
+        if let Some(admin) = self.admin {
+            admin.start(shutdown.clone(), &admin_tasks);
+        }
         let tls_watch =
             self.tls.as_ref().map(|tls| tokio::spawn(tls.clone().watch(shutdown.clone())));
         let context = Arc::new(NetContext {
@@ -189,6 +243,7 @@ impl Server {
             cluster: self.cluster.clone(),
             tasks: connections.clone(),
             metrics: self.metrics.clone(),
+            farewell: self.farewell,
         });
         let cluster = self.cluster.map(|cluster| {
             let tasks = cluster.start(shutdown.clone());
@@ -208,7 +263,10 @@ impl Server {
         let accept = tokio::spawn(listener::accept_loop(self.listener, context, shutdown.clone()));
         RunningServer {
             local_addr,
+            admin_addr,
             config: self.config,
+            drain: self.drain,
+            admin_tasks,
             shutdown,
             accept,
             connections,
@@ -222,7 +280,24 @@ impl Server {
     }
 }
 
+/// The credentials the admin API accepts: the token of `admin.tokenFile`
+/// and, with `auth.mode` `jwt`, operator tokens.
+fn admin_access(admin: &AdminConfig, auth: Option<Arc<Authenticator>>) -> anyhow::Result<Access> {
+    let token = admin.token_file.as_deref().map(Access::read_token).transpose()?;
+    Ok(Access::new(token, auth))
+}
+
 impl RunningServer {
+    /// Starts draining for a deploy, for `by` (see [`crate::drain`]);
+    /// `false` when a drain had already started.
+    pub fn drain(&self, by: &str) -> bool {
+        self.drain.start(by)
+    }
+
+    /// Completes once a drain is over: the server should be shut down now.
+    pub async fn drained(&self) {
+        self.drain.over().await;
+    }
     /// Stops gracefully: stops accepting, tells every client
     /// `server_shutdown` (their rooms run the leave hooks), ends every
     /// room, and waits for connections and rooms to finish, at most
@@ -239,6 +314,7 @@ impl RunningServer {
         }
         self.shutdown.cancel();
         let _ = self.accept.await;
+        self.admin_tasks.close();
         self.connections.close();
         if tokio::time::timeout_at(deadline, self.connections.wait()).await.is_err() {
             warn!("shutdown: some connections did not finish in time");
@@ -252,6 +328,9 @@ impl RunningServer {
         self.rooms.shutdown();
         if tokio::time::timeout_at(deadline, self.rooms.wait()).await.is_err() {
             warn!("shutdown: some rooms did not finish in time");
+        }
+        if tokio::time::timeout_at(deadline, self.admin_tasks.wait()).await.is_err() {
+            warn!("shutdown: some admin connections did not finish in time");
         }
         drop(self.plugins);
         info!("shutdown complete");

@@ -42,7 +42,8 @@ async fn beat(node: &Node) {
         rooms: node.rooms.room_load() as u64,
     };
     let started = std::time::Instant::now();
-    let beat = node.registry.heartbeat(&record, node.config.node_ttl_ms).await;
+    let draining = node.rooms.is_draining();
+    let beat = node.registry.heartbeat(&record, node.config.node_ttl_ms, draining).await;
     node.rooms.metrics().redis_round_trip(started.elapsed());
     match beat {
         Ok(still_registered) => {

@@ -83,9 +83,20 @@ async fn serve(node: &Node, request: NodeMessage) {
             let outcome = remote::forward_here(node, &room, op, by).await;
             (from, NodeMessage::Answered { request, outcome })
         }
+        NodeMessage::Admin { request, from, room, op, by } => {
+            let outcome = remote::admin_here(node, &room, op, &by, &from).await;
+            (from, NodeMessage::Answered { request, outcome })
+        }
+        NodeMessage::ListRooms { request, from, room_type, limit } => {
+            let mut rooms = node.rooms.summaries(room_type.as_deref());
+            let total = rooms.len();
+            rooms.truncate(limit);
+            (from, NodeMessage::RoomsListed { request, rooms, total })
+        }
         NodeMessage::Created { .. }
         | NodeMessage::Reserved { .. }
-        | NodeMessage::Answered { .. } => {
+        | NodeMessage::Answered { .. }
+        | NodeMessage::RoomsListed { .. } => {
             return;
         }
     };

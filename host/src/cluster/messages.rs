@@ -9,6 +9,8 @@ use vampire_protocol::{CreateRoom, Payload, RoomOp};
 
 use crate::error::ApiError;
 use crate::outbound::Identity;
+use crate::rooms::AdminOp;
+use crate::rooms::manager::RoomSummary;
 
 /// One message between nodes.
 #[derive(Debug, Serialize, Deserialize)]
@@ -60,6 +62,41 @@ pub enum NodeMessage {
         /// Who asks.
         by: Identity,
     },
+    /// Run an operator's action on one of this node's rooms, for the admin
+    /// API of `from`.
+    Admin {
+        /// The request's number at `from`.
+        request: u64,
+        /// The asking node.
+        from: String,
+        /// The room.
+        room: String,
+        /// The action.
+        op: AdminOp,
+        /// Who asked (for this node's log).
+        by: String,
+    },
+    /// List every room of this node (of one type, when given), for the
+    /// admin API of `from`.
+    ListRooms {
+        /// The request's number at `from`.
+        request: u64,
+        /// The asking node.
+        from: String,
+        /// Only rooms of this type.
+        room_type: Option<String>,
+        /// At most this many, newest first.
+        limit: usize,
+    },
+    /// The answer to `ListRooms`.
+    RoomsListed {
+        /// The request's number.
+        request: u64,
+        /// This node's newest rooms, at most the limit asked.
+        rooms: Vec<RoomSummary>,
+        /// How many rooms of the type this node holds in all.
+        total: usize,
+    },
     /// The answer to `Create`: the room's `RoomInfo`, or why not.
     Created {
         /// The request's number.
@@ -74,7 +111,7 @@ pub enum NodeMessage {
         /// The seat, or why not.
         outcome: Result<Seat, ApiError>,
     },
-    /// The answer to `Forward`: the operation's result.
+    /// The answer to `Forward` and `Admin`: the operation's result.
     Answered {
         /// The request's number.
         request: u64,
@@ -89,10 +126,13 @@ impl NodeMessage {
         match self {
             NodeMessage::Created { request, .. }
             | NodeMessage::Reserved { request, .. }
-            | NodeMessage::Answered { request, .. } => Some(*request),
+            | NodeMessage::Answered { request, .. }
+            | NodeMessage::RoomsListed { request, .. } => Some(*request),
             NodeMessage::Create { .. }
             | NodeMessage::Reserve { .. }
-            | NodeMessage::Forward { .. } => None,
+            | NodeMessage::Forward { .. }
+            | NodeMessage::Admin { .. }
+            | NodeMessage::ListRooms { .. } => None,
         }
     }
 }

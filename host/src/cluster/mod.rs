@@ -28,6 +28,7 @@ pub mod inbox;
 pub mod keys;
 pub mod messages;
 pub mod node;
+pub mod operators;
 pub mod peers;
 pub mod placement;
 pub mod registry;

@@ -105,7 +105,8 @@ async fn create_locally(
     reply: Responder,
 ) {
     let _counting = node.load_lock.lock().await;
-    if node.healthy() {
+    // A draining node stays out of the load set (and refuses the room).
+    if node.healthy() && !node.rooms.is_draining() {
         let load = node.rooms.room_load() as u64 + 1;
         if let Err(err) = node.registry.set_load(load).await {
             debug!(%err, "cannot count a new room in this node's load");
@@ -120,7 +121,11 @@ async fn choose_node(node: &Node) -> Option<String> {
     if !node.healthy() {
         return None;
     }
-    let candidates = node.registry.candidates().await.ok()?;
+    let mut candidates = node.registry.candidates().await.ok()?;
+    if node.rooms.is_draining() {
+        // Until its next heartbeat, the load set may still hold it.
+        candidates.retain(|candidate| candidate.node != node.id);
+    }
     let least = candidates.iter().map(|c| c.load).min()?;
     let mut lightest: Vec<&str> =
         candidates.iter().filter(|c| c.load == least).map(|c| c.node.as_str()).collect();

@@ -95,32 +95,61 @@ impl Registry {
 
     /// Refreshes this node's record and load. Returns `false` when the
     /// record had expired or vanished (the node was paused past its TTL,
-    /// or Redis lost its data): its rooms must then be written again.
+    /// or Redis lost its data): its rooms must then be written again. A
+    /// `draining` node leaves the load set instead: placement passes it
+    /// over.
     ///
     /// # Errors
     /// When Redis fails or does not answer in time.
-    pub async fn heartbeat(&self, record: &NodeRecord, ttl_ms: u64) -> RedisResult<bool> {
+    pub async fn heartbeat(
+        &self,
+        record: &NodeRecord,
+        ttl_ms: u64,
+        draining: bool,
+    ) -> RedisResult<bool> {
         let mut redis = self.redis.clone();
         let body = serde_json::to_string(record).expect("a node record encodes");
-        let (previous,): (Option<String>,) = redis::pipe()
-            .cmd("SET")
-            .arg(self.keys.node(&self.node))
-            .arg(body)
-            .arg("PX")
-            .arg(ttl_ms)
-            .arg("GET")
-            .cmd("SADD")
-            .arg(self.keys.nodes())
-            .arg(&self.node)
-            .ignore()
-            .cmd("ZADD")
-            .arg(self.keys.load())
-            .arg(record.rooms)
-            .arg(&self.node)
-            .ignore()
-            .query_async(&mut redis)
-            .await?;
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET").arg(self.keys.node(&self.node)).arg(body).arg("PX").arg(ttl_ms).arg("GET");
+        pipe.cmd("SADD").arg(self.keys.nodes()).arg(&self.node).ignore();
+        if draining {
+            pipe.cmd("ZREM").arg(self.keys.load()).arg(&self.node).ignore();
+        } else {
+            pipe.cmd("ZADD").arg(self.keys.load()).arg(record.rooms).arg(&self.node).ignore();
+        }
+        let (previous,): (Option<String>,) = pipe.query_async(&mut redis).await?;
         Ok(previous.is_some())
+    }
+
+    /// Takes this node out of placement at once (it drains for a deploy);
+    /// its heartbeats keep it out.
+    ///
+    /// # Errors
+    /// When Redis fails or does not answer in time.
+    pub async fn withdraw(&self) -> RedisResult<()> {
+        let mut redis = self.redis.clone();
+        redis.zrem(self.keys.load(), &self.node).await
+    }
+
+    /// Every live node, this one included, sorted.
+    ///
+    /// # Errors
+    /// When Redis fails or does not answer in time.
+    pub async fn live_nodes(&self) -> RedisResult<Vec<String>> {
+        let mut redis = self.redis.clone();
+        let mut nodes: Vec<String> = redis.smembers(self.keys.nodes()).await?;
+        if nodes.is_empty() {
+            return Ok(nodes);
+        }
+        let mut pipe = redis::pipe();
+        for node in &nodes {
+            pipe.exists(self.keys.node(node));
+        }
+        let alive: Vec<bool> = pipe.query_async(&mut redis).await?;
+        let mut alive = alive.into_iter();
+        nodes.retain(|_| alive.next().unwrap_or(false));
+        nodes.sort_unstable();
+        Ok(nodes)
     }
 
     /// Removes this node's record (at shutdown) and its rooms.

@@ -6,6 +6,7 @@
 
 use std::net::IpAddr;
 
+use tracing::info;
 use vampire_protocol::error::quote;
 use vampire_protocol::{ErrorCode, Payload, RoomId, RoomOp};
 
@@ -16,7 +17,7 @@ use crate::cluster::peers::late;
 use crate::error::ApiError;
 use crate::outbound::{Identity, Responder};
 use crate::rooms::admission::Refused;
-use crate::rooms::{Admission, Caller};
+use crate::rooms::{AdminOp, Admission, Caller};
 
 /// What a client's `join` of a room on another node carries to that node,
 /// which checks it before holding a seat.
@@ -169,4 +170,51 @@ pub(crate) async fn forward_here(
     let (reply, answer) = Responder::local(node.limits.max_frame_bytes);
     handle.run(op, Caller::Remote(Box::new(by)), Admission::Open, reply.about_room(room)).await;
     answer.outcome().await
+}
+
+/// Runs an operator's `op` on `room`, held by another node, for `by` (who
+/// asked this node's admin API), and returns its answer.
+///
+/// # Errors
+/// The action's; `room_not_found`; `server_busy` when the node cannot be
+/// asked or does not answer in time.
+pub(crate) async fn admin(
+    node: &Node,
+    room: RoomId,
+    op: AdminOp,
+    by: String,
+) -> Result<Payload, ApiError> {
+    let holder = holder(node, &room)?;
+    let answer = node
+        .peers
+        .ask(&node.registry, &holder, &room, |request| NodeMessage::Admin {
+            request,
+            from: node.id.clone(),
+            room: room.clone(),
+            op,
+            by,
+        })
+        .await?;
+    match answer {
+        NodeMessage::Answered { outcome, .. } => outcome,
+        _ => Err(late(&holder)),
+    }
+}
+
+/// Runs an operator's `op` on this node's room `room`, for `by` at the
+/// admin API of node `from`.
+///
+/// # Errors
+/// The action's; `room_not_found`.
+pub(crate) async fn admin_here(
+    node: &Node,
+    room: &str,
+    op: AdminOp,
+    by: &str,
+    from: &str,
+) -> Result<Payload, ApiError> {
+    if !matches!(op, AdminOp::Inspect) {
+        info!(room, by, node = from, action = op.name(), "admin action from another node");
+    }
+    node.rooms.admin(room, op).await
 }

@@ -65,16 +65,7 @@ pub const DEFAULT_LOG_LEVEL: &str = "info";
 /// Default of [`Config::log_format`].
 pub const DEFAULT_LOG_FORMAT: LogFormat = LogFormat::Text;
 
-/// `logFormat`: how log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// One line per event for people (colour only on a terminal).
-    Text,
-    /// One JSON object per line, with the fields the text form has, for
-    /// log shippers.
-    Json,
-}
+pub use crate::logging::LogFormat;
 
 /// The whole server configuration.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

@@ -67,6 +67,22 @@ impl Histogram {
 }
 
 impl Snapshot {
+    /// The observations made after `earlier` (a snapshot of the same
+    /// histogram, taken before this one).
+    pub fn since(&self, earlier: &Snapshot) -> Snapshot {
+        let cumulative = self
+            .cumulative
+            .iter()
+            .zip(&earlier.cumulative)
+            .map(|(&(bound, now), &(_, then))| (bound, now.saturating_sub(then)))
+            .collect();
+        Snapshot {
+            sum: (self.sum - earlier.sum).max(0.0),
+            count: self.count.saturating_sub(earlier.count),
+            cumulative,
+        }
+    }
+
     /// The counts of each bucket alone (not cumulative), by upper bound.
     pub fn per_bucket(&self) -> Vec<(f64, u64)> {
         let mut below = 0;

@@ -128,7 +128,11 @@ pub(crate) async fn serve<R, W>(
         tokio::select! {
             biased;
             () = &mut server_shutdown => {
-                client.close_with(ErrorCode::ServerShutdown, "the server is shutting down");
+                let farewell = context.farewell.get().copied();
+                client.close_with(
+                    ErrorCode::ServerShutdown,
+                    farewell.unwrap_or("the server is shutting down"),
+                );
                 break;
             }
             () = &mut closing => break,

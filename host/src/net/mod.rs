@@ -40,6 +40,9 @@ pub struct NetContext {
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
     /// Where connections count what they do.
     pub metrics: Arc<Metrics>,
+    /// What clients are told when the server stops, when not the usual
+    /// (a drain for a deploy sets it).
+    pub farewell: Arc<std::sync::OnceLock<&'static str>>,
     /// Every task a connection starts (the connection's own, its
     /// requests to other nodes, its token's expiry watch), so shutdown
     /// waits for them all.

@@ -89,6 +89,23 @@ pub enum AdminOp {
     },
 }
 
+impl AdminOp {
+    /// The action's name, for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AdminOp::Inspect => "inspect",
+            AdminOp::Dispose { .. } => "dispose",
+            AdminOp::Kick { .. } => "kick",
+            AdminOp::Message { .. } => "message",
+        }
+    }
+}
+
+/// The largest answer to an [`AdminOp`] a local caller accepts: an
+/// inspection holds every variable of the room (bounded by
+/// `limits.maxRoomVariableBytes`) besides its members.
+pub const MAX_ADMIN_ANSWER_BYTES: usize = 16 << 20;
+
 /// A command to a room, sent through its mailbox.
 ///
 /// Operations, by far the most common commands, travel by value: boxing

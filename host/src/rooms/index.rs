@@ -163,6 +163,11 @@ impl RoomHandle {
         self.listing.get()
     }
 
+    /// Reads the room's listing without copying it.
+    pub fn read_info<T>(&self, read: impl FnOnce(&RoomInfo) -> T) -> T {
+        self.listing.read(read)
+    }
+
     /// Whether the room has ended.
     pub fn is_closed(&self) -> bool {
         self.mailbox.is_closed()

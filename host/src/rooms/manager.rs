@@ -4,14 +4,14 @@
 //! Each handle carries the room's [`Listing`], which the room keeps
 //! current, so `list_rooms` costs no message to any actor.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 use vampire_protocol::error::quote;
-use vampire_protocol::{CreateRoom, ErrorCode, RoomId, RoomInfo};
+use vampire_protocol::{CreateRoom, ErrorCode, Payload, RoomId, RoomInfo};
 
 use crate::config::Config;
 use crate::error::ApiError;
@@ -19,7 +19,7 @@ use crate::metrics::Metrics;
 use crate::outbound::Responder;
 use crate::rooms::actor::{RoomActor, RoomTimeouts};
 use crate::rooms::behaviour::RoomType;
-use crate::rooms::command::{Caller, RoomCommand};
+use crate::rooms::command::{AdminOp, Caller, MAX_ADMIN_ANSWER_BYTES, RoomCommand};
 use crate::rooms::generic::{GENERIC_ROOM_TYPE, GenericRoomType};
 use crate::rooms::index::{RoomHandle, RoomIndex};
 use crate::rooms::invites::Invites;
@@ -66,6 +66,33 @@ pub struct ReloadReport {
     pub kept: Vec<(RoomId, String)>,
 }
 
+/// What operators see of a room in lists (`GET /admin/rooms`): its
+/// listing, private rooms included, and its age. It crosses nodes as it
+/// is.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RoomSummary {
+    /// The room's id.
+    pub id: RoomId,
+    /// Its type.
+    pub room_type: String,
+    /// Its name.
+    pub name: String,
+    /// Listed by `list_rooms`.
+    pub public: bool,
+    /// Refuses joins.
+    pub locked: bool,
+    /// Joins need a password.
+    pub password_protected: bool,
+    /// Members now.
+    pub members: u32,
+    /// Its member limit.
+    pub max_clients: u32,
+    /// Its listing metadata.
+    pub metadata: Payload,
+    /// When it was created, in Unix milliseconds.
+    pub created_unix_ms: u64,
+}
+
 /// Creates rooms and finds them.
 pub struct RoomManager {
     config: Arc<Config>,
@@ -80,6 +107,8 @@ pub struct RoomManager {
     tasks: TaskTracker,
     /// Where rooms count what they do.
     metrics: Arc<Metrics>,
+    /// Set while the node drains for a deploy: no room is created.
+    draining: AtomicBool,
 }
 
 impl RoomManager {
@@ -94,6 +123,7 @@ impl RoomManager {
             id_prefix: OnceLock::new(),
             tasks: TaskTracker::new(),
             metrics,
+            draining: AtomicBool::new(false),
         };
         manager.register_type(Arc::new(GenericRoomType));
         manager
@@ -218,6 +248,12 @@ impl RoomManager {
                 ),
             ));
         };
+        if self.is_draining() {
+            return respond.fail(ApiError::new(
+                ErrorCode::ServerBusy,
+                "this server is draining for a deploy and takes no new rooms",
+            ));
+        }
         let limits = &self.config.limits;
         if !self.index.reserve(limits.max_rooms) {
             return respond.fail(ApiError::new(
@@ -285,6 +321,78 @@ impl RoomManager {
     /// Where rooms count what they do.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// From now on, refuses new rooms (`server_busy`): the node drains for
+    /// a deploy, its rooms go on.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the node drains (see [`RoomManager::start_draining`]).
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    /// Rooms and members now, by room type (every registered type, even
+    /// without rooms).
+    pub fn census(&self) -> BTreeMap<String, (u64, u64)> {
+        let mut census: BTreeMap<String, (u64, u64)> =
+            self.type_names().into_iter().map(|name| (name, (0, 0))).collect();
+        for handle in self.index.handles() {
+            handle.read_info(|room| {
+                let entry = census.entry(room.room_type.clone()).or_default();
+                entry.0 += 1;
+                entry.1 += u64::from(room.members);
+            });
+        }
+        census
+    }
+
+    /// Runs an operator's `op` on this node's room `room` and returns its
+    /// answer.
+    ///
+    /// # Errors
+    /// The action's; `room_not_found`.
+    pub async fn admin(&self, room: &str, op: AdminOp) -> Result<Payload, ApiError> {
+        let handle = self.get(room)?;
+        let (reply, answer) = Responder::local(MAX_ADMIN_ANSWER_BYTES);
+        handle.admin(op, reply.about_room(room)).await;
+        answer.outcome().await
+    }
+
+    /// Members of every room now.
+    pub fn member_total(&self) -> u64 {
+        self.index.handles().iter().map(|h| h.read_info(|room| u64::from(room.members))).sum()
+    }
+
+    /// Every room of this node (of type `room_type`, when given), private
+    /// ones included, newest first.
+    pub fn summaries(&self, room_type: Option<&str>) -> Vec<RoomSummary> {
+        let mut rooms: Vec<RoomSummary> = self
+            .index
+            .handles()
+            .iter()
+            .filter_map(|handle| {
+                let created_unix_ms = handle.created_unix_ms();
+                handle.read_info(|room| {
+                    room_type.is_none_or(|t| room.room_type == t).then(|| RoomSummary {
+                        id: room.id.clone(),
+                        room_type: room.room_type.clone(),
+                        name: room.name.clone(),
+                        public: room.public,
+                        locked: room.locked,
+                        password_protected: room.password_protected,
+                        members: room.members,
+                        max_clients: room.max_clients,
+                        metadata: room.metadata.clone(),
+                        created_unix_ms,
+                    })
+                })
+            })
+            .collect();
+        rooms.sort_by(|a, b| b.created_unix_ms.cmp(&a.created_unix_ms).then(a.id.cmp(&b.id)));
+        rooms
     }
 
     /// Rooms alive or being created now (what `limits.maxRooms` bounds,

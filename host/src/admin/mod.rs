@@ -1,0 +1,102 @@
+//! The operators' HTTP listener (`admin` in the configuration): Prometheus
+//! metrics, a JSON admin API, the monitor page, health checks and drain.
+//! Off unless the `admin` section is given; on its own address (this
+//! machine only by default) and port, with TLS when the TCP port has it.
+//!
+//! It never slows the game: it runs a few small tasks of its own (at most
+//! `admin.maxConnections` connections, each request bounded in size and
+//! time), and reads the rooms the way `list_rooms` does (their listings),
+//! or asks one room's actor through its mailbox, like any client.
+//!
+//! # Layout
+//! - [`listener`]: the accept loop and its bounds.
+//! - [`access`]: who may call what (admin token, operator JWT).
+//! - [`context`]: [`AdminContext`], what every endpoint reads and acts on.
+//! - [`api`]: the router; health, metrics, server info, drain, history.
+//! - [`rooms`]: listing, inspecting and acting on rooms, cluster-wide.
+//! - [`events`]: one room's inspection as a stream of server-sent events.
+//! - [`types`]: room types and plugin reloads.
+//! - [`history`]: the samples the monitor page charts.
+//! - [`page`]: the monitor page, embedded in the binary.
+//! - [`error`]: [`error::AdminError`], the JSON error every endpoint answers.
+
+pub mod access;
+pub mod api;
+pub mod context;
+pub mod error;
+pub mod events;
+pub mod history;
+pub mod listener;
+pub mod page;
+pub mod rooms;
+pub mod types;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::net::tls::Tls;
+pub use context::AdminContext;
+
+/// The bound admin listener.
+pub struct AdminListener {
+    listener: TcpListener,
+    context: Arc<AdminContext>,
+    tls: Option<Arc<Tls>>,
+}
+
+impl AdminListener {
+    /// Binds `admin.bindAddress:admin.port` for `context`.
+    ///
+    /// # Errors
+    /// When the address cannot be bound.
+    pub async fn bind(context: AdminContext, tls: Option<Arc<Tls>>) -> anyhow::Result<Self> {
+        let admin = context.admin_config();
+        let address = SocketAddr::new(admin.bind_address, admin.port);
+        let listener = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot listen on the admin address {address}"))?;
+        Ok(AdminListener { listener, context: Arc::new(context), tls })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// Serves until `shutdown`; its connections and the history sampler
+    /// are tracked by `tasks`.
+    pub fn start(self, shutdown: CancellationToken, tasks: &TaskTracker) {
+        let context = self.context;
+        let admin = context.admin_config().clone();
+        info!(
+            address = %self.listener.local_addr().map_or_else(|_| "?".into(), |a| a.to_string()),
+            tls = self.tls.is_some(),
+            "admin listening on HTTP"
+        );
+        if !context.access.is_open() {
+            warn!(
+                "the admin API is closed: set admin.tokenFile, or auth.mode jwt for operator tokens"
+            );
+        }
+        tasks.spawn(context.history.clone().run(context.metrics.clone(), shutdown.clone()));
+        let limits = listener::ConnectionLimits {
+            max_connections: admin.max_connections,
+            request_timeout: admin.request_timeout(),
+        };
+        let router = api::router(context);
+        tasks.spawn(listener::accept_loop(
+            self.listener,
+            router,
+            self.tls,
+            limits,
+            shutdown,
+            tasks.clone(),
+        ));
+    }
+}
