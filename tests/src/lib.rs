@@ -14,6 +14,8 @@ use tokio::net::TcpStream;
 use vampire_client::{Client, ErrorCode, Event, Incoming, Payload, ServerMessage, Value};
 use vampiretcp::{Config, RunningServer, Server};
 
+pub mod http;
+
 pub use serde_json;
 
 /// A [`Payload`] written as JSON (with the `$` markers of
@@ -54,6 +56,8 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 pub struct TestServer {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Where its admin listener listens, when `admin` is set.
+    pub admin: Option<SocketAddr>,
     running: Option<RunningServer>,
 }
 
@@ -75,7 +79,7 @@ impl TestServer {
         config.validate("test").expect("test config is valid");
         let server = Server::bind(config).await.expect("server binds");
         let running = server.start();
-        TestServer { addr: running.local_addr, running: Some(running) }
+        TestServer { addr: running.local_addr, admin: running.admin_addr, running: Some(running) }
     }
 
     /// Starts a server whose plugins folder holds the example plugins and
@@ -99,12 +103,33 @@ impl TestServer {
         Client::connect(self.addr).await.expect("client connects")
     }
 
+    /// The server itself (to start a drain).
+    pub fn running(&self) -> &RunningServer {
+        self.running.as_ref().expect("the server runs")
+    }
+
     /// Stops the server and waits for it.
     pub async fn stop(mut self) {
         if let Some(running) = self.running.take() {
             running.shutdown().await;
         }
     }
+}
+
+/// The token [`admin_config`] opens the admin API with.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+/// An `admin` section on a free port of 127.0.0.1 whose token file holds
+/// [`ADMIN_TOKEN`].
+pub fn admin_config() -> vampiretcp::config::AdminConfig {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let file = std::env::temp_dir().join(format!(
+        "vampiretcp-admin-token-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::write(&file, format!("{ADMIN_TOKEN}\n")).unwrap();
+    vampiretcp::config::AdminConfig { port: 0, token_file: Some(file), ..Default::default() }
 }
 
 /// The next room event, failing the test after [`PATIENCE`].
