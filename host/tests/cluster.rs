@@ -459,3 +459,57 @@ async fn vampire_tests_wait(client: &mut Client, matches: impl Fn(&Event) -> boo
         }
     }
 }
+
+#[tokio::test]
+async fn an_operator_lists_and_disposes_rooms_of_other_nodes_and_drains_one() {
+    let redis = RedisServer::start();
+    let admin = json!({ "admin": support::admin_section(json!({})) });
+    let a = node_with(&redis, "a", json!({}), admin.clone());
+    let b = node_with(&redis, "b", json!({}), admin);
+    let (a_admin, b_admin) = (a.admin.unwrap(), b.admin.unwrap());
+    let token = support::ADMIN_TOKEN;
+    let alice = Client::connect(a.addr).await.unwrap();
+    let mut rooms = Vec::new();
+    for _ in 0..4 {
+        rooms.push(alice.create_room(kept_room()).await.unwrap().id);
+    }
+    let on_b: Vec<String> = rooms.iter().filter(|room| node_of(room) == "b").cloned().collect();
+    assert_eq!(on_b.len(), 2, "{rooms:?}");
+    let mut bob = Client::connect(b.addr).await.unwrap();
+    bob.join(&on_b[0], None).await.unwrap();
+    bob.join(&on_b[1], None).await.unwrap();
+    let on_b = on_b[0].clone();
+
+    // a's admin API lists both nodes' rooms, with their node.
+    let listed = support::http::get(a_admin, "/admin/rooms", token).await.json();
+    assert_eq!(listed["total"], 4, "{listed}");
+    let nodes: BTreeSet<&str> =
+        listed["rooms"].as_array().unwrap().iter().map(|r| r["node"].as_str().unwrap()).collect();
+    assert_eq!(nodes, BTreeSet::from(["a", "b"]));
+    assert_eq!(listed["unreachable_nodes"], json!([]));
+    // And inspects and disposes b's room, whose member is told.
+    let inspected = support::http::get(a_admin, &format!("/admin/rooms/{on_b}"), token).await;
+    assert_eq!(inspected.status, 200, "{}", inspected.text());
+    assert_eq!(inspected.json()["members"][0]["session"], bob.session());
+    let path = format!("/admin/rooms/{on_b}/dispose");
+    let disposed =
+        support::http::post(a_admin, &path, token, r#"{"reason": "node b retires"}"#).await;
+    assert_eq!(disposed.status, 200, "{}", disposed.text());
+    let closed = vampire_tests_wait(&mut bob, |e| matches!(e, Event::RoomClosed { .. })).await;
+    assert_eq!(closed, Event::RoomClosed { room: on_b.clone(), reason: "node b retires".into() });
+    b.wait_for_log("admin action from another node");
+
+    // b drains: new rooms go to a, even those its own clients create; its
+    // member plays on.
+    let drain = support::http::post(b_admin, "/admin/drain", token, "").await;
+    assert_eq!(drain.status, 202);
+    for _ in 0..3 {
+        let placed = bob.create_room(kept_room()).await.unwrap().id;
+        assert_eq!(node_of(&placed), "a", "a draining node took a room");
+    }
+    let metrics = support::http::get(a_admin, "/metrics", token).await.text();
+    assert!(metrics.contains("vampire_cluster_node_up 1"), "{metrics}");
+    assert!(!metrics.contains("vampire_cluster_redis_seconds_count 0\n"), "{metrics}");
+    let metrics = support::http::get(b_admin, "/metrics", token).await.text();
+    assert!(metrics.contains("vampire_draining 1"), "{metrics}");
+}

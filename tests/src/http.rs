@@ -1,14 +1,17 @@
 //! A small HTTP/1.1 client over a plain socket, for the admin listener's
 //! tests: one request per connection (`Connection: close`), the answer read
 //! to its end (chunked or not). Written by hand so the hostile tests can
-//! send what no client library would.
+//! send what no client library would. The process tests of the host
+//! crate include this file too.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::PATIENCE;
+/// How long an answer may take.
+const PATIENCE: Duration = Duration::from_secs(10);
 
 /// An HTTP answer.
 #[derive(Debug, Clone)]

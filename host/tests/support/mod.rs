@@ -6,6 +6,9 @@
 
 pub mod hostile;
 
+#[path = "../../../tests/src/http.rs"]
+pub mod http;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -65,6 +68,8 @@ pub struct ServerProcess {
     child: Child,
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Where its admin listener listens, when the config has `admin`.
+    pub admin: Option<SocketAddr>,
     log: PathBuf,
 }
 
@@ -92,6 +97,7 @@ impl ServerProcess {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
+        let with_admin = config.get("admin").is_some();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let addr = loop {
             let line = lines
@@ -104,8 +110,13 @@ impl ServerProcess {
                 break addr.parse().unwrap();
             }
         };
+        let admin = with_admin.then(|| {
+            let line = lines.next().expect("the admin address is printed").unwrap();
+            let addr = line.strip_prefix("admin listening on ").expect("the admin address");
+            addr.parse().unwrap()
+        });
         std::thread::spawn(move || for _ in lines {});
-        ServerProcess { child, addr, log }
+        ServerProcess { child, addr, admin, log }
     }
 
     /// Starts the binary with the example and test plugins.
@@ -143,6 +154,18 @@ impl ServerProcess {
             assert!(Instant::now() < deadline, "the log never said {needle:?}:\n{log}");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Waits at most `patience` for the process to exit by itself.
+    pub fn wait_exit(&mut self, patience: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + patience;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
     }
 
     /// Sends SIGTERM and waits for the process to exit.
@@ -195,6 +218,19 @@ pub fn empty_plugins_folder() -> PathBuf {
 /// Path helper for symlinks.
 pub fn symlink(target: &Path, link: &Path) {
     std::os::unix::fs::symlink(target, link).unwrap();
+}
+
+/// The admin token of [`admin_section`].
+pub const ADMIN_TOKEN: &str = "process-test-admin-token";
+
+/// An `admin` section on a free port with [`ADMIN_TOKEN`] (and `extra`
+/// merged in).
+pub fn admin_section(extra: serde_json::Value) -> serde_json::Value {
+    let file = temp_dir("admin").join("token");
+    std::fs::write(&file, ADMIN_TOKEN).unwrap();
+    let mut admin = serde_json::json!({ "port": 0, "tokenFile": file });
+    merge(&mut admin, &extra);
+    admin
 }
 
 /// A port free on 127.0.0.1 now (for a server that must know its port
