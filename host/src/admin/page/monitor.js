@@ -67,7 +67,8 @@ function drawChart(canvas, values, color) {
   const ctx = canvas.getContext("2d");
   ctx.clearRect(0, 0, width, height);
   const points = values.map((v) => (v == null ? null : v));
-  const max = Math.max(1e-9, ...points.filter((v) => v != null));
+  // From zero, with headroom, so a steady value reads as steady.
+  const max = Math.max(1e-9, ...points.filter((v) => v != null)) * 1.25;
   ctx.strokeStyle = color; ctx.lineWidth = 1.5 * ratio; ctx.beginPath();
   let started = false;
   points.forEach((v, i) => {
@@ -238,15 +239,21 @@ async function refreshAll() {
   if (!state.token) return;
   try {
     await Promise.all([refreshServer(), refreshRooms(), refreshHistory()]);
-    $("#signout").hidden = false;
+    showSignedIn(true);
   } catch (error) {
     if (error.status === 401 || error.status === 403) { signOut(); toast(error.message, true); }
   }
 }
 
+function showSignedIn(signedIn) {
+  $("#signout").hidden = !signedIn;
+  $("#token").hidden = signedIn;
+  $("#signin button[type=submit]").hidden = signedIn;
+}
+
 function signOut() {
   state.token = ""; sessionStorage.removeItem("vampire-token");
-  $("#server").textContent = "not signed in"; $("#signout").hidden = true;
+  $("#server").textContent = "not signed in"; showSignedIn(false);
   if (state.stream) state.stream.abort();
 }
 
