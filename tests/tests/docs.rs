@@ -1,5 +1,6 @@
 //! The reference docs against the code: every operation, event and error
-//! code of PROTOCOL.md, and every export and import of ABI.md, must be a
+//! code of PROTOCOL.md, every export and import of ABI.md, and every
+//! metric family of OPERATIONS.md must be a
 //! name the code has, and every name the code has must be in the doc. A
 //! client or plugin written from the docs alone meets no surprise.
 
@@ -83,4 +84,11 @@ fn abi_md_lists_every_export_and_import() {
         first_column(&abi, "## Imports (module `vampire`)"),
         imports.into_iter().map(|(_, name)| name).collect(),
     );
+}
+
+#[test]
+fn operations_md_lists_every_metric_family() {
+    let operations = doc("OPERATIONS.md");
+    let families = vampiretcp::metrics::FAMILIES.iter().map(|(name, _)| *name);
+    assert_same("metric families", first_column(&operations, "## Metrics"), names(families));
 }
