@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use vampiretcp::{Config, Server};
+use vampiretcp::{Config, RunningServer, Server};
 
 /// jemalloc, whose background thread gives pages freed after load back to
 /// the system within about a second; glibc's per-thread arenas kept them
@@ -74,6 +74,9 @@ async fn main() -> ExitCode {
 
 async fn run(config: Config) -> anyhow::Result<()> {
     let server = Server::bind(config).await?;
+    // Installed before the address is printed: whoever reads it may
+    // signal at once (SIGUSR1's default action would end the process).
+    let signals = Signals::install()?;
     // Printed on stdout as well as logged, so scripts and tests can read
     // the port when tcpPort is 0.
     println!("listening on {}", server.local_addr());
@@ -81,35 +84,54 @@ async fn run(config: Config) -> anyhow::Result<()> {
     if let Some(admin) = running.admin_addr {
         println!("admin listening on {admin}");
     }
-    let why = stop_reason(&running).await?;
+    let why = signals.stop_reason(&running).await?;
     tracing::info!(why, "shutting down");
     running.shutdown().await;
     Ok(())
 }
 
-/// Waits for SIGINT (Ctrl-C) or SIGTERM (what service managers and
-/// container runtimes send), or for a drain to end (started by SIGUSR1 or
-/// the admin API), and says which.
-async fn stop_reason(running: &vampiretcp::RunningServer) -> anyhow::Result<&'static str> {
+/// The signals the server acts on: SIGINT (Ctrl-C) and SIGTERM (what
+/// service managers and container runtimes send) stop it; SIGUSR1 starts a
+/// drain.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut terminate = signal(SignalKind::terminate())?;
-        let mut interrupt = signal(SignalKind::interrupt())?;
-        let mut drain = signal(SignalKind::user_defined1())?;
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    drain: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                terminate: signal(SignalKind::terminate())?,
+                interrupt: signal(SignalKind::interrupt())?,
+                drain: signal(SignalKind::user_defined1())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    /// Waits for a stop signal, or for a drain to end (started by SIGUSR1
+    /// or the admin API), and says which.
+    async fn stop_reason(mut self, running: &RunningServer) -> anyhow::Result<&'static str> {
+        #[cfg(unix)]
         loop {
             tokio::select! {
-                _ = terminate.recv() => return Ok("SIGTERM"),
-                _ = interrupt.recv() => return Ok("SIGINT"),
-                _ = drain.recv() => {
+                _ = self.terminate.recv() => return Ok("SIGTERM"),
+                _ = self.interrupt.recv() => return Ok("SIGINT"),
+                _ = self.drain.recv() => {
                     running.drain("SIGUSR1");
                 }
                 () = running.drained() => return Ok("drained"),
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
+        #[cfg(not(unix))]
         tokio::select! {
             signal = tokio::signal::ctrl_c() => signal.map(|()| "Ctrl-C").map_err(Into::into),
             () = running.drained() => Ok("drained"),

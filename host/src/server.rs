@@ -227,8 +227,10 @@ impl Server {
         let connections = TaskTracker::new();
         let admin_tasks = TaskTracker::new();
         let admin_addr = self.admin.as_ref().map(AdminListener::local_addr);
-        if let Some(admin) = self.admin {
-            admin.start(shutdown.clone(), &admin_tasks);
+        if let Some(admin) = self.admin
+            && let Err(err) = admin.start(shutdown.clone(), &admin_tasks)
+        {
+            warn!("{err:#}: the admin listener is off");
         }
         let tls_watch =
             self.tls.as_ref().map(|tls| tokio::spawn(tls.clone().watch(shutdown.clone())));

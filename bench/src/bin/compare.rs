@@ -52,7 +52,8 @@ struct Args {
     /// Leave Colyseus out (no Node.js).
     #[arg(long)]
     no_colyseus: bool,
-    /// Only these servers (baseline, vampiretcp, colyseus), comma-separated.
+    /// Only these servers (baseline, vampiretcp, vampiretcp+metrics,
+    /// colyseus), comma-separated.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
@@ -62,6 +63,9 @@ struct Args {
 enum Target {
     Baseline,
     Vampire,
+    /// VampireTCP with the admin listener on, so it keeps its metrics:
+    /// what monitoring costs, beside the same server without it.
+    VampireMetrics,
     Colyseus,
 }
 
@@ -70,6 +74,7 @@ impl Target {
         match self {
             Target::Baseline => "baseline",
             Target::Vampire => "vampiretcp",
+            Target::VampireMetrics => "vampiretcp+metrics",
             Target::Colyseus => "colyseus",
         }
     }
@@ -87,7 +92,7 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let setup = prepare(&args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let mut targets = vec![Target::Baseline, Target::Vampire];
+    let mut targets = vec![Target::Baseline, Target::Vampire, Target::VampireMetrics];
     if setup.colyseus.is_some() {
         targets.push(Target::Colyseus);
     }
@@ -146,10 +151,10 @@ fn install_colyseus(root: &Path) -> Option<PathBuf> {
 fn start(setup: &Setup, target: Target) -> anyhow::Result<Running> {
     match target {
         Target::Baseline => servers::start(Command::new(setup.release.join("relay"))),
-        Target::Vampire => {
+        Target::Vampire | Target::VampireMetrics => {
             // Limits meant for real clients (request rate, rooms per
             // connection) would throttle the load generator itself.
-            let config = serde_json::json!({
+            let mut config = serde_json::json!({
                 "bindAddress": "127.0.0.1",
                 "tcpPort": 0,
                 "udpPort": 0,
@@ -162,6 +167,9 @@ fn start(setup: &Setup, target: Target) -> anyhow::Result<Running> {
                     "requestBurst": 1000000
                 }
             });
+            if target == Target::VampireMetrics {
+                config["admin"] = serde_json::json!({ "port": 0, "metricsPublic": true });
+            }
             let binary =
                 setup.vampire_bin.clone().unwrap_or_else(|| setup.release.join("vampiretcp"));
             servers::start_vampire(&binary, &config)
@@ -293,6 +301,13 @@ fn print_table(results: &[(Target, ChatResult)]) {
                 "vampiretcp / baseline: CPU per delivery {:.2}x (target <= 1.0x), delivered {:.2}x",
                 vampire.cpu_per_million() / baseline.cpu_per_million(),
                 vampire.delivered_per_s / baseline.delivered_per_s
+            );
+        }
+        if let Some(metered) = find(Target::VampireMetrics) {
+            println!(
+                "vampiretcp+metrics / vampiretcp: CPU per delivery {:+.1}% (target within 2%), p99 {:.2}x",
+                (metered.cpu_per_million() / vampire.cpu_per_million() - 1.0) * 100.0,
+                metered.p99_ns as f64 / vampire.p99_ns as f64
             );
         }
         if let Some(colyseus) = find(Target::Colyseus) {

@@ -69,34 +69,64 @@ impl AdminListener {
         self.listener.local_addr().expect("a bound listener has an address")
     }
 
-    /// Serves until `shutdown`; its connections and the history sampler
-    /// are tracked by `tasks`.
-    pub fn start(self, shutdown: CancellationToken, tasks: &TaskTracker) {
+    /// Serves until `shutdown` on a thread of its own with a one-thread
+    /// runtime, so admin traffic (a flood of connections included) never
+    /// takes a network thread from the game; its connections and the
+    /// history sampler are tracked by `tasks`.
+    ///
+    /// # Errors
+    /// When the thread or its runtime cannot start.
+    pub fn start(self, shutdown: CancellationToken, tasks: &TaskTracker) -> anyhow::Result<()> {
+        info!(address = %self.local_addr(), tls = self.tls.is_some(), "admin listening on HTTP");
         let context = self.context;
         let admin = context.admin_config().clone();
-        info!(
-            address = %self.listener.local_addr().map_or_else(|_| "?".into(), |a| a.to_string()),
-            tls = self.tls.is_some(),
-            "admin listening on HTTP"
-        );
         if !context.access.is_open() {
             warn!(
                 "the admin API is closed: set admin.tokenFile, or auth.mode jwt for operator tokens"
             );
         }
-        tasks.spawn(context.history.clone().run(context.metrics.clone(), shutdown.clone()));
         let limits = listener::ConnectionLimits {
             max_connections: admin.max_connections,
             request_timeout: admin.request_timeout(),
         };
-        let router = api::router(context);
-        tasks.spawn(listener::accept_loop(
-            self.listener,
-            router,
-            self.tls,
-            limits,
-            shutdown,
-            tasks.clone(),
-        ));
+        // Registered again with the admin runtime's own reactor.
+        let listener = self.listener.into_std().context("cannot move the admin listener")?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .thread_name("vampire-admin")
+            .build()
+            .context("cannot start the admin runtime")?;
+        let tasks = tasks.clone();
+        let tls = self.tls;
+        // The tracker counts the thread itself, so shutdown waits for it.
+        let running = tasks.token();
+        std::thread::Builder::new()
+            .name("vampire-admin".into())
+            .spawn(move || {
+                let _running = running;
+                runtime.block_on(async move {
+                    let Ok(listener) = TcpListener::from_std(listener) else {
+                        return warn!("cannot serve the admin listener");
+                    };
+                    tasks.spawn(
+                        context.history.clone().run(context.metrics.clone(), shutdown.clone()),
+                    );
+                    let router = api::router(context);
+                    let accepting = listener::accept_loop(
+                        listener,
+                        router,
+                        tls,
+                        limits,
+                        shutdown,
+                        tasks.clone(),
+                    );
+                    accepting.await;
+                    // Connections finish on this runtime: wait for them.
+                    tasks.close();
+                    tasks.wait().await;
+                });
+            })
+            .context("cannot start the admin thread")?;
+        Ok(())
     }
 }
