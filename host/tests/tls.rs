@@ -192,3 +192,45 @@ async fn item_03_a_tls_client_past_the_connection_limit_reads_server_busy() {
     }
     held.ping().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_admin_listener_speaks_tls_when_the_tcp_port_does() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+    use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+
+    let folder = support::temp_dir("tls-admin");
+    let certificates = issue(&folder, "admin");
+    let (cert_file, key_file) = (folder.join("server.pem"), folder.join("server.key"));
+    install(&certificates, &cert_file, &key_file);
+    let server = ServerProcess::start(json!({
+        "tls": { "certFile": cert_file, "keyFile": key_file },
+        "admin": support::admin_section(json!({})),
+    }));
+    let admin = server.admin.unwrap();
+
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(&certificates.ca_file).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let socket = tokio::net::TcpStream::connect(admin).await.unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut stream = connector.connect(name, socket).await.expect("a TLS handshake");
+    let request = format!(
+        "GET /admin/server HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        support::ADMIN_TOKEN
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    // A peer may close without close_notify: what arrived is the answer.
+    let _ = stream.read_to_end(&mut answer).await;
+    let answer = support::http::parse(&answer).expect("an HTTP answer over TLS");
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert!(answer.json()["version"].is_string());
+
+    // Plain HTTP on the TLS admin port gets no answer.
+    assert!(support::http::raw(admin, b"GET /healthz HTTP/1.1\r\n\r\n").await.is_none());
+}
