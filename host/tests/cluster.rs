@@ -478,6 +478,7 @@ async fn an_operator_lists_and_disposes_rooms_of_other_nodes_and_drains_one() {
     let mut bob = Client::connect(b.addr).await.unwrap();
     bob.join(&on_b[0], None).await.unwrap();
     bob.join(&on_b[1], None).await.unwrap();
+    let on_b_kept = on_b[1].clone();
     let on_b = on_b[0].clone();
 
     // a's admin API lists both nodes' rooms, with their node.
@@ -498,6 +499,18 @@ async fn an_operator_lists_and_disposes_rooms_of_other_nodes_and_drains_one() {
     let closed = vampire_tests_wait(&mut bob, |e| matches!(e, Event::RoomClosed { .. })).await;
     assert_eq!(closed, Event::RoomClosed { room: on_b.clone(), reason: "node b retires".into() });
     b.wait_for_log("admin action from another node");
+
+    // A join from a's client is redirected with a seat held on b, and an
+    // operation of a client of a on b's room is run by b.
+    alice.join(&on_b_kept, None).await.unwrap();
+    let carol = Client::connect(a.addr).await.unwrap();
+    let _ = carol.get_variables(&on_b_kept).await;
+    let a_metrics = support::http::get(a_admin, "/metrics", token).await.text();
+    assert!(!a_metrics.contains("vampire_cluster_redirects_total 0\n"), "{a_metrics}");
+    let b_metrics = support::http::get(b_admin, "/metrics", token).await.text();
+    assert!(!b_metrics.contains("vampire_cluster_reservations_total 0\n"), "{b_metrics}");
+    assert!(!b_metrics.contains("vampire_cluster_forwarded_total 0\n"), "{b_metrics}");
+    alice.leave(&on_b_kept).await.unwrap();
 
     // b drains: new rooms go to a, even those its own clients create; its
     // member plays on.

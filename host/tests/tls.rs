@@ -210,26 +210,35 @@ async fn the_admin_listener_speaks_tls_when_the_tcp_port_does() {
     }));
     let admin = server.admin.unwrap();
 
+    // A plain client on the TLS game port: a failed handshake, counted.
+    let mut plain = std::net::TcpStream::connect(server.addr).unwrap();
+    plain.write_all(b"hello, not TLS\r\n").unwrap();
+    let _ = plain.read(&mut [0u8; 64]);
     let mut roots = RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(&certificates.ca_file).unwrap() {
         roots.add(cert.unwrap()).unwrap();
     }
     let config = ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
-    let socket = tokio::net::TcpStream::connect(admin).await.unwrap();
-    let name = ServerName::try_from("localhost").unwrap();
-    let mut stream = connector.connect(name, socket).await.expect("a TLS handshake");
-    let request = format!(
-        "GET /admin/server HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
-        support::ADMIN_TOKEN
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    // A peer may close without close_notify: what arrived is the answer.
-    let _ = stream.read_to_end(&mut answer).await;
-    let answer = support::http::parse(&answer).expect("an HTTP answer over TLS");
+    let get = async |path: &str| {
+        let socket = tokio::net::TcpStream::connect(admin).await.unwrap();
+        let name = ServerName::try_from("localhost").unwrap();
+        let mut stream = connector.connect(name, socket).await.expect("a TLS handshake");
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+            support::ADMIN_TOKEN
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        // A peer may close without close_notify: what arrived is the answer.
+        let _ = stream.read_to_end(&mut answer).await;
+        support::http::parse(&answer).expect("an HTTP answer over TLS")
+    };
+    let answer = get("/admin/server").await;
     assert_eq!(answer.status, 200, "{}", answer.text());
     assert!(answer.json()["version"].is_string());
+    let metrics = get("/metrics").await.text();
+    assert!(metrics.contains("vampire_tls_handshakes_failed_total 1"), "{metrics}");
 
     // Plain HTTP on the TLS admin port gets no answer.
     assert!(support::http::raw(admin, b"GET /healthz HTTP/1.1\r\n\r\n").await.is_none());

@@ -105,6 +105,23 @@ async fn every_metric_family_is_present_and_moves_under_a_scripted_session() {
     }
     drop(slow);
 
+    // UDP: a datagram each way (the sender is a member and gets its own
+    // message back), and one that is not a datagram of ours, dropped.
+    alice.bind_udp().await.unwrap();
+    alice.send_unreliable(&room, "over udp").await.unwrap();
+    wait_for(
+        &mut alice,
+        |e| matches!(e, Event::RoomMessage { data, .. } if data == &json!("over udp")),
+    )
+    .await;
+    let prober = server.client().await;
+    let binding = prober.request(vampire_client::ServerOp::UdpBind {}.into()).await.unwrap();
+    let port =
+        vampire_tests::as_json(&binding)["port"].as_u64().expect("udp_bind answers its port");
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    socket.send_to(b"not a datagram", ("127.0.0.1", port as u16)).await.unwrap();
+    drop(prober);
+
     // A connection over its request rate (pings sent without waiting),
     // and connections over the per-address limit.
     let mut spammer = RawConnection::connect(&server).await;
@@ -151,6 +168,9 @@ async fn every_metric_family_is_present_and_moves_under_a_scripted_session() {
         "vampire_plugin_memory_bytes",
         "vampire_plugin_reloads_total",
         "vampire_plugin_reload_seconds",
+        "vampire_udp_datagrams_received_total",
+        "vampire_udp_datagrams_sent_total",
+        "vampire_udp_datagrams_dropped_total",
     ];
     for family in moving {
         let was = before.get(family).copied().unwrap_or(0.0);
