@@ -71,8 +71,8 @@ impl AdminListener {
 
     /// Serves until `shutdown` on a thread of its own with a one-thread
     /// runtime, so admin traffic (a flood of connections included) never
-    /// takes a network thread from the game; its connections and the
-    /// history sampler are tracked by `tasks`.
+    /// takes a network thread from the game; `tasks` tracks the thread,
+    /// which ends once its connections and the history sampler have.
     ///
     /// # Errors
     /// When the thread or its runtime cannot start.
@@ -96,10 +96,12 @@ impl AdminListener {
             .thread_name("vampire-admin")
             .build()
             .context("cannot start the admin runtime")?;
-        let tasks = tasks.clone();
         let tls = self.tls;
-        // The tracker counts the thread itself, so shutdown waits for it.
+        // `tasks` counts the thread itself, so shutdown waits for it; the
+        // thread waits for its own connections (they run on its runtime,
+        // which ends with it).
         let running = tasks.token();
+        let connections = TaskTracker::new();
         std::thread::Builder::new()
             .name("vampire-admin".into())
             .spawn(move || {
@@ -108,7 +110,7 @@ impl AdminListener {
                     let Ok(listener) = TcpListener::from_std(listener) else {
                         return warn!("cannot serve the admin listener");
                     };
-                    tasks.spawn(
+                    connections.spawn(
                         context.history.clone().run(context.metrics.clone(), shutdown.clone()),
                     );
                     let router = api::router(context);
@@ -118,12 +120,11 @@ impl AdminListener {
                         tls,
                         limits,
                         shutdown,
-                        tasks.clone(),
+                        connections.clone(),
                     );
                     accepting.await;
-                    // Connections finish on this runtime: wait for them.
-                    tasks.close();
-                    tasks.wait().await;
+                    connections.close();
+                    connections.wait().await;
                 });
             })
             .context("cannot start the admin thread")?;
