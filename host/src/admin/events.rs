@@ -16,6 +16,7 @@ use futures_util::Stream;
 use futures_util::stream;
 use tokio::time::Instant;
 
+use crate::admin::access::Operator;
 use crate::admin::context::AdminContext;
 use crate::admin::context::Context;
 use crate::admin::error::AdminError;
@@ -31,6 +32,8 @@ pub const MAX_STREAM: Duration = Duration::from_secs(30 * 60);
 struct Watch {
     context: Arc<AdminContext>,
     room: String,
+    /// Who watches.
+    operator: Operator,
     /// The last inspection sent, as text.
     last: Option<String>,
     /// The first inspection, sent at once.
@@ -45,12 +48,14 @@ struct Watch {
 /// 404 when there is no such room.
 pub async fn stream(
     State(context): Context,
+    axum::Extension(operator): axum::Extension<Operator>,
     Path(room): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AdminError> {
-    let first = inspection(&context, &room).await?.to_string();
+    let first = inspection(&context, &room, &operator).await?.to_string();
     let watch = Watch {
         context,
         room,
+        operator,
         last: None,
         first: Some(first),
         ends_at: Instant::now() + MAX_STREAM,
@@ -81,7 +86,7 @@ async fn next_event(watch: &mut Watch) -> Option<Event> {
         if Instant::now() >= watch.ends_at {
             return None;
         }
-        match inspection(&watch.context, &watch.room).await {
+        match inspection(&watch.context, &watch.room, &watch.operator).await {
             Ok(now) => {
                 let now = now.to_string();
                 if watch.last.as_deref() != Some(now.as_str()) {

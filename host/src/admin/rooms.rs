@@ -105,17 +105,22 @@ fn summary_json(room: &RoomSummary, now_unix_ms: u64) -> Value {
 /// clock and plugin.
 pub async fn inspect(
     State(context): Context,
+    axum::Extension(operator): axum::Extension<Operator>,
     Path(room): Path<String>,
 ) -> Result<axum::Json<Value>, AdminError> {
-    Ok(axum::Json(inspection(&context, &room).await?))
+    Ok(axum::Json(inspection(&context, &room, &operator).await?))
 }
 
-/// The inspection of `room`, as JSON.
+/// The inspection of `room`, for `operator`, as JSON.
 ///
 /// # Errors
 /// 404 when there is no such room; 503 when its node cannot be asked.
-pub async fn inspection(context: &AdminContext, room: &str) -> Result<Value, AdminError> {
-    let answer = run(context, room, AdminOp::Inspect, &Operator::AdminToken).await?;
+pub async fn inspection(
+    context: &AdminContext,
+    room: &str,
+    operator: &Operator,
+) -> Result<Value, AdminError> {
+    let answer = run(context, room, AdminOp::Inspect, operator).await?;
     Ok(to_json(&answer.to_value()))
 }
 
