@@ -67,9 +67,7 @@ impl Cluster {
                 None => listed.unreachable.push(other),
             }
         }
-        listed.rooms.sort_by(|a, b| {
-            b.created_unix_ms.cmp(&a.created_unix_ms).then_with(|| a.id.cmp(&b.id))
-        });
+        listed.rooms.sort_by(RoomSummary::newest_first);
         listed.rooms = listed.rooms.into_iter().skip(offset).take(limit).collect();
         listed.unreachable.sort_unstable();
         listed

@@ -93,6 +93,13 @@ pub struct RoomSummary {
     pub created_unix_ms: u64,
 }
 
+impl RoomSummary {
+    /// The order of operators' lists: newest first, then by id.
+    pub fn newest_first(a: &RoomSummary, b: &RoomSummary) -> std::cmp::Ordering {
+        b.created_unix_ms.cmp(&a.created_unix_ms).then_with(|| a.id.cmp(&b.id))
+    }
+}
+
 /// Creates rooms and finds them.
 pub struct RoomManager {
     config: Arc<Config>,
@@ -391,7 +398,7 @@ impl RoomManager {
                 })
             })
             .collect();
-        rooms.sort_by(|a, b| b.created_unix_ms.cmp(&a.created_unix_ms).then(a.id.cmp(&b.id)));
+        rooms.sort_by(RoomSummary::newest_first);
         rooms
     }
 
