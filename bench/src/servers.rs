@@ -94,6 +94,7 @@ pub fn bench_config(plugins: &Path, limits: serde_json::Value) -> serde_json::Va
     serde_json::json!({
         "bindAddress": "127.0.0.1",
         "tcpPort": 0,
+        "wsPort": 0,
         "enableUDP": false,
         "pluginsDir": plugins,
         "hotReload": false,

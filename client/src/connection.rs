@@ -139,15 +139,65 @@ impl Client {
                 (Box::new(read_half), Box::new(write_half))
             }
             Some(tls) => {
-                let connector = crate::tls::connector(tls)?;
-                let name =
-                    tokio_rustls::rustls::pki_types::ServerName::try_from(tls.server_name.clone())
-                        .map_err(|err| ClientError::Tls(format!("server name: {err}")))?;
-                let stream = connector.connect(name, socket).await?;
+                let stream = crate::tls::connect(tls, socket).await?;
                 let (read_half, write_half) = tokio::io::split(stream);
                 (Box::new(read_half), Box::new(write_half))
             }
         };
+        Client::start(read_half, writer, server, options).await
+    }
+
+    /// Connects to the WebSocket port at `address` (`host:port`; with
+    /// `options.tls`, `wss`), and waits for the `welcome` as
+    /// [`Client::connect_with`] does. Every operation then behaves as over
+    /// TCP; requests to rooms of other cluster nodes go to those nodes
+    /// over TCP.
+    ///
+    /// # Errors
+    /// As [`Client::connect_with`]; [`ClientError::Io`] naming the HTTP
+    /// status when the server refuses the upgrade (say 403 for an origin
+    /// it does not allow).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), vampire_client::ClientError> {
+    /// use vampire_client::{Client, ConnectOptions};
+    ///
+    /// let client = Client::connect_websocket("127.0.0.1:7780", ConnectOptions::default()).await?;
+    /// println!("connected as session {}", client.session());
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect_websocket(
+        address: &str,
+        options: ConnectOptions,
+    ) -> Result<Client, ClientError> {
+        let socket = TcpStream::connect(address).await?;
+        socket.set_nodelay(true)?;
+        let server = socket.peer_addr()?;
+        let bridge = match &options.tls {
+            None => {
+                let url = format!("ws://{address}/");
+                crate::websocket::connect(socket, &url, MAX_INCOMING_FRAME).await?
+            }
+            Some(tls) => {
+                let stream = crate::tls::connect(tls, socket).await?;
+                let url = format!("wss://{address}/");
+                crate::websocket::connect(stream, &url, MAX_INCOMING_FRAME).await?
+            }
+        };
+        let (read_half, write_half) = tokio::io::split(bridge);
+        Client::start(Box::new(read_half), Box::new(write_half), server, options).await
+    }
+
+    /// Reads the welcome from a connected transport, starts the reader and
+    /// the heartbeat, and authenticates when `options` has a token.
+    async fn start(
+        read_half: BoxedReader,
+        writer: BoxedWriter,
+        server: std::net::SocketAddr,
+        options: ConnectOptions,
+    ) -> Result<Client, ClientError> {
         let mut frames = FramedRead::new(read_half, frame::codec(MAX_INCOMING_FRAME));
         let welcome = tokio::time::timeout(Duration::from_secs(10), frames.next())
             .await

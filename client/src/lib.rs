@@ -27,9 +27,12 @@
 //! - [`json`]: values shown as JSON and read from JSON (binary and other
 //!   MessagePack-only values with `$` markers), for people.
 //! - [`udp`]: the client's side of the UDP channel.
+//! - `websocket`: [`Client::connect_websocket`]'s upgrade and the bridge
+//!   that lets the rest of the client see TCP's frames.
 //!
 //! [`Client::connect_with`] connects over TLS and authenticates with a
-//! token ([`ConnectOptions`]).
+//! token ([`ConnectOptions`]); [`Client::connect_websocket`] over the
+//! WebSocket port.
 //!
 //! A background task reads frames: responses complete the matching
 //! request, events and connection-level errors go to [`Client::next_event`].
@@ -43,6 +46,7 @@ pub use vampire_protocol::json;
 pub mod ops;
 pub mod tls;
 pub mod udp;
+pub(crate) mod websocket;
 
 pub use connection::{Client, ConnectOptions, MAX_INCOMING_FRAME};
 pub use error::{ClientError, Incoming};

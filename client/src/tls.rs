@@ -43,3 +43,18 @@ pub(crate) fn connector(tls: &TlsOptions) -> Result<tokio_rustls::TlsConnector, 
         .with_no_client_auth();
     Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
+
+/// Speaks TLS over `socket`, checking the certificate as `tls` says.
+///
+/// # Errors
+/// [`ClientError::Tls`] for unusable options, [`ClientError::Io`] for a
+/// failed handshake.
+pub(crate) async fn connect(
+    tls: &TlsOptions,
+    socket: tokio::net::TcpStream,
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, ClientError> {
+    let connector = connector(tls)?;
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from(tls.server_name.clone())
+        .map_err(|err| ClientError::Tls(format!("server name: {err}")))?;
+    Ok(connector.connect(name, socket).await?)
+}

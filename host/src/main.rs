@@ -81,6 +81,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
     // the port when tcpPort is 0.
     println!("listening on {}", server.local_addr());
     let running = server.start();
+    if let Some(websocket) = running.ws_addr {
+        println!("websocket listening on {websocket}");
+    }
     if let Some(admin) = running.admin_addr {
         println!("admin listening on {admin}");
     }

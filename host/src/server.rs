@@ -19,6 +19,7 @@ use crate::cluster::Cluster;
 use crate::config::{AdminConfig, Config};
 use crate::drain::Drain;
 use crate::metrics::Metrics;
+use crate::net::listener::{Places, Transport};
 use crate::net::tls::Tls;
 use crate::net::udp::UdpChannel;
 use crate::net::{NetContext, client_limits, listener};
@@ -30,6 +31,8 @@ use crate::rooms::admission::Gate;
 pub struct Server {
     config: Arc<Config>,
     listener: TcpListener,
+    /// The WebSocket listener, when `enableWebSocket` is on.
+    ws_listener: Option<TcpListener>,
     rooms: Arc<RoomManager>,
     /// Kept so the plugin threads live as long as the server.
     plugins: Arc<PluginRuntime>,
@@ -64,12 +67,16 @@ pub struct RunningServer {
     pub local_addr: SocketAddr,
     /// The address the admin listener is bound to, when on.
     pub admin_addr: Option<SocketAddr>,
+    /// The address the WebSocket listener is bound to, when on.
+    pub ws_addr: Option<SocketAddr>,
     config: Arc<Config>,
     drain: Arc<Drain>,
     /// The admin listener's connections and sampler.
     admin_tasks: TaskTracker,
     shutdown: CancellationToken,
     accept: tokio::task::JoinHandle<()>,
+    /// The WebSocket port's accept loop, when on.
+    ws_accept: Option<tokio::task::JoinHandle<()>>,
     connections: TaskTracker,
     rooms: Arc<RoomManager>,
     plugins: Arc<PluginRuntime>,
@@ -122,6 +129,15 @@ impl Server {
         let listener = TcpListener::bind(address)
             .await
             .with_context(|| format!("cannot listen on TCP {address}"))?;
+        let ws_listener = if config.enable_web_socket {
+            let address = SocketAddr::new(config.bind_address, config.ws_port);
+            let listener = TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen for WebSocket on TCP {address}"))?;
+            Some(listener)
+        } else {
+            None
+        };
         // Kept only when an operator can read them.
         let metrics = Arc::new(Metrics::new(config.admin.is_some()));
         let rooms = Arc::new(RoomManager::new(config.clone(), metrics.clone()));
@@ -181,6 +197,7 @@ impl Server {
         Ok(Server {
             config,
             listener,
+            ws_listener,
             rooms,
             plugins,
             reloader,
@@ -262,10 +279,33 @@ impl Server {
         } else {
             None
         };
-        let accept = tokio::spawn(listener::accept_loop(self.listener, context, shutdown.clone()));
+        let places = Places::new(&context);
+        let ws_addr = self.ws_listener.as_ref().and_then(|ws| ws.local_addr().ok());
+        let ws_accept = self.ws_listener.map(|ws| {
+            if let Some(address) = ws_addr {
+                info!(%address, tls = context.tls.is_some(), "listening for WebSocket");
+            }
+            let (places, context) = (places.clone(), context.clone());
+            tokio::spawn(listener::accept_loop(
+                ws,
+                Transport::WebSocket,
+                places,
+                context,
+                shutdown.clone(),
+            ))
+        });
+        let accept = tokio::spawn(listener::accept_loop(
+            self.listener,
+            Transport::Stream,
+            places,
+            context,
+            shutdown.clone(),
+        ));
         RunningServer {
             local_addr,
             admin_addr,
+            ws_addr,
+            ws_accept,
             config: self.config,
             drain: self.drain,
             admin_tasks,
@@ -316,6 +356,9 @@ impl RunningServer {
         }
         self.shutdown.cancel();
         let _ = self.accept.await;
+        if let Some(ws_accept) = self.ws_accept {
+            let _ = ws_accept.await;
+        }
         self.admin_tasks.close();
         self.connections.close();
         if tokio::time::timeout_at(deadline, self.connections.wait()).await.is_err() {

@@ -36,7 +36,7 @@ fn bad_configs_exit_non_zero_and_name_the_field() {
         assert_eq!(output.status.code(), Some(2), "{json}: {stderr}");
         assert!(stderr.contains(expected), "{json}: {stderr}");
     }
-    let output = run_with_config(r#"{"tcpPort": 0}"#);
+    let output = run_with_config(r#"{"tcpPort": 0, "wsPort": 0}"#);
     assert!(output.status.success());
 }
 
@@ -82,7 +82,7 @@ fn with_no_flag_it_listens_on_the_default_tcp_port() {
 fn port_zero_prints_the_port_it_got() {
     let dir = temp_dir("port0");
     let config = dir.join("server.json");
-    std::fs::write(&config, r#"{"tcpPort": 0, "bindAddress": "127.0.0.1"}"#).unwrap();
+    std::fs::write(&config, r#"{"tcpPort": 0, "wsPort": 0, "bindAddress": "127.0.0.1"}"#).unwrap();
     let (mut child, line) = start(&["--config", config.to_str().unwrap()], &dir);
     let address = line.trim().strip_prefix("listening on ").unwrap().to_owned();
     let connected = std::net::TcpStream::connect(&address);
@@ -102,7 +102,11 @@ fn refused_plugins_are_logged_with_the_file_and_the_problem() {
     // Any free ports: the default ones belong to the test of the defaults,
     // which runs at the same time.
     let config = dir.join("server.json");
-    std::fs::write(&config, r#"{"tcpPort": 0, "udpPort": 0, "bindAddress": "127.0.0.1"}"#).unwrap();
+    std::fs::write(
+        &config,
+        r#"{"tcpPort": 0, "udpPort": 0, "wsPort": 0, "bindAddress": "127.0.0.1"}"#,
+    )
+    .unwrap();
     let mut child = Command::new(BINARY)
         .arg("--config")
         .arg(&config)

@@ -44,7 +44,8 @@ fn node_with(
     if let (Some(cluster), Some(extra)) = (cluster.as_object_mut(), extra.as_object()) {
         cluster.extend(extra.clone());
     }
-    let mut config = json!({ "tcpPort": port, "enableUDP": false, "cluster": cluster });
+    let mut config =
+        json!({ "tcpPort": port, "wsPort": 0, "enableUDP": false, "cluster": cluster });
     if let (Some(config), Some(server)) = (config.as_object_mut(), server.as_object()) {
         config.extend(server.clone());
     }

@@ -243,3 +243,42 @@ async fn the_admin_listener_speaks_tls_when_the_tcp_port_does() {
     // Plain HTTP on the TLS admin port gets no answer.
     assert!(support::http::raw(admin, b"GET /healthz HTTP/1.1\r\n\r\n").await.is_none());
 }
+
+#[tokio::test]
+async fn the_websocket_port_speaks_wss_with_the_same_certificate() {
+    let folder = support::temp_dir("wss");
+    let first = issue(&folder, "first");
+    let server = tls_server(&folder, &first);
+    let websocket = server.websocket.expect("the WebSocket port is on").to_string();
+    let websocket = websocket.replace("127.0.0.1", "localhost");
+
+    let mut browser =
+        Client::connect_websocket(&websocket, trusting(&first.ca_file)).await.unwrap();
+    let native = Client::connect_with(server.addr, trusting(&first.ca_file)).await.unwrap();
+    let room = native.create_room(CreateRoom::default()).await.unwrap().id;
+    native.join(&room, None).await.unwrap();
+    browser.join(&room, None).await.unwrap();
+    native.send_message(&room, vampire_client::Value::from("over wss")).await.unwrap();
+    loop {
+        match browser.next_event_within(Duration::from_secs(10)).await {
+            Some(vampire_client::Incoming::Event(vampire_client::Event::RoomMessage {
+                data,
+                ..
+            })) if data
+                == vampire_client::Payload::from(vampire_client::Value::from("over wss")) =>
+            {
+                break;
+            }
+            Some(_) => continue,
+            None => panic!("no message over wss"),
+        }
+    }
+
+    // A client that does not trust the CA gets no WebSocket.
+    let stranger = issue(&folder, "stranger");
+    let refused = Client::connect_websocket(&websocket, trusting(&stranger.ca_file)).await;
+    assert!(refused.is_err());
+    // Nor does one speaking plain ws:// to the wss port.
+    let plain = Client::connect_websocket(&websocket, ConnectOptions::default()).await;
+    assert!(plain.is_err());
+}

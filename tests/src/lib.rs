@@ -15,6 +15,7 @@ use vampire_client::{Client, ErrorCode, Event, Incoming, Payload, ServerMessage,
 use vampiretcp::{Config, RunningServer, Server};
 
 pub mod http;
+pub mod websocket;
 
 pub use serde_json;
 
@@ -75,6 +76,7 @@ impl TestServer {
         config.bind_address = [127, 0, 0, 1].into();
         config.tcp_port = 0;
         config.udp_port = 0;
+        config.ws_port = 0;
         adjust(&mut config);
         config.validate("test").expect("test config is valid");
         let server = Server::bind(config).await.expect("server binds");
@@ -101,6 +103,18 @@ impl TestServer {
     /// A new connected client.
     pub async fn client(&self) -> Client {
         Client::connect(self.addr).await.expect("client connects")
+    }
+
+    /// A new client connected to the WebSocket port.
+    pub async fn ws_client(&self) -> Client {
+        Client::connect_websocket(&self.ws_addr().to_string(), Default::default())
+            .await
+            .expect("client connects over WebSocket")
+    }
+
+    /// The WebSocket port's address.
+    pub fn ws_addr(&self) -> std::net::SocketAddr {
+        self.running().ws_addr.expect("the WebSocket port is on")
     }
 
     /// The server itself (to start a drain).

@@ -44,6 +44,7 @@ fn main() -> anyhow::Result<()> {
     let base = serde_json::json!({
         "bindAddress": "127.0.0.1",
         "tcpPort": 0,
+        "wsPort": 0,
         "enableUDP": false,
         "pluginsDir": "no-plugins",
         "logLevel": "warn",

@@ -82,6 +82,7 @@ fn main() -> anyhow::Result<()> {
         let config = serde_json::json!({
             "bindAddress": "127.0.0.1",
             "tcpPort": port,
+            "wsPort": 0,
             "enableUDP": false,
             "pluginsDir": "no-plugins",
             "logLevel": "warn",
@@ -99,6 +100,7 @@ fn main() -> anyhow::Result<()> {
         &serde_json::json!({
             "bindAddress": "127.0.0.1",
             "tcpPort": 0,
+            "wsPort": 0,
             "enableUDP": false,
             "pluginsDir": "no-plugins",
             "logLevel": "warn",

@@ -157,6 +157,7 @@ fn start(setup: &Setup, target: Target) -> anyhow::Result<Running> {
             let mut config = serde_json::json!({
                 "bindAddress": "127.0.0.1",
                 "tcpPort": 0,
+                "wsPort": 0,
                 "udpPort": 0,
                 "pluginsDir": setup.plugins,
                 "logLevel": "warn",

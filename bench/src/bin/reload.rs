@@ -38,6 +38,7 @@ fn main() -> anyhow::Result<()> {
     let config = serde_json::json!({
         "bindAddress": "127.0.0.1",
         "tcpPort": 0,
+        "wsPort": 0,
         "pluginsDir": folder,
         "hotReload": true,
         "logLevel": "warn",

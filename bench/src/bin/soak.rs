@@ -45,6 +45,7 @@ fn main() -> anyhow::Result<()> {
     let config = serde_json::json!({
         "bindAddress": "127.0.0.1",
         "tcpPort": 0,
+        "wsPort": 0,
         "udpPort": 0,
         "pluginsDir": plugins,
         "logLevel": "warn",

@@ -16,6 +16,7 @@
 //! - [`rooms`]: [`DefaultRoomSettings`], what a new room gets.
 //! - [`auth`]: [`AuthConfig`], tokens.
 //! - [`tls`]: [`TlsConfig`], the certificate.
+//! - [`websocket`]: [`WebSocketConfig`], the browsers' port.
 //! - [`cluster`]: [`ClusterConfig`], Redis and this node's place.
 //! - [`admin`]: [`AdminConfig`], the operators' HTTP listener.
 //! - [`checks`]: the rules types cannot express, and how rules name
@@ -30,6 +31,7 @@ pub mod error;
 pub mod limits;
 pub mod rooms;
 pub mod tls;
+pub mod websocket;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -44,6 +46,7 @@ pub use error::ConfigError;
 pub use limits::{Limits, MAX_FRAME_BYTES_CEILING, MIN_OUTBOUND_FRAME_MARGIN};
 pub use rooms::{DefaultRoomSettings, VariableBroadcastDefaults};
 pub use tls::TlsConfig;
+pub use websocket::WebSocketConfig;
 
 /// The default configuration, as shipped in `config/server.json`.
 pub const DEFAULT_CONFIG_JSON: &str = include_str!("../../../config/server.json");
@@ -56,6 +59,10 @@ pub const DEFAULT_TCP_PORT: u16 = 7777;
 pub const DEFAULT_ENABLE_UDP: bool = true;
 /// Default of [`Config::udp_port`].
 pub const DEFAULT_UDP_PORT: u16 = 7778;
+/// Default of [`Config::enable_web_socket`].
+pub const DEFAULT_ENABLE_WEB_SOCKET: bool = true;
+/// Default of [`Config::ws_port`].
+pub const DEFAULT_WS_PORT: u16 = 7780;
 /// Default of [`Config::plugins_dir`].
 pub const DEFAULT_PLUGINS_DIR: &str = "plugins";
 /// Default of [`Config::hot_reload`].
@@ -85,6 +92,16 @@ pub struct Config {
     /// `0` picks any free port (clients learn it from `udp_bind`). Default
     /// [`DEFAULT_UDP_PORT`].
     pub udp_port: u16,
+    /// Whether to open the WebSocket port, for browsers and other clients
+    /// without raw TCP: the same protocol, one frame per binary message.
+    /// Default [`DEFAULT_ENABLE_WEB_SOCKET`].
+    pub enable_web_socket: bool,
+    /// WebSocket port (`wss` when `tls` is set), used when
+    /// `enableWebSocket` is true; must differ from `tcpPort`; `0` picks any
+    /// free port. Default [`DEFAULT_WS_PORT`].
+    pub ws_port: u16,
+    /// Who may use the WebSocket port. Default: any origin.
+    pub websocket: WebSocketConfig,
     /// Folder scanned for `*.wasm` room plugins, relative to the working
     /// directory. Default [`DEFAULT_PLUGINS_DIR`].
     pub plugins_dir: PathBuf,
@@ -125,6 +142,9 @@ impl Default for Config {
             tcp_port: DEFAULT_TCP_PORT,
             enable_udp: DEFAULT_ENABLE_UDP,
             udp_port: DEFAULT_UDP_PORT,
+            enable_web_socket: DEFAULT_ENABLE_WEB_SOCKET,
+            ws_port: DEFAULT_WS_PORT,
+            websocket: WebSocketConfig::default(),
             plugins_dir: PathBuf::from(DEFAULT_PLUGINS_DIR),
             hot_reload: DEFAULT_HOT_RELOAD,
             log_level: DEFAULT_LOG_LEVEL.to_owned(),
@@ -192,7 +212,8 @@ impl Config {
     ///
     /// # Errors
     /// [`ConfigError::Invalid`] naming the first offending field: `udpPort`
-    /// equal to a non-zero `tcpPort` while UDP is on, a `logLevel` that is
+    /// equal to a non-zero `tcpPort` while UDP is on, `wsPort` likewise
+    /// while WebSocket is on, a `logLevel` that is
     /// not a filter, or a section's own rules ([`Limits::validate`],
     /// [`DefaultRoomSettings::validate`], [`ClusterConfig::validate`],
     /// [`AuthConfig::validate`]).
@@ -204,11 +225,22 @@ impl Config {
                 format!("must differ from tcpPort ({}) when enableUDP is true", self.tcp_port),
             ));
         }
+        if self.enable_web_socket && self.ws_port != 0 && self.ws_port == self.tcp_port {
+            return Err(ConfigError::invalid(
+                origin,
+                name!("", ws_port),
+                format!(
+                    "must differ from tcpPort ({}) when enableWebSocket is true",
+                    self.tcp_port
+                ),
+            ));
+        }
         if let Err(err) = crate::logging::parse_filter(&self.log_level) {
             let why = format!("not a log filter: {err}");
             return Err(ConfigError::invalid(origin, name!("", log_level), why));
         }
         self.limits.validate(origin)?;
+        self.websocket.validate(origin)?;
         self.default_room_settings.validate(&self.limits, origin)?;
         if let Some(cluster) = &self.cluster {
             cluster.validate(origin)?;

@@ -1,6 +1,9 @@
-//! One TCP connection: a reader loop (this task) that splits frames and
-//! runs requests in order, and a writer task that drains the client's
-//! outbound queue.
+//! One connection, whatever its transport: a reader loop (this task) that
+//! takes whole frames from a [`FrameSource`] and runs them in order, and a
+//! writer task that drains the client's outbound queue into a
+//! [`FrameSink`]. The transports ([`crate::net::stream`] for TCP and TLS,
+//! [`crate::net::websocket`]) only move frames: the session, its limits
+//! and its clocks are the same on every one.
 //!
 //! The reader enforces the connection's clocks: the first frame must come
 //! within `limits.handshakeTimeoutSecs`, a frame once begun must be
@@ -10,52 +13,104 @@
 //! sockets never hold a place for long.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use bytes::{Bytes, BytesMut};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
-use vampire_protocol::{ErrorCode, PROTOCOL_VERSION, SessionId, Welcome, frame, server};
+use vampire_protocol::{ErrorCode, PROTOCOL_VERSION, SessionId, Welcome, server};
 
 use crate::net::NetContext;
 use crate::net::session::Session;
 use crate::outbound::{ClientHandle, Queued};
 
-/// Bytes of small frames gathered into one `write` call at most.
-const WRITE_BATCH_BYTES: usize = 64 * 1024;
-
-/// A queued buffer at least this long is written as it is, not copied
-/// into a batch.
-const LARGE_WRITE_BYTES: usize = 16 * 1024;
-
-/// Space the reader keeps free in its buffer before each read.
-const READ_CHUNK_BYTES: usize = 16 * 1024;
-
 /// How long the writer may spend on a farewell or on the last queued
 /// frames once the connection is closing.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
-/// Serves one accepted connection, given as its two halves (a plain TCP
-/// socket's, or a TLS stream's), until the client leaves, the server
-/// closes it (bad frame, slow reader, timeout) or the server shuts down.
-pub(crate) async fn serve<R, W>(
-    mut reader: R,
-    writer: W,
+/// Why a transport stopped reading a connection that is still open: the
+/// error the client is told before it is closed.
+#[derive(Debug)]
+pub(crate) struct Refused {
+    /// The code of the farewell.
+    pub code: ErrorCode,
+    /// Its message.
+    pub message: String,
+}
+
+/// Where a connection's frames come from: each a protocol frame's body
+/// (a MessagePack request), whatever framed it on the wire.
+pub(crate) trait FrameSource: Send {
+    /// The next frame already received, without waiting.
+    ///
+    /// # Errors
+    /// When what came breaks the transport's rules (a frame over
+    /// `limits.maxFrameBytes`, a text message, a protocol violation): the
+    /// connection is closed with the [`Refused`] reason.
+    fn next_buffered(&mut self) -> Result<Option<Bytes>, Refused>;
+
+    /// Waits for more from the client. Cancel-safe: nothing received is
+    /// lost when the future is dropped. `Ok(false)` when the client closed
+    /// the connection.
+    ///
+    /// # Errors
+    /// Any error of the socket.
+    fn receive(&mut self) -> impl Future<Output = std::io::Result<bool>> + Send;
+
+    /// Whether part of a frame has come and the rest not yet.
+    fn mid_frame(&self) -> bool;
+}
+
+/// Where a connection's outbound frames go: queued buffers, each one or
+/// more length-prefixed frames, in order.
+pub(crate) trait FrameSink: Send + 'static {
+    /// Buffers taken from the queue and not yet started.
+    fn taken(&mut self) -> &mut VecDeque<Queued>;
+
+    /// Whether everything taken has been written.
+    fn is_empty(&self) -> bool;
+
+    /// Writes some of what was taken (as much as one system call takes).
+    /// Cancel-safe: what is not written stays, in order.
+    ///
+    /// # Errors
+    /// Any error of the socket.
+    fn write_some(
+        &mut self,
+        client: &ClientHandle,
+    ) -> impl Future<Output = std::io::Result<()>> + Send;
+
+    /// Flushes what the sink buffered.
+    ///
+    /// # Errors
+    /// Any error of the socket.
+    fn flush(&mut self) -> impl Future<Output = std::io::Result<()>> + Send;
+
+    /// Ends the connection in the transport's way (a TCP FIN; a
+    /// WebSocket close frame, then the FIN).
+    ///
+    /// # Errors
+    /// Any error of the socket.
+    fn close(&mut self) -> impl Future<Output = std::io::Result<()>> + Send;
+}
+
+/// Serves one connection until the client leaves, the server closes it
+/// (bad frame, slow reader, timeout) or the server shuts down.
+pub(crate) async fn serve<S: FrameSource, K: FrameSink>(
+    mut source: S,
+    sink: K,
     session_id: SessionId,
     peer: std::net::SocketAddr,
     context: Arc<NetContext>,
     shutdown: CancellationToken,
-) where
-    R: AsyncRead + Unpin + Send,
-    W: AsyncWrite + Unpin + Send + 'static,
-{
+) {
     let metrics = context.metrics.clone();
     let client = ClientHandle::new(session_id, peer, context.client_limits(), metrics.clone());
     metrics.connections_open(1);
-    let writer = tokio::spawn(write_loop(writer, client.clone()));
+    let writer = tokio::spawn(write_loop(sink, client.clone()));
     let limits = &context.config.limits;
 
     let mut welcome = BytesMut::new();
@@ -72,7 +127,6 @@ pub(crate) async fn serve<R, W>(
     client.send(welcome.freeze());
 
     let mut session = Session::new(client.clone(), context.clone(), peer.ip());
-    let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let started = Instant::now();
     let mut last_frame: Option<Instant> = None;
     let mut partial_since: Option<Instant> = None;
@@ -84,31 +138,21 @@ pub(crate) async fn serve<R, W>(
     tokio::pin!(server_shutdown, closing, timeout);
     'connection: loop {
         loop {
-            match frame::split(&mut buf, limits.max_frame_bytes) {
+            match source.next_buffered() {
                 Ok(Some(body)) => {
                     last_frame = Some(Instant::now());
                     partial_since = None;
                     session.handle_frame(&body).await;
                 }
                 Ok(None) => break,
-                Err(too_large) => {
-                    info!(
-                        session = session_id,
-                        announced = too_large.announced,
-                        "frame over the size limit, closing"
-                    );
-                    client.close_with(
-                        ErrorCode::FrameTooLarge,
-                        &format!(
-                            "a frame of {} bytes is longer than the server's maximum of {}",
-                            too_large.announced, limits.max_frame_bytes
-                        ),
-                    );
+                Err(refused) => {
+                    info!(session = session_id, code = %refused.code, "closing: {}", refused.message);
+                    client.close_with(refused.code, &refused.message);
                     break 'connection;
                 }
             }
         }
-        if buf.is_empty() {
+        if !source.mid_frame() {
             partial_since = None;
         } else if partial_since.is_none() {
             partial_since = Some(Instant::now());
@@ -122,9 +166,6 @@ pub(crate) async fn serve<R, W>(
         if deadline < timeout.deadline() {
             timeout.as_mut().reset(deadline);
         }
-        if buf.capacity() - buf.len() < READ_CHUNK_BYTES {
-            buf.reserve(READ_CHUNK_BYTES);
-        }
         tokio::select! {
             biased;
             () = &mut server_shutdown => {
@@ -136,16 +177,16 @@ pub(crate) async fn serve<R, W>(
                 break;
             }
             () = &mut closing => break,
-            read = reader.read_buf(&mut buf) => match read {
-                Ok(0) if buf.is_empty() => {
-                    debug!(session = session_id, "client closed the connection");
-                    break;
-                }
-                Ok(0) => {
+            received = source.receive() => match received {
+                Ok(true) => {}
+                Ok(false) if source.mid_frame() => {
                     info!(session = session_id, "connection ended in the middle of a frame");
                     break;
                 }
-                Ok(read) => metrics.received(read),
+                Ok(false) => {
+                    debug!(session = session_id, "client closed the connection");
+                    break;
+                }
                 Err(err) => {
                     debug!(session = session_id, %err, "read failed");
                     break;
@@ -199,26 +240,23 @@ fn deadline(
 
 /// Writes queued frames until the connection closes. Whatever is queued
 /// when the writer wakes goes out together, in as few system calls as the
-/// socket allows (small frames gathered into one buffer, large ones
-/// written as they are), and the writer only waits when the socket is
-/// full.
+/// sink allows, and the writer only waits when the socket is full.
 ///
 /// Once the connection is closing, the writer spends at most
 /// [`CLOSE_GRACE`] finishing what it was writing and saying goodbye, so a
 /// client that stopped reading cannot hold the connection's tasks.
-async fn write_loop<W: AsyncWrite + Unpin>(mut socket: W, client: ClientHandle) {
-    let mut out = Outgoing::default();
+async fn write_loop<K: FrameSink>(mut sink: K, client: ClientHandle) {
     loop {
         if client.is_closing() {
             break;
         }
-        client.take_queued(&mut out.taken);
-        if out.is_empty() {
+        client.take_queued(sink.taken());
+        if sink.is_empty() {
             // Woken by the first frame queued, or by the connection closing.
             client.queued().await;
             continue;
         }
-        match out.write_until_closing(&mut socket, &client).await {
+        match write_until_closing(&mut sink, &client).await {
             Ok(Written::All) => {}
             Ok(Written::Closing) => break,
             Err(_) => {
@@ -233,125 +271,55 @@ async fn write_loop<W: AsyncWrite + Unpin>(mut socket: W, client: ClientHandle) 
     let goodbye = async {
         // Finish what was being written, so the farewell that follows is
         // framed correctly.
-        out.write_all(&mut socket, &client).await?;
+        write_all(&mut sink, &client).await?;
         match client.farewell() {
             // Closed on purpose: the reason, not the backlog, is what the
             // client needs.
-            Some(farewell) => out.taken.push_back(farewell.clone().into()),
-            None => client.take_queued(&mut out.taken),
+            Some(farewell) => sink.taken().push_back(farewell.clone().into()),
+            None => client.take_queued(sink.taken()),
         }
-        out.write_all(&mut socket, &client).await?;
-        socket.shutdown().await
+        write_all(&mut sink, &client).await?;
+        sink.close().await
     };
     let _ = tokio::time::timeout(CLOSE_GRACE, goodbye).await;
 }
 
-/// How [`Outgoing::write_until_closing`] ended without an error.
+/// How [`write_until_closing`] ended without an error.
 enum Written {
     /// Everything was written.
     All,
     /// The connection started closing while the socket was full; the rest
-    /// is still in the [`Outgoing`].
+    /// is still in the sink.
     Closing,
 }
 
-/// What the writer has taken from the queue and not yet written.
-#[derive(Default)]
-struct Outgoing {
-    /// Buffers taken from the queue, in order, not yet started.
-    taken: VecDeque<Queued>,
-    /// Small buffers gathered for one `write` call; `batch[sent..]` is
-    /// still to go, and goes before anything in `taken`.
-    batch: Vec<u8>,
-    sent: usize,
-}
-
-impl Outgoing {
-    fn is_empty(&self) -> bool {
-        self.taken.is_empty() && self.sent == self.batch.len()
-    }
-
-    /// Writes everything, waiting while the socket is full unless the
-    /// connection starts closing.
-    async fn write_until_closing<W: AsyncWrite + Unpin>(
-        &mut self,
-        socket: &mut W,
-        client: &ClientHandle,
-    ) -> std::io::Result<Written> {
-        // `biased`: a write that completes at once (the common case) never
-        // polls the closing future, which would register with its token.
-        while !self.is_empty() {
-            tokio::select! {
-                biased;
-                written = self.write_some(socket, client) => written?,
-                () = client.closing() => return Ok(Written::Closing),
-            }
-        }
+/// Writes everything, waiting while the socket is full unless the
+/// connection starts closing.
+async fn write_until_closing<K: FrameSink>(
+    sink: &mut K,
+    client: &ClientHandle,
+) -> std::io::Result<Written> {
+    // `biased`: a write that completes at once (the common case) never
+    // polls the closing future, which would register with its token.
+    while !sink.is_empty() {
         tokio::select! {
             biased;
-            flushed = socket.flush() => flushed?,
+            written = sink.write_some(client) => written?,
             () = client.closing() => return Ok(Written::Closing),
         }
-        Ok(Written::All)
     }
+    tokio::select! {
+        biased;
+        flushed = sink.flush() => flushed?,
+        () = client.closing() => return Ok(Written::Closing),
+    }
+    Ok(Written::All)
+}
 
-    /// Writes everything, waiting as long as it takes (the caller bounds
-    /// it).
-    async fn write_all<W: AsyncWrite + Unpin>(
-        &mut self,
-        socket: &mut W,
-        client: &ClientHandle,
-    ) -> std::io::Result<()> {
-        while !self.is_empty() {
-            self.write_some(socket, client).await?;
-        }
-        socket.flush().await
+/// Writes everything, waiting as long as it takes (the caller bounds it).
+async fn write_all<K: FrameSink>(sink: &mut K, client: &ClientHandle) -> std::io::Result<()> {
+    while !sink.is_empty() {
+        sink.write_some(client).await?;
     }
-
-    /// One `write` call: the rest of the batch, else a new batch of the
-    /// small buffers at the front, else the large buffer at the front.
-    /// (One plain write of a gathered buffer costs the kernel less than a
-    /// vectored write of many small ones.) Nothing is written if it is
-    /// cancelled while waiting.
-    ///
-    /// # Errors
-    /// Any error of the socket.
-    async fn write_some<W: AsyncWrite + Unpin>(
-        &mut self,
-        socket: &mut W,
-        client: &ClientHandle,
-    ) -> std::io::Result<()> {
-        if self.sent == self.batch.len() {
-            self.batch.clear();
-            self.sent = 0;
-            while let Some(Queued { frames: front, .. }) = self.taken.front() {
-                if front.len() >= LARGE_WRITE_BYTES
-                    || self.batch.len() + front.len() > WRITE_BATCH_BYTES
-                {
-                    break;
-                }
-                self.batch.extend_from_slice(front);
-                self.taken.pop_front();
-            }
-        }
-        if self.sent < self.batch.len() {
-            let written = socket.write(&self.batch[self.sent..]).await?;
-            if written == 0 {
-                return Err(std::io::ErrorKind::WriteZero.into());
-            }
-            client.metrics().sent(written);
-            self.sent += written;
-        } else if let Some(Queued { frames: front, .. }) = self.taken.front_mut() {
-            let written = socket.write(front).await?;
-            if written == 0 {
-                return Err(std::io::ErrorKind::WriteZero.into());
-            }
-            client.metrics().sent(written);
-            front.advance(written);
-            if front.is_empty() {
-                self.taken.pop_front();
-            }
-        }
-        Ok(())
-    }
+    sink.flush().await
 }

@@ -1,4 +1,6 @@
-//! The TCP accept loop, with a semaphore bounding live connections.
+//! The accept loops of the TCP and WebSocket ports, sharing one bound on
+//! live connections (a semaphore), one count per client address and one
+//! series of session ids.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -6,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::BytesMut;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -16,12 +18,46 @@ use vampire_protocol::{ErrorCode, server};
 
 use crate::logging::Throttle;
 use crate::metrics::Refusal;
-use crate::net::NetContext;
-use crate::net::connection;
+use crate::net::stream::{StreamFrames, StreamSink};
+use crate::net::{NetContext, connection, websocket};
 
 /// Connections past `limits.maxConnections` told `server_busy` at once;
 /// more are closed without a word.
 const BUSY_REPLIES: usize = 64;
+
+/// How a port's connections frame their messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    /// Length-prefixed frames on the byte stream (`tcpPort`).
+    Stream,
+    /// One frame per binary WebSocket message, after an HTTP upgrade
+    /// (`wsPort`).
+    WebSocket,
+}
+
+/// What every port's connections share: the places
+/// (`limits.maxConnections`, `limits.maxConnectionsPerAddress`) and the
+/// session ids, unique across ports (the UDP channel keys on them).
+pub(crate) struct Places {
+    permits: Arc<Semaphore>,
+    addresses: Arc<AddressCounts>,
+    next_session: AtomicU64,
+    /// Refusals being told at once (see [`BUSY_REPLIES`]).
+    replies: Arc<Semaphore>,
+}
+
+impl Places {
+    /// The places `context`'s limits allow.
+    pub(crate) fn new(context: &NetContext) -> Arc<Places> {
+        let limits = &context.config.limits;
+        Arc::new(Places {
+            permits: Arc::new(Semaphore::new(limits.max_connections)),
+            addresses: Arc::new(AddressCounts::new(limits.max_connections_per_address)),
+            next_session: AtomicU64::new(1),
+            replies: Arc::new(Semaphore::new(BUSY_REPLIES)),
+        })
+    }
+}
 
 /// Accepts connections until `shutdown` is cancelled. Every connection
 /// task is spawned on the context's task tracker, so shutdown can wait
@@ -30,21 +66,22 @@ const BUSY_REPLIES: usize = 64;
 /// A connection past `limits.maxConnections`, or past
 /// `limits.maxConnectionsPerAddress` from one address, is told `server_busy` and
 /// closed at once, rather than left waiting in the backlog (on the TLS
-/// port, inside TLS, so the client can read it).
+/// port, inside TLS, so the client can read it; on the WebSocket port,
+/// as an HTTP 503).
 pub(crate) async fn accept_loop(
     listener: TcpListener,
+    transport: Transport,
+    places: Arc<Places>,
     context: Arc<NetContext>,
     shutdown: CancellationToken,
 ) {
     let connections = context.tasks.clone();
-    let permits = Arc::new(Semaphore::new(context.config.limits.max_connections));
     let refusals = Refusals {
-        replies: Arc::new(Semaphore::new(BUSY_REPLIES)),
+        replies: places.replies.clone(),
         connections: connections.clone(),
         context: context.clone(),
+        transport,
     };
-    let addresses = Arc::new(AddressCounts::new(context.config.limits.max_connections_per_address));
-    let next_session = AtomicU64::new(1);
     let refusal_log = Throttle::per_second(1);
     let handshake_failures = Arc::new(Throttle::per_second(5));
     loop {
@@ -61,7 +98,7 @@ pub(crate) async fn accept_loop(
                 continue;
             }
         };
-        let Some(address_permit) = addresses.take(peer.ip()) else {
+        let Some(address_permit) = places.addresses.take(peer.ip()) else {
             context.metrics.connection_refused(Refusal::MaxPerAddress);
             refusal_log.warn(|suppressed| {
                 warn!(%peer, suppressed, "connection refused: too many from its address")
@@ -69,32 +106,42 @@ pub(crate) async fn accept_loop(
             refuse(&refusals, socket, "too many connections from your address");
             continue;
         };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
+        let Ok(permit) = places.permits.clone().try_acquire_owned() else {
             context.metrics.connection_refused(Refusal::MaxConnections);
             refusal_log
                 .warn(|suppressed| warn!(%peer, suppressed, "connection refused: server full"));
             refuse(&refusals, socket, "the server has too many connections");
             continue;
         };
-        let session = next_session.fetch_add(1, Ordering::Relaxed);
-        tracing::debug!(%peer, session, "connection accepted");
+        let session = places.next_session.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(%peer, session, ?transport, "connection accepted");
         context.metrics.connection_accepted();
         let _ = socket.set_nodelay(true);
         let (context, stop) = (context.clone(), shutdown.clone());
         let handshakes = handshake_failures.clone();
         connections.spawn(async move {
             match context.tls.as_ref().map(|tls| tls.acceptor()) {
-                None => {
-                    let (reader, writer) = socket.into_split();
-                    connection::serve(reader, writer, session, peer, context, stop).await;
-                }
+                None => match transport {
+                    Transport::Stream => {
+                        let (reader, writer) = socket.into_split();
+                        serve_stream(reader, writer, session, peer, context, stop).await;
+                    }
+                    Transport::WebSocket => {
+                        serve_websocket(socket, session, peer, context, stop).await;
+                    }
+                },
                 Some(acceptor) => {
                     let timeout = context.config.limits.handshake_timeout();
                     match tokio::time::timeout(timeout, acceptor.accept(socket)).await {
-                        Ok(Ok(stream)) => {
-                            let (reader, writer) = tokio::io::split(stream);
-                            connection::serve(reader, writer, session, peer, context, stop).await;
-                        }
+                        Ok(Ok(stream)) => match transport {
+                            Transport::Stream => {
+                                let (reader, writer) = tokio::io::split(stream);
+                                serve_stream(reader, writer, session, peer, context, stop).await;
+                            }
+                            Transport::WebSocket => {
+                                serve_websocket(stream, session, peer, context, stop).await;
+                            }
+                        },
                         Ok(Err(err)) => {
                             context.metrics.tls_handshake_failed();
                             handshakes.warn(|suppressed| {
@@ -116,12 +163,49 @@ pub(crate) async fn accept_loop(
     }
 }
 
+/// Serves a byte-stream connection (TCP or TLS) given as its halves.
+async fn serve_stream<R, W>(
+    reader: R,
+    writer: W,
+    session: vampire_protocol::SessionId,
+    peer: std::net::SocketAddr,
+    context: Arc<NetContext>,
+    stop: CancellationToken,
+) where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let frames =
+        StreamFrames::new(reader, context.config.limits.max_frame_bytes, context.metrics.clone());
+    connection::serve(frames, StreamSink::new(writer), session, peer, context, stop).await;
+}
+
+/// Serves a WebSocket connection once its upgrade is accepted.
+async fn serve_websocket<S>(
+    stream: S,
+    session: vampire_protocol::SessionId,
+    peer: std::net::SocketAddr,
+    context: Arc<NetContext>,
+    stop: CancellationToken,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let accepted = tokio::select! {
+        accepted = websocket::accept(stream, &context.config, context.metrics.clone()) => accepted,
+        () = stop.cancelled() => None,
+    };
+    let Some(socket) = accepted else { return };
+    let (frames, sink) = websocket::split(socket);
+    connection::serve(frames, sink, session, peer, context, stop).await;
+}
+
 /// What telling refused connections why needs.
 struct Refusals {
     /// Refusals being told at once (see [`BUSY_REPLIES`]).
     replies: Arc<Semaphore>,
     connections: TaskTracker,
     context: Arc<NetContext>,
+    transport: Transport,
 }
 
 /// Tells `socket` it is refused (`server_busy`, `why`) in a task of its
@@ -132,18 +216,31 @@ fn refuse(refusals: &Refusals, socket: TcpStream, why: &'static str) {
     let Ok(reply) = refusals.replies.clone().try_acquire_owned() else { return };
     let tls = refusals.context.tls.as_ref().map(|tls| tls.acceptor());
     let timeout = refusals.context.config.limits.handshake_timeout();
+    let transport = refusals.transport;
     refusals.connections.spawn(async move {
-        let _ = tokio::time::timeout(timeout, refuse_busy(socket, tls, why)).await;
+        let _ = tokio::time::timeout(timeout, refuse_busy(socket, tls, transport, why)).await;
         drop(reply);
     });
 }
 
 /// Tells a connection the server is full (`server_busy`) and closes it:
 /// in plain MessagePack on the plain port, inside TLS on the TLS port
-/// (a TLS client cannot read anything else).
-async fn refuse_busy(socket: TcpStream, tls: Option<tokio_rustls::TlsAcceptor>, why: &str) {
-    let mut busy = BytesMut::new();
-    server::write_error(&mut busy, None, ErrorCode::ServerBusy, why);
+/// (a TLS client cannot read anything else); on the WebSocket port as an
+/// HTTP 503 in place of the upgrade.
+async fn refuse_busy(
+    socket: TcpStream,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    transport: Transport,
+    why: &str,
+) {
+    let busy = match transport {
+        Transport::Stream => {
+            let mut busy = BytesMut::new();
+            server::write_error(&mut busy, None, ErrorCode::ServerBusy, why);
+            busy.to_vec()
+        }
+        Transport::WebSocket => websocket::busy_response(why),
+    };
     match tls {
         None => say_and_close(socket, &busy).await,
         Some(acceptor) => {

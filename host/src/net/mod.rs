@@ -1,13 +1,24 @@
-//! Networking: the TCP listener (with optional TLS, [`tls::Tls`]), one
-//! task pair per connection, the per-connection [`session::Session`] that
-//! turns requests into room commands, and the optional UDP channel
-//! ([`udp::UdpChannel`]).
+//! Networking: the TCP and WebSocket listeners (with optional TLS,
+//! [`tls::Tls`]), one task pair per connection, the per-connection
+//! [`session::Session`] that turns requests into room commands, and the
+//! optional UDP channel ([`udp::UdpChannel`]).
+//!
+//! # Layout
+//! - [`listener`]: accept loops, the shared bound on connections.
+//! - [`connection`]: one connection's reader and writer, over any
+//!   transport ([`connection::FrameSource`], [`connection::FrameSink`]).
+//! - [`stream`]: TCP and TLS, length-prefixed frames.
+//! - [`websocket`]: the upgrade and one frame per binary message.
+//! - [`session`]: what a connection's requests do.
+//! - [`tls`], [`udp`]: the certificate, the datagram channel.
 
 pub mod connection;
 pub mod listener;
 pub mod session;
+pub mod stream;
 pub mod tls;
 pub mod udp;
+pub mod websocket;
 
 use std::sync::Arc;
 
@@ -34,7 +45,7 @@ pub struct NetContext {
     pub signed_in: Arc<SignedIn>,
     /// Hashes room passwords and checks them, and invites.
     pub gate: Arc<Gate>,
-    /// TLS for the TCP port, when `tls` is set.
+    /// TLS for the TCP and WebSocket ports, when `tls` is set.
     pub tls: Option<Arc<tls::Tls>>,
     /// This node's cluster, when `cluster` is set.
     pub cluster: Option<Arc<crate::cluster::Cluster>>,

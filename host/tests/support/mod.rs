@@ -70,6 +70,8 @@ pub struct ServerProcess {
     pub addr: SocketAddr,
     /// Where its admin listener listens, when the config has `admin`.
     pub admin: Option<SocketAddr>,
+    /// Where its WebSocket port listens, unless `enableWebSocket` is off.
+    pub websocket: Option<SocketAddr>,
     log: PathBuf,
 }
 
@@ -82,6 +84,7 @@ impl ServerProcess {
             "bindAddress": "127.0.0.1",
             "tcpPort": 0,
             "udpPort": 0,
+            "wsPort": 0,
             "pluginsDir": dir.join("no-plugins"),
             "logLevel": "info",
         });
@@ -98,6 +101,7 @@ impl ServerProcess {
             .spawn()
             .unwrap();
         let with_admin = config.get("admin").is_some();
+        let with_websocket = config.get("enableWebSocket") != Some(&serde_json::json!(false));
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let addr = loop {
             let line = lines
@@ -110,13 +114,18 @@ impl ServerProcess {
                 break addr.parse().unwrap();
             }
         };
+        let websocket = with_websocket.then(|| {
+            let line = lines.next().expect("the WebSocket address is printed").unwrap();
+            let addr = line.strip_prefix("websocket listening on ").expect("the WebSocket address");
+            addr.parse().unwrap()
+        });
         let admin = with_admin.then(|| {
             let line = lines.next().expect("the admin address is printed").unwrap();
             let addr = line.strip_prefix("admin listening on ").expect("the admin address");
             addr.parse().unwrap()
         });
         std::thread::spawn(move || for _ in lines {});
-        ServerProcess { child, addr, admin, log }
+        ServerProcess { child, addr, admin, websocket, log }
     }
 
     /// Starts the binary with the example and test plugins.
@@ -200,6 +209,7 @@ pub fn refused_start(config: serde_json::Value) -> String {
         "bindAddress": "127.0.0.1",
         "tcpPort": 0,
         "enableUDP": false,
+        "enableWebSocket": false,
         "pluginsDir": dir.join("plugins"),
     });
     merge(&mut full, &config);
