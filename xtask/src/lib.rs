@@ -8,9 +8,11 @@
 //!
 //! [`layers`] lists which file imports which (and finds cycles);
 //! [`process`] reads what a process uses, for the benchmarks and the
-//! tests that watch the server's memory.
+//! tests that watch the server's memory; [`node`] readies the TypeScript
+//! client for the tests `cargo test` drives.
 
 pub mod layers;
+pub mod node;
 pub mod process;
 
 use std::path::{Path, PathBuf};

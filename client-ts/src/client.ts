@@ -1,0 +1,351 @@
+/**
+ * One connection to a VampireTCP server's WebSocket port: the welcome,
+ * requests and their answers, events routed to their rooms, the
+ * keep-alive, and closing.
+ *
+ * @module
+ */
+import { Emitter } from "./emitter.js";
+import { VampireError } from "./errors.js";
+import { Room } from "./room.js";
+import {
+  type Authenticated,
+  type CreateRoomOptions,
+  type JoinOptions,
+  type Member,
+  type RoomInfo,
+  type RoomList,
+  type SessionId,
+  type Welcome,
+  roomInfo,
+} from "./types.js";
+import { type Value, decode, encode } from "./values.js";
+
+/** The protocol version this client speaks. */
+export const PROTOCOL_VERSION = 2;
+
+/** The WebSocket interface this client needs: the browsers' one, which the `ws` package also offers. */
+export interface WebSocketLike {
+  binaryType: string;
+  readonly readyState: number;
+  send(data: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+}
+
+/** A WebSocket constructor (`globalThis.WebSocket`, or the `ws` package's). */
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+/** How to connect. */
+export interface ConnectOptions {
+  /** A token to `authenticate` with as soon as the server welcomes the client. Default: none. */
+  token?: string;
+  /** The WebSocket to use. Default: `globalThis.WebSocket`, else the `ws` package (Node.js 20). */
+  WebSocket?: WebSocketConstructor;
+  /** How long to wait for the upgrade and the welcome. Default 10 000 ms. */
+  connectTimeoutMs?: number;
+}
+
+/** Connection-level events. */
+export type ClientEvents = {
+  /** An error about the connection rather than a request (say `timeout` or `server_shutdown` before closing). */
+  error: (error: VampireError) => void;
+  /** The connection ended; every room is gone and waiting requests failed with `closed`. */
+  close: (code: number, reason: string) => void;
+};
+
+type Pending = { resolve: (value: unknown) => void; reject: (error: VampireError) => void };
+
+/**
+ * Connects to `url` (`ws://host:7780/` or `wss://…`) and resolves once
+ * the server has welcomed the client (and accepted `options.token`).
+ *
+ * @throws {VampireError} `closed` when the upgrade fails or the
+ * connection ends first, `timeout` without a welcome in time, the
+ * server's code when it refuses (say `server_busy`, `not_authenticated`).
+ */
+export async function connect(url: string, options: ConnectOptions = {}): Promise<Client> {
+  const Socket = options.WebSocket ?? (await defaultWebSocket());
+  const socket = new Socket(url);
+  socket.binaryType = "arraybuffer";
+  const welcome = await new Promise<Welcome>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.close();
+      reject(new VampireError("timeout", `no welcome from ${url} in time`));
+    }, options.connectTimeoutMs ?? 10_000);
+    socket.onmessage = (event) => {
+      clearTimeout(timer);
+      const message = decodeMessage(event.data);
+      if (message?.["type"] === "welcome") {
+        resolve(readWelcome(message));
+      } else if (message?.["type"] === "error") {
+        reject(new VampireError(String(message["code"]), String(message["message"])));
+      } else {
+        reject(new VampireError("invalid_frame", "the server's first message is not a welcome"));
+      }
+    };
+    socket.onclose = (event) => {
+      clearTimeout(timer);
+      reject(new VampireError("closed", `connection to ${url} closed before the welcome (${event.code})`));
+    };
+    socket.onerror = () => {};
+  });
+  if (welcome.protocol !== PROTOCOL_VERSION) {
+    socket.close();
+    throw new VampireError("closed", `the server speaks protocol ${welcome.protocol}, this client ${PROTOCOL_VERSION}`);
+  }
+  const client = new Client(socket, welcome);
+  if (options.token !== undefined) {
+    try {
+      await client.authenticate(options.token);
+    } catch (err) {
+      await client.close();
+      throw err;
+    }
+  }
+  return client;
+}
+
+async function defaultWebSocket(): Promise<WebSocketConstructor> {
+  const global = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  if (global) return global;
+  const ws = await import("ws");
+  return ws.default as unknown as WebSocketConstructor;
+}
+
+/** A connection to a server. Made by {@link connect}. */
+export class Client extends Emitter<ClientEvents> {
+  /** The server's welcome. */
+  readonly welcome: Welcome;
+  #socket: WebSocketLike;
+  #nextId = 1;
+  #pending = new Map<number, Pending>();
+  #rooms = new Map<string, Room>();
+  #lastSend = Date.now();
+  #heartbeat: ReturnType<typeof setInterval>;
+  #closed: Promise<void>;
+  #open = true;
+
+  /** @internal Made by {@link connect}. */
+  constructor(socket: WebSocketLike, welcome: Welcome) {
+    super();
+    this.#socket = socket;
+    this.welcome = welcome;
+    socket.onmessage = (event) => this.#receive(event.data);
+    this.#closed = new Promise((resolve) => {
+      socket.onclose = (event) => {
+        this.#shutDown(event.code, event.reason);
+        resolve();
+      };
+    });
+    // A ping notification whenever the client has said nothing for a
+    // third of the server's idle timeout.
+    const every = Math.max(1000, Math.floor(welcome.idleTimeoutMs / 3));
+    this.#heartbeat = setInterval(() => {
+      if (Date.now() - this.#lastSend >= every) this.notify("ping", {});
+    }, every);
+    (this.#heartbeat as { unref?: () => void }).unref?.();
+  }
+
+  /** This connection's session id. */
+  get session(): SessionId {
+    return this.welcome.session;
+  }
+
+  /** Whether the connection is open. */
+  get open(): boolean {
+    return this.#open;
+  }
+
+  /** The rooms this client is a member of, by id. */
+  get rooms(): ReadonlyMap<string, Room> {
+    return this.#rooms;
+  }
+
+  /** Proves who the client is with a token (when the welcome says `auth: "token"`). @throws {VampireError} `not_authenticated` */
+  async authenticate(token: string): Promise<Authenticated> {
+    const result = (await this.request("authenticate", { token })) as Record<string, unknown>;
+    return { userId: String(result["user_id"]), userName: (result["user_name"] ?? null) as string | null };
+  }
+
+  /** Public rooms that are not locked, oldest first, one page at a time. */
+  async listRooms(options: { roomType?: string; offset?: number; limit?: number } = {}): Promise<RoomList> {
+    const result = (await this.request("list_rooms", {
+      room_type: options.roomType,
+      offset: options.offset,
+      limit: options.limit,
+    })) as { rooms: Record<string, unknown>[]; total: number };
+    return { rooms: result.rooms.map(roomInfo), total: Number(result.total) };
+  }
+
+  /** Creates a room (the creator does not join it). @throws {VampireError} `unknown_room_type`, `quota_exceeded`, `server_busy`… */
+  async createRoom(options: CreateRoomOptions = {}): Promise<RoomInfo> {
+    const result = await this.request("create_room", {
+      room_type: options.roomType,
+      name: options.name,
+      public: options.public,
+      max_clients: options.maxClients,
+      metadata: options.metadata,
+      variable_broadcast: options.variableBroadcast,
+      auto_dispose: options.autoDispose,
+      password: options.password,
+      options: options.options,
+    });
+    return roomInfo(result as Record<string, unknown>);
+  }
+
+  /** A room as listings show it now. @throws {VampireError} `room_not_found` */
+  async roomInfo(room: string): Promise<RoomInfo> {
+    return roomInfo((await this.request("room_info", { room })) as Record<string, unknown>);
+  }
+
+  /** Joins a room; its events go to the returned {@link Room}. @throws {VampireError} `room_not_found`, `room_full`, `not_authorized`… */
+  async join(room: string, options: JoinOptions = {}): Promise<Room> {
+    const result = (await this.request("join", {
+      room,
+      password: options.password,
+      invite: options.invite,
+      options: options.options,
+    })) as Record<string, unknown>;
+    const roster = ((result["roster"] ?? []) as Record<string, unknown>[]).map(
+      (entry): Member => ({
+        session: entry["session"] as SessionId,
+        userId: (entry["user_id"] ?? null) as string | null,
+        userName: (entry["user_name"] ?? null) as string | null,
+      }),
+    );
+    const info = roomInfo(result["room"] as Record<string, unknown>);
+    const joined = new Room(
+      {
+        request: (op, fields) => this.request(op, fields),
+        notify: (op, fields) => this.notify(op, fields),
+        forget: (id) => this.#rooms.delete(id),
+      },
+      info,
+      roster,
+      (result["variables"] ?? {}) as Record<string, Value>,
+      (result["reply"] ?? null) as Value,
+    );
+    this.#rooms.set(info.id, joined);
+    return joined;
+  }
+
+  /** An invite to a password-protected room (owner or operator only). */
+  async createInvite(room: string): Promise<{ invite: string; expiresInMs: number }> {
+    const result = (await this.request("create_invite", { room })) as Record<string, unknown>;
+    return { invite: String(result["invite"]), expiresInMs: Number(result["expires_in_ms"]) };
+  }
+
+  /** Deletes a room (owner or operator only). */
+  async deleteRoom(room: string): Promise<void> {
+    await this.request("delete_room", { room });
+  }
+
+  /** A round trip to the server. */
+  async ping(): Promise<void> {
+    await this.request("ping", {});
+  }
+
+  /**
+   * Sends one request and resolves to its result. Fields that are
+   * `undefined` are left out.
+   *
+   * @throws {VampireError} With the server's code, or `closed`.
+   */
+  request(op: string, fields: Record<string, unknown>): Promise<unknown> {
+    if (!this.#open) return Promise.reject(new VampireError("closed", "the connection is closed"));
+    const id = this.#nextId;
+    this.#nextId = id >= 0xffff_fff0 ? 1 : id + 1;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#send({ id, op, ...fields });
+    });
+  }
+
+  /** Sends a request without an id: no answer unless it fails (then an `error` event). */
+  notify(op: string, fields: Record<string, unknown>): void {
+    if (this.#open) this.#send({ op, ...fields });
+  }
+
+  /** Closes the connection (leaving every room) and resolves once it is closed. */
+  async close(): Promise<void> {
+    if (this.#open) this.#socket.close(1000);
+    await this.#closed;
+  }
+
+  #send(message: Record<string, unknown>): void {
+    this.#lastSend = Date.now();
+    this.#socket.send(encode(message));
+  }
+
+  #receive(data: unknown): void {
+    const message = decodeMessage(data);
+    if (!message) return;
+    switch (message["type"]) {
+      case "response":
+        this.#settle(message["id"], (pending) => pending.resolve(message["result"] ?? null));
+        break;
+      case "error": {
+        const error = new VampireError(String(message["code"]), String(message["message"]));
+        if (message["id"] === null || message["id"] === undefined) this.emit("error", error);
+        else this.#settle(message["id"], (pending) => pending.reject(error));
+        break;
+      }
+      case "event": {
+        const room = this.#rooms.get(String(message["room"]));
+        room?.dispatch(String(message["event"]), message);
+        break;
+      }
+      case "redirect":
+        this.#settle(message["id"], (pending) =>
+          pending.reject(new VampireError("server_busy", "the room lives on another node; connect there")),
+        );
+        break;
+      default:
+        break;
+    }
+  }
+
+  #settle(id: unknown, settle: (pending: Pending) => void): void {
+    const pending = this.#pending.get(Number(id));
+    if (!pending) return;
+    this.#pending.delete(Number(id));
+    settle(pending);
+  }
+
+  #shutDown(code: number, reason: string): void {
+    if (!this.#open) return;
+    this.#open = false;
+    clearInterval(this.#heartbeat);
+    for (const pending of this.#pending.values()) {
+      pending.reject(new VampireError("closed", "the connection closed before the answer"));
+    }
+    this.#pending.clear();
+    for (const room of [...this.#rooms.values()]) room.end();
+    this.emit("close", code, reason);
+  }
+}
+
+function decodeMessage(data: unknown): Record<string, unknown> | undefined {
+  const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data instanceof Uint8Array ? data : undefined;
+  if (!bytes) return undefined;
+  try {
+    const message = decode(bytes);
+    return message !== null && typeof message === "object" ? (message as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function readWelcome(message: Record<string, unknown>): Welcome {
+  return {
+    protocol: Number(message["protocol"]),
+    session: message["session"] as SessionId,
+    server: String(message["server"]),
+    idleTimeoutMs: Number(message["idle_timeout_ms"] ?? 60_000),
+    auth: message["auth"] === "token" ? "token" : "none",
+  };
+}
