@@ -14,6 +14,7 @@ use tokio::net::TcpStream;
 use vampire_client::{Client, ErrorCode, Event, Incoming, Payload, ServerMessage, Value};
 use vampiretcp::{Config, RunningServer, Server};
 
+pub mod browser;
 pub mod http;
 pub mod websocket;
 

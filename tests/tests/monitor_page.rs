@@ -9,103 +9,12 @@
 //! `VAMPIRE_SCREENSHOT=PATH` it saves a screenshot of the page there (the
 //! one in `docs/` was made so).
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use fantoccini::{Client as Browser, ClientBuilder, Locator};
-use hyper_util::client::legacy::connect::HttpConnector;
+use fantoccini::Locator;
 use vampire_client::{CreateRoom, Event};
-use vampire_tests::{ADMIN_TOKEN, TestServer, admin_config, json, serde_json, wait_for};
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-
-/// chromedriver on a free port, killed when dropped.
-struct Driver {
-    child: Child,
-    port: u16,
-}
-
-impl Driver {
-    fn start() -> Driver {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts");
-        Driver { child, port }
-    }
-
-    async fn browser(&self) -> Browser {
-        let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({
-                "binary": CHROMIUM,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", "--window-size=1440,900"],
-            }),
-        );
-        let address = format!("http://127.0.0.1:{}", self.port);
-        for _ in 0..100 {
-            let connected = ClientBuilder::new(HttpConnector::new())
-                .capabilities(capabilities.clone())
-                .connect(&address)
-                .await;
-            if let Ok(browser) = connected {
-                return browser;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("chromedriver did not start a browser");
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Whether the browser is here; without it, whether that fails the test.
-fn browser_present() -> bool {
-    let present = Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
-    if !present {
-        assert!(
-            std::env::var_os("VAMPIRE_REQUIRE_BROWSER").is_none(),
-            "the browser test needs chromium and chromium-driver"
-        );
-        eprintln!("monitor page test skipped: install chromium and chromium-driver to run it");
-    }
-    present
-}
-
-/// Waits until `css` matches an element whose text contains `text`.
-async fn wait_for_text(browser: &Browser, css: &str, text: &str) {
-    let deadline = tokio::time::Instant::now() + vampire_tests::PATIENCE;
-    loop {
-        if let Ok(element) = browser.find(Locator::Css(css)).await
-            && element.text().await.is_ok_and(|shown| shown.contains(text))
-        {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{css} never showed {text:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Waits until nothing matches `css`.
-async fn wait_for_none(browser: &Browser, css: &str) {
-    let deadline = tokio::time::Instant::now() + vampire_tests::PATIENCE;
-    while !browser.find_all(Locator::Css(css)).await.unwrap().is_empty() {
-        assert!(tokio::time::Instant::now() < deadline, "{css} is still there");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+use vampire_tests::browser::{Driver, browser_present, wait_for_none, wait_for_text};
+use vampire_tests::{ADMIN_TOKEN, TestServer, admin_config, json, wait_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_monitor_page_shows_a_room_live_and_disposes_it() {
