@@ -15,6 +15,7 @@
 //! - [`soak`]: the soak scenario's clients and checks.
 //! - [`reload`]: the hot-reload scenarios.
 //! - [`updates`]: the frequent-updates scenario (UDP against TCP).
+//! - [`websocket`]: the chat scenario's clients over WebSocket.
 //! - [`servers`]: building and starting the servers as processes.
 //! - [`stats`]: latency histograms and process CPU/RSS readings.
 //! - `colyseus/`: the Colyseus peer (server and load script).
@@ -25,3 +26,4 @@ pub mod servers;
 pub mod soak;
 pub mod stats;
 pub mod updates;
+pub mod websocket;

@@ -33,7 +33,7 @@ pub const PADDING: usize = 48;
 /// Bytes from the end of a `room_message` frame carrying a chat payload to
 /// its timestamp: the payload ends the frame, and is `0x82, "t", 0xcf,
 /// t (8 bytes), "p", 0xd9 48, 48 bytes of padding`.
-const STAMP_FROM_END: usize = 8 + 2 + 2 + PADDING;
+pub(crate) const STAMP_FROM_END: usize = 8 + 2 + 2 + PADDING;
 
 /// The settings of a room of `room_type` that stays when it empties: a
 /// benchmark's rooms live until the server stops.
@@ -63,7 +63,7 @@ pub fn chat_payload(t: u64) -> Vec<u8> {
 /// fixed place. One that rebuilds the payload (VampireTCP before it carried
 /// payloads as bytes did) may reorder its keys and shorten the integer, so
 /// that case falls back to finding the `"t"` key.
-fn stamp_of(body: &[u8]) -> Option<u64> {
+pub(crate) fn stamp_of(body: &[u8]) -> Option<u64> {
     let at = body.len().checked_sub(STAMP_FROM_END)?;
     if at >= 4 && body[at - 4..at] == [0x82, 0xa1, b't', 0xcf] {
         return Some(u64::from_be_bytes(body[at..at + 8].try_into().ok()?));
@@ -138,12 +138,7 @@ impl Conn {
     /// As for [`Conn::request`].
     pub async fn create_room(&mut self, settings: CreateRoom) -> anyhow::Result<String> {
         let created = self.request(ServerOp::CreateRoom { settings }.into()).await?;
-        vampire_protocol::RoomInfo::from_payload(&created).map(|info| info.id).or_else(|_| {
-            // The baseline relay answers with `{"id": ...}` only.
-            vampire_protocol::room::field_of(&created, "id")
-                .and_then(|id| id.to_value().as_str().map(str::to_owned))
-                .context("create_room gave no id")
-        })
+        room_id(&created)
     }
 }
 
@@ -194,23 +189,88 @@ impl ChatResult {
 }
 
 /// Shared clock and counters of one chat run.
-struct Window {
+pub(crate) struct Window {
     base: Instant,
     /// Nanoseconds since `base`: the window is `[start, end)`.
     start: AtomicU64,
     end: AtomicU64,
-    stop: AtomicBool,
-    sent: AtomicU64,
+    /// Set when the senders should stop.
+    pub(crate) stop: AtomicBool,
+    /// Messages sent in the window.
+    pub(crate) sent: AtomicU64,
 }
 
 impl Window {
-    fn now(&self) -> u64 {
+    /// Nanoseconds since the run began.
+    pub(crate) fn now(&self) -> u64 {
         self.base.elapsed().as_nanos() as u64
     }
 
-    fn contains(&self, t: u64) -> bool {
+    /// Whether `t` is in the measured window.
+    pub(crate) fn contains(&self, t: u64) -> bool {
         t >= self.start.load(Ordering::Relaxed) && t < self.end.load(Ordering::Relaxed)
     }
+}
+
+/// How the chat clients reach the server.
+#[derive(Debug, Clone, Copy)]
+pub enum Transport {
+    /// Length-prefixed frames over TCP at this address.
+    Tcp(SocketAddr),
+    /// One frame per binary message, on the WebSocket port at this
+    /// address.
+    WebSocket(SocketAddr),
+}
+
+/// One chat client's connection, on either transport.
+enum Member {
+    Tcp(Conn),
+    WebSocket(Box<crate::websocket::WsConn>),
+}
+
+impl Member {
+    async fn open(transport: Transport) -> anyhow::Result<Member> {
+        Ok(match transport {
+            Transport::Tcp(addr) => Member::Tcp(Conn::open(addr).await?),
+            Transport::WebSocket(addr) => {
+                Member::WebSocket(Box::new(crate::websocket::WsConn::open(addr).await?))
+            }
+        })
+    }
+
+    async fn request(&mut self, request: Request) -> anyhow::Result<Payload> {
+        match self {
+            Member::Tcp(conn) => conn.request(request).await,
+            Member::WebSocket(conn) => conn.request(request).await,
+        }
+    }
+
+    async fn create_room(&mut self, settings: CreateRoom) -> anyhow::Result<String> {
+        let created = self.request(ServerOp::CreateRoom { settings }.into()).await?;
+        room_id(&created)
+    }
+}
+
+/// The id in a `create_room` result.
+fn room_id(created: &Payload) -> anyhow::Result<String> {
+    vampire_protocol::RoomInfo::from_payload(created).map(|info| info.id).or_else(|_| {
+        // The baseline relay answers with `{"id": ...}` only.
+        vampire_protocol::room::field_of(created, "id")
+            .and_then(|id| id.to_value().as_str().map(str::to_owned))
+            .context("create_room gave no id")
+    })
+}
+
+/// Runs the chat fan-out scenario over TCP (see [`chat_over`]).
+///
+/// # Errors
+/// As for [`chat_over`].
+pub async fn chat(
+    addr: SocketAddr,
+    params: ChatParams,
+    server_pid: u32,
+) -> anyhow::Result<ChatResult> {
+    chat_over(Transport::Tcp(addr), params, server_pid).await
 }
 
 /// Runs the chat fan-out scenario: `rooms × clients` connections, each
@@ -219,14 +279,14 @@ impl Window {
 ///
 /// # Errors
 /// When the clients cannot connect, create rooms or join.
-pub async fn chat(
-    addr: SocketAddr,
+pub async fn chat_over(
+    transport: Transport,
     params: ChatParams,
     server_pid: u32,
 ) -> anyhow::Result<ChatResult> {
     let mut conns = Vec::new();
     for _ in 0..params.rooms {
-        let mut owner = Conn::open(addr).await?;
+        let mut owner = Member::open(transport).await?;
         let room = owner
             .create_room(CreateRoom {
                 max_clients: Some(params.clients as u32),
@@ -235,7 +295,7 @@ pub async fn chat(
             .await?;
         let mut members = vec![owner];
         for _ in 1..params.clients {
-            members.push(Conn::open(addr).await?);
+            members.push(Member::open(transport).await?);
         }
         for member in &mut members {
             member.request(Request::join(room.clone())).await?;
@@ -256,7 +316,13 @@ pub async fn chat(
     for (index, (conn, room)) in conns.into_iter().enumerate() {
         // Spread the first sends over one period.
         let offset = period.mul_f64(index as f64 / total as f64);
-        clients.push(tokio::spawn(chat_client(conn, room, period, offset, window.clone())));
+        let window = window.clone();
+        clients.push(match conn {
+            Member::Tcp(conn) => tokio::spawn(chat_client(conn, room, period, offset, window)),
+            Member::WebSocket(conn) => {
+                tokio::spawn(crate::websocket::chat_client(*conn, room, period, offset, window))
+            }
+        });
     }
 
     tokio::time::sleep(params.warmup).await;

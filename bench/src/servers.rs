@@ -44,6 +44,9 @@ pub struct Running {
     pub child: Child,
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Where its WebSocket port listens (VampireTCP with
+    /// `enableWebSocket`).
+    pub websocket: Option<SocketAddr>,
 }
 
 impl Running {
@@ -64,7 +67,16 @@ impl Drop for Running {
 ///
 /// # Errors
 /// When it cannot start or exits before listening.
-pub fn start(mut command: Command) -> anyhow::Result<Running> {
+pub fn start(command: Command) -> anyhow::Result<Running> {
+    start_expecting(command, false)
+}
+
+/// Starts `command` and waits for its `listening on ADDR` line and, with
+/// `websocket`, the `websocket listening on ADDR` line after it.
+///
+/// # Errors
+/// When it cannot start or exits before listening.
+pub fn start_expecting(mut command: Command, websocket: bool) -> anyhow::Result<Running> {
     let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
     let stdout = child.stdout.take().context("no stdout")?;
     let mut lines = BufReader::new(stdout).lines();
@@ -74,9 +86,17 @@ pub fn start(mut command: Command) -> anyhow::Result<Running> {
             break addr.parse::<SocketAddr>()?;
         }
     };
+    let websocket = if websocket {
+        let line = lines.next().context("the server exited before listening")??;
+        let addr =
+            line.trim().strip_prefix("websocket listening on ").context("no WebSocket port")?;
+        Some(addr.parse::<SocketAddr>()?)
+    } else {
+        None
+    };
     // Keep draining stdout so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    Ok(Running { child, addr })
+    Ok(Running { child, addr, websocket })
 }
 
 /// A VampireTCP config for a benchmark's own server: loopback, a free TCP
@@ -117,5 +137,5 @@ pub fn start_vampire(binary: &Path, config: &serde_json::Value) -> anyhow::Resul
     std::fs::write(&path, config.to_string())?;
     let mut command = Command::new(binary);
     command.arg("--config").arg(path);
-    start(command)
+    start_expecting(command, config.get("enableWebSocket") != Some(&serde_json::json!(false)))
 }

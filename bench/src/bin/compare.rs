@@ -53,7 +53,7 @@ struct Args {
     #[arg(long)]
     no_colyseus: bool,
     /// Only these servers (baseline, vampiretcp, vampiretcp+metrics,
-    /// colyseus), comma-separated.
+    /// vampiretcp-ws, colyseus), comma-separated.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
@@ -66,6 +66,8 @@ enum Target {
     /// VampireTCP with the admin listener on, so it keeps its metrics:
     /// what monitoring costs, beside the same server without it.
     VampireMetrics,
+    /// VampireTCP with the chat clients on its WebSocket port.
+    VampireWebSocket,
     Colyseus,
 }
 
@@ -75,6 +77,7 @@ impl Target {
             Target::Baseline => "baseline",
             Target::Vampire => "vampiretcp",
             Target::VampireMetrics => "vampiretcp+metrics",
+            Target::VampireWebSocket => "vampiretcp-ws",
             Target::Colyseus => "colyseus",
         }
     }
@@ -92,7 +95,8 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let setup = prepare(&args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let mut targets = vec![Target::Baseline, Target::Vampire, Target::VampireMetrics];
+    let mut targets =
+        vec![Target::Baseline, Target::Vampire, Target::VampireMetrics, Target::VampireWebSocket];
     if setup.colyseus.is_some() {
         targets.push(Target::Colyseus);
     }
@@ -151,7 +155,7 @@ fn install_colyseus(root: &Path) -> Option<PathBuf> {
 fn start(setup: &Setup, target: Target) -> anyhow::Result<Running> {
     match target {
         Target::Baseline => servers::start(Command::new(setup.release.join("relay"))),
-        Target::Vampire | Target::VampireMetrics => {
+        Target::Vampire | Target::VampireMetrics | Target::VampireWebSocket => {
             // Limits meant for real clients (request rate, rooms per
             // connection) would throttle the load generator itself.
             let mut config = serde_json::json!({
@@ -268,7 +272,14 @@ fn run_chat(
                 duration: Duration::from_secs(args.duration),
                 warmup: Duration::from_secs(args.warmup),
             };
-            runtime.block_on(load::chat(server.addr, params, pid))?
+            let transport = match (target, server.websocket) {
+                (Target::VampireWebSocket, Some(ws)) => load::Transport::WebSocket(ws),
+                (Target::VampireWebSocket, None) => {
+                    anyhow::bail!("the server has no WebSocket port")
+                }
+                _ => load::Transport::Tcp(server.addr),
+            };
+            runtime.block_on(load::chat_over(transport, params, pid))?
         }
     };
     drop(server);
@@ -310,6 +321,21 @@ fn print_table(results: &[(Target, ChatResult)]) {
                 (metered.cpu_per_million() / vampire.cpu_per_million() - 1.0) * 100.0,
                 metered.p99_ns as f64 / vampire.p99_ns as f64
             );
+        }
+        if let Some(ws) = find(Target::VampireWebSocket) {
+            println!(
+                "vampiretcp-ws / vampiretcp: delivered {:.2}x, CPU per delivery {:.2}x (target <= 1.25x), p99 {:.2}x",
+                ws.delivered_per_s / vampire.delivered_per_s,
+                ws.cpu_per_million() / vampire.cpu_per_million(),
+                ws.p99_ns as f64 / vampire.p99_ns as f64
+            );
+            if let Some(colyseus) = find(Target::Colyseus) {
+                println!(
+                    "vampiretcp-ws / colyseus: delivered {:.2}x, CPU per delivery {:.3}x",
+                    ws.delivered_per_s / colyseus.delivered_per_s,
+                    ws.cpu_per_million() / colyseus.cpu_per_million()
+                );
+            }
         }
         if let Some(colyseus) = find(Target::Colyseus) {
             println!(
@@ -405,6 +431,20 @@ fn sweep(
     }
     if let (Some(v), Some(b)) = (delivered(Target::Vampire), delivered(Target::Baseline)) {
         println!("saturation throughput vampiretcp / baseline: {:.2}x (target >= 0.75x)", v / b);
+    }
+    if let Some(ws) = delivered(Target::VampireWebSocket) {
+        if let Some(tcp) = delivered(Target::Vampire) {
+            println!(
+                "saturation throughput vampiretcp-ws / vampiretcp: {:.2}x (target >= 0.8x)",
+                ws / tcp
+            );
+        }
+        if let Some(c) = delivered(Target::Colyseus) {
+            println!(
+                "saturation throughput vampiretcp-ws / colyseus: {:.1}x (target >= 20x)",
+                ws / c
+            );
+        }
     }
     Ok(())
 }
