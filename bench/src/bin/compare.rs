@@ -349,7 +349,8 @@ fn print_table(results: &[(Target, ChatResult)]) {
 }
 
 /// Raises M for each server until p99 passes 100 ms or deliveries fall
-/// behind the offer by more than 5%, doubling at first, then bisecting
+/// behind the offer by more than 5%, doubling at first (halving, when the
+/// first rate is already too much), then bisecting
 /// between the last rate that passed and the first that failed (three
 /// steps, so the saturation point is known within about 12%). The
 /// saturation point is the highest delivered rate that still met
@@ -388,6 +389,16 @@ fn sweep(
             high *= 2.0;
             if high > 100_000.0 {
                 break;
+            }
+        }
+        // Saturated at the first rate (Colyseus, from a start meant for
+        // the others): halve down to a rate that passes.
+        while low == 0.0 && high > 0.5 {
+            let lower = high / 2.0;
+            if try_rate(lower, &mut best)? {
+                low = lower;
+            } else {
+                high = lower;
             }
         }
         for _ in 0..3 {

@@ -83,6 +83,12 @@ pub(crate) trait FrameSink: Send + 'static {
         client: &ClientHandle,
     ) -> impl Future<Output = std::io::Result<()>> + Send;
 
+    /// Completes when the sink has something of its own to write (a
+    /// WebSocket's pong) though nothing was queued. Default: never.
+    fn wanted(&self) -> impl Future<Output = ()> + Send {
+        std::future::pending()
+    }
+
     /// Flushes what the sink buffered.
     ///
     /// # Errors
@@ -252,8 +258,12 @@ async fn write_loop<K: FrameSink>(mut sink: K, client: ClientHandle) {
         }
         client.take_queued(sink.taken());
         if sink.is_empty() {
-            // Woken by the first frame queued, or by the connection closing.
-            client.queued().await;
+            // Woken by the first frame queued, the connection closing, or
+            // the sink's own need.
+            tokio::select! {
+                () = client.queued() => {}
+                () = sink.wanted() => {}
+            }
             continue;
         }
         match write_until_closing(&mut sink, &client).await {

@@ -194,8 +194,7 @@ async fn serve_websocket<S>(
         accepted = websocket::accept(stream, &context.config, context.metrics.clone()) => accepted,
         () = stop.cancelled() => None,
     };
-    let Some(socket) = accepted else { return };
-    let (frames, sink) = websocket::split(socket);
+    let Some((frames, sink)) = accepted else { return };
     connection::serve(frames, sink, session, peer, context, stop).await;
 }
 
