@@ -104,7 +104,7 @@ impl WsConn {
 
 /// A client's binary message carrying `body`, masked with [`MASK`]; the
 /// header is 4 bytes for bodies up to 64 KiB, 2 below 126.
-fn masked_message(body: &[u8]) -> Vec<u8> {
+pub fn masked_message(body: &[u8]) -> Vec<u8> {
     let mut message = Vec::with_capacity(body.len() + 8);
     message.push(0x82);
     if body.len() < 126 {
@@ -123,7 +123,7 @@ fn masked_message(body: &[u8]) -> Vec<u8> {
 ///
 /// # Errors
 /// For a masked or fragmented server frame, which the server never sends.
-fn split_message(buf: &mut BytesMut) -> anyhow::Result<Option<Bytes>> {
+pub fn split_message(buf: &mut BytesMut) -> anyhow::Result<Option<Bytes>> {
     loop {
         if buf.len() < 2 {
             return Ok(None);

@@ -300,3 +300,28 @@ async fn sessions_are_numbered_across_both_ports() {
     let ws = server.ws_client().await;
     assert_ne!(tcp.session(), ws.session());
 }
+
+#[tokio::test]
+async fn a_ping_flood_is_refused_by_the_request_rate_limit() {
+    let server = TestServer::start_with(|c| {
+        c.limits.requests_per_second = 5;
+        c.limits.request_burst = 5;
+    })
+    .await;
+    let mut flood = RawWebSocket::connect(server.ws_addr()).await;
+    let ping = frame_bytes(PING, true, true, 4, b"ping");
+    flood.socket.write_all(&ping.repeat(50)).await.unwrap();
+    let refused = loop {
+        match flood.read_frame().await {
+            Some((PONG, _)) => continue,
+            Some((BINARY, body)) => break ServerMessage::decode(&body.into()).unwrap(),
+            other => panic!("expected the refusal, got {other:?}"),
+        }
+    };
+    assert!(
+        matches!(refused, ServerMessage::Error { code: ErrorCode::RateLimited, .. }),
+        "{refused:?}"
+    );
+    // Others are served as before.
+    server.ws_client().await.ping().await.unwrap();
+}

@@ -1,7 +1,8 @@
 //! Hostile input at the WebSocket port beside real players: garbage
 //! before the upgrade, huge headers, a slow upgrade, a 2 GiB length,
 //! unmasked frames, text, ping floods that never read the pongs, and
-//! slow readers, from many connections at once, while chat clients on
+//! slow readers (and, with `--kinds 8`, a flood of requests far past the
+//! rate limit), from many connections at once, while chat clients on
 //! the same port measure their latency. The same traffic at a listener
 //! outside the server is the control (what it costs the machine's two
 //! cores rather than the server). Prints the chat latency and the
@@ -12,10 +13,15 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use bytes::{Buf, BytesMut};
 use clap::Parser;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use vampire_bench::load::{self, ChatParams, ChatResult, Transport};
+use vampire_bench::websocket::{masked_message, split_message};
 use vampire_bench::{servers, stats};
+use vampire_protocol::{
+    CreateRoom, Payload, Request, RoomInfo, RoomOp, ServerMessage, ServerOp, frame,
+};
 
 /// Hostile WebSocket input.
 #[derive(Debug, Parser)]
@@ -26,6 +32,11 @@ struct Args {
     /// Measured seconds per phase.
     #[arg(long, default_value_t = 10)]
     duration: u64,
+    /// Only these kinds of hostile connection (0 garbage, 1 huge headers,
+    /// 2 slow upgrade, 3 a 2 GiB length, 4 unmasked, 5 text, 6 ping flood,
+    /// 7 slow reader, 8 request flood); default all but 8.
+    #[arg(long, value_delimiter = ',')]
+    kinds: Vec<usize>,
 }
 
 const UPGRADE: &str = "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
@@ -34,7 +45,13 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let binary = servers::build_release()?.join("vampiretcp");
     let plugins = servers::plugins_folder(&[xtask::EXAMPLE_PLUGINS])?;
-    let config = servers::bench_config(&plugins, serde_json::json!({ "handshakeTimeoutSecs": 3 }));
+    // The server's own request rate limit (the bench configuration lifts
+    // it for load generators): the chat clients stay far below it, the
+    // hostile ones do not.
+    let config = servers::bench_config(
+        &plugins,
+        serde_json::json!({ "requestsPerSecond": 300, "requestBurst": 600 }),
+    );
     let server = servers::start_vampire(&binary, &config)?;
     let ws = server.websocket.ok_or_else(|| anyhow::anyhow!("no WebSocket port"))?;
     let pid = server.pid().to_string();
@@ -49,7 +66,9 @@ fn main() -> anyhow::Result<()> {
     let rss = || xtask::process::usage(&pid).map(|u| u.rss_bytes as f64 / 1048576.0);
     let phase = |target: Option<SocketAddr>| -> anyhow::Result<(ChatResult, Counts, f64)> {
         let stop = tokio_util::sync::CancellationToken::new();
-        let hostile = target.map(|target| hostile_traffic(target, args.parallel, stop.clone()));
+        let kinds = if args.kinds.is_empty() { (0..8).collect() } else { args.kinds.clone() };
+        let hostile =
+            target.map(|target| hostile_traffic(target, args.parallel, kinds, stop.clone()));
         let result =
             runtime.block_on(load::chat_over(Transport::WebSocket(ws), params, server.pid()))?;
         let during = rss()?;
@@ -112,6 +131,7 @@ struct Counts {
 fn hostile_traffic(
     target: SocketAddr,
     parallel: usize,
+    kinds: Vec<usize>,
     stop: tokio_util::sync::CancellationToken,
 ) -> std::thread::JoinHandle<Counts> {
     std::thread::spawn(move || {
@@ -122,7 +142,7 @@ fn hostile_traffic(
             let mut n = 0;
             loop {
                 while connections.len() < parallel && !stop.is_cancelled() {
-                    connections.spawn(hostile(target, n, stop.clone()));
+                    connections.spawn(hostile(target, kinds[n % kinds.len()], stop.clone()));
                     n += 1;
                 }
                 match connections.join_next().await {
@@ -159,11 +179,14 @@ fn masked(body: &[u8]) -> Vec<u8> {
     frame
 }
 
-/// One hostile connection of the kind `n` picks; whether the server
+/// One hostile connection of `kind` (see `Args::kinds`); whether the server
 /// refused or closed it (rather than the run ending first).
-async fn hostile(target: SocketAddr, n: usize, stop: tokio_util::sync::CancellationToken) -> bool {
+async fn hostile(
+    target: SocketAddr,
+    kind: usize,
+    stop: tokio_util::sync::CancellationToken,
+) -> bool {
     let Ok(mut socket) = tokio::net::TcpStream::connect(target).await else { return true };
-    let kind = n % 8;
     let opening: Vec<u8> = match kind {
         0 => b"\x16\x03\x01\x02\x00garbage before any upgrade\r\n\r\n".to_vec(),
         1 => format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(64 * 1024)).into_bytes(),
@@ -175,6 +198,13 @@ async fn hostile(target: SocketAddr, n: usize, stop: tokio_util::sync::Cancellat
         return true;
     }
     let (mut reader, mut writer) = socket.split();
+    let room = match kind {
+        7 => match own_room(&mut reader, &mut writer).await {
+            Ok(room) => Some(room),
+            Err(_) => return true,
+        },
+        _ => None,
+    };
     let attack = async {
         match kind {
             3 => writer.write_all(&header(0x2, true, 2 << 30)).await?,
@@ -194,8 +224,20 @@ async fn hostile(target: SocketAddr, n: usize, stop: tokio_util::sync::Cancellat
                 ping.extend_from_slice(&[0u8; 125]);
                 writer.write_all(&ping.repeat(64)).await?;
             },
-            // A slow reader: requests whose answers it never reads.
+            // A slow reader: a room of its own, and big messages to it,
+            // within the rate limit, that it never reads.
             7 => {
+                let room = room.clone().unwrap_or_default();
+                let big = Payload::from(vampire_client::Value::Binary(vec![7; 60_000]));
+                let send = Request::room(room, RoomOp::SendMessage { data: big }).encode(None);
+                let send = masked_message(&send[frame::LENGTH_PREFIX..]);
+                loop {
+                    writer.write_all(&send).await?;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+            // A flood of requests far past the rate limit, never read.
+            8 => {
                 let list = masked(b"\x82\xa2id\x01\xa2op\xaalist_rooms");
                 loop {
                     writer.write_all(&list.repeat(256)).await?;
@@ -207,7 +249,7 @@ async fn hostile(target: SocketAddr, n: usize, stop: tokio_util::sync::Cancellat
     };
     let answered = async {
         // The flood and the slow reader never read.
-        if matches!(kind, 6 | 7) {
+        if matches!(kind, 6..=8) {
             std::future::pending::<()>().await;
         }
         let mut sink = vec![0u8; 64 * 1024];
@@ -219,6 +261,41 @@ async fn hostile(target: SocketAddr, n: usize, stop: tokio_util::sync::Cancellat
         () = tokio::time::sleep(Duration::from_secs(8)) => false,
         () = stop.cancelled() => false,
     }
+}
+
+/// Reads the upgrade's answer and the welcome, creates a room and joins
+/// it, reading the answers; gives the room's id.
+async fn own_room(
+    reader: &mut tokio::net::tcp::ReadHalf<'_>,
+    writer: &mut tokio::net::tcp::WriteHalf<'_>,
+) -> std::io::Result<String> {
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    let mut head = true;
+    let mut next = async |buf: &mut BytesMut, head: &mut bool| -> std::io::Result<ServerMessage> {
+        loop {
+            if *head && let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                buf.advance(end + 4);
+                *head = false;
+            }
+            if !*head && let Ok(Some(body)) = split_message(buf) {
+                return ServerMessage::decode(&body).map_err(std::io::Error::other);
+            }
+            if reader.read_buf(buf).await? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+    };
+    let create = Request::from(ServerOp::CreateRoom { settings: CreateRoom::default() });
+    writer.write_all(&masked_message(&create.encode(Some(1))[frame::LENGTH_PREFIX..])).await?;
+    let room = loop {
+        if let ServerMessage::Response { id: 1, result } = next(&mut buf, &mut head).await? {
+            break RoomInfo::from_payload(&result).map_err(std::io::Error::other)?.id;
+        }
+    };
+    let join = Request::join(room.clone());
+    writer.write_all(&masked_message(&join.encode(Some(2))[frame::LENGTH_PREFIX..])).await?;
+    while !matches!(next(&mut buf, &mut head).await?, ServerMessage::Response { id: 2, .. }) {}
+    Ok(room)
 }
 
 /// A listener outside the server that reads what comes and answers `400`

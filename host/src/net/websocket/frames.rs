@@ -8,6 +8,7 @@ use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -80,6 +81,9 @@ pub(crate) struct MessageFrames<S> {
     read_at_message: u64,
     /// What `receive` took and `next_buffered` has not yet given.
     pending: Option<Result<Message, WsError>>,
+    /// Pings are answered by tungstenite without the session seeing
+    /// them, so they have a rate limit of their own: the requests' one.
+    pings: DefaultDirectRateLimiter,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> MessageFrames<S> {
@@ -88,6 +92,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MessageFrames<S> {
         read: ReadHalf<S>,
         part: Vec<u8>,
         config: WebSocketConfig,
+        pings: Quota,
         metrics: Arc<Metrics>,
         control: Arc<Control>,
     ) -> Self {
@@ -96,7 +101,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MessageFrames<S> {
         let stream =
             WebSocketStream::from_partially_read(side, part, Role::Server, Some(config)).await;
         let read_at_message = counter.load(Ordering::Relaxed);
-        MessageFrames { stream, read: counter, read_at_message, pending: None }
+        let pings = RateLimiter::direct(pings);
+        MessageFrames { stream, read: counter, read_at_message, pending: None, pings }
     }
 }
 
@@ -109,6 +115,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> FrameSource for MessageFrames<S> 
                 code: ErrorCode::InvalidFrame,
                 message: "text messages are not accepted: send each frame as one binary message"
                     .to_owned(),
+            }),
+            Some(Ok(Message::Ping(_))) if self.pings.check().is_err() => Err(Refused {
+                code: ErrorCode::RateLimited,
+                message: "pings come faster than the server's request rate limit".to_owned(),
             }),
             // Pings are answered by tungstenite; pongs need nothing.
             Some(Ok(_)) => Ok(None),

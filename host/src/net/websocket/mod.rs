@@ -24,9 +24,11 @@ mod frames;
 mod sink;
 
 use std::convert::Infallible;
+use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use governor::Quota;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
@@ -118,7 +120,12 @@ where
         .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(Some(config.limits.max_frame_bytes))
         .max_frame_size(Some(config.limits.max_frame_bytes));
-    let frames = MessageFrames::new(read, part, websocket_config, metrics, control.clone()).await;
+    let limits = &config.limits;
+    let per_second = NonZeroU32::new(limits.requests_per_second).unwrap_or(NonZeroU32::MIN);
+    let pings = Quota::per_second(per_second)
+        .allow_burst(NonZeroU32::new(limits.request_burst).unwrap_or(per_second));
+    let frames =
+        MessageFrames::new(read, part, websocket_config, pings, metrics, control.clone()).await;
     (frames, MessageSink::new(write, control))
 }
 
