@@ -10,6 +10,7 @@
 //!   rooms together for ten minutes or more).
 //! - `src/bin/reload.rs`: hot-reload latency and swaps under load.
 //! - `src/bin/updates.rs`: frequent small updates over UDP and over TCP.
+//! - [`chat`]: the chat scenario's payload, timestamp and window.
 //! - [`load`]: the load generator's scenarios (chat fan-out, invoke round
 //!   trips, idle connections, room creation).
 //! - [`soak`]: the soak scenario's clients and checks.
@@ -20,6 +21,7 @@
 //! - [`stats`]: latency histograms and process CPU/RSS readings.
 //! - `colyseus/`: the Colyseus peer (server and load script).
 
+pub mod chat;
 pub mod load;
 pub mod reload;
 pub mod servers;

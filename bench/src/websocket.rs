@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use vampire_protocol::{Payload, Request, RoomOp, ServerMessage, frame};
 
-use crate::load::{STAMP_FROM_END, Window, chat_payload, stamp_of};
+use crate::chat::{STAMP_FROM_END, Window, chat_payload, stamp_of};
 use crate::stats;
 
 /// The upgrade request of every generator connection (the key is

@@ -325,3 +325,42 @@ async fn a_ping_flood_is_refused_by_the_request_rate_limit() {
     // Others are served as before.
     server.ws_client().await.ping().await.unwrap();
 }
+
+#[tokio::test]
+async fn tokens_passwords_and_invites_work_over_websocket() {
+    const SECRET: &str = "a-test-secret-of-at-least-32-bytes!!";
+    let server = TestServer::start_with(|c| {
+        c.auth.mode = vampiretcp::config::AuthMode::Jwt;
+        c.auth.secret = Some(SECRET.to_owned());
+    })
+    .await;
+    let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+        + 3600;
+    let token = |user: &str| {
+        let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes());
+        let claims = vampire_tests::serde_json::json!({"sub": user, "exp": exp});
+        jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap()
+    };
+    let address = server.ws_addr().to_string();
+    let options = |user: &str| vampire_client::ConnectOptions {
+        token: Some(token(user)),
+        ..Default::default()
+    };
+    let owner = vampire_client::Client::connect_websocket(&address, options("ada")).await.unwrap();
+    let guest = vampire_client::Client::connect_websocket(&address, options("bo")).await.unwrap();
+    let room = owner
+        .create_room(CreateRoom { password: Some("secret".into()), ..CreateRoom::default() })
+        .await
+        .unwrap()
+        .id;
+    let err = guest.join(&room, None).await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::NotAuthorized));
+    let invite = owner.create_invite(&room).await.unwrap();
+    let joined = guest.join_with_invite(&room, &invite).await.unwrap();
+    assert_eq!(joined.roster[0].user_id.as_deref(), Some("bo"));
+
+    // A connection without a token is told so and closed, as on TCP.
+    let mut raw = RawWebSocket::connect(server.ws_addr()).await;
+    raw.send_binary(json!({"id": 1, "op": "ping"}).as_bytes()).await;
+    assert_eq!(raw.read_error().await.0, ErrorCode::NotAuthenticated);
+}
