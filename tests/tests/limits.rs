@@ -2,7 +2,7 @@
 //! stopping server says goodbye.
 
 use vampire_client::{Client, CreateRoom, ErrorCode, Incoming};
-use vampire_tests::{PATIENCE, TestServer, json};
+use vampire_tests::{PATIENCE, RawConnection, TestServer, json};
 
 #[tokio::test]
 async fn a_connection_past_the_limit_is_told_server_busy() {
@@ -97,4 +97,31 @@ async fn item_08_listings_are_paged_by_bytes_and_metadata_is_capped() {
     }
     assert_eq!(seen, 40);
     server.stop().await;
+}
+
+#[tokio::test]
+async fn a_flood_past_the_rate_limit_is_read_no_faster_than_the_rate() {
+    let server = TestServer::start_with(|c| {
+        c.limits.requests_per_second = 1;
+        c.limits.request_burst = 5;
+    })
+    .await;
+    let mut flood = RawConnection::connect(&server).await;
+    let mut pings = Vec::new();
+    for id in 1..=2000u32 {
+        let body = json!({"id": id, "op": "ping"});
+        pings.extend_from_slice(&(body.as_bytes().len() as u32).to_be_bytes());
+        pings.extend_from_slice(body.as_bytes());
+    }
+    flood.send(&pings).await;
+    // Five answered, five refused, then the server waits for the rate
+    // instead of refusing the rest as fast as it can read them.
+    let mut answers = 0;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+    while let Ok(Some(_)) = tokio::time::timeout_at(deadline, flood.read()).await {
+        answers += 1;
+    }
+    assert!((10..100).contains(&answers), "{answers} answers in the first second of 2000 sent");
+    // Everyone else is served.
+    server.client().await.ping().await.unwrap();
 }

@@ -65,6 +65,12 @@ pub struct Session {
     /// ended fails its send, which answers `room_not_found`).
     handles: HashMap<RoomId, RoomHandle>,
     rate: DefaultDirectRateLimiter,
+    /// Requests `rate` refused, less one for each it let through: how far
+    /// past the limit the client keeps sending.
+    refusals: u32,
+    /// `refusals` from which each refusal pauses the session until the
+    /// rate lets a request through (`limits.requestBurst`).
+    refusals_before_pause: u32,
     /// Whether the client may make requests other than `authenticate`:
     /// from the start when the server does not authenticate.
     authenticated: bool,
@@ -95,6 +101,8 @@ impl Session {
             context,
             handles: HashMap::new(),
             rate,
+            refusals: 0,
+            refusals_before_pause: burst.get(),
             wrong_guesses: 0,
             peer,
             reservations: Arc::default(),
@@ -133,14 +141,26 @@ impl Session {
             }
         };
         let op = Some(frame.request.op_index());
-        if self.rate.check().is_err() {
+        if let Err(not_until) = self.rate.check() {
             self.context.metrics.rate_limited();
             let respond = Responder::new(self.client.clone(), frame.id, op, None);
-            return respond.fail(ApiError::new(
+            respond.fail(ApiError::new(
                 ErrorCode::RateLimited,
                 "too many requests: slow down and retry",
             ));
+            // A client that keeps sending past the limit is read no
+            // further until the limit lets a request through: what it
+            // sends meanwhile waits in its socket (TCP pushes back), so a
+            // flood costs the server twice the rate (one let through, one
+            // refused), not a refusal per frame it can read.
+            self.refusals = self.refusals.saturating_add(1);
+            if self.refusals >= self.refusals_before_pause {
+                let now = governor::clock::Clock::now(&governor::clock::DefaultClock::default());
+                tokio::time::sleep(not_until.wait_time_from(now)).await;
+            }
+            return;
         }
+        self.refusals = self.refusals.saturating_sub(1);
         if !self.authenticated {
             let reply = Responder::new(self.client.clone(), frame.id, op, None);
             if let Request::Server(ServerOp::Authenticate { token }) = &frame.request {
