@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
@@ -101,6 +102,24 @@ pub(crate) trait FrameSink: Send + 'static {
     /// # Errors
     /// Any error of the socket.
     fn close(&mut self) -> impl Future<Output = std::io::Result<()>> + Send;
+}
+
+/// One `write` call of `bytes` to `socket`, counted in the client's
+/// metrics: how many were written. For the sinks of every transport.
+///
+/// # Errors
+/// Any error of the socket; `WriteZero` when it takes nothing.
+pub(crate) async fn write_counted<W: AsyncWrite + Unpin>(
+    socket: &mut W,
+    bytes: &[u8],
+    client: &ClientHandle,
+) -> std::io::Result<usize> {
+    let written = socket.write(bytes).await?;
+    if written == 0 {
+        return Err(std::io::ErrorKind::WriteZero.into());
+    }
+    client.metrics().sent(written);
+    Ok(written)
 }
 
 /// Serves one connection until the client leaves, the server closes it

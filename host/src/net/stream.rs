@@ -10,7 +10,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use vampire_protocol::{ErrorCode, frame};
 
 use crate::metrics::Metrics;
-use crate::net::connection::{FrameSink, FrameSource, Refused};
+use crate::net::connection::{FrameSink, FrameSource, Refused, write_counted};
 use crate::outbound::{ClientHandle, Queued};
 use std::sync::Arc;
 
@@ -116,18 +116,9 @@ impl<W: AsyncWrite + Unpin + Send + 'static> FrameSink for StreamSink<W> {
             }
         }
         if self.sent < self.batch.len() {
-            let written = self.socket.write(&self.batch[self.sent..]).await?;
-            if written == 0 {
-                return Err(std::io::ErrorKind::WriteZero.into());
-            }
-            client.metrics().sent(written);
-            self.sent += written;
+            self.sent += write_counted(&mut self.socket, &self.batch[self.sent..], client).await?;
         } else if let Some(Queued { frames: front, .. }) = self.taken.front_mut() {
-            let written = self.socket.write(front).await?;
-            if written == 0 {
-                return Err(std::io::ErrorKind::WriteZero.into());
-            }
-            client.metrics().sent(written);
+            let written = write_counted(&mut self.socket, front, client).await?;
             front.advance(written);
             if front.is_empty() {
                 self.taken.pop_front();

@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame, FrameHe
 use vampire_protocol::frame;
 
 use super::control::Control;
-use crate::net::connection::FrameSink;
+use crate::net::connection::{FrameSink, write_counted};
 use crate::outbound::{ClientHandle, Queued};
 
 /// Bytes gathered for one `write` call at most (a single larger frame
@@ -110,12 +110,7 @@ impl<S: AsyncWrite + Send + 'static> FrameSink for MessageSink<S> {
             self.gather()?;
         }
         if self.sent < self.batch.len() {
-            let written = self.socket.write(&self.batch[self.sent..]).await?;
-            if written == 0 {
-                return Err(std::io::ErrorKind::WriteZero.into());
-            }
-            client.metrics().sent(written);
-            self.sent += written;
+            self.sent += write_counted(&mut self.socket, &self.batch[self.sent..], client).await?;
         }
         Ok(())
     }
