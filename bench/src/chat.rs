@@ -1,12 +1,19 @@
 //! The chat scenario's message and clock, shared by its TCP clients
 //! (`load`) and its WebSocket clients (`websocket`): the 64-byte payload
 //! with a timestamp at a fixed place, finding that timestamp in what
-//! arrives, and the window the run measures.
+//! arrives, the window the run measures, and one client's loop.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use bytes::{Bytes, BytesMut};
+use hdrhistogram::Histogram;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use vampire_protocol::msgpack::Writer;
+
+use crate::stats;
 
 /// Padding that makes the chat payload `{"t": u64, "p": "x…"}` 64 bytes
 /// of MessagePack.
@@ -67,4 +74,91 @@ impl Window {
     pub(crate) fn contains(&self, t: u64) -> bool {
         t >= self.start.load(Ordering::Relaxed) && t < self.end.load(Ordering::Relaxed)
     }
+}
+
+/// The message a chat client sends, encoded once for its transport, and
+/// where its timestamp goes.
+pub(crate) struct Outgoing {
+    /// The whole message as it goes on the wire.
+    pub(crate) message: Vec<u8>,
+    /// Where the 8 timestamp bytes start in it.
+    pub(crate) stamp_at: usize,
+    /// The mask the timestamp's bytes are XORed with (zeros on TCP) and
+    /// the mask's index at the first of them.
+    pub(crate) mask: [u8; 4],
+    pub(crate) mask_at: usize,
+}
+
+impl Outgoing {
+    fn stamp(&mut self, t: u64) {
+        for (i, byte) in t.to_be_bytes().iter().enumerate() {
+            self.message[self.stamp_at + i] = byte ^ self.mask[(self.mask_at + i) % 4];
+        }
+    }
+}
+
+/// One chat client over `socket`: sends `outgoing` every `period` (the
+/// first after `offset`) and records the latency of every message of the
+/// window it receives (`split` takes the next whole message's body out of
+/// the read buffer), until a second after the senders stop.
+pub(crate) async fn client(
+    mut socket: TcpStream,
+    mut buf: BytesMut,
+    mut outgoing: Outgoing,
+    split: fn(&mut BytesMut) -> Option<Bytes>,
+    period: Duration,
+    offset: Duration,
+    window: Arc<Window>,
+) -> Histogram<u64> {
+    let mut histogram = stats::latency_histogram();
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + offset, period);
+    // Missed ticks are skipped, not bunched: the offered rate stays honest
+    // and what a saturated client could not send shows as a lower rate.
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut sending = true;
+    let mut grace_end: Option<tokio::time::Instant> = None;
+    loop {
+        if sending && window.stop.load(Ordering::Relaxed) {
+            sending = false;
+            grace_end = Some(tokio::time::Instant::now() + Duration::from_secs(1));
+        }
+        let grace = async {
+            match grace_end {
+                Some(end) => tokio::time::sleep_until(end).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            read = socket.read_buf(&mut buf) => {
+                match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                let now = window.now();
+                while let Some(body) = split(&mut buf) {
+                    if let Some(t) = stamp_of(&body)
+                        && window.contains(t)
+                    {
+                        stats::record(&mut histogram, Duration::from_nanos(now.saturating_sub(t)));
+                    }
+                }
+                if buf.capacity() - buf.len() < 16 * 1024 {
+                    buf.reserve(64 * 1024);
+                }
+            }
+            _ = ticks.tick(), if sending => {
+                let t = window.now();
+                outgoing.stamp(t);
+                if window.contains(t) {
+                    window.sent.fetch_add(1, Ordering::Relaxed);
+                }
+                if socket.write_all(&outgoing.message).await.is_err() {
+                    break;
+                }
+            }
+            () = grace => break,
+        }
+    }
+    histogram
 }

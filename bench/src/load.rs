@@ -24,8 +24,8 @@ use tokio::net::TcpStream;
 use vampire_protocol::msgpack::Writer;
 use vampire_protocol::{CreateRoom, Payload, Request, RoomOp, ServerMessage, ServerOp, frame};
 
+use crate::chat::{self, Outgoing, STAMP_FROM_END, Window};
 pub use crate::chat::{PADDING, chat_payload};
-use crate::chat::{STAMP_FROM_END, Window, stamp_of};
 use crate::stats::{self, ProcessUsage};
 
 /// The settings of a room of `room_type` that stays when it empties: a
@@ -304,9 +304,7 @@ fn summarise(
     }
 }
 
-/// One chat client: sends a message every `period` (the first after
-/// `offset`) and records the latency of every message of the window it
-/// receives, until a second after the senders stop.
+/// One chat client over TCP (see [`crate::chat::client`]).
 async fn chat_client(
     conn: Conn,
     room: String,
@@ -314,65 +312,17 @@ async fn chat_client(
     offset: Duration,
     window: Arc<Window>,
 ) -> Histogram<u64> {
-    let mut histogram = stats::latency_histogram();
-    let Conn { mut socket, mut buf, .. } = conn;
+    let Conn { socket, buf, .. } = conn;
     // The request frame, encoded once; its timestamp is patched per send.
     let request = Request::room(
         room,
         RoomOp::SendMessage { data: Payload::from_bytes(chat_payload(0).into()).unwrap() },
     );
-    let mut message = request.encode(None).to_vec();
+    let message = request.encode(None).to_vec();
     let stamp_at = message.len() - STAMP_FROM_END;
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + offset, period);
-    // Missed ticks are skipped, not bunched: the offered rate stays honest
-    // and what a saturated client could not send shows as a lower rate.
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut sending = true;
-    let mut grace_end: Option<tokio::time::Instant> = None;
-    loop {
-        if sending && window.stop.load(Ordering::Relaxed) {
-            sending = false;
-            grace_end = Some(tokio::time::Instant::now() + Duration::from_secs(1));
-        }
-        let grace = async {
-            match grace_end {
-                Some(end) => tokio::time::sleep_until(end).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            biased;
-            read = socket.read_buf(&mut buf) => {
-                match read {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {}
-                }
-                let now = window.now();
-                while let Ok(Some(body)) = frame::split(&mut buf, 16 << 20) {
-                    if let Some(t) = stamp_of(&body)
-                        && window.contains(t)
-                    {
-                        stats::record(&mut histogram, Duration::from_nanos(now.saturating_sub(t)));
-                    }
-                }
-                if buf.capacity() - buf.len() < 16 * 1024 {
-                    buf.reserve(64 * 1024);
-                }
-            }
-            _ = ticks.tick(), if sending => {
-                let t = window.now();
-                message[stamp_at..stamp_at + 8].copy_from_slice(&t.to_be_bytes());
-                if window.contains(t) {
-                    window.sent.fetch_add(1, Ordering::Relaxed);
-                }
-                if socket.write_all(&message).await.is_err() {
-                    break;
-                }
-            }
-            () = grace => break,
-        }
-    }
-    histogram
+    let outgoing = Outgoing { message, stamp_at, mask: [0; 4], mask_at: 0 };
+    let split = |buf: &mut BytesMut| frame::split(buf, 16 << 20).ok().flatten();
+    chat::client(socket, buf, outgoing, split, period, offset, window).await
 }
 
 /// Result of the invoke scenario.
@@ -509,6 +459,7 @@ pub async fn rooms(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chat::stamp_of;
 
     #[test]
     fn the_stamp_is_found_at_its_fixed_place_in_a_relayed_message() {

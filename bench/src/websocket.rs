@@ -5,7 +5,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::bail;
@@ -15,8 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use vampire_protocol::{Payload, Request, RoomOp, ServerMessage, frame};
 
-use crate::chat::{STAMP_FROM_END, Window, chat_payload, stamp_of};
-use crate::stats;
+use crate::chat::{self, Outgoing, STAMP_FROM_END, Window, chat_payload};
 
 /// The upgrade request of every generator connection (the key is
 /// RFC 6455's example: the server's answer is not checked).
@@ -150,10 +148,8 @@ pub fn split_message(buf: &mut BytesMut) -> anyhow::Result<Option<Bytes>> {
     }
 }
 
-/// One chat client over WebSocket: as `load`'s TCP client, sends a message
-/// every `period` (the first after `offset`) and records the latency of
-/// every message of the window it receives, until a second after the
-/// senders stop.
+/// One chat client over WebSocket (see [`crate::chat::client`]): the
+/// message is masked, and so is its timestamp.
 pub(crate) async fn chat_client(
     conn: WsConn,
     room: String,
@@ -161,67 +157,20 @@ pub(crate) async fn chat_client(
     offset: Duration,
     window: Arc<Window>,
 ) -> Histogram<u64> {
-    let mut histogram = stats::latency_histogram();
-    let WsConn { mut socket, mut buf, .. } = conn;
+    let WsConn { socket, buf, .. } = conn;
     let request = Request::room(
         room,
         RoomOp::SendMessage { data: Payload::from_bytes(chat_payload(0).into()).unwrap() },
     );
     let body = request.encode(None);
     let body = &body[frame::LENGTH_PREFIX..];
-    let mut message = masked_message(body);
-    // The timestamp's place in the masked message, and the mask bytes
-    // that fall on it.
-    let stamp_at = message.len() - STAMP_FROM_END;
-    let stamp_in_body = body.len() - STAMP_FROM_END;
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + offset, period);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut sending = true;
-    let mut grace_end: Option<tokio::time::Instant> = None;
-    loop {
-        if sending && window.stop.load(Ordering::Relaxed) {
-            sending = false;
-            grace_end = Some(tokio::time::Instant::now() + Duration::from_secs(1));
-        }
-        let grace = async {
-            match grace_end {
-                Some(end) => tokio::time::sleep_until(end).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            biased;
-            read = socket.read_buf(&mut buf) => {
-                match read {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {}
-                }
-                let now = window.now();
-                while let Ok(Some(body)) = split_message(&mut buf) {
-                    if let Some(t) = stamp_of(&body)
-                        && window.contains(t)
-                    {
-                        stats::record(&mut histogram, Duration::from_nanos(now.saturating_sub(t)));
-                    }
-                }
-                if buf.capacity() - buf.len() < 16 * 1024 {
-                    buf.reserve(64 * 1024);
-                }
-            }
-            _ = ticks.tick(), if sending => {
-                let t = window.now();
-                for (i, byte) in t.to_be_bytes().iter().enumerate() {
-                    message[stamp_at + i] = byte ^ MASK[(stamp_in_body + i) % 4];
-                }
-                if window.contains(t) {
-                    window.sent.fetch_add(1, Ordering::Relaxed);
-                }
-                if socket.write_all(&message).await.is_err() {
-                    break;
-                }
-            }
-            () = grace => break,
-        }
-    }
-    histogram
+    let message = masked_message(body);
+    let outgoing = Outgoing {
+        stamp_at: message.len() - STAMP_FROM_END,
+        message,
+        mask: MASK,
+        mask_at: (body.len() - STAMP_FROM_END) % 4,
+    };
+    let split = |buf: &mut BytesMut| split_message(buf).ok().flatten();
+    chat::client(socket, buf, outgoing, split, period, offset, window).await
 }
