@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 
@@ -138,4 +139,54 @@ pub fn start_vampire(binary: &Path, config: &serde_json::Value) -> anyhow::Resul
     let mut command = Command::new(binary);
     command.arg("--config").arg(path);
     start_expecting(command, config.get("enableWebSocket") != Some(&serde_json::json!(false)))
+}
+
+/// How much of each connection [`outside_listener`] reads before it
+/// answers.
+#[derive(Debug, Clone, Copy)]
+pub enum OutsideRead {
+    /// The first chunk (within 2 s): enough for one HTTP request.
+    FirstChunk,
+    /// Everything until the client stops or 3 s pass: a stream of frames.
+    ToTheEnd,
+}
+
+/// A listener outside the server that reads what comes and answers
+/// `400` (on a thread of its own): the control of the hostile-traffic
+/// benchmarks, which shows what the traffic costs the machine's cores
+/// apart from what it costs the server.
+///
+/// # Errors
+/// When no loopback port can be bound.
+pub fn outside_listener(read: OutsideRead) -> anyhow::Result<SocketAddr> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    listener.set_nonblocking(true)?;
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    let _ = match read {
+                        OutsideRead::FirstChunk => {
+                            let first = socket.read(&mut buf);
+                            tokio::time::timeout(Duration::from_secs(2), first).await.map(drop)
+                        }
+                        OutsideRead::ToTheEnd => {
+                            let all =
+                                async { while matches!(socket.read(&mut buf).await, Ok(1..)) {} };
+                            tokio::time::timeout(Duration::from_secs(3), all).await
+                        }
+                    };
+                    let _ = socket
+                        .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+                        .await;
+                });
+            }
+        });
+    });
+    Ok(addr)
 }

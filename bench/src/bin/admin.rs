@@ -71,7 +71,7 @@ fn main() -> anyhow::Result<()> {
         // (it reads each request and answers 400), so what the traffic
         // costs the machine's two cores shows apart from what it costs
         // the server.
-        let outside = outside_listener()?;
+        let outside = servers::outside_listener(servers::OutsideRead::FirstChunk)?;
         let (hostile, stop) = hostile_traffic(outside, args.parallel);
         let control = load::chat(server.addr, params, server.pid()).await?;
         stop.cancel();
@@ -190,31 +190,6 @@ fn hostile_traffic(
         }
     });
     (handle, stop)
-}
-
-/// A listener outside the server that reads what comes and answers
-/// `400` (on a thread of its own): the control of the hostile run.
-fn outside_listener() -> anyhow::Result<SocketAddr> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let addr = listener.local_addr()?;
-    listener.set_nonblocking(true)?;
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            while let Ok((mut socket, _)) = listener.accept().await {
-                tokio::spawn(async move {
-                    let mut buf = [0u8; 4096];
-                    let _ =
-                        tokio::time::timeout(Duration::from_secs(2), socket.read(&mut buf)).await;
-                    let _ = socket
-                        .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
-                        .await;
-                });
-            }
-        });
-    });
-    Ok(addr)
 }
 
 /// One hostile request, of a kind chosen by `n`; whether it was answered.

@@ -83,7 +83,8 @@ fn main() -> anyhow::Result<()> {
     };
     let before = rss()?;
     let (quiet, _, quiet_rss) = phase(None)?;
-    let (control, _, control_rss) = phase(Some(outside_listener()?))?;
+    let (control, _, control_rss) =
+        phase(Some(servers::outside_listener(servers::OutsideRead::ToTheEnd)?))?;
     let (noisy, counts, noisy_rss) = phase(Some(ws))?;
     std::thread::sleep(Duration::from_secs(4));
     let after = rss()?;
@@ -296,29 +297,4 @@ async fn own_room(
     writer.write_all(&masked_message(&join.encode(Some(2))[frame::LENGTH_PREFIX..])).await?;
     while !matches!(next(&mut buf, &mut head).await?, ServerMessage::Response { id: 2, .. }) {}
     Ok(room)
-}
-
-/// A listener outside the server that reads what comes and answers `400`
-/// (on a thread of its own): the control.
-fn outside_listener() -> anyhow::Result<SocketAddr> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let addr = listener.local_addr()?;
-    listener.set_nonblocking(true)?;
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            while let Ok((mut socket, _)) = listener.accept().await {
-                tokio::spawn(async move {
-                    let mut buf = vec![0u8; 64 * 1024];
-                    let read = async { while matches!(socket.read(&mut buf).await, Ok(1..)) {} };
-                    let _ = tokio::time::timeout(Duration::from_secs(3), read).await;
-                    let _ = socket
-                        .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
-                        .await;
-                });
-            }
-        });
-    });
-    Ok(addr)
 }
