@@ -45,11 +45,18 @@ pub enum Hook {
     /// `vampire_restore`: take the state carried across a reload.
     /// Optional.
     Restore,
+    /// `vampire_disconnect`: a member's connection dropped and its session
+    /// is held for a resume; the reply says how long the room keeps its
+    /// seat. Optional (without it: the server's `reconnect.windowSecs`).
+    Disconnect,
+    /// `vampire_reconnect`: a member whose connection dropped resumed its
+    /// session. Optional.
+    Reconnect,
 }
 
 impl Hook {
     /// Every hook, in the order of [`Hook::index`].
-    pub const ALL: [Hook; 11] = [
+    pub const ALL: [Hook; 13] = [
         Hook::Create,
         Hook::Join,
         Hook::Leave,
@@ -61,6 +68,8 @@ impl Hook {
         Hook::CanSetVariable,
         Hook::Snapshot,
         Hook::Restore,
+        Hook::Disconnect,
+        Hook::Reconnect,
     ];
 
     /// The export's name.
@@ -77,6 +86,8 @@ impl Hook {
             Hook::CanSetVariable => "vampire_can_set_variable",
             Hook::Snapshot => "vampire_snapshot",
             Hook::Restore => "vampire_restore",
+            Hook::Disconnect => "vampire_disconnect",
+            Hook::Reconnect => "vampire_reconnect",
         }
     }
 

@@ -137,7 +137,8 @@ input_map! {
     pub struct Leave<'a>: "a leave" {
         /// Who left.
         session: u64, required;
-        /// `"left"`, `"disconnected"` or `"kicked"`.
+        /// `"left"`, `"disconnected"`, `"timeout"` (its connection dropped
+        /// and it did not resume in time) or `"kicked"`.
         reason: &'a str;
     }
 }
@@ -221,6 +222,19 @@ input_map! {
         dt_ms: u64;
         /// Ticks delivered since the clock was started.
         count: u64;
+    }
+}
+
+input_map! {
+    /// Input of `vampire_disconnect` and `vampire_reconnect`. The reply of
+    /// `vampire_disconnect` is how many milliseconds the room holds the
+    /// member's seat (0: it leaves now, reason `"disconnected"`; capped at
+    /// the server's window), or nil for the server's window; when the
+    /// time passes, the member leaves with reason `"timeout"`.
+    #[derive(Copy)]
+    pub struct Presence: "a presence change" {
+        /// The member whose connection dropped, or who came back.
+        session: u64, required;
     }
 }
 

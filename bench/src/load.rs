@@ -469,6 +469,7 @@ mod tests {
             "r12",
             Some(7),
             &chat_payload(123_456),
+            vampire_protocol::event::Lane::Reliable,
         );
         let body = &frame[frame::LENGTH_PREFIX..];
         assert_eq!(stamp_of(body), Some(123_456));

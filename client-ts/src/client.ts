@@ -1,12 +1,14 @@
 /**
  * One connection to a VampireTCP server's WebSocket port: the welcome,
  * requests and their answers, events routed to their rooms, the
- * keep-alive, and closing.
+ * keep-alive, closing, and resuming the session when the connection drops
+ * (see `reconnect`).
  *
  * @module
  */
 import { Emitter } from "./emitter.js";
 import { VampireError } from "./errors.js";
+import { type ReconnectOptions, SentLog, backoff, isNumbered, mayResume } from "./reconnect.js";
 import { Room } from "./room.js";
 import {
   type Authenticated,
@@ -47,7 +49,17 @@ export interface ConnectOptions {
   WebSocket?: WebSocketConstructor;
   /** How long to wait for the upgrade and the welcome. Default 10 000 ms. */
   connectTimeoutMs?: number;
+  /**
+   * Resume the session when the connection drops (the server holds it for
+   * `reconnect.windowSecs`): dial again with backoff, `resume`, get what
+   * was missed, write again what the server never read. `false` turns it
+   * off. Default: on, with the {@link ReconnectOptions} defaults.
+   */
+  reconnect?: ReconnectOptions | false;
 }
+
+/** The id of `resume`, answered before anything else on its connection. */
+const RESUME_ID = 0xffff_ffff;
 
 /** Connection-level events. */
 export type ClientEvents = {
@@ -55,6 +67,14 @@ export type ClientEvents = {
   error: (error: VampireError) => void;
   /** The connection ended; every room is gone and waiting requests failed with `closed`. */
   close: (code: number, reason: string) => void;
+  /** The connection dropped; attempt `attempt` to resume starts in `delayMs`. */
+  reconnecting: (attempt: number, delayMs: number) => void;
+  /** The session resumed; the `replayed` frames it missed follow, in order. */
+  reconnected: (replayed: number) => void;
+  /** The session resumed but missed more than the server kept: each room sends its `state` next. */
+  resynced: (rooms: string[]) => void;
+  /** The session could not be resumed; `close` follows. */
+  lost: (reason: string) => void;
 };
 
 type Pending = { resolve: (value: unknown) => void; reject: (error: VampireError) => void };
@@ -69,6 +89,25 @@ type Pending = { resolve: (value: unknown) => void; reject: (error: VampireError
  */
 export async function connect(url: string, options: ConnectOptions = {}): Promise<Client> {
   const Socket = options.WebSocket ?? (await defaultWebSocket());
+  const { socket, welcome } = await open(Socket, url, options);
+  const client = new Client(socket, welcome, { url, Socket, options });
+  if (options.token !== undefined) {
+    try {
+      await client.authenticate(options.token);
+    } catch (err) {
+      await client.close();
+      throw err;
+    }
+  }
+  return client;
+}
+
+/** Opens a WebSocket to `url` and resolves with it and the server's welcome. */
+async function open(
+  Socket: WebSocketConstructor,
+  url: string,
+  options: ConnectOptions,
+): Promise<{ socket: WebSocketLike; welcome: Welcome }> {
   const socket = new Socket(url);
   socket.binaryType = "arraybuffer";
   const welcome = await new Promise<Welcome>((resolve, reject) => {
@@ -97,16 +136,40 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
     socket.close();
     throw new VampireError("closed", `the server speaks protocol ${welcome.protocol}, this client ${PROTOCOL_VERSION}`);
   }
-  const client = new Client(socket, welcome);
-  if (options.token !== undefined) {
-    try {
-      await client.authenticate(options.token);
-    } catch (err) {
-      await client.close();
-      throw err;
-    }
-  }
-  return client;
+  return { socket, welcome };
+}
+
+/**
+ * The next message on `socket`, within `timeoutMs`, and those that come
+ * after it before the caller takes the socket over (the replay may arrive
+ * in the same read as the answer: they are kept, in order, in `after`).
+ */
+function nextMessage(
+  socket: WebSocketLike,
+  timeoutMs: number,
+): Promise<{ message: Record<string, unknown>; after: unknown[] }> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new VampireError("timeout", "no answer to resume in time")), timeoutMs);
+    socket.onmessage = (event) => {
+      clearTimeout(timer);
+      const after: unknown[] = [];
+      socket.onmessage = (later) => after.push(later.data);
+      const message = decodeMessage(event.data);
+      if (message) resolve({ message, after });
+      else reject(new VampireError("invalid_frame", "an unreadable answer to resume"));
+    };
+    socket.onclose = () => {
+      clearTimeout(timer);
+      reject(new VampireError("closed", "the connection closed before the answer to resume"));
+    };
+  });
+}
+
+/** How a client dials its server again. */
+interface Dial {
+  url: string;
+  Socket: WebSocketConstructor;
+  options: ConnectOptions;
 }
 
 async function defaultWebSocket(): Promise<WebSocketConstructor> {
@@ -127,20 +190,34 @@ export class Client extends Emitter<ClientEvents> {
   #lastSend = Date.now();
   #heartbeat: ReturnType<typeof setInterval>;
   #closed: Promise<void>;
+  #resolveClosed: () => void = () => {};
   #open = true;
+  #dial: Dial;
+  /** The token that resumes the session (rotated by each resume). */
+  #resumeToken: string | undefined;
+  /** Numbered frames handled: `resume`'s `last_seq`. */
+  #seq = 0;
+  /** Frames written the server may not have read; none without reconnection. */
+  #sent: SentLog | undefined;
+  /** The code of the error that ended the connection, when the server said one. */
+  #farewell: string | undefined;
+  /** The application ended the session: no resume. */
+  #ending = false;
+  /** A dropped connection is being resumed: writes wait in the log. */
+  #resuming = false;
 
   /** @internal Made by {@link connect}. */
-  constructor(socket: WebSocketLike, welcome: Welcome) {
+  constructor(socket: WebSocketLike, welcome: Welcome, dial: Dial) {
     super();
     this.#socket = socket;
     this.welcome = welcome;
-    socket.onmessage = (event) => this.#receive(event.data);
+    this.#dial = dial;
+    this.#resumeToken = welcome.resumeToken;
+    if (dial.options.reconnect !== false) this.#sent = new SentLog();
     this.#closed = new Promise((resolve) => {
-      socket.onclose = (event) => {
-        this.#shutDown(event.code, event.reason);
-        resolve();
-      };
+      this.#resolveClosed = resolve;
     });
+    this.#attach(socket);
     // A ping notification whenever the client has said nothing for a
     // third of the server's idle timeout.
     const every = Math.max(1000, Math.floor(welcome.idleTimeoutMs / 3));
@@ -168,6 +245,7 @@ export class Client extends Emitter<ClientEvents> {
   /** Proves who the client is with a token (when the welcome says `auth: "token"`). @throws {VampireError} `not_authenticated` */
   async authenticate(token: string): Promise<Authenticated> {
     const result = (await this.request("authenticate", { token })) as Record<string, unknown>;
+    if (typeof result["resume_token"] === "string") this.#resumeToken = result["resume_token"];
     return { userId: String(result["user_id"]), userName: (result["user_name"] ?? null) as string | null };
   }
 
@@ -270,28 +348,109 @@ export class Client extends Emitter<ClientEvents> {
     if (this.#open) this.#send({ op, ...fields });
   }
 
-  /** Closes the connection (leaving every room) and resolves once it is closed. */
+  /**
+   * Ends the session (`close_session`: it leaves every room at once, not
+   * held for a resume) and resolves once the connection is closed.
+   */
   async close(): Promise<void> {
-    if (this.#open) this.#socket.close(1000);
+    this.#ending = true;
+    if (this.#open && !this.#resuming) {
+      try {
+        await Promise.race([this.request("close_session", {}), this.#closed]);
+      } catch {
+        // Closed already: nothing to end.
+      }
+      this.#socket.close(1000);
+    }
+    if (this.#resuming) this.#shutDown(1000, "closed by the application");
     await this.#closed;
+  }
+
+  #attach(socket: WebSocketLike): void {
+    this.#socket = socket;
+    this.#farewell = undefined;
+    socket.onmessage = (event) => this.#receive(event.data);
+    socket.onclose = (event) => this.#dropped(event.code, event.reason);
   }
 
   #send(message: Record<string, unknown>): void {
     this.#lastSend = Date.now();
-    this.#socket.send(encode(message));
+    const bytes = encode(message);
+    this.#sent?.push(message["id"], bytes);
+    if (!this.#resuming) this.#socket.send(bytes);
+  }
+
+  /** The connection ended: resume the session when the client may, else shut down. */
+  #dropped(code: number, reason: string): void {
+    const resumes =
+      this.#sent !== undefined && !this.#ending && this.#resumeToken !== undefined && mayResume(this.#farewell);
+    if (!resumes) {
+      this.#shutDown(code, reason);
+      return;
+    }
+    this.#resuming = true;
+    void this.#resume(code, reason);
+  }
+
+  async #resume(code: number, reason: string): Promise<void> {
+    const policy = this.#dial.options.reconnect || {};
+    const started = Date.now();
+    for (let attempt = 1; ; attempt += 1) {
+      const delay = backoff(policy, attempt);
+      if (Date.now() - started + delay > (policy.giveUpAfterMs ?? 30_000)) {
+        this.emit("lost", "no resume in time");
+        break;
+      }
+      this.emit("reconnecting", attempt, delay);
+      await new Promise((done) => setTimeout(done, delay));
+      if (this.#ending) break;
+      try {
+        const { url, Socket, options } = this.#dial;
+        const { socket } = await open(Socket, url, options);
+        const answer = nextMessage(socket, options.connectTimeoutMs ?? 10_000);
+        socket.send(encode({ id: RESUME_ID, op: "resume", token: this.#resumeToken, last_seq: this.#seq, auth_token: options.token }));
+        const { message, after } = await answer;
+        if (message["type"] === "error") {
+          const refused = String(message["code"]);
+          socket.close();
+          if (refused === "session_in_use") continue;
+          this.emit("lost", `${refused}: ${String(message["message"])}`);
+          break;
+        }
+        const result = (message["result"] ?? {}) as Record<string, unknown>;
+        this.#resumeToken = String(result["resume_token"]);
+        this.#seq = Number(result["seq"]);
+        this.#attach(socket);
+        this.#resuming = false;
+        for (const frame of this.#sent!.unread(Number(result["requests_read"]))) socket.send(frame);
+        if (result["resync"] === true) this.emit("resynced", ((result["rooms"] ?? []) as unknown[]).map(String));
+        else this.emit("reconnected", Number(result["replayed"]));
+        for (const data of after) this.#receive(data);
+        return;
+      } catch {
+        // The network, or the server not there yet: try again.
+      }
+    }
+    this.#shutDown(code, reason);
   }
 
   #receive(data: unknown): void {
     const message = decodeMessage(data);
     if (!message) return;
+    if (isNumbered(message)) this.#seq += 1;
     switch (message["type"]) {
       case "response":
+        this.#sent?.answered(message["id"]);
         this.#settle(message["id"], (pending) => pending.resolve(message["result"] ?? null));
         break;
       case "error": {
         const error = new VampireError(String(message["code"]), String(message["message"]));
+        if (message["closing"] === true) this.#farewell = String(message["code"]);
         if (message["id"] === null || message["id"] === undefined) this.emit("error", error);
-        else this.#settle(message["id"], (pending) => pending.reject(error));
+        else {
+          this.#sent?.answered(message["id"]);
+          this.#settle(message["id"], (pending) => pending.reject(error));
+        }
         break;
       }
       case "event": {
@@ -319,6 +478,8 @@ export class Client extends Emitter<ClientEvents> {
   #shutDown(code: number, reason: string): void {
     if (!this.#open) return;
     this.#open = false;
+    this.#resuming = false;
+    this.#resolveClosed();
     clearInterval(this.#heartbeat);
     for (const pending of this.#pending.values()) {
       pending.reject(new VampireError("closed", "the connection closed before the answer"));
@@ -347,5 +508,6 @@ function readWelcome(message: Record<string, unknown>): Welcome {
     server: String(message["server"]),
     idleTimeoutMs: Number(message["idle_timeout_ms"] ?? 60_000),
     auth: message["auth"] === "token" ? "token" : "none",
+    resumeToken: typeof message["resume_token"] === "string" ? message["resume_token"] : undefined,
   };
 }

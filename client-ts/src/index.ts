@@ -10,7 +10,8 @@
  * await room.send("hello");
  * ```
  *
- * Layout: `client` (the connection, requests, events, keep-alive), `room`
+ * Layout: `client` (the connection, requests, events, keep-alive,
+ * resuming), `reconnect` (backoff, sequence numbers, what is sent again), `room`
  * (a joined room's state and operations), `values` (MessagePack values,
  * exact), `errors` (codes), `types` (the answers' shapes), `emitter`.
  *
@@ -18,6 +19,7 @@
  */
 export { Client, type ClientEvents, type ConnectOptions, PROTOCOL_VERSION, type WebSocketConstructor, type WebSocketLike, connect } from "./client.js";
 export { type ErrorCode, VampireError } from "./errors.js";
+export { type ReconnectOptions, backoff } from "./reconnect.js";
 export { Room, type RoomEvents } from "./room.js";
 export type { Authenticated, CreateRoomOptions, JoinOptions, Member, RoomInfo, RoomList, SessionId, Welcome } from "./types.js";
 export { ExtData, type Value, decode, encode } from "./values.js";

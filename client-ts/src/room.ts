@@ -15,8 +15,14 @@ export type RoomEvents = {
   /** A broadcast variable changed (also kept in `room.variables`). */
   variable: (name: string, value: Value, by: SessionId | null) => void;
   member_joined: (member: Member) => void;
-  /** `reason`: `"left"`, `"disconnected"` or `"kicked"`. */
+  /** `reason`: `"left"`, `"disconnected"`, `"timeout"` (it dropped and did not come back in time) or `"kicked"`. */
   member_left: (session: SessionId, reason: string) => void;
+  /** A member's connection dropped; its seat is held while it may resume. */
+  member_disconnected: (session: SessionId) => void;
+  /** A member whose connection dropped resumed. */
+  member_reconnected: (session: SessionId) => void;
+  /** After a resync, the room as it is now (members and variables were replaced). */
+  state: () => void;
   /** The room removed this client. */
   kicked: (reason: string) => void;
   /** The owner or an operator deleted the room. */
@@ -162,6 +168,30 @@ export class Room extends Emitter<RoomEvents> {
       case "room_reloaded":
         this.emit("reloaded");
         break;
+      case "member_disconnected":
+        this.emit("member_disconnected", fields["session"] as SessionId);
+        break;
+      case "member_reconnected":
+        this.emit("member_reconnected", fields["session"] as SessionId);
+        break;
+      case "room_state": {
+        const state = (fields["state"] ?? {}) as Record<string, unknown>;
+        this.members.clear();
+        for (const entry of (state["roster"] ?? []) as Record<string, unknown>[]) {
+          const member: Member = {
+            session: entry["session"] as SessionId,
+            userId: (entry["user_id"] ?? null) as string | null,
+            userName: (entry["user_name"] ?? null) as string | null,
+          };
+          this.members.set(String(member.session), member);
+        }
+        this.variables.clear();
+        for (const [name, value] of Object.entries((state["variables"] ?? {}) as Record<string, Value>)) {
+          this.variables.set(name, value);
+        }
+        this.emit("state");
+        break;
+      }
       default:
         // Events this client does not know are ignored, as the protocol asks.
         break;

@@ -21,6 +21,8 @@ export interface Welcome {
   idleTimeoutMs: number;
   /** `"token"`: `authenticate` must come first (pass `token` to `connect`). */
   auth: "token" | "none";
+  /** The secret that resumes this session after a drop (absent when the server holds no sessions). Keep it private. */
+  resumeToken: string | undefined;
 }
 
 /** A room as listings show it. */

@@ -2,68 +2,33 @@
 //! requests waiting for their answers, the event stream, the keep-alive,
 //! and the connections to other nodes of a cluster that hold rooms the
 //! client joined there. The operations themselves are in
-//! [`crate::ops`].
+//! [`crate::ops`]. With [`ConnectOptions::reconnect`], a connection that
+//! drops is resumed ([`crate::reconnect`]).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures_util::StreamExt;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio::sync::{mpsc, oneshot};
-use tokio_util::codec::FramedRead;
-use vampire_protocol::{
-    DecodeError, Payload, Request, RoomId, ServerMessage, ServerOp, SessionId, Welcome, frame,
+use vampire_protocol::{Payload, Request, RoomId, ServerOp, SessionId, Welcome};
+
+use crate::dial::{
+    BoxedReader, BoxedWriter, ConnectOptions, Dial, read_welcome, tcp_halves, websocket_halves,
 };
-
 use crate::error::{ClientError, Incoming};
-use crate::tls::{TlsOptions, host_of};
+use crate::reader::{Pending, Shared, Writer, lock, read_loop};
+use crate::reconnect::Resumption;
+use crate::tls::host_of;
 use crate::udp;
-
-/// Largest frame the client accepts from the server.
-pub const MAX_INCOMING_FRAME: usize = 16 * 1024 * 1024;
-
-/// How to connect, beyond the address.
-#[derive(Debug, Clone, Default)]
-pub struct ConnectOptions {
-    /// Speak TLS, checking the server's certificate. Default: plain TCP.
-    pub tls: Option<TlsOptions>,
-    /// A token to `authenticate` with as soon as the server welcomes the
-    /// client. Default: none.
-    pub token: Option<String>,
-}
-
-type BoxedReader = Box<dyn AsyncRead + Send + Unpin>;
-type BoxedWriter = Box<dyn AsyncWrite + Send + Unpin>;
-
-/// Requests waiting for their answer, by id; `None` once the connection
-/// has closed, so that a request made after that fails at once instead of
-/// waiting for an answer that cannot come.
-type Pending = Arc<Mutex<Option<HashMap<u32, oneshot::Sender<Result<Payload, ClientError>>>>>>;
-
-/// The writing side, shared by requests and the heartbeat.
-struct Writer {
-    socket: tokio::sync::Mutex<BoxedWriter>,
-    /// Milliseconds since `epoch` at the last write.
-    last_write_ms: AtomicU64,
-    epoch: Instant,
-}
-
-impl Writer {
-    async fn write(&self, bytes: &[u8]) -> Result<(), ClientError> {
-        self.socket.lock().await.write_all(bytes).await?;
-        self.last_write_ms.store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
-        Ok(())
-    }
-}
 
 /// A connection to a VampireTCP server.
 pub struct Client {
     welcome: Welcome,
     writer: Arc<Writer>,
     pending: Pending,
+    shared: Arc<Shared>,
     next_id: AtomicU32,
     incoming: mpsc::UnboundedReceiver<Incoming>,
     /// Where events go, for the UDP task too.
@@ -122,7 +87,7 @@ impl Client {
     /// use vampire_client::{Client, ConnectOptions, TlsOptions};
     ///
     /// let tls = TlsOptions { server_name: "game.example".into(), ca_file: "ca.pem".into() };
-    /// let options = ConnectOptions { tls: Some(tls), token: Some(token) };
+    /// let options = ConnectOptions { tls: Some(tls), token: Some(token), ..Default::default() };
     /// let client = Client::connect_with("game.example:7777", options).await?;
     /// # Ok(()) }
     /// ```
@@ -131,20 +96,9 @@ impl Client {
         options: ConnectOptions,
     ) -> Result<Client, ClientError> {
         let socket = TcpStream::connect(address).await?;
-        socket.set_nodelay(true)?;
         let server = socket.peer_addr()?;
-        let (read_half, writer): (BoxedReader, BoxedWriter) = match &options.tls {
-            None => {
-                let (read_half, write_half) = socket.into_split();
-                (Box::new(read_half), Box::new(write_half))
-            }
-            Some(tls) => {
-                let stream = crate::tls::connect(tls, socket).await?;
-                let (read_half, write_half) = tokio::io::split(stream);
-                (Box::new(read_half), Box::new(write_half))
-            }
-        };
-        Client::start(read_half, writer, server, options).await
+        let (read_half, writer) = tcp_halves(socket, &options).await?;
+        Client::start(read_half, writer, server, Dial::Tcp(server.to_string()), options).await
     }
 
     /// Connects to the WebSocket port at `address` (`host:port`; with
@@ -173,21 +127,10 @@ impl Client {
         options: ConnectOptions,
     ) -> Result<Client, ClientError> {
         let socket = TcpStream::connect(address).await?;
-        socket.set_nodelay(true)?;
         let server = socket.peer_addr()?;
-        let bridge = match &options.tls {
-            None => {
-                let url = format!("ws://{address}/");
-                crate::websocket::connect(socket, &url, MAX_INCOMING_FRAME).await?
-            }
-            Some(tls) => {
-                let stream = crate::tls::connect(tls, socket).await?;
-                let url = format!("wss://{address}/");
-                crate::websocket::connect(stream, &url, MAX_INCOMING_FRAME).await?
-            }
-        };
-        let (read_half, write_half) = tokio::io::split(bridge);
-        Client::start(Box::new(read_half), Box::new(write_half), server, options).await
+        let (read_half, writer) = websocket_halves(socket, address, &options).await?;
+        let dial = Dial::WebSocket(address.to_owned());
+        Client::start(read_half, writer, server, dial, options).await
     }
 
     /// Reads the welcome from a connected transport, starts the reader and
@@ -196,35 +139,33 @@ impl Client {
         read_half: BoxedReader,
         writer: BoxedWriter,
         server: std::net::SocketAddr,
+        dial: Dial,
         options: ConnectOptions,
     ) -> Result<Client, ClientError> {
-        let mut frames = FramedRead::new(read_half, frame::codec(MAX_INCOMING_FRAME));
-        let welcome = tokio::time::timeout(Duration::from_secs(10), frames.next())
-            .await
-            .map_err(|_| ClientError::Timeout)?
-            .ok_or(ClientError::Closed)??;
-        let welcome = match ServerMessage::decode(&welcome.freeze())? {
-            ServerMessage::Welcome(welcome) => welcome,
-            ServerMessage::Error { code, message, .. } => {
-                return Err(ClientError::Server { code, message });
-            }
-            other => {
-                return Err(DecodeError(format!("expected welcome, got {other:?}")).into());
-            }
-        };
+        let (frames, welcome) = read_welcome(read_half).await?;
         let pending: Pending = Arc::new(Mutex::new(Some(HashMap::new())));
         let (events, incoming) = mpsc::unbounded_channel();
-        let reader = tokio::spawn(read_loop(frames, pending.clone(), events.clone()));
-        let writer = Arc::new(Writer {
-            socket: tokio::sync::Mutex::new(writer),
-            last_write_ms: AtomicU64::new(0),
-            epoch: Instant::now(),
+        let writer = Arc::new(Writer::new(writer, options.reconnect.is_some()));
+        let resumption = Arc::new(Resumption::default());
+        resumption.set_token(welcome.resume_token.clone());
+        let shared = Arc::new(Shared {
+            pending: pending.clone(),
+            events: events.clone(),
+            writer: writer.clone(),
+            resumption,
+            dial: Mutex::new(dial),
+            options: options.clone(),
+            closing: std::sync::atomic::AtomicBool::new(false),
         });
-        let heartbeat = tokio::spawn(heartbeat(writer.clone(), welcome.idle_timeout_ms));
+        let reader = tokio::spawn(read_loop(frames, shared.clone()));
+        let reconnects = options.reconnect.is_some();
+        let heartbeat =
+            tokio::spawn(heartbeat(writer.clone(), welcome.idle_timeout_ms, reconnects));
         let client = Client {
             welcome,
             writer,
             pending,
+            shared,
             next_id: AtomicU32::new(1),
             incoming,
             events,
@@ -264,7 +205,7 @@ impl Client {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (reply, result) = oneshot::channel();
         lock(&self.pending).as_mut().ok_or(ClientError::Closed)?.insert(id, reply);
-        if let Err(err) = self.writer.write(&request.encode(Some(id))).await {
+        if let Err(err) = self.writer.write(Some(id), &request.encode(Some(id))).await {
             lock(&self.pending).as_mut().map(|pending| pending.remove(&id));
             return Err(err);
         }
@@ -277,7 +218,7 @@ impl Client {
     /// # Errors
     /// A transport error.
     pub async fn notify(&self, request: Request) -> Result<(), ClientError> {
-        self.writer.write(&request.encode(None)).await
+        self.writer.write(None, &request.encode(None)).await
     }
 
     /// Writes raw bytes to the socket (for tests of malformed input).
@@ -285,7 +226,23 @@ impl Client {
     /// # Errors
     /// A transport error.
     pub async fn send_raw(&self, bytes: &[u8]) -> Result<(), ClientError> {
-        self.writer.write(bytes).await
+        self.writer.write(None, bytes).await
+    }
+
+    /// The session's resume token and how far the client has read.
+    pub fn resumption(&self) -> &Resumption {
+        &self.shared.resumption
+    }
+
+    /// Ends the session (`close_session`): it leaves every room at once
+    /// (reason `"left"`) and is not held for a resume, and the server
+    /// closes the connection.
+    ///
+    /// # Errors
+    /// As for [`Client::request`].
+    pub async fn close(&self) -> Result<(), ClientError> {
+        self.shared.closing.store(true, Ordering::Release);
+        self.request(ServerOp::CloseSession {}.into()).await.map(drop)
     }
 
     /// The connection to the node at `address`: the one already open, or
@@ -350,6 +307,7 @@ impl Client {
     ///         }
     ///         Incoming::Event(other) => println!("{other:?}"),
     ///         Incoming::Error { code, message } => println!("{code}: {message}"),
+    ///         Incoming::Connection(change) => println!("connection: {change:?}"),
     ///     }
     /// }
     /// # }
@@ -389,7 +347,7 @@ impl Drop for Client {
 
 /// Sends a `ping` notification whenever nothing was written for a third of
 /// the server's idle timeout (none when the server announces none).
-async fn heartbeat(writer: Arc<Writer>, idle_timeout_ms: u64) {
+async fn heartbeat(writer: Arc<Writer>, idle_timeout_ms: u64, reconnects: bool) {
     if idle_timeout_ms == 0 {
         return;
     }
@@ -397,52 +355,11 @@ async fn heartbeat(writer: Arc<Writer>, idle_timeout_ms: u64) {
     let ping = Request::from(ServerOp::Ping {}).encode(None);
     loop {
         tokio::time::sleep(every).await;
-        let now = writer.epoch.elapsed().as_millis() as u64;
-        let last = writer.last_write_ms.load(Ordering::Relaxed);
-        if now.saturating_sub(last) >= every.as_millis() as u64
-            && writer.write(&ping).await.is_err()
-        {
+        let quiet = writer.idle_ms() >= every.as_millis() as u64;
+        // A client that reconnects keeps pinging: the pings wait for the
+        // resumed connection.
+        if quiet && writer.write(None, &ping).await.is_err() && !reconnects {
             return;
         }
     }
-}
-
-async fn read_loop(
-    mut frames: FramedRead<BoxedReader, tokio_util::codec::LengthDelimitedCodec>,
-    pending: Pending,
-    incoming: mpsc::UnboundedSender<Incoming>,
-) {
-    while let Some(Ok(body)) = frames.next().await {
-        match ServerMessage::decode(&body.freeze()) {
-            Ok(ServerMessage::Response { id, result }) => {
-                if let Some(reply) = lock(&pending).as_mut().and_then(|p| p.remove(&id)) {
-                    let _ = reply.send(Ok(result));
-                }
-            }
-            Ok(ServerMessage::Error { id: Some(id), code, message }) => {
-                if let Some(reply) = lock(&pending).as_mut().and_then(|p| p.remove(&id)) {
-                    let _ = reply.send(Err(ClientError::Server { code, message }));
-                }
-            }
-            Ok(ServerMessage::Error { id: None, code, message }) => {
-                let _ = incoming.send(Incoming::Error { code, message });
-            }
-            Ok(ServerMessage::Event(event)) => {
-                let _ = incoming.send(Incoming::Event(event));
-            }
-            Ok(ServerMessage::Redirect(redirect)) => {
-                if let Some(reply) = lock(&pending).as_mut().and_then(|p| p.remove(&redirect.id)) {
-                    let _ = reply.send(Err(ClientError::Redirect(Box::new(redirect))));
-                }
-            }
-            Ok(ServerMessage::Welcome { .. }) | Err(_) => {}
-        }
-    }
-    // Requests still waiting see their reply sender dropped (`Closed`), and
-    // later ones fail at once.
-    lock(&pending).take();
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -58,4 +58,7 @@ pub enum Incoming {
         /// Server's detail.
         message: String,
     },
+    /// The connection dropped, is being resumed, was resumed, or is lost
+    /// (when the client reconnects: `ConnectOptions::reconnect`).
+    Connection(crate::reconnect::ConnectionEvent),
 }

@@ -20,9 +20,15 @@
 //! - [`connection`]: [`Client`], one connection: connecting (TLS, a
 //!   token), requests and their answers, the event stream, the
 //!   keep-alive, the connections to other nodes of a cluster.
+//! - `dial`: reaching the server over TCP, TLS or WebSocket, first and
+//!   again after a drop, and the welcome.
 //! - [`ops`]: one method per operation, on [`Client`].
+//! - `reader`: the reading side (answers to their requests, the event
+//!   stream), the writer it shares, and the resume after a drop.
 //! - [`error`]: [`ClientError`], what can go wrong, including the
 //!   server's error codes; [`Incoming`], events and connection errors.
+//! - [`reconnect`]: resuming the session after a drop
+//!   ([`ReconnectPolicy`], [`ConnectionEvent`]).
 //! - [`tls`]: which certificates to trust ([`TlsOptions`]).
 //! - [`json`]: values shown as JSON and read from JSON (binary and other
 //!   MessagePack-only values with `$` markers), for people.
@@ -40,21 +46,26 @@
 //! client has sent nothing for a third of the server's idle timeout.
 
 pub mod connection;
+pub(crate) mod dial;
 pub mod error;
 /// Values as JSON and back (from `vampire-protocol`).
 pub use vampire_protocol::json;
 pub mod ops;
+pub(crate) mod reader;
+pub mod reconnect;
 pub mod tls;
 pub mod udp;
 pub(crate) mod websocket;
 
-pub use connection::{Client, ConnectOptions, MAX_INCOMING_FRAME};
+pub use connection::Client;
+pub use dial::{ConnectOptions, MAX_INCOMING_FRAME};
 pub use error::{ClientError, Incoming};
 pub use ops::Authenticated;
+pub use reconnect::{ConnectionEvent, ReconnectPolicy};
 pub use tls::{TlsOptions, host_of};
 pub use vampire_protocol::room::{field_of, variables_from_payload};
 pub use vampire_protocol::{
     ApiError, CreateRoom, DecodeError, ErrorCode, Event, JoinResult, Payload, Redirect, Request,
-    RoomId, RoomInfo, RoomList, RoomOp, ServerMessage, ServerOp, SessionId, Value,
+    ResumeResult, RoomId, RoomInfo, RoomList, RoomOp, ServerMessage, ServerOp, SessionId, Value,
     VariableBroadcast, Welcome, frame,
 };

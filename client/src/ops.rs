@@ -35,6 +35,7 @@ impl Client {
         let user_id = text("user_id")
             .ok_or_else(|| DecodeError("an authenticate result without user_id".into()))?;
         let user_name = text("user_name");
+        self.resumption().set_token(text("resume_token"));
         Ok(Authenticated { user_id, user_name })
     }
 

@@ -20,6 +20,7 @@ use crate::config::{AdminConfig, Config};
 use crate::drain::Drain;
 use crate::metrics::Metrics;
 use crate::net::listener::{Places, Transport};
+use crate::net::sessions::{SessionEnds, Sessions};
 use crate::net::tls::Tls;
 use crate::net::udp::UdpChannel;
 use crate::net::{NetContext, client_limits, listener};
@@ -251,12 +252,26 @@ impl Server {
         }
         let tls_watch =
             self.tls.as_ref().map(|tls| tokio::spawn(tls.clone().watch(shutdown.clone())));
+        let signed_in = Arc::new(SignedIn::new(self.config.auth.same_user));
+        let ends = SessionEnds {
+            rooms: self.rooms.clone(),
+            udp: self.udp.clone(),
+            signed_in: signed_in.clone(),
+        };
+        let sessions = Arc::new(Sessions::new(
+            &self.config.reconnect,
+            self.cluster.as_ref().map(|cluster| cluster.node().to_owned()),
+            ends,
+            connections.clone(),
+            shutdown.clone(),
+        ));
         let context = Arc::new(NetContext {
             config: self.config.clone(),
             rooms: self.rooms.clone(),
             udp: self.udp.clone(),
             auth: self.auth,
-            signed_in: Arc::new(SignedIn::new(self.config.auth.same_user)),
+            signed_in,
+            sessions,
             gate: self.gate,
             tls: self.tls,
             cluster: self.cluster.clone(),

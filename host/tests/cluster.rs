@@ -14,7 +14,7 @@ use serde_json::json;
 use support::{RedisServer, ServerProcess, free_port};
 use vampire_client::{
     Client, ClientError, ConnectOptions, CreateRoom, ErrorCode, Event, Incoming, Request, RoomOp,
-    Value,
+    ServerOp, Value,
 };
 
 /// The node TTL the tests run with: a dead node's rooms must leave the
@@ -526,4 +526,30 @@ async fn an_operator_lists_and_disposes_rooms_of_other_nodes_and_drains_one() {
     assert!(!metrics.contains("vampire_cluster_redis_seconds_count 0\n"), "{metrics}");
     let metrics = support::http::get(b_admin, "/metrics", token).await.text();
     assert!(metrics.contains("vampire_draining 1"), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_on_another_node_is_redirected_to_the_node_holding_the_session() {
+    let redis = RedisServer::start();
+    let a = node(&redis, "a", json!({}));
+    let b = node(&redis, "b", json!({}));
+    let alice = Client::connect(a.addr).await.unwrap();
+    alice.ping().await.unwrap();
+    let (session, token) = (alice.session(), alice.resumption().token().unwrap());
+    assert!(token.starts_with("a."), "a's tokens name it");
+    let seen = alice.resumption().seq();
+    drop(alice); // the connection drops; a holds the session
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // b does not hold it: the client is sent to a.
+    let elsewhere = Client::connect(b.addr).await.unwrap();
+    let resume = |last_seq| ServerOp::Resume { token: token.clone(), last_seq, auth_token: None };
+    let redirect = match elsewhere.request(resume(seen).into()).await {
+        Err(ClientError::Redirect(redirect)) => redirect,
+        other => panic!("expected a redirect, got {other:?}"),
+    };
+    let back = Client::connect(redirect.address.as_str()).await.unwrap();
+    let resumed = back.request(resume(seen).into()).await.unwrap();
+    let resumed = vampire_client::ResumeResult::from_payload(&resumed).unwrap();
+    assert_eq!((resumed.session, resumed.resync), (session, false));
 }

@@ -79,9 +79,11 @@ async fn requests_over_the_rate_limit_are_refused_and_each_answered_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rooms_left_behind_by_a_gone_creator_are_disposed_and_quotas_hold() {
-    let server = ServerProcess::start(json!({"limits": {
-        "maxRooms": 4, "maxRoomsPerConnection": 4, "orphanRoomTimeoutSecs": 1
-    }}));
+    // The creator's session is held a second after it drops, then ends.
+    let server = ServerProcess::start(json!({
+        "limits": {"maxRooms": 4, "maxRoomsPerConnection": 4, "orphanRoomTimeoutSecs": 1},
+        "reconnect": {"windowSecs": 1}
+    }));
     let creator = Client::connect(server.addr).await.unwrap();
     for _ in 0..4 {
         creator.create_room(kept("generic")).await.unwrap();

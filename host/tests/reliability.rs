@@ -18,7 +18,9 @@ use vampire_client::{Client, CreateRoom, ErrorCode, Payload, Request, RoomOp, Se
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_that_pipelines_large_answers_and_never_reads_is_dropped() {
-    let server = ServerProcess::start(json!({}));
+    // Its session is held a second after its connection is dropped, then
+    // it leaves the room.
+    let server = ServerProcess::start(json!({"reconnect": {"windowSecs": 1}}));
     let owner = Client::connect(server.addr).await.unwrap();
     let room = owner.create_room(kept("generic")).await.unwrap().id;
     owner.join(&room, None).await.unwrap();
@@ -41,7 +43,10 @@ async fn a_reader_that_pipelines_large_answers_and_never_reads_is_dropped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugin_broadcasting_large_values_to_a_member_that_never_reads() {
-    let server = ServerProcess::with_plugins(json!({"limits": {"maxOutboundFrameBytes": 2097152}}));
+    let server = ServerProcess::with_plugins(json!({
+        "limits": {"maxOutboundFrameBytes": 2097152},
+        "reconnect": {"windowSecs": 1}
+    }));
     let mut owner = Client::connect(server.addr).await.unwrap();
     let room = owner.create_room(kept("faulty")).await.unwrap().id;
     owner.join(&room, None).await.unwrap();

@@ -71,6 +71,11 @@ pub enum ErrorCode {
     /// The same user signed in on another connection, and the server's
     /// policy keeps the newest (this connection is closed).
     SignedInElsewhere,
+    /// `resume` named no session this server holds: the token is unknown,
+    /// was used already, or its session's window passed.
+    SessionNotFound,
+    /// `resume` named a session whose connection is still live.
+    SessionInUse,
     /// A bug in the server; the message and the server log say more.
     Internal,
     /// A code this version of the crate does not know (from a newer
@@ -80,7 +85,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code but [`ErrorCode::Unknown`].
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 29] = [
         ErrorCode::InvalidFrame,
         ErrorCode::FrameTooLarge,
         ErrorCode::InvalidRequest,
@@ -107,6 +112,8 @@ impl ErrorCode {
         ErrorCode::SlowConsumer,
         ErrorCode::ServerShutdown,
         ErrorCode::SignedInElsewhere,
+        ErrorCode::SessionNotFound,
+        ErrorCode::SessionInUse,
         ErrorCode::Internal,
     ];
 
@@ -145,6 +152,8 @@ impl ErrorCode {
             ErrorCode::SlowConsumer => "slow_consumer",
             ErrorCode::ServerShutdown => "server_shutdown",
             ErrorCode::SignedInElsewhere => "signed_in_elsewhere",
+            ErrorCode::SessionNotFound => "session_not_found",
+            ErrorCode::SessionInUse => "session_in_use",
             ErrorCode::Internal => "internal",
             ErrorCode::Unknown => "unknown",
         }

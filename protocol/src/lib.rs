@@ -22,7 +22,11 @@
 //!   strict decoder, the clients' encoder.
 //! - [`server`]: welcome, responses, errors and events, written from
 //!   borrowed parts (the server) or decoded (clients).
+//! - [`event`]: room events, decoded ([`Event`]) or written from borrowed
+//!   parts, and the [`event::Lane`] an event frame travels.
 //! - [`room`]: room descriptions and results.
+//! - [`resume`]: [`ResumeResult`], the answer that gives a new connection
+//!   a dropped one's session, and how frames are numbered.
 //! - [`udp`]: the UDP channel's datagrams: layout, sealing, replay window.
 //! - `strategies` (feature `proptest`): property-test strategies for
 //!   values.
@@ -37,12 +41,14 @@ pub mod decode;
 /// The MessagePack primitives (the `vampire-msgpack` crate).
 pub use vampire_msgpack as msgpack;
 pub mod error;
+pub mod event;
 pub mod frame;
 pub mod ids;
 #[cfg(feature = "json")]
 pub mod json;
 pub mod payload;
 pub mod request;
+pub mod resume;
 pub mod room;
 pub mod server;
 #[cfg(any(test, feature = "proptest"))]
@@ -57,5 +63,6 @@ pub use error::{ApiError, ErrorCode};
 pub use ids::{RoomId, SessionId};
 pub use payload::{Payload, Value};
 pub use request::{Rejected, Request, RequestFrame, RoomOp, ServerOp};
+pub use resume::ResumeResult;
 pub use room::{CreateRoom, JoinResult, RoomInfo, RoomList, RosterEntry, VariableBroadcast};
 pub use server::{Event, PROTOCOL_VERSION, Redirect, ServerMessage, Welcome};

@@ -14,6 +14,8 @@ use crate::ids::{RoomId, SessionId};
 use crate::msgpack::{Reader, Writer};
 use crate::payload::Payload;
 
+pub use crate::event::*;
+
 /// Version of the protocol spoken by this crate, sent in the `welcome`
 /// message. Raised on any change an older peer could misread.
 pub const PROTOCOL_VERSION: u32 = 2;
@@ -33,6 +35,10 @@ pub struct Welcome {
     /// Whether the connection must `authenticate` before anything else
     /// (`"auth": "token"` on the wire; `"none"` when not).
     pub auth_required: bool,
+    /// The secret that resumes this session after its connection drops
+    /// (`resume`); absent when the server holds no sessions
+    /// (`reconnect.windowSecs` 0).
+    pub resume_token: Option<String>,
 }
 
 /// Every message the server sends; `type` on the wire.
@@ -82,92 +88,19 @@ pub struct Redirect {
     pub expires_in_ms: u64,
 }
 
-/// Room events; `event` on the wire. They carry no request id.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    /// A client joined the room (sent to the members already there).
-    MemberJoined {
-        /// The room.
-        room: RoomId,
-        /// Who joined.
-        session: SessionId,
-        /// The joiner's user id, when the server authenticates.
-        user_id: Option<String>,
-        /// The joiner's display name, when its token gave one.
-        user_name: Option<String>,
-    },
-    /// A member left: `"left"`, `"disconnected"` or `"kicked"`.
-    MemberLeft {
-        /// The room.
-        room: RoomId,
-        /// Who left.
-        session: SessionId,
-        /// Why.
-        reason: String,
-    },
-    /// A broadcast variable changed.
-    VariableChanged {
-        /// The room.
-        room: RoomId,
-        /// Variable name.
-        name: String,
-        /// New value, as its setter sent it.
-        value: Payload,
-        /// Session that set it; nil when the room itself did.
-        by: Option<SessionId>,
-    },
-    /// A message for the members of a room.
-    RoomMessage {
-        /// The room.
-        room: RoomId,
-        /// Sender's session; nil when the room itself sent it.
-        from: Option<SessionId>,
-        /// Payload, as its sender sent it.
-        data: Payload,
-    },
-    /// This client was removed from the room by the room.
-    Kicked {
-        /// The room.
-        room: RoomId,
-        /// The room's reason.
-        reason: String,
-    },
-    /// The room was deleted by its owner; every member is out of it.
-    RoomDeleted {
-        /// The room.
-        room: RoomId,
-    },
-    /// The server closed the room (its plugin kept failing, or the server
-    /// is shutting down); every member is out of it.
-    RoomClosed {
-        /// The room.
-        room: RoomId,
-        /// Why, in one line.
-        reason: String,
-    },
-    /// The room's plugin was replaced by a new version (hot reload); the
-    /// room, its members and variables are as they were.
-    RoomReloaded {
-        /// The room.
-        room: RoomId,
-    },
-    /// An event this version of the crate does not know.
-    Unknown {
-        /// Its `event` name.
-        event: String,
-    },
-}
-
 /// Appends a `welcome` frame.
 pub fn write_welcome(buf: &mut BytesMut, welcome: &Welcome) {
     let start = frame::begin(buf);
     let mut w = Writer::new(buf);
-    w.map(6).str("type").str("welcome");
+    w.map(6 + usize::from(welcome.resume_token.is_some())).str("type").str("welcome");
     w.str("protocol").uint(welcome.protocol.into());
     w.str("session").uint(welcome.session);
     w.str("server").str(&welcome.server);
     w.str("idle_timeout_ms").uint(welcome.idle_timeout_ms);
     w.str("auth").str(if welcome.auth_required { "token" } else { "none" });
+    if let Some(token) = &welcome.resume_token {
+        w.str("resume_token").str(token);
+    }
     frame::finish(buf, start);
 }
 
@@ -186,12 +119,32 @@ pub fn response_size(result_len: usize) -> usize {
 
 /// Appends an `error` frame.
 pub fn write_error(buf: &mut BytesMut, id: Option<u32>, code: ErrorCode, message: &str) {
+    write_error_fields(buf, id, code, message, false);
+}
+
+/// Appends the `error` frame that ends a connection: it says
+/// `"closing": true` and, sent outside the numbered stream, is not
+/// counted (see PROTOCOL.md, "Sequence numbers").
+pub fn write_farewell(buf: &mut BytesMut, code: ErrorCode, message: &str) {
+    write_error_fields(buf, None, code, message, true);
+}
+
+fn write_error_fields(
+    buf: &mut BytesMut,
+    id: Option<u32>,
+    code: ErrorCode,
+    message: &str,
+    closing: bool,
+) {
     let start = frame::begin(buf);
     let mut w = Writer::new(buf);
-    w.map(4).str("type").str("error");
+    w.map(4 + usize::from(closing)).str("type").str("error");
     w.str("id").opt_uint(id.map(u64::from));
     w.str("code").str(code.as_str());
     w.str("message").str(message);
+    if closing {
+        w.str("closing").bool(true);
+    }
     frame::finish(buf, start);
 }
 
@@ -206,151 +159,6 @@ pub fn write_redirect(buf: &mut BytesMut, redirect: &Redirect) {
     w.str("reservation").str(&redirect.reservation);
     w.str("expires_in_ms").uint(redirect.expires_in_ms);
     frame::finish(buf, start);
-}
-
-/// The name of every event the server sends (the `event` field): what
-/// PROTOCOL.md's events table must list (a test checks both ways).
-pub const EVENT_NAMES: &[&str] = &[
-    "member_joined",
-    "member_left",
-    "variable_changed",
-    "room_message",
-    "kicked",
-    "room_deleted",
-    "room_reloaded",
-    "room_closed",
-];
-
-fn event_header<'b>(
-    buf: &'b mut BytesMut,
-    fields: usize,
-    event: &str,
-    room: &str,
-) -> Writer<'b, BytesMut> {
-    debug_assert!(EVENT_NAMES.contains(&event), "event {event} is missing from EVENT_NAMES");
-    let mut w = Writer::new(buf);
-    w.map(fields + 3).str("type").str("event").str("event").str(event).str("room").str(room);
-    w
-}
-
-/// Appends a `member_joined` event frame.
-pub fn write_member_joined(
-    buf: &mut BytesMut,
-    room: &str,
-    session: SessionId,
-    user_id: Option<&str>,
-    user_name: Option<&str>,
-) {
-    let start = frame::begin(buf);
-    let mut w = event_header(buf, 3, "member_joined", room);
-    w.str("session").uint(session);
-    w.str("user_id").opt_str(user_id).str("user_name").opt_str(user_name);
-    frame::finish(buf, start);
-}
-
-/// Appends a `member_left` event frame.
-pub fn write_member_left(buf: &mut BytesMut, room: &str, session: SessionId, reason: &str) {
-    let start = frame::begin(buf);
-    let mut w = event_header(buf, 2, "member_left", room);
-    w.str("session").uint(session).str("reason").str(reason);
-    frame::finish(buf, start);
-}
-
-/// Appends a `variable_changed` event frame; `value` is MessagePack.
-pub fn write_variable_changed(
-    buf: &mut BytesMut,
-    room: &str,
-    name: &str,
-    value: &[u8],
-    by: Option<SessionId>,
-) {
-    let start = frame::begin(buf);
-    let mut w = event_header(buf, 3, "variable_changed", room);
-    w.str("name").str(name).str("value").raw(value).str("by").opt_uint(by);
-    frame::finish(buf, start);
-}
-
-/// Appends a `room_message` event frame; `data` is MessagePack.
-pub fn write_room_message(buf: &mut BytesMut, room: &str, from: Option<SessionId>, data: &[u8]) {
-    let start = frame::begin(buf);
-    let mut w = event_header(buf, 2, "room_message", room);
-    w.str("from").opt_uint(from).str("data").raw(data);
-    frame::finish(buf, start);
-}
-
-/// Bytes an event frame with payload `payload_len` and short fields
-/// (room id, name, reason of at most `text_len` bytes together) takes, at
-/// most.
-pub fn event_size_bound(text_len: usize, payload_len: usize) -> usize {
-    frame::LENGTH_PREFIX + 96 + text_len + payload_len
-}
-
-/// Appends a `kicked` event frame.
-pub fn write_kicked(buf: &mut BytesMut, room: &str, reason: &str) {
-    let start = frame::begin(buf);
-    event_header(buf, 1, "kicked", room).str("reason").str(reason);
-    frame::finish(buf, start);
-}
-
-/// Appends a `room_deleted` event frame.
-pub fn write_room_deleted(buf: &mut BytesMut, room: &str) {
-    let start = frame::begin(buf);
-    event_header(buf, 0, "room_deleted", room);
-    frame::finish(buf, start);
-}
-
-/// Appends a `room_reloaded` event frame.
-pub fn write_room_reloaded(buf: &mut BytesMut, room: &str) {
-    let start = frame::begin(buf);
-    event_header(buf, 0, "room_reloaded", room);
-    frame::finish(buf, start);
-}
-
-/// Appends a `room_closed` event frame.
-pub fn write_room_closed(buf: &mut BytesMut, room: &str, reason: &str) {
-    let start = frame::begin(buf);
-    event_header(buf, 1, "room_closed", room).str("reason").str(reason);
-    frame::finish(buf, start);
-}
-
-impl Event {
-    /// Appends this event as one frame.
-    pub fn write(&self, buf: &mut BytesMut) {
-        match self {
-            Event::MemberJoined { room, session, user_id, user_name } => {
-                write_member_joined(buf, room, *session, user_id.as_deref(), user_name.as_deref());
-            }
-            Event::MemberLeft { room, session, reason } => {
-                write_member_left(buf, room, *session, reason);
-            }
-            Event::VariableChanged { room, name, value, by } => {
-                write_variable_changed(buf, room, name, value.as_bytes(), *by);
-            }
-            Event::RoomMessage { room, from, data } => {
-                write_room_message(buf, room, *from, data.as_bytes());
-            }
-            Event::Kicked { room, reason } => write_kicked(buf, room, reason),
-            Event::RoomDeleted { room } => write_room_deleted(buf, room),
-            Event::RoomClosed { room, reason } => write_room_closed(buf, room, reason),
-            Event::RoomReloaded { room } => write_room_reloaded(buf, room),
-            Event::Unknown { .. } => {}
-        }
-    }
-
-    /// The room the event is about (empty for an unknown event).
-    pub fn room(&self) -> &str {
-        match self {
-            Event::MemberJoined { room, .. }
-            | Event::MemberLeft { room, .. }
-            | Event::VariableChanged { room, .. }
-            | Event::RoomMessage { room, .. }
-            | Event::Kicked { room, .. }
-            | Event::RoomDeleted { room }
-            | Event::RoomClosed { room, .. }
-            | Event::RoomReloaded { room } => room,
-            Event::Unknown { .. } => "",
-        }
-    }
 }
 
 impl ServerMessage {
@@ -378,6 +186,17 @@ impl ServerMessage {
     /// # Errors
     /// When the body is not a server message.
     pub fn decode(body: &Bytes) -> Result<ServerMessage, DecodeError> {
+        Ok(ServerMessage::decode_numbered(body)?.0)
+    }
+
+    /// [`ServerMessage::decode`], and whether the frame is numbered: part
+    /// of the session's reliable stream, whose frames a client counts for
+    /// `resume`'s `last_seq`. The welcome, a farewell (`"closing": true`)
+    /// and unreliable events (`"unreliable": true`) are not.
+    ///
+    /// # Errors
+    /// When the body is not a server message.
+    pub fn decode_numbered(body: &Bytes) -> Result<(ServerMessage, bool), DecodeError> {
         crate::msgpack::validate(body, usize::MAX)?;
         let mut reader = Reader::new(body);
         let mut map = MapReader::new(body, &mut reader)?;
@@ -407,10 +226,15 @@ impl ServerMessage {
                 "address" => fields.address = Some(map.str()?),
                 "reservation" => fields.reservation = Some(map.str()?),
                 "expires_in_ms" => fields.expires_in_ms = Some(map.u64()?),
+                "resume_token" => fields.resume_token = map.opt_str()?,
+                "state" => fields.state = Some(map.payload()?),
+                "unreliable" => fields.unnumbered |= map.bool()?,
+                "closing" => fields.unnumbered |= map.bool()?,
                 _ => map.skip()?,
             }
         }
-        fields.message()
+        let numbered = !fields.unnumbered && fields.kind.as_deref() != Some("welcome");
+        Ok((fields.message()?, numbered))
     }
 }
 
@@ -441,6 +265,10 @@ struct Fields {
     address: Option<String>,
     reservation: Option<String>,
     expires_in_ms: Option<u64>,
+    resume_token: Option<String>,
+    state: Option<Payload>,
+    /// `unreliable` or `closing` was true: the frame is not numbered.
+    unnumbered: bool,
 }
 
 fn need<T>(field: Option<T>, what: &str, name: &str) -> Result<T, DecodeError> {
@@ -457,6 +285,7 @@ impl Fields {
                 server: self.server.unwrap_or_default(),
                 idle_timeout_ms: self.idle_timeout_ms.unwrap_or(0),
                 auth_required: self.auth.as_deref() == Some("token"),
+                resume_token: self.resume_token,
             }),
             "response" => {
                 let id = need(self.id.flatten(), "a response", "id")?;
@@ -518,6 +347,17 @@ impl Fields {
                 Event::RoomClosed { room: room()?, reason: self.reason.unwrap_or_default() }
             }
             "room_reloaded" => Event::RoomReloaded { room: room()? },
+            "member_disconnected" => Event::MemberDisconnected {
+                room: room()?,
+                session: need(self.session, what, "session")?,
+            },
+            "member_reconnected" => Event::MemberReconnected {
+                room: room()?,
+                session: need(self.session, what, "session")?,
+            },
+            "room_state" => {
+                Event::RoomState { room: room()?, state: need(self.state, what, "state")? }
+            }
             _ => Event::Unknown { event },
         })
     }
@@ -542,6 +382,7 @@ mod tests {
             server: "x".into(),
             idle_timeout_ms: 60_000,
             auth_required: true,
+            resume_token: Some("t".into()),
         }));
         round_trip(ServerMessage::Response { id: 3, result: Payload::from(Value::F32(1.0)) });
         round_trip(ServerMessage::Redirect(Redirect {
@@ -575,6 +416,9 @@ mod tests {
             Event::Kicked { room: room.clone(), reason: "bye".into() },
             Event::RoomDeleted { room: room.clone() },
             Event::RoomClosed { room: room.clone(), reason: "broken".into() },
+            Event::MemberDisconnected { room: room.clone(), session: 4 },
+            Event::MemberReconnected { room: room.clone(), session: 4 },
+            Event::RoomState { room: room.clone(), state: Payload::nil() },
             Event::RoomReloaded { room },
         ] {
             round_trip(ServerMessage::Event(event));

@@ -9,7 +9,7 @@ use std::time::Duration;
 use vampire_abi::input;
 use vampire_abi::reply;
 
-use crate::{Data, Member, Reply, Room, RoomError, RoomInfo, Session, sys};
+use crate::{Data, Member, Reply, Room, RoomError, RoomInfo, SeatHold, Session, sys};
 
 /// A room value and the members it knows.
 pub struct Plugin<R: Room> {
@@ -185,6 +185,32 @@ pub fn can_set_variable<R: Room>(slot: &Slot<R>, bytes: &[u8]) -> i64 {
         let member = p.member(input.session);
         let allowed = p.room.can_set_variable(&member, input.name, &Data::from_slice(input.value));
         crate::reply(&allowed)
+    })
+}
+
+/// `vampire_disconnect`: the seat's hold, as milliseconds (nil: the
+/// server's window).
+pub fn disconnect<R: Room>(slot: &Slot<R>, bytes: &[u8]) -> i64 {
+    with(slot, |p| {
+        let input = input::Presence::decode(bytes).map_err(bad_input)?;
+        let member = p.member(input.session);
+        match p.room.disconnect(&member) {
+            SeatHold::ServerWindow => Ok(Reply::none()),
+            SeatHold::For(hold) => {
+                crate::reply(&u64::try_from(hold.as_millis()).unwrap_or(u64::MAX))
+            }
+            SeatHold::Release => crate::reply(&0u64),
+        }
+    })
+}
+
+/// `vampire_reconnect`.
+pub fn reconnect<R: Room>(slot: &Slot<R>, bytes: &[u8]) -> i64 {
+    with(slot, |p| {
+        let input = input::Presence::decode(bytes).map_err(bad_input)?;
+        let member = p.member(input.session);
+        p.room.reconnect(&member);
+        Ok(Reply::none())
     })
 }
 

@@ -71,8 +71,11 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+mod error;
 pub mod host;
 pub mod sys;
+
+pub use error::RoomError;
 
 #[doc(hidden)]
 pub mod export;
@@ -92,8 +95,8 @@ pub type Session = u64;
 pub mod prelude {
     pub use crate::serde::{Deserialize, Serialize};
     pub use crate::{
-        Data, GuestCode, Member, NoCalls, Reply, Room, RoomError, RoomInfo, Session, Start, Value,
-        host, load_state, reply, save_state,
+        Data, GuestCode, Member, NoCalls, Reply, Room, RoomError, RoomInfo, SeatHold, Session,
+        Start, Value, host, load_state, reply, save_state,
     };
 }
 
@@ -316,88 +319,19 @@ pub fn reply<T: Serialize + ?Sized>(value: &T) -> Result<Reply, RoomError> {
     Ok(Reply(Some(host::encode(value)?)))
 }
 
-/// A failure a hook reports to the client. It converts from the usual
-/// errors (strings, serde's), so `?` works in a hook.
-///
-/// # Examples
-///
-/// ```
-/// use room_sdk::prelude::*;
-///
-/// fn play(turn: u64, caller: u64) -> Result<Reply, RoomError> {
-///     if turn != caller {
-///         return Err(RoomError::new("not your turn")); // `room_error`
-///     }
-///     let moves: u32 = "7".parse().map_err(|_| "a bad number")?; // `room_error`, by `?`
-///     reply(&moves)
-/// }
-///
-/// assert_eq!(play(1, 2).unwrap_err().code, GuestCode::RoomError);
-/// assert_eq!(RoomError::refuse("the game has begun").code, GuestCode::NotAuthorized);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoomError {
-    /// Error code the client receives.
-    pub code: GuestCode,
-    /// Detail for the client.
-    pub message: String,
-}
-
-impl RoomError {
-    /// A rule of the room was broken (`room_error`): "not your turn".
-    pub fn new(message: impl Into<String>) -> RoomError {
-        RoomError { code: GuestCode::RoomError, message: message.into() }
-    }
-
-    /// Refuses a join, or a variable change (`not_authorized`).
-    pub fn refuse(reason: impl Into<String>) -> RoomError {
-        RoomError { code: GuestCode::NotAuthorized, message: reason.into() }
-    }
-
-    /// Bad method arguments (`invalid_request`).
-    pub fn invalid_args(message: impl Into<String>) -> RoomError {
-        RoomError { code: GuestCode::InvalidRequest, message: message.into() }
-    }
-
-    /// No such method (`method_not_found`).
-    pub fn method_not_found(method: &str) -> RoomError {
-        RoomError {
-            code: GuestCode::MethodNotFound,
-            message: format!("this room has no method {method:?}"),
-        }
-    }
-}
-
-impl std::fmt::Display for RoomError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.code.as_str(), self.message)
-    }
-}
-
-impl std::error::Error for RoomError {}
-
-impl From<String> for RoomError {
-    fn from(message: String) -> RoomError {
-        RoomError::new(message)
-    }
-}
-
-impl From<&str> for RoomError {
-    fn from(message: &str) -> RoomError {
-        RoomError::new(message)
-    }
-}
-
-impl From<rmp_serde::encode::Error> for RoomError {
-    fn from(err: rmp_serde::encode::Error) -> RoomError {
-        RoomError::new(format!("cannot encode a value: {err}"))
-    }
-}
-
-impl From<rmp_serde::decode::Error> for RoomError {
-    fn from(err: rmp_serde::decode::Error) -> RoomError {
-        RoomError::invalid_args(err.to_string())
-    }
+/// How long a room keeps the seat of a member whose connection dropped
+/// ([`Room::disconnect`]); when it passes, the member leaves with reason
+/// `timeout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeatHold {
+    /// As long as the server holds the session (`reconnect.windowSecs`,
+    /// 30 s by default).
+    ServerWindow,
+    /// At most this long (the server's window caps it).
+    For(Duration),
+    /// Not at all: the member leaves now, reason `disconnected` (as
+    /// Colyseus rooms that do not allow a reconnection).
+    Release,
 }
 
 /// The methods of a room that has none: every call is answered
@@ -450,9 +384,22 @@ pub trait Room: Default + 'static {
         Ok(Reply::none())
     }
 
-    /// `member` left (`reason`: `left`, `disconnected` or `kicked`); the
-    /// others were already told. Default: nothing more.
+    /// `member` left (`reason`: `left`, `disconnected`, `timeout` or
+    /// `kicked`); the others were already told. Default: nothing more.
     fn leave(&mut self, _member: &Member, _reason: &str) {}
+
+    /// `member`'s connection dropped and the server holds its session for
+    /// a resume; the others are told (`member_disconnected`) unless this
+    /// returns [`SeatHold::Release`]. Whatever the room sends the member
+    /// meanwhile is replayed to it when it comes back. Default:
+    /// [`SeatHold::ServerWindow`].
+    fn disconnect(&mut self, _member: &Member) -> SeatHold {
+        SeatHold::ServerWindow
+    }
+
+    /// `member`, whose connection dropped, resumed its session; the others
+    /// were told (`member_reconnected`). Default: nothing more.
+    fn reconnect(&mut self, _member: &Member) {}
 
     /// A member called one of the room's methods. Default: none exist.
     ///
@@ -562,6 +509,8 @@ macro_rules! export_room {
             $crate::export_room!(@hook vampire_can_set_variable, can_set_variable, $room);
             $crate::export_room!(@hook vampire_snapshot, snapshot, $room);
             $crate::export_room!(@hook vampire_restore, restore, $room);
+            $crate::export_room!(@hook vampire_disconnect, disconnect, $room);
+            $crate::export_room!(@hook vampire_reconnect, reconnect, $room);
         };
     };
     (@hook $export:ident, $hook:ident, $room:ty) => {

@@ -16,6 +16,7 @@ use vampiretcp::{Config, RunningServer, Server};
 
 pub mod browser;
 pub mod http;
+pub mod proxy;
 pub mod websocket;
 
 pub use serde_json;

@@ -110,7 +110,13 @@ async fn a_bad_frame_loses_nothing_for_the_room() {
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_disconnected_and_the_room_goes_on() {
-    let server = TestServer::start_with(|c| c.limits.outbound_queue_frames = 8).await;
+    // No session is held (`reconnect.windowSecs` 0), so the member count
+    // shows the slow client gone; a held one is reconnect.rs's case.
+    let server = TestServer::start_with(|c| {
+        c.limits.outbound_queue_frames = 8;
+        c.reconnect.window_secs = 0;
+    })
+    .await;
     let sender = server.client().await;
     let room = sender
         .create_room(CreateRoom { auto_dispose: Some(false), ..CreateRoom::default() })

@@ -264,7 +264,7 @@ async fn leaves_reach_the_guest() {
     x.join(&room, None).await.unwrap();
     o.join(&room, None).await.unwrap();
     assert_eq!(o.get_variable(&room, "players").await.unwrap(), json!([x.session(), o.session()]));
-    drop(x);
+    x.close().await.unwrap();
     // The guest's leave hook frees the seat, in a broadcast variable.
     let left_alone = json!([o.session()]);
     wait_for(&mut o, |e| {

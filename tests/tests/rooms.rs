@@ -236,8 +236,8 @@ async fn wait_until_listed(
 }
 
 #[tokio::test]
-async fn a_dropped_connection_removes_the_member() {
-    let server = TestServer::start().await;
+async fn a_dropped_connection_holds_the_seat_until_the_window_passes() {
+    let server = TestServer::start_with(|config| config.reconnect.window_secs = 1).await;
     let mut stayer = server.client().await;
     let leaver = server.client().await;
     let info = stayer.create_room(room(true)).await.unwrap();
@@ -248,9 +248,50 @@ async fn a_dropped_connection_removes_the_member() {
     drop(leaver); // closes the socket without a leave request
     assert_eq!(
         next_event(&mut stayer).await,
-        Event::MemberLeft { room: info.id.clone(), session: gone, reason: "disconnected".into() }
+        Event::MemberDisconnected { room: info.id.clone(), session: gone }
+    );
+    // The seat is held while the session may come back.
+    assert_eq!(stayer.list_rooms(None).await.unwrap()[0].members, 2);
+    assert_eq!(
+        next_event(&mut stayer).await,
+        Event::MemberLeft { room: info.id.clone(), session: gone, reason: "timeout".into() }
     );
     assert_eq!(stayer.list_rooms(None).await.unwrap()[0].members, 1);
+}
+
+#[tokio::test]
+async fn without_a_window_a_dropped_connection_leaves_at_once() {
+    let server = TestServer::start_with(|config| config.reconnect.window_secs = 0).await;
+    let mut stayer = server.client().await;
+    let leaver = server.client().await;
+    let info = stayer.create_room(room(true)).await.unwrap();
+    stayer.join(&info.id, None).await.unwrap();
+    leaver.join(&info.id, None).await.unwrap();
+    assert!(leaver.welcome().resume_token.is_none());
+    let gone = leaver.session();
+    wait_for(&mut stayer, |e| matches!(e, Event::MemberJoined { .. })).await;
+    drop(leaver);
+    assert_eq!(
+        next_event(&mut stayer).await,
+        Event::MemberLeft { room: info.id.clone(), session: gone, reason: "disconnected".into() }
+    );
+}
+
+#[tokio::test]
+async fn closing_the_session_leaves_every_room_at_once() {
+    let server = TestServer::start().await;
+    let mut stayer = server.client().await;
+    let leaver = server.client().await;
+    let info = stayer.create_room(room(true)).await.unwrap();
+    stayer.join(&info.id, None).await.unwrap();
+    leaver.join(&info.id, None).await.unwrap();
+    let gone = leaver.session();
+    wait_for(&mut stayer, |e| matches!(e, Event::MemberJoined { .. })).await;
+    leaver.close().await.unwrap();
+    assert_eq!(
+        next_event(&mut stayer).await,
+        Event::MemberLeft { room: info.id.clone(), session: gone, reason: "left".into() }
+    );
 }
 
 #[tokio::test]

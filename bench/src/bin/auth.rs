@@ -83,7 +83,11 @@ fn main() -> anyhow::Result<()> {
             (
                 "TLS + token",
                 both.addr,
-                ConnectOptions { tls: Some(tls_options.clone()), token: Some(token) },
+                ConnectOptions {
+                    tls: Some(tls_options.clone()),
+                    token: Some(token),
+                    ..ConnectOptions::default()
+                },
             ),
         ];
         println!("connect until ready ({} connections each, one at a time):", args.connections);

@@ -17,6 +17,7 @@ use clap::Parser;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use vampire_protocol::event::Lane;
 use vampire_protocol::msgpack::Writer;
 use vampire_protocol::{
     ErrorCode, PROTOCOL_VERSION, Request, RoomOp, ServerOp, SessionId, Welcome, frame, request,
@@ -77,6 +78,7 @@ async fn serve(socket: TcpStream, session: SessionId, groups: Groups, next_id: A
             server: "baseline-relay".into(),
             idle_timeout_ms: 0,
             auth_required: false,
+            resume_token: None,
         },
     );
     let _ = queue.try_send(hello.freeze());
@@ -116,7 +118,13 @@ async fn serve(socket: TcpStream, session: SessionId, groups: Groups, next_id: A
                         relayed.insert(room.clone(), BytesMut::new());
                     }
                     let out = relayed.get_mut(&room).expect("inserted above");
-                    server::write_room_message(out, &room, Some(session), data.as_bytes());
+                    server::write_room_message(
+                        out,
+                        &room,
+                        Some(session),
+                        data.as_bytes(),
+                        Lane::Reliable,
+                    );
                 }
                 _ => {}
             }

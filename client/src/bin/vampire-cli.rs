@@ -11,8 +11,8 @@ use clap::{Parser, Subcommand};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use vampire_client::json::{from_json, to_json};
 use vampire_client::{
-    Client, ClientError, ConnectOptions, CreateRoom, Event, Incoming, JoinResult, Payload,
-    RoomInfo, TlsOptions, Value, VariableBroadcast, host_of,
+    Client, ClientError, ConnectOptions, ConnectionEvent, CreateRoom, Event, Incoming, JoinResult,
+    Payload, ReconnectPolicy, RoomInfo, TlsOptions, Value, VariableBroadcast, host_of,
 };
 
 /// Command-line client for VampireTCP.
@@ -95,7 +95,7 @@ commands (values are JSON, with {\"$bin\": \"<base64>\"} for binary; a bare word
   usay ROOM DATA                      send a message that may be lost (UDP once bound)
   ping                                round trip
   wait SECONDS                        pause (events still print)
-  quit";
+  quit                                end the session (its rooms see it leave) and exit";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -108,14 +108,17 @@ async fn main() -> anyhow::Result<()> {
         server_name: args.server_name.clone().unwrap_or_else(|| host_of(&args.addr).to_owned()),
         ca_file: args.ca.clone(),
     });
-    let mut client = Client::connect_with(&args.addr, ConnectOptions { tls, token: None }).await?;
+    // The session resumes by itself when the connection drops (the token,
+    // when given, proves who resumes it).
+    let options = ConnectOptions {
+        tls,
+        token: args.token.clone(),
+        reconnect: Some(ReconnectPolicy::default()),
+    };
+    let mut client = Client::connect_with(&args.addr, options).await?;
     println!("connected to {} as session {}", args.addr, client.session());
-    if let Some(token) = &args.token {
-        let who = client.authenticate(token).await?;
-        match &who.user_name {
-            Some(name) => println!("signed in as {} ({name})", who.user_id),
-            None => println!("signed in as {}", who.user_id),
-        }
+    if args.token.is_some() {
+        println!("signed in");
     } else if client.welcome().auth_required {
         println!("this server needs a token: pass --token (see `vampire-cli token --help`)");
     }
@@ -126,6 +129,9 @@ async fn main() -> anyhow::Result<()> {
             match incoming {
                 Incoming::Event(event) => println!("event: {}", show_event(&event)),
                 Incoming::Error { code, message } => println!("server error: {code}: {message}"),
+                Incoming::Connection(change) => {
+                    println!("connection: {}", show_connection(&change))
+                }
             }
         }
         println!("connection closed by the server");
@@ -144,6 +150,9 @@ async fn main() -> anyhow::Result<()> {
             },
         }
     }
+    // Quitting ends the session: the rooms see the member leave now,
+    // rather than hold its seat for a resume that will not come.
+    let _ = client.close().await;
     printer.abort();
     Ok(())
 }
@@ -283,6 +292,21 @@ fn show_join(join: &JoinResult) -> String {
     )
 }
 
+fn show_connection(change: &ConnectionEvent) -> String {
+    match change {
+        ConnectionEvent::Reconnecting { attempt, delay } => {
+            format!("reconnecting (attempt {attempt}, in {} ms)", delay.as_millis())
+        }
+        ConnectionEvent::Reconnected { replayed } => {
+            format!("reconnected ({replayed} missed frames replayed)")
+        }
+        ConnectionEvent::Resynced { rooms } => {
+            format!("reconnected, resynced (state of {} rooms follows)", rooms.len())
+        }
+        ConnectionEvent::Lost { reason } => format!("lost: {reason}"),
+    }
+}
+
 fn show_event(event: &Event) -> String {
     use serde_json::json;
     let shown = match event {
@@ -308,6 +332,15 @@ fn show_event(event: &Event) -> String {
             json!({"event": "room_closed", "room": room, "reason": reason})
         }
         Event::RoomReloaded { room } => json!({"event": "room_reloaded", "room": room}),
+        Event::MemberDisconnected { room, session } => {
+            json!({"event": "member_disconnected", "room": room, "session": session})
+        }
+        Event::MemberReconnected { room, session } => {
+            json!({"event": "member_reconnected", "room": room, "session": session})
+        }
+        Event::RoomState { room, state } => {
+            json!({"event": "room_state", "room": room, "state": to_json(&state.to_value())})
+        }
         Event::Unknown { event } => json!({"event": event}),
     };
     shown.to_string()

@@ -303,6 +303,19 @@ impl Registry {
         Ok(set.is_some())
     }
 
+    /// Where clients reach live node `node` (its record's address);
+    /// `None` when the node is not live.
+    ///
+    /// # Errors
+    /// When Redis fails or does not answer in time.
+    pub async fn node_address(&self, node: &str) -> RedisResult<Option<String>> {
+        let mut redis = self.redis.clone();
+        let record: Option<String> = redis.get(self.keys.node(node)).await?;
+        Ok(record
+            .and_then(|body| serde_json::from_str::<NodeRecord>(&body).ok())
+            .map(|record| record.address))
+    }
+
     /// This node's inbox channel.
     pub fn inbox(&self) -> String {
         self.keys.inbox(&self.node)

@@ -17,6 +17,8 @@
 //! - [`auth`]: [`AuthConfig`], tokens.
 //! - [`tls`]: [`TlsConfig`], the certificate.
 //! - [`websocket`]: [`WebSocketConfig`], the browsers' port.
+//! - [`reconnect`]: [`ReconnectConfig`], sessions that outlive their
+//!   connection.
 //! - [`cluster`]: [`ClusterConfig`], Redis and this node's place.
 //! - [`admin`]: [`AdminConfig`], the operators' HTTP listener.
 //! - [`checks`]: the rules types cannot express, and how rules name
@@ -29,6 +31,7 @@ pub(crate) mod checks;
 pub mod cluster;
 pub mod error;
 pub mod limits;
+pub mod reconnect;
 pub mod rooms;
 pub mod tls;
 pub mod websocket;
@@ -44,6 +47,7 @@ use checks::name;
 pub use cluster::ClusterConfig;
 pub use error::ConfigError;
 pub use limits::{Limits, MAX_FRAME_BYTES_CEILING, MIN_OUTBOUND_FRAME_MARGIN};
+pub use reconnect::ReconnectConfig;
 pub use rooms::{DefaultRoomSettings, VariableBroadcastDefaults};
 pub use tls::TlsConfig;
 pub use websocket::WebSocketConfig;
@@ -119,6 +123,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Resource limits.
     pub limits: Limits,
+    /// How long a dropped connection's session is held for `resume`.
+    /// Default: 30 s, 256 KiB of replay.
+    pub reconnect: ReconnectConfig,
     /// Settings of a new room where its creator gives none.
     pub default_room_settings: DefaultRoomSettings,
     /// How clients prove who they are. Default: they do not (`mode:
@@ -150,6 +157,7 @@ impl Default for Config {
             log_level: DEFAULT_LOG_LEVEL.to_owned(),
             log_format: DEFAULT_LOG_FORMAT,
             limits: Limits::default(),
+            reconnect: ReconnectConfig::default(),
             default_room_settings: DefaultRoomSettings::default(),
             auth: AuthConfig::default(),
             tls: None,

@@ -26,7 +26,8 @@ use vampire_protocol::{ErrorCode, PROTOCOL_VERSION, SessionId, Welcome, server};
 
 use crate::net::NetContext;
 use crate::net::session::Session;
-use crate::outbound::{ClientHandle, Queued};
+use crate::net::sessions::Ending;
+use crate::outbound::{ClientHandle, Link, Queued};
 
 /// How long the writer may spend on a farewell or on the last queued
 /// frames once the connection is closing.
@@ -133,9 +134,11 @@ pub(crate) async fn serve<S: FrameSource, K: FrameSink>(
     shutdown: CancellationToken,
 ) {
     let metrics = context.metrics.clone();
-    let client = ClientHandle::new(session_id, peer, context.client_limits(), metrics.clone());
+    let mut client = ClientHandle::new(session_id, peer, context.client_limits(), metrics.clone());
+    let mut link = client.link().expect("a new session has its connection");
+    let token = context.sessions.issue(&client);
     metrics.connections_open(1);
-    let writer = tokio::spawn(write_loop(sink, client.clone()));
+    let mut writer = tokio::spawn(write_loop(sink, client.clone(), link.clone()));
     let limits = &context.config.limits;
 
     let mut welcome = BytesMut::new();
@@ -147,20 +150,21 @@ pub(crate) async fn serve<S: FrameSource, K: FrameSink>(
             server: concat!("vampiretcp/", env!("CARGO_PKG_VERSION")).to_owned(),
             idle_timeout_ms: limits.idle_timeout().as_millis() as u64,
             auth_required: context.auth.is_some(),
+            resume_token: token.clone(),
         },
     );
-    client.send(welcome.freeze());
+    client.send_unnumbered(welcome.freeze());
 
-    let mut session = Session::new(client.clone(), context.clone(), peer.ip());
+    let mut session = Session::new(client.clone(), token, context.clone(), peer.ip());
     let started = Instant::now();
     let mut last_frame: Option<Instant> = None;
     let mut partial_since: Option<Instant> = None;
     // Built once and polled on every turn: a future made anew per read
     // would register with its source (a lock each) per read.
     let server_shutdown = shutdown.cancelled();
-    let closing = client.closing();
+    let mut closing = Box::pin(link.closing());
     let timeout = tokio::time::sleep_until(started + limits.handshake_timeout());
-    tokio::pin!(server_shutdown, closing, timeout);
+    tokio::pin!(server_shutdown, timeout);
     'connection: loop {
         loop {
             match source.next_buffered() {
@@ -168,6 +172,21 @@ pub(crate) async fn serve<S: FrameSource, K: FrameSink>(
                     last_frame = Some(Instant::now());
                     partial_since = None;
                     session.handle_frame(&body).await;
+                    if let Some((resumed, resumed_link)) = session.take_handover() {
+                        // The writer moves to the session taken back, with
+                        // the same socket.
+                        link.hand_over();
+                        client.wake_writer();
+                        let Ok(Some(sink)) = writer.await else {
+                            resumed_link.close();
+                            (client, link) = (resumed, resumed_link);
+                            writer = tokio::spawn(std::future::ready(None));
+                            break 'connection;
+                        };
+                        (client, link) = (resumed, resumed_link);
+                        closing = Box::pin(link.closing());
+                        writer = tokio::spawn(write_loop(sink, client.clone(), link.clone()));
+                    }
                 }
                 Ok(None) => break,
                 Err(refused) => {
@@ -228,9 +247,19 @@ pub(crate) async fn serve<S: FrameSource, K: FrameSink>(
             }
         }
     }
-    session.leave_all().await;
-    client.close();
+    let ending = match session.ending() {
+        Ending::Closed => Ending::Closed,
+        _ if !session.is_authenticated() => Ending::Refused,
+        _ => Ending::from_farewell(link.farewell_code()),
+    };
+    link.close();
+    client.wake_writer();
+    // The rooms hear of it now, not after the writer's farewell (which may
+    // wait for a socket that does not drain).
+    let sessions = context.sessions.clone();
+    sessions.connection_ended(&client, &link, session.token(), ending).await;
     let _ = writer.await;
+    client.writer_done(&link);
     metrics.connections_open(-1);
     debug!(session = session_id, "connection closed");
 }
@@ -270,12 +299,15 @@ fn deadline(
 /// Once the connection is closing, the writer spends at most
 /// [`CLOSE_GRACE`] finishing what it was writing and saying goodbye, so a
 /// client that stopped reading cannot hold the connection's tasks.
-async fn write_loop<K: FrameSink>(mut sink: K, client: ClientHandle) {
+///
+/// Returns the sink, unclosed, when the connection was handed over to a
+/// resumed session ([`Link::hand_over`]), after writing what was queued.
+async fn write_loop<K: FrameSink>(mut sink: K, client: ClientHandle, link: Arc<Link>) -> Option<K> {
     loop {
-        if client.is_closing() {
+        if link.is_closing() {
             break;
         }
-        client.take_queued(sink.taken());
+        client.take_queued(&link, sink.taken());
         if sink.is_empty() {
             // Woken by the first frame queued, the connection closing, or
             // the sink's own need.
@@ -285,32 +317,38 @@ async fn write_loop<K: FrameSink>(mut sink: K, client: ClientHandle) {
             }
             continue;
         }
-        match write_until_closing(&mut sink, &client).await {
+        match write_until_closing(&mut sink, &client, &link).await {
             Ok(Written::All) => {}
             Ok(Written::Closing) => break,
             Err(_) => {
-                client.close();
-                return;
+                link.close();
+                return None;
             }
         }
         // A writer that always finds more queued must still let the other
         // tasks on its thread run.
         tokio::task::consume_budget().await;
     }
+    if link.is_handed_over() {
+        client.take_queued(&link, sink.taken());
+        let written = tokio::time::timeout(CLOSE_GRACE, write_all(&mut sink, &client)).await;
+        return matches!(written, Ok(Ok(()))).then_some(sink);
+    }
     let goodbye = async {
         // Finish what was being written, so the farewell that follows is
         // framed correctly.
         write_all(&mut sink, &client).await?;
-        match client.farewell() {
+        match link.farewell() {
             // Closed on purpose: the reason, not the backlog, is what the
             // client needs.
             Some(farewell) => sink.taken().push_back(farewell.clone().into()),
-            None => client.take_queued(sink.taken()),
+            None => client.take_queued(&link, sink.taken()),
         }
         write_all(&mut sink, &client).await?;
         sink.close().await
     };
     let _ = tokio::time::timeout(CLOSE_GRACE, goodbye).await;
+    None
 }
 
 /// How [`write_until_closing`] ended without an error.
@@ -327,6 +365,7 @@ enum Written {
 async fn write_until_closing<K: FrameSink>(
     sink: &mut K,
     client: &ClientHandle,
+    link: &Link,
 ) -> std::io::Result<Written> {
     // `biased`: a write that completes at once (the common case) never
     // polls the closing future, which would register with its token.
@@ -334,13 +373,13 @@ async fn write_until_closing<K: FrameSink>(
         tokio::select! {
             biased;
             written = sink.write_some(client) => written?,
-            () = client.closing() => return Ok(Written::Closing),
+            () = link.closing() => return Ok(Written::Closing),
         }
     }
     tokio::select! {
         biased;
         flushed = sink.flush() => flushed?,
-        () = client.closing() => return Ok(Written::Closing),
+        () = link.closing() => return Ok(Written::Closing),
     }
     Ok(Written::All)
 }

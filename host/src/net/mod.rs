@@ -10,11 +10,14 @@
 //! - [`stream`]: TCP and TLS, length-prefixed frames.
 //! - [`websocket`]: the upgrade and one frame per binary message.
 //! - [`session`]: what a connection's requests do.
+//! - [`sessions`]: resume tokens, and sessions held after their
+//!   connection dropped.
 //! - [`tls`], [`udp`]: the certificate, the datagram channel.
 
 pub mod connection;
 pub mod listener;
 pub mod session;
+pub mod sessions;
 pub mod stream;
 pub mod tls;
 pub mod udp;
@@ -43,6 +46,8 @@ pub struct NetContext {
     pub auth: Option<Arc<Authenticator>>,
     /// Who is signed in where, for `auth.sameUser`.
     pub signed_in: Arc<SignedIn>,
+    /// Resume tokens, and the sessions held for a resume.
+    pub sessions: Arc<sessions::Sessions>,
     /// Hashes room passwords and checks them, and invites.
     pub gate: Arc<Gate>,
     /// TLS for the TCP and WebSocket ports, when `tls` is set.
@@ -63,11 +68,14 @@ pub struct NetContext {
 impl NetContext {
     /// The per-client bounds the configuration sets.
     pub fn client_limits(&self) -> ClientLimits {
-        client_limits(&self.config)
+        let reconnect = &self.config.reconnect;
+        let replay_bytes = reconnect.window().map(|_| reconnect.replay_bytes);
+        ClientLimits { replay_bytes, ..client_limits(&self.config) }
     }
 }
 
-/// The per-client bounds `config` sets.
+/// The per-client bounds `config` sets, for a client that is never held
+/// for a resume (nothing is kept for a replay).
 pub fn client_limits(config: &Config) -> ClientLimits {
     let limits = &config.limits;
     ClientLimits {
@@ -77,5 +85,6 @@ pub fn client_limits(config: &Config) -> ClientLimits {
         max_frame_bytes: limits.max_outbound_frame_bytes,
         max_memberships: limits.max_joined_rooms_per_connection,
         max_owned_rooms: limits.max_rooms_per_connection,
+        replay_bytes: None,
     }
 }

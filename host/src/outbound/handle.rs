@@ -1,5 +1,12 @@
-//! [`ClientHandle`]: how rooms and the connection reach one client: its
-//! bounded outbound queue, who it is, the rooms it is in and owns.
+//! [`ClientHandle`]: how rooms and the connection reach one client's
+//! session: its bounded outbound queue, who it is, the rooms it is in and
+//! owns, and what it was sent lately.
+//!
+//! A session outlives a connection that drops (`reconnect`): the handle
+//! stays in its rooms while no connection serves it (it is *held*), and
+//! the next connection to `resume` it is attached in its place. What was
+//! sent meanwhile, and lately before, is kept in the session's
+//! [`Replay`], bounded in bytes, for that connection to get first.
 //!
 //! Every connection has a queue of encoded frames drained by its writer
 //! task, bounded in frames *and* bytes. Senders never wait: a push that
@@ -17,7 +24,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bytes::{Bytes, BytesMut};
@@ -28,7 +35,9 @@ use vampire_protocol::{ErrorCode, Payload, RoomId, SessionId, server};
 use crate::lock::lock;
 use crate::logging::Throttle;
 use crate::metrics::Metrics;
+use crate::outbound::link::Link;
 use crate::outbound::queue::{Queue, Queued};
+use crate::outbound::replay::{Missed, Replay};
 
 /// What one client may hold: its outbound queue and its rooms.
 #[derive(Debug, Clone, Copy)]
@@ -47,6 +56,9 @@ pub struct ClientLimits {
     pub max_memberships: usize,
     /// Rooms the client may have created and alive at once.
     pub max_owned_rooms: usize,
+    /// Bytes of recent frames kept for a resume (`reconnect.replayBytes`);
+    /// `None` when sessions are not held (`reconnect.windowSecs` 0).
+    pub replay_bytes: Option<usize>,
 }
 
 /// Who a client is, as the token it presented says (nothing when the
@@ -85,19 +97,19 @@ pub struct ClientHandle {
 
 #[derive(Debug)]
 struct Shared {
+    /// The queue, the connection draining it and the replay: one lock, so
+    /// that a frame is in both or neither and a resume sees them whole.
     queue: Mutex<Queue>,
     /// Wakes the writer when the queue stops being empty or the
     /// connection starts closing.
     wake: Notify,
-    /// Set when the connection is to close, for any reason: an atomic
-    /// load, because every send checks it.
-    closed: AtomicBool,
-    /// Cancelled at the same moment as `closed` is set, for the tasks that
-    /// wait for it.
-    closing: CancellationToken,
-    /// The frame the writer sends last when the server closes the
-    /// connection on purpose (an `error` message with a nil id).
-    farewell: OnceLock<Bytes>,
+    /// Cancelled when the session ends (its rooms left; no resume).
+    ended: CancellationToken,
+    /// Cancelled when the server ends the session while no connection
+    /// serves it (the user signed in elsewhere): its hold ends at once.
+    end_asked: CancellationToken,
+    /// Requests read from the client over all its connections.
+    requests_read: AtomicU64,
     /// Rooms this client is a member of, kept by the rooms themselves.
     memberships: Mutex<Memberships>,
     limits: ClientLimits,
@@ -124,6 +136,17 @@ struct Memberships {
     ended: bool,
 }
 
+/// What [`ClientHandle::resume`] tells the answer it writes.
+#[derive(Debug, Clone, Copy)]
+pub struct Resumed {
+    /// The frames missed were no longer all kept.
+    pub resync: bool,
+    /// The number of the last frame before those that follow the answer.
+    pub seq: u64,
+    /// How many follow it.
+    pub replayed: u64,
+}
+
 /// Why a room could not add a client as a member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MembershipRefused {
@@ -134,21 +157,27 @@ pub enum MembershipRefused {
 }
 
 impl ClientHandle {
-    /// A handle for `session`, connected from `address`, with its queue
-    /// bounded by `limits`, counting what it does in `metrics`. Its
-    /// identity is set once it authenticates.
+    /// A handle for `session`, connected from `address` (the connection
+    /// [`ClientHandle::link`] returns), with its queue bounded by
+    /// `limits`, counting what it does in `metrics`. Its identity is set
+    /// once it authenticates.
     pub fn new(
         session: SessionId,
         address: SocketAddr,
         limits: ClientLimits,
         metrics: Arc<Metrics>,
     ) -> ClientHandle {
+        let queue = Queue {
+            link: Some(Arc::new(Link::new())),
+            replay: limits.replay_bytes.map(Replay::new),
+            ..Queue::default()
+        };
         let shared = Arc::new(Shared {
-            queue: Mutex::new(Queue::default()),
+            queue: Mutex::new(queue),
             wake: Notify::new(),
-            closed: AtomicBool::new(false),
-            closing: CancellationToken::new(),
-            farewell: OnceLock::new(),
+            ended: CancellationToken::new(),
+            end_asked: CancellationToken::new(),
+            requests_read: AtomicU64::new(0),
             memberships: Mutex::default(),
             limits,
             identity: OnceLock::new(),
@@ -215,7 +244,13 @@ impl ClientHandle {
     /// the queue would pass its bounds even without its unreliable
     /// frames.
     pub fn send(&self, frames: Bytes) -> bool {
-        self.enqueue(Queued { frames, droppable: false })
+        self.enqueue(Queued { frames, droppable: false }, true)
+    }
+
+    /// Queues frames outside the numbered stream (the welcome): not kept
+    /// for a resume, and not counted by the client.
+    pub fn send_unnumbered(&self, frames: Bytes) -> bool {
+        self.enqueue(Queued { frames, droppable: false }, false)
     }
 
     /// Queues frames of unreliable data (what UDP would have carried). When
@@ -224,17 +259,15 @@ impl ClientHandle {
     /// enough: the client is never disconnected for them. Returns whether
     /// the frames were queued.
     pub fn send_droppable(&self, frames: Bytes) -> bool {
-        self.enqueue(Queued { frames, droppable: true })
+        self.enqueue(Queued { frames, droppable: true }, false)
     }
 
     /// Queues `entry` on its lane (see [`ClientHandle::send`] and
-    /// [`ClientHandle::send_droppable`]).
-    fn enqueue(&self, entry: Queued) -> bool {
+    /// [`ClientHandle::send_droppable`]); a `numbered` one is also kept
+    /// for a resume.
+    fn enqueue(&self, entry: Queued, numbered: bool) -> bool {
         if entry.frames.is_empty() {
             return true;
-        }
-        if self.is_closing() {
-            return false;
         }
         let limits = &self.shared.limits;
         let max_bytes = if entry.droppable {
@@ -243,6 +276,20 @@ impl ClientHandle {
             limits.queue_bytes
         };
         let mut queue = lock(&self.shared.queue);
+        // Every numbered frame of a session that has not ended (one that
+        // ended has no replay) is kept for a resume, whether or not a
+        // connection takes it now.
+        let kept = numbered
+            && match &mut queue.replay {
+                Some(replay) => {
+                    replay.push(entry.frames.clone());
+                    true
+                }
+                None => false,
+            };
+        if queue.link.as_ref().is_none_or(|link| link.is_closing()) {
+            return kept;
+        }
         if self.make_room(&mut queue, entry.frames.len(), max_bytes) {
             if entry.droppable {
                 queue.droppable_bytes += entry.frames.len();
@@ -270,7 +317,7 @@ impl ClientHandle {
         if self.close_first(ErrorCode::SlowConsumer, why) {
             self.shared.metrics.slow_consumer();
         }
-        false
+        kept
     }
 
     /// Whether `len` more bytes fit in `queue` under `max_bytes` (and the
@@ -321,12 +368,23 @@ impl ClientHandle {
         }
     }
 
-    /// Takes everything queued, for the writer; empty when nothing is.
-    pub(crate) fn take_queued(&self, into: &mut VecDeque<Queued>) {
+    /// Takes everything queued, for the writer of `link`; nothing when
+    /// nothing is, or when another connection serves the session now (a
+    /// writer finishing after its connection was let go must not take
+    /// what is queued for the next).
+    pub(crate) fn take_queued(&self, link: &Arc<Link>, into: &mut VecDeque<Queued>) {
         let mut queue = lock(&self.shared.queue);
+        if !queue.link.as_ref().is_none_or(|current| Arc::ptr_eq(current, link)) {
+            return;
+        }
         std::mem::swap(&mut queue.frames, into);
         queue.bytes = 0;
         queue.droppable_bytes = 0;
+    }
+
+    /// Wakes the writer (its connection is closing).
+    pub(crate) fn wake_writer(&self) {
+        self.shared.wake.notify_one();
     }
 
     /// Completes when something may have been queued since the last
@@ -343,8 +401,14 @@ impl ClientHandle {
         self.send(buf.freeze())
     }
 
+    /// The connection serving the session now, if one does.
+    pub fn link(&self) -> Option<Arc<Link>> {
+        lock(&self.shared.queue).link.clone()
+    }
+
     /// Closes the connection after telling the client why (the first
-    /// reason given wins); frames still queued are not sent.
+    /// reason given wins); frames still queued are not sent. A session no
+    /// connection serves is ended instead (see [`ClientHandle::end_asked`]).
     pub fn close_with(&self, code: ErrorCode, message: &str) {
         self.close_first(code, message);
     }
@@ -352,38 +416,120 @@ impl ClientHandle {
     /// [`ClientHandle::close_with`], returning whether this was the
     /// reason given first.
     fn close_first(&self, code: ErrorCode, message: &str) -> bool {
-        let mut buf = BytesMut::with_capacity(64 + message.len());
-        server::write_error(&mut buf, None, code, message);
-        let first = self.shared.farewell.set(buf.freeze()).is_ok();
-        self.mark_closing();
+        let Some(link) = self.link() else {
+            self.shared.end_asked.cancel();
+            return false;
+        };
+        let first = link.close_with(code, message);
+        self.shared.wake.notify_one();
         first
     }
 
     /// Closes the connection without a message, after the frames already
     /// queued are written.
     pub fn close(&self) {
-        self.mark_closing();
+        if let Some(link) = self.link() {
+            link.close();
+            self.shared.wake.notify_one();
+        }
     }
 
-    fn mark_closing(&self) {
-        self.shared.closed.store(true, Ordering::Release);
-        self.shared.closing.cancel();
-        self.shared.wake.notify_one();
-    }
-
-    /// Whether the connection is closing.
+    /// Whether no connection serves the session, or the one that does is
+    /// closing.
     pub fn is_closing(&self) -> bool {
-        self.shared.closed.load(Ordering::Acquire)
+        self.link().is_none_or(|link| link.is_closing())
     }
 
-    /// Completes once the connection is closing.
-    pub fn closing(&self) -> WaitForCancellationFuture<'_> {
-        self.shared.closing.cancelled()
+    /// Completes once the session has ended: it left its rooms and cannot
+    /// be resumed.
+    pub fn ended(&self) -> WaitForCancellationFuture<'_> {
+        self.shared.ended.cancelled()
     }
 
-    /// The farewell frame, if the server closed the connection on purpose.
-    pub(crate) fn farewell(&self) -> Option<&Bytes> {
-        self.shared.farewell.get()
+    /// Completes once the server asked the held session to end at once.
+    pub fn end_asked(&self) -> WaitForCancellationFuture<'_> {
+        self.shared.end_asked.cancelled()
+    }
+
+    /// Whether the server asked the held session to end.
+    pub fn is_end_asked(&self) -> bool {
+        self.shared.end_asked.is_cancelled()
+    }
+
+    /// Counts one request read from the client.
+    pub fn count_request(&self) {
+        self.shared.requests_read.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Requests read from the client over all its connections.
+    pub fn requests_read(&self) -> u64 {
+        self.shared.requests_read.load(Ordering::Relaxed)
+    }
+
+    /// Bytes the session keeps for a resume now.
+    pub fn replay_bytes(&self) -> usize {
+        lock(&self.shared.queue).replay.as_ref().map_or(0, Replay::bytes)
+    }
+
+    /// Lets go of connection `link` once it has ended: what is sent to the
+    /// session from now on only goes to its replay. What was queued stays
+    /// for the connection's writer to finish with (its last answers, when
+    /// it closes without a farewell); [`ClientHandle::writer_done`] drops
+    /// the rest.
+    pub fn detach(&self, link: &Arc<Link>) {
+        let mut queue = lock(&self.shared.queue);
+        if queue.link.as_ref().is_some_and(|current| Arc::ptr_eq(current, link)) {
+            queue.link = None;
+        }
+    }
+
+    /// The writer of `link` has stopped: what it left queued is dropped,
+    /// unless another connection serves the session now (a held session
+    /// keeps only its replay).
+    pub(crate) fn writer_done(&self, link: &Arc<Link>) {
+        let mut queue = lock(&self.shared.queue);
+        if queue.link.as_ref().is_none_or(|current| Arc::ptr_eq(current, link)) {
+            queue.frames.clear();
+            queue.bytes = 0;
+            queue.droppable_bytes = 0;
+        }
+    }
+
+    /// Gives the held session a new connection, which gets `answer` first
+    /// and then every numbered frame after `last_seq`; or, when those are
+    /// no longer all kept, `answer` alone (the caller then has the rooms
+    /// send their state). `answer` is told which, and the number of the
+    /// last frame before those it is followed by.
+    ///
+    /// Returns the new connection, and whether it was a resync.
+    pub fn resume(
+        &self,
+        last_seq: u64,
+        answer: impl FnOnce(Resumed) -> Bytes,
+    ) -> (Arc<Link>, bool) {
+        let mut queue = lock(&self.shared.queue);
+        let (missed, sent) = match &queue.replay {
+            Some(replay) => (replay.after(last_seq), replay.last_seq()),
+            None => (Missed::Gap, 0),
+        };
+        let link = Arc::new(Link::new());
+        let (frames, resumed) = match missed {
+            Missed::Frames(frames) => {
+                let replayed = sent - last_seq;
+                (frames, Resumed { resync: false, seq: last_seq, replayed })
+            }
+            Missed::Gap => (Vec::new(), Resumed { resync: true, seq: sent, replayed: 0 }),
+        };
+        let resync = resumed.resync;
+        queue.frames.clear();
+        queue.frames.push_back(answer(resumed).into());
+        queue.frames.extend(frames.into_iter().map(Queued::from));
+        queue.bytes = queue.frames.iter().map(|entry| entry.frames.len()).sum();
+        queue.droppable_bytes = 0;
+        queue.link = Some(link.clone());
+        drop(queue);
+        self.shared.wake.notify_one();
+        (link, resync)
     }
 
     /// Records that the client became a member of `room`. Called by the
@@ -394,7 +540,7 @@ impl ClientHandle {
     /// it may be.
     pub fn add_membership(&self, room: &RoomId) -> Result<(), MembershipRefused> {
         let mut memberships = lock(&self.shared.memberships);
-        if memberships.ended || self.is_closing() {
+        if memberships.ended {
             return Err(MembershipRefused::Gone);
         }
         if memberships.rooms.len() >= self.shared.limits.max_memberships {
@@ -428,11 +574,18 @@ impl ClientHandle {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
     }
 
-    /// Marks the connection as ended and returns the rooms it is still a
-    /// member of; from now on no room can add it.
+    /// Ends the session and returns the rooms it is still a member of;
+    /// from now on no room can add it, and nothing is kept for it.
     pub(crate) fn end_memberships(&self) -> Vec<RoomId> {
         let mut memberships = lock(&self.shared.memberships);
         memberships.ended = true;
+        self.shared.ended.cancel();
+        lock(&self.shared.queue).replay = None;
         std::mem::take(&mut memberships.rooms)
+    }
+
+    /// The rooms the session is a member of now.
+    pub fn memberships(&self) -> Vec<RoomId> {
+        lock(&self.shared.memberships).rooms.clone()
     }
 }

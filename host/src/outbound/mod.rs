@@ -4,15 +4,23 @@
 //! # Layout
 //! - [`handle`]: [`ClientHandle`], a connection's outbound side as rooms
 //!   and the session reach it: its queue, its identity, its rooms.
+//! - [`link`]: [`Link`], one connection serving a session: whether it is
+//!   closing and its farewell.
 //! - [`queue`]: the bounded queue of frames a client's writer drains.
+//! - [`replay`]: the session's recent frames, kept for a resume.
 //! - [`responder`]: [`Responder`], the reply sink every request is
 //!   answered through, once: a frame to a client, or a value to a caller
 //!   in this process.
 
 pub mod handle;
+pub mod link;
 pub(crate) mod queue;
+pub(crate) mod replay;
 pub mod responder;
 
-pub use handle::{ClientHandle, ClientLimits, Identity, MembershipRefused, UnreliableLink};
+pub use handle::{
+    ClientHandle, ClientLimits, Identity, MembershipRefused, Resumed, UnreliableLink,
+};
+pub use link::Link;
 pub(crate) use queue::Queued;
 pub use responder::{Answer, Responder};

@@ -3,7 +3,12 @@
 
 use std::collections::VecDeque;
 
+use std::sync::Arc;
+
 use bytes::Bytes;
+
+use crate::outbound::link::Link;
+use crate::outbound::replay::Replay;
 
 /// A queued buffer of frames, and whether it may be dropped.
 #[derive(Debug, Clone)]
@@ -29,6 +34,11 @@ pub(crate) struct Queue {
     pub(crate) bytes: usize,
     /// Bytes of the droppable entries among `frames`.
     pub(crate) droppable_bytes: usize,
+    /// The connection whose writer drains `frames`; none while the
+    /// session is held, when nothing is queued.
+    pub(crate) link: Option<Arc<Link>>,
+    /// The session's recent numbered frames, when sessions are held.
+    pub(crate) replay: Option<Replay>,
 }
 
 impl Queue {

@@ -473,6 +473,28 @@ impl RoomBehaviour for WasmRoom {
         let _ = self.run_hook(room, Hook::Leave, &input).await;
     }
 
+    async fn on_disconnect(
+        &mut self,
+        room: &mut RoomState,
+        session: SessionId,
+    ) -> Option<Duration> {
+        if !self.exports(Hook::Disconnect) {
+            return None;
+        }
+        let mut input = Vec::with_capacity(24);
+        input::Presence { session }.encode_into(&mut input);
+        // Nil, a failure or anything but a count of milliseconds: the
+        // server's window.
+        let hold = self.run_hook(room, Hook::Disconnect, &input).await.ok()?;
+        hold.to_value().as_u64().map(Duration::from_millis)
+    }
+
+    async fn on_reconnect(&mut self, room: &mut RoomState, session: SessionId) {
+        let mut input = Vec::with_capacity(24);
+        input::Presence { session }.encode_into(&mut input);
+        self.run_optional_hook(room, Hook::Reconnect, &input).await;
+    }
+
     async fn on_invoke(
         &mut self,
         room: &mut RoomState,

@@ -60,8 +60,24 @@ pub trait RoomBehaviour: Send + 'static {
     }
 
     /// Called after `session` was removed and the others were told.
-    /// `reason` is `left` or `disconnected`.
+    /// `reason` is `left`, `disconnected`, `timeout` or `kicked`.
     async fn on_leave(&mut self, _room: &mut RoomState, _session: SessionId, _reason: &str) {}
+
+    /// Called when member `session`'s connection dropped and its session
+    /// is held for a resume: how long the room keeps its seat (zero: the
+    /// member leaves now, reason `disconnected`). Default `None`: as long
+    /// as the server holds the session (`reconnect.windowSecs`).
+    async fn on_disconnect(
+        &mut self,
+        _room: &mut RoomState,
+        _session: SessionId,
+    ) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// Called when member `session`, whose connection dropped, resumed
+    /// its session (and the others were told).
+    async fn on_reconnect(&mut self, _room: &mut RoomState, _session: SessionId) {}
 
     /// Runs method `method` for member `session` with `args` (one
     /// MessagePack value, as the client sent it). Default: no methods.

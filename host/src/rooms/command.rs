@@ -112,6 +112,22 @@ pub const MAX_ADMIN_ANSWER_BYTES: usize = 16 << 20;
 /// them would cost an allocation per request to save bytes in the rarer,
 /// smaller commands.
 #[allow(clippy::large_enum_variant)]
+/// What happened to a member's session, as its room is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    /// The session ended: the member leaves with this reason
+    /// (`"disconnected"`, `"timeout"`, `"left"`).
+    Ended(&'static str),
+    /// Its connection dropped; the session is held for a resume.
+    Dropped,
+    /// It resumed on a new connection; with `resync`, it missed more
+    /// than was kept and is sent the room's state.
+    Resumed {
+        /// Send the member a `room_state`.
+        resync: bool,
+    },
+}
+
 pub(crate) enum RoomCommand {
     /// A room operation from `caller`, answered through `reply`.
     /// `admission` says how a joiner got past the password (`Open` for
@@ -123,8 +139,9 @@ pub(crate) enum RoomCommand {
     /// answered, and dropped rather than waited for when the mailbox is
     /// full.
     UnreliableMessage { session: SessionId, data: Payload },
-    /// Member `session`'s connection ended.
-    Disconnected { session: SessionId },
+    /// Member `session`'s session changed: it ended, or its connection
+    /// dropped and it is held, or it resumed.
+    Presence { session: SessionId, change: Presence },
     /// Holds a seat for a joiner another node redirects here.
     ReserveSeat {
         ttl: Duration,

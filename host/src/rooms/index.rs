@@ -13,7 +13,7 @@ use vampire_protocol::{Payload, RoomId, RoomInfo, RoomOp, SessionId};
 use crate::error::ApiError;
 use crate::lock::lock;
 use crate::outbound::Responder;
-use crate::rooms::command::{AdminOp, Admission, Caller, RoomCommand};
+use crate::rooms::command::{AdminOp, Admission, Caller, Presence, RoomCommand};
 use crate::rooms::listing::Listing;
 
 /// What the index keeps of a room: enough to list it and to reach it.
@@ -238,9 +238,9 @@ impl RoomHandle {
         self.listing.read(|room| room.public)
     }
 
-    /// Tells the room that member `session`'s connection ended.
-    pub async fn disconnected(&self, session: SessionId) {
-        self.send(RoomCommand::Disconnected { session }).await;
+    /// Tells the room what happened to member `session`'s session.
+    pub async fn presence(&self, session: SessionId, change: Presence) {
+        self.send(RoomCommand::Presence { session, change }).await;
     }
 
     /// Hands a message that came over UDP from member `session` to the

@@ -317,6 +317,7 @@ impl RoomManager {
             },
             invites: Invites::default(),
             seats: Seats::default(),
+            holds: Vec::new(),
         };
         let run = actor.run(receiver, respond);
         match room_type.runtime() {

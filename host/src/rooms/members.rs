@@ -144,7 +144,8 @@ impl Members {
     /// Sends one framed event to every member: over UDP where bound, over
     /// TCP otherwise (after what the room broadcast before, so TCP members
     /// see room order), where it is dropped rather than queued when the
-    /// member has fallen behind.
+    /// member has fallen behind. A member whose join is being decided does
+    /// not get it.
     pub(crate) fn broadcast_unreliable(&mut self, frame: Bytes) {
         self.flush();
         let body = &frame[vampire_protocol::frame::LENGTH_PREFIX..];
@@ -152,13 +153,10 @@ impl Members {
             if member.client.send_unreliable(body) {
                 continue;
             }
-            match &mut self.pending {
-                Some(pending) if pending.session == member.session => {
-                    pending.hold(&frame, self.pending_join_bytes);
-                }
-                _ => {
-                    member.client.send_droppable(frame.clone());
-                }
+            // A joiner whose join is being decided misses unreliable data
+            // (it may be lost): held, it would reach the reliable stream.
+            if !self.is_pending(member.session) {
+                member.client.send_droppable(frame.clone());
             }
         }
     }
@@ -169,7 +167,7 @@ impl Members {
     pub(crate) fn send_unreliable_to(&mut self, session: SessionId, frame: Bytes) -> bool {
         let Some(client) = self.client(session).cloned() else { return false };
         if self.is_pending(session) {
-            self.send_to(session, frame);
+            // Dropped, as in `broadcast_unreliable`.
         } else if !client.send_unreliable(&frame[vampire_protocol::frame::LENGTH_PREFIX..]) {
             self.flush();
             client.send_droppable(frame);

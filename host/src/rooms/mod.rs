@@ -19,7 +19,7 @@ pub mod state;
 pub mod variables;
 
 pub use behaviour::{PluginView, RoomBehaviour, RoomType};
-pub use command::{AdminOp, Admission, Caller, MAX_ADMIN_ANSWER_BYTES};
+pub use command::{AdminOp, Admission, Caller, MAX_ADMIN_ANSWER_BYTES, Presence};
 pub use generic::{GENERIC_ROOM_TYPE, GenericRoom};
 pub use index::RoomHandle;
 pub use manager::RoomManager;

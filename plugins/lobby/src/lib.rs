@@ -12,6 +12,11 @@
 //!   running game and it leaves the listing.
 //! - The create options set the rules: `{"min_players": 2,
 //!   "countdown_secs": 5}` (the defaults).
+//! - **Dropped connections**: before the game starts, a member whose
+//!   connection drops is let go at once (`SeatHold::Release`), so a
+//!   vanished player cannot hold the ready check up; once it has started,
+//!   its seat is kept as long as the server holds the session, and the
+//!   player comes back to the running game.
 
 use std::time::Duration;
 
@@ -104,6 +109,13 @@ impl Room for Lobby {
         ready.retain(|s| *s != member.session);
         let _ = host::variable("ready").broadcast(true).set(&ready);
         let _ = self.check();
+    }
+
+    fn disconnect(&mut self, _member: &Member) -> SeatHold {
+        match host::get_variable::<bool>("started") {
+            Ok(Some(true)) => SeatHold::ServerWindow,
+            _ => SeatHold::Release,
+        }
     }
 
     fn call(&mut self, caller: &Member, call: Call) -> Result<Reply, RoomError> {

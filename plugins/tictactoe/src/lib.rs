@@ -9,8 +9,16 @@
 //!   `turn`, `winner`) that only the room may set: every member sees each
 //!   move as `variable_changed`, no client can overwrite the game, and the
 //!   game survives a crash of the plugin, because the server keeps them.
+//! - A player whose **connection drops** keeps its place for up to 60 s
+//!   (`SeatHold::For`, within the server's window): the broadcast
+//!   variable `away` names it meanwhile, and when it resumes it finds the
+//!   same board and `away` cleared. Only if it does not come back in time
+//!   does it leave (reason `timeout`) and a new round wait for a player.
 
 use room_sdk::prelude::*;
+
+/// How long a player whose connection dropped keeps its place.
+const AWAY_SEAT_HOLD: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The eight lines that win.
 #[rustfmt::skip]
@@ -134,6 +142,22 @@ impl Room for TicTacToe {
         game.players.retain(|p| *p != member.session);
         game.new_round();
         let _ = game.save();
+        if host::get_variable::<Option<Session>>("away").ok().flatten().flatten()
+            == Some(member.session)
+        {
+            let _ = host::variable("away").broadcast(true).set(&None::<Session>);
+        }
+    }
+
+    fn disconnect(&mut self, member: &Member) -> SeatHold {
+        if Game::load().is_ok_and(|game| game.players.contains(&member.session)) {
+            let _ = host::variable("away").broadcast(true).set(&Some(member.session));
+        }
+        SeatHold::For(AWAY_SEAT_HOLD)
+    }
+
+    fn reconnect(&mut self, _member: &Member) {
+        let _ = host::variable("away").broadcast(true).set(&None::<Session>);
     }
 
     fn call(&mut self, caller: &Member, call: Call) -> Result<Reply, RoomError> {

@@ -148,6 +148,19 @@ impl WireField for Option<u32> {
     }
 }
 
+impl WireField for u64 {
+    fn decode(fields: &mut Fields<'_, '_>, name: &str) -> Field<u64> {
+        match fields.take_present(name) {
+            None => Err(missing(name)),
+            Some(bytes) => Reader::new(bytes).u64().map_err(|m| mistyped(name, m)),
+        }
+    }
+
+    fn encode(&self, fields: &mut FieldWriter, name: &str) {
+        fields.uint(name, *self);
+    }
+}
+
 /// A value carried as its bytes (validated with the whole frame); nil is
 /// a value here.
 impl WireField for Option<Payload> {

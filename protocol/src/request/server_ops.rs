@@ -39,5 +39,24 @@ operations! {
         /// `udp_bind`: asks for the UDP channel; the result is a
         /// [`crate::udp::Binding`] (the port, a session id and the keys).
         UdpBind = "udp_bind" {},
+        /// `resume`: as the first request of a new connection, takes back
+        /// a session whose connection dropped; the result is a
+        /// [`crate::ResumeResult`], followed by the numbered frames after
+        /// `last_seq` (or, with `resync`, each room's `room_state`).
+        Resume = "resume" {
+            /// The session's resume token (the welcome's `resume_token`,
+            /// or the last `resume` result's).
+            token: String,
+            /// The sequence number of the last numbered frame the client
+            /// handled (0 for none).
+            last_seq: u64,
+            /// On a server that authenticates: a valid token (JWT) of the
+            /// session's user.
+            auth_token: Option<String>,
+        },
+        /// `close_session`: ends the session now: it leaves every room
+        /// (reason `"left"`) and is not held for a resume; the result is
+        /// nil and the server then closes the connection.
+        CloseSession = "close_session" {},
     }
 }

@@ -12,7 +12,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
+use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use vampire_protocol::ErrorCode;
 
@@ -152,6 +152,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> FrameSource for MessageFrames<S> 
         match next {
             None | Some(Ok(Message::Close(_))) => Ok(false),
             Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed)) => Ok(false),
+            // The socket ended without a close frame: the network dropped
+            // the connection (or the client died), which holds the session
+            // for a resume rather than refusing the client.
+            Some(Err(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake))) => Ok(false),
             Some(Err(WsError::Io(err))) => Err(err),
             Some(other) => {
                 self.pending = Some(other);

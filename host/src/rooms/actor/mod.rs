@@ -84,6 +84,10 @@ pub(crate) struct RoomActor {
     pub(crate) invites: Invites,
     /// Seats held for joiners redirected here by other nodes.
     pub(crate) seats: Seats,
+    /// Members whose connection dropped that the room holds for less
+    /// than the server's window (its `disconnect` hook said so), and when
+    /// each leaves with reason `timeout` unless it comes back.
+    pub(crate) holds: Vec<(vampire_protocol::SessionId, Instant)>,
 }
 
 /// Membership history the disposal rules depend on.
@@ -130,11 +134,14 @@ impl RoomActor {
         let creator_gone = creator_gone(self.owner.clone());
         let clock_timer = tokio::time::sleep_until(now);
         let dispose_timer = tokio::time::sleep_until(now);
-        tokio::pin!(creator_gone, clock_timer, dispose_timer);
-        let (mut clock_at, mut dispose_at) = (None, None);
+        let hold_timer = tokio::time::sleep_until(now);
+        tokio::pin!(creator_gone, clock_timer, dispose_timer, hold_timer);
+        let (mut clock_at, mut dispose_at, mut hold_at) = (None, None, None);
         let ending = loop {
             rearm(&mut clock_timer, &mut clock_at, self.state.clock().next_deadline());
             rearm(&mut dispose_timer, &mut dispose_at, self.dispose_deadline(&life));
+            let hold_deadline = self.holds.iter().map(|(_, until)| *until).min();
+            rearm(&mut hold_timer, &mut hold_at, hold_deadline);
             let mut next = Next::Continue;
             tokio::select! {
                 biased;
@@ -154,6 +161,10 @@ impl RoomActor {
                 () = &mut clock_timer, if clock_at.is_some() => {
                     clock_at = None;
                     next = self.run_clock().await;
+                }
+                () = &mut hold_timer, if hold_at.is_some() => {
+                    hold_at = None;
+                    self.end_holds(Instant::now()).await;
                 }
                 () = &mut creator_gone, if !life.owner_gone => {
                     life.owner_gone = true;
@@ -265,9 +276,7 @@ impl RoomActor {
                     let _ = self.behaviour.on_message(&mut self.state, session, &data, true).await;
                 }
             }
-            RoomCommand::Disconnected { session } => {
-                let _ = self.leave(session, "disconnected").await;
-            }
+            RoomCommand::Presence { session, change } => self.presence(session, change).await,
             RoomCommand::ReserveSeat { ttl, user_id, done } => {
                 let _ = done.send(self.reserve_seat(ttl, user_id));
             }
@@ -287,11 +296,11 @@ impl RoomActor {
     }
 }
 
-/// Completes once the creator's connection is closing (never without one;
+/// Completes once the creator's session has ended (never without one;
 /// the branch using it is disabled then).
 async fn creator_gone(owner: Option<ClientHandle>) {
     match owner {
-        Some(owner) => owner.closing().await,
+        Some(owner) => owner.ended().await,
         None => std::future::pending().await,
     }
 }

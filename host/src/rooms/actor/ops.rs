@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use tokio::time::Instant;
 use tracing::info;
 use vampire_protocol::error::quote;
 use vampire_protocol::{ErrorCode, Payload, RoomOp, SessionId};
@@ -11,7 +12,7 @@ use vampire_protocol::{ErrorCode, Payload, RoomOp, SessionId};
 use super::{Ending, Next, RoomActor};
 use crate::error::ApiError;
 use crate::outbound::{ClientHandle, MembershipRefused, Responder};
-use crate::rooms::command::{Admission, Caller};
+use crate::rooms::command::{Admission, Caller, Presence};
 use crate::rooms::invites::INVITE_LIFETIME;
 use crate::rooms::seats::NoSeat;
 use crate::rooms::state::JoinEnd;
@@ -153,6 +154,53 @@ impl RoomActor {
         }
         self.behaviour.on_leave(&mut self.state, session, reason).await;
         Ok(())
+    }
+
+    /// Applies what happened to member `session`'s session. A member
+    /// whose connection dropped keeps its seat as long as the room's
+    /// `disconnect` hook says (the server's window by default; zero: it
+    /// leaves now).
+    pub(super) async fn presence(&mut self, session: SessionId, change: Presence) {
+        if change != Presence::Dropped {
+            self.holds.retain(|(held, _)| *held != session);
+        }
+        match change {
+            Presence::Ended(reason) => {
+                let _ = self.leave(session, reason).await;
+            }
+            Presence::Dropped if self.state.is_member(session) => {
+                match self.behaviour.on_disconnect(&mut self.state, session).await {
+                    Some(hold) if hold.is_zero() => {
+                        let _ = self.leave(session, "disconnected").await;
+                    }
+                    hold => {
+                        self.state.announce_presence(session, false);
+                        if let Some(hold) = hold {
+                            self.holds.push((session, Instant::now() + hold));
+                        }
+                    }
+                }
+            }
+            Presence::Dropped => {}
+            Presence::Resumed { resync } => {
+                if self.state.announce_presence(session, true) {
+                    if resync {
+                        self.state.send_state(session);
+                    }
+                    self.behaviour.on_reconnect(&mut self.state, session).await;
+                }
+            }
+        }
+    }
+
+    /// Removes the held members whose time in the room ran out by `now`
+    /// (reason `timeout`).
+    pub(super) async fn end_holds(&mut self, now: Instant) {
+        let (over, kept) = self.holds.drain(..).partition(|(_, until)| *until <= now);
+        self.holds = kept;
+        for (session, _) in over {
+            let _ = self.leave(session, "timeout").await;
+        }
     }
 
     /// A one-time invite, for the room's owner or an operator.

@@ -9,8 +9,14 @@
 //! A room of another node of the cluster gets the operation through the
 //! cluster (a `join`, a redirect to that node with a seat reserved).
 //!
+//! A connection's first request may be `resume`, which swaps this
+//! session for a held one ([`crate::net::sessions`]): the connection then
+//! serves that session, and [`Session::take_handover`] tells the
+//! connection to move its writer over.
+//!
 //! On a server that authenticates, the first request must be
-//! `authenticate`; anything else (another op, a frame that does not
+//! `authenticate` (or `resume`, with a token of the session's user);
+//! anything else (another op, a frame that does not
 //! decode), or a refused token, is answered and the connection closed.
 //! Room passwords are checked here, on the blocking pool, before a room
 //! sees the join; each wrong password or invite makes this connection
@@ -30,14 +36,16 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tracing::{debug, info};
 use vampire_protocol::{ErrorCode, Request, RoomId, RoomOp, ServerOp, SessionId, request};
 
-use crate::auth::Verified;
 use crate::cluster::{Cluster, RemoteJoin};
 use crate::error::ApiError;
 use crate::metrics::AuthFailure;
 use crate::net::NetContext;
-use crate::outbound::{ClientHandle, Responder};
+use crate::net::sessions::Ending;
+use crate::outbound::{ClientHandle, Link, Responder};
 use crate::rooms::admission::Refused;
 use crate::rooms::{Admission, Caller, RoomHandle, RoomManager};
+
+mod identity;
 
 /// Room handles a session keeps at most, to skip the index on the next
 /// request to the same room.
@@ -84,12 +92,25 @@ pub struct Session {
     reservations: Arc<AtomicUsize>,
     /// Requests to other nodes this connection has out now.
     remote_requests: Arc<AtomicUsize>,
+    /// The session's resume token, when sessions are held.
+    token: Option<String>,
+    /// No request has been read yet (`resume` must be the first).
+    first: bool,
+    /// How the connection is ending, as far as the session knows.
+    ending: Ending,
+    /// A session `resume` took back, for the connection to serve.
+    handover: Option<(ClientHandle, Arc<Link>)>,
 }
 
 impl Session {
     /// A session for `client`, with the rate limit, authentication, UDP
     /// channel and rooms of `context`.
-    pub fn new(client: ClientHandle, context: Arc<NetContext>, peer: IpAddr) -> Session {
+    pub fn new(
+        client: ClientHandle,
+        token: Option<String>,
+        context: Arc<NetContext>,
+        peer: IpAddr,
+    ) -> Session {
         let limits = &context.config.limits;
         let per_second = NonZeroU32::new(limits.requests_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(limits.request_burst).unwrap_or(per_second);
@@ -107,7 +128,32 @@ impl Session {
             peer,
             reservations: Arc::default(),
             remote_requests: Arc::default(),
+            token,
+            first: true,
+            ending: Ending::Dropped,
+            handover: None,
         }
+    }
+
+    /// The session this connection serves (another one after a resume).
+    pub fn client(&self) -> &ClientHandle {
+        &self.client
+    }
+
+    /// The session's resume token, when sessions are held.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// How the connection is ending, as far as the session knows: the
+    /// client's `close_session`, a refusal, or else a drop.
+    pub fn ending(&self) -> Ending {
+        self.ending
+    }
+
+    /// The session a `resume` just took back and its new connection, once.
+    pub fn take_handover(&mut self) -> Option<(ClientHandle, Arc<Link>)> {
+        self.handover.take()
     }
 
     /// This session's id.
@@ -128,6 +174,9 @@ impl Session {
         let frame = match request::decode(body) {
             Ok(frame) => frame,
             Err(rejected) => {
+                // Counted like any request the client sent (its clients
+                // count every frame but `resume`).
+                self.client.count_request();
                 debug!(session = self.id(), code = %rejected.error.code, message = %rejected.error.message, "rejected a frame");
                 Responder::new(self.client.clone(), rejected.id, None, None).fail(rejected.error);
                 // Before authenticating, a client gets one frame to prove
@@ -141,6 +190,11 @@ impl Session {
             }
         };
         let op = Some(frame.request.op_index());
+        let first = std::mem::replace(&mut self.first, false);
+        let resume = matches!(frame.request, Request::Server(ServerOp::Resume { .. }));
+        if !resume {
+            self.client.count_request();
+        }
         if let Err(not_until) = self.rate.check() {
             self.context.metrics.rate_limited();
             let respond = Responder::new(self.client.clone(), frame.id, op, None);
@@ -161,6 +215,12 @@ impl Session {
             return;
         }
         self.refusals = self.refusals.saturating_sub(1);
+        if let Request::Server(ServerOp::Resume { token, last_seq, auth_token }) = frame.request {
+            let reply = Responder::new(self.client.clone(), frame.id, op, None);
+            return self
+                .resume(first, &token, last_seq, auth_token.as_deref(), frame.id, reply)
+                .await;
+        }
         if !self.authenticated {
             let reply = Responder::new(self.client.clone(), frame.id, op, None);
             if let Request::Server(ServerOp::Authenticate { token }) = &frame.request {
@@ -187,6 +247,15 @@ impl Session {
         match op {
             ServerOp::Authenticate { token } => self.authenticate(&token, reply),
             ServerOp::Ping {} => reply.ok_nil(),
+            ServerOp::Resume { .. } => reply.fail(ApiError::new(
+                ErrorCode::InvalidRequest,
+                "resume must be a connection's first request",
+            )),
+            ServerOp::CloseSession {} => {
+                self.ending = Ending::Closed;
+                reply.ok_nil();
+                self.client.close();
+            }
             ServerOp::UdpBind {} => match &self.context.udp {
                 None => reply.fail(ApiError::new(
                     ErrorCode::UdpUnavailable,
@@ -372,70 +441,6 @@ impl Session {
         Ok(handle)
     }
 
-    /// Checks `token` and records who the client is; a refused token
-    /// closes the connection.
-    fn authenticate(&mut self, token: &str, respond: Responder) {
-        let Some(auth) = &self.context.auth else {
-            return respond.fail(ApiError::new(
-                ErrorCode::InvalidRequest,
-                "this server does not check tokens (auth.mode is none)",
-            ));
-        };
-        if self.authenticated {
-            return respond.fail(ApiError::new(
-                ErrorCode::InvalidRequest,
-                "this connection is authenticated",
-            ));
-        }
-        match auth.verify(token) {
-            Ok(Verified { identity, valid_until }) => {
-                self.close_when_expired(valid_until);
-                let user_id = identity.user_id.clone().unwrap_or_default();
-                let user_name = identity.name.clone();
-                info!(session = self.id(), user = %user_id, operator = identity.operator, "client authenticated");
-                self.context.metrics.authenticated();
-                self.client.set_identity(identity);
-                self.context.signed_in.sign_in(&user_id, &self.client);
-                self.authenticated = true;
-                respond.ok_with(
-                    32 + user_id.len() + user_name.as_ref().map_or(0, String::len),
-                    |w| {
-                        w.map(2).str("user_id").str(&user_id);
-                        w.str("user_name").opt_str(user_name.as_deref());
-                    },
-                );
-            }
-            Err(refusal) => {
-                info!(session = self.id(), reason = %refusal.message, "token refused");
-                self.context.metrics.auth_failed(AuthFailure::TokenRefused);
-                respond.fail(refusal);
-                self.client.close();
-            }
-        }
-    }
-
-    /// Closes the connection with `not_authenticated` when its token stops
-    /// being valid: a token proves who the client is only until its `exp`,
-    /// so a connection does not outlive it. The watch ends with the
-    /// connection.
-    fn close_when_expired(&self, valid_until: std::time::SystemTime) {
-        let left = valid_until.duration_since(std::time::SystemTime::now()).unwrap_or_default();
-        let client = self.client.clone();
-        self.context.tasks.spawn(async move {
-            tokio::select! {
-                () = client.closing() => {}
-                () = tokio::time::sleep(left) => {
-                    info!(session = client.session(), "token expired, closing");
-                    client.metrics().auth_failed(AuthFailure::Expired);
-                    client.close_with(
-                        ErrorCode::NotAuthenticated,
-                        "your token has expired: connect again with a fresh one",
-                    );
-                }
-            }
-        });
-    }
-
     /// Lets a joiner through the room's password or invite check (see
     /// [`crate::rooms::admission::Gate`]); a wrong guess also makes this
     /// connection wait, longer with each one it made.
@@ -462,23 +467,6 @@ impl Session {
                 info!(session = self.id(), room = %handle.id(), failures = self.wrong_guesses, "wrong room password or invite");
                 tokio::time::sleep(delay).await;
                 Err(refusal)
-            }
-        }
-    }
-
-    /// Leaves every room the client is still in; called once the
-    /// connection has ended. From now on no room can add the client.
-    pub async fn leave_all(&mut self) {
-        let session = self.id();
-        if let Some(udp) = &self.context.udp {
-            udp.end(session);
-        }
-        if let Some(user_id) = &self.client.identity().user_id {
-            self.context.signed_in.sign_out(user_id, session);
-        }
-        for room in self.client.end_memberships() {
-            if let Ok(handle) = self.rooms.get(&room) {
-                handle.disconnected(session).await;
             }
         }
     }

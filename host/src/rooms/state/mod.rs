@@ -8,20 +8,23 @@
 
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use tracing::{debug, info};
 use vampire_protocol::error::quote;
-use vampire_protocol::msgpack::Writer;
-use vampire_protocol::{ErrorCode, Payload, RoomId, RoomInfo, RosterEntry, SessionId, server};
+use vampire_protocol::event::Lane;
+use vampire_protocol::{ErrorCode, Payload, RoomId, RoomInfo, SessionId, server};
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::outbound::{ClientHandle, MembershipRefused};
+use crate::outbound::ClientHandle;
 use crate::rooms::clock::RoomClock;
 use crate::rooms::listing::Listing;
 use crate::rooms::members::Members;
 use crate::rooms::settings::{RoomLimits, RoomSettings};
 use crate::rooms::variables::{Rules, Variables, WriteAccess};
+
+mod joining;
+mod presence;
 
 /// How a pending join ended, for the actor to answer the joiner.
 #[derive(Debug)]
@@ -232,11 +235,25 @@ impl RoomState {
             let (value, unreliable) = (variable.value.clone(), variable.unreliable);
             if unreliable {
                 let mut frame = BytesMut::new();
-                server::write_variable_changed(&mut frame, &self.id, name, value.as_bytes(), by);
+                server::write_variable_changed(
+                    &mut frame,
+                    &self.id,
+                    name,
+                    value.as_bytes(),
+                    by,
+                    Lane::Unreliable,
+                );
                 self.members.broadcast_unreliable(frame.freeze());
             } else {
                 let outbox = self.members.outbox();
-                server::write_variable_changed(outbox, &self.id, name, value.as_bytes(), by);
+                server::write_variable_changed(
+                    outbox,
+                    &self.id,
+                    name,
+                    value.as_bytes(),
+                    by,
+                    Lane::Reliable,
+                );
                 self.members.flush_if_large();
             }
         }
@@ -277,7 +294,7 @@ impl RoomState {
         data: &[u8],
     ) -> Result<(), ApiError> {
         self.check_event_size(data.len())?;
-        server::write_room_message(self.members.outbox(), &self.id, from, data);
+        server::write_room_message(self.members.outbox(), &self.id, from, data, Lane::Reliable);
         self.members.flush_if_large();
         self.metrics.message(self.members.len());
         Ok(())
@@ -297,7 +314,7 @@ impl RoomState {
     ) -> Result<(), ApiError> {
         self.check_event_size(data.len())?;
         let mut frame = BytesMut::with_capacity(64 + data.len());
-        server::write_room_message(&mut frame, &self.id, from, data);
+        server::write_room_message(&mut frame, &self.id, from, data, Lane::Unreliable);
         self.members.broadcast_unreliable(frame.freeze());
         self.metrics.message(self.members.len());
         Ok(())
@@ -319,7 +336,7 @@ impl RoomState {
         }
         self.check_event_size(data.len())?;
         let mut frame = BytesMut::with_capacity(64 + data.len());
-        server::write_room_message(&mut frame, &self.id, None, data);
+        server::write_room_message(&mut frame, &self.id, None, data, Lane::Unreliable);
         self.metrics.message(1);
         Ok(self.members.send_unreliable_to(session, frame.freeze()))
     }
@@ -335,7 +352,7 @@ impl RoomState {
         }
         self.check_event_size(data.len())?;
         let mut frame = BytesMut::with_capacity(64 + data.len());
-        server::write_room_message(&mut frame, &self.id, None, data);
+        server::write_room_message(&mut frame, &self.id, None, data, Lane::Reliable);
         self.members.send_to(session, frame.freeze());
         self.metrics.message(1);
         Ok(true)
@@ -377,117 +394,6 @@ impl RoomState {
     /// at the end of each turn.
     pub(crate) fn flush(&mut self) {
         self.members.flush();
-    }
-
-    /// Adds a member whose join is not yet decided: frames for it are held
-    /// until [`RoomState::end_join`].
-    ///
-    /// # Errors
-    /// When the client has disconnected or is in as many rooms as it may
-    /// be.
-    pub(crate) fn begin_join(&mut self, client: ClientHandle) -> Result<(), MembershipRefused> {
-        self.members.begin_join(&self.id, client)?;
-        self.store_count();
-        Ok(())
-    }
-
-    /// Ends the pending join. With `accepted`, and unless the room kicked
-    /// the joiner or sent it too much meanwhile, the joiner gets its
-    /// `join` response (request `id`, when it has one) then the held
-    /// frames, and the others `member_joined`. Otherwise the joiner is
-    /// removed without a trace.
-    pub(crate) fn end_join(&mut self, accepted: bool, id: Option<u32>, reply: &Payload) -> JoinEnd {
-        // What the hook broadcast goes to the held frames, not ahead of
-        // the response.
-        let Some(mut pending) = self.members.take_pending() else {
-            return JoinEnd::Refused;
-        };
-        if let Some(reason) = pending.kicked.take() {
-            return JoinEnd::Kicked(reason);
-        }
-        if !accepted {
-            self.drop_member(pending.session);
-            return JoinEnd::Refused;
-        }
-        if pending.overflowed {
-            self.drop_member(pending.session);
-            return JoinEnd::Overflowed;
-        }
-        let response = match self.join_response(id, reply) {
-            Ok(response) => response,
-            Err(err) => {
-                self.drop_member(pending.session);
-                return JoinEnd::TooLarge(err);
-            }
-        };
-        let session = pending.session;
-        self.members.admit(pending, response);
-        let identity =
-            self.members.client(session).map(|c| c.identity().clone()).unwrap_or_default();
-        info!(
-            room = %self.id,
-            session,
-            user = identity.user_id.as_deref(),
-            members = self.members.len(),
-            "member joined"
-        );
-        let mut joined = BytesMut::new();
-        server::write_member_joined(
-            &mut joined,
-            &self.id,
-            session,
-            identity.user_id.as_deref(),
-            identity.name.as_deref(),
-        );
-        self.members.send_to_others(session, joined.freeze());
-        JoinEnd::Joined
-    }
-
-    /// The `join` response frame for request `id` (none for a
-    /// notification).
-    fn join_response(&self, id: Option<u32>, reply: &Payload) -> Result<Option<Bytes>, ApiError> {
-        let Some(id) = id else { return Ok(None) };
-        let info = self.info();
-        let size_bound = info.encoded_size_bound()
-            + 9 * self.members.len()
-            + self.members.iter().map(|m| roster_entry_bound(&m.client)).sum::<usize>()
-            + self.variables.encoded_size_bound()
-            + reply.len()
-            + 64;
-        let size = server::response_size(size_bound);
-        if size > self.limits.max_frame_bytes {
-            return Err(ApiError::new(
-                ErrorCode::ResponseTooLarge,
-                format!(
-                    "the join result would take {size} bytes; the server sends at most {} in one frame",
-                    self.limits.max_frame_bytes
-                ),
-            ));
-        }
-        let mut result = BytesMut::with_capacity(size_bound);
-        let mut w = Writer::new(&mut result);
-        w.map(5).str("room");
-        info.write(&mut w);
-        w.str("members").array(self.members.len());
-        for member in self.members.iter() {
-            w.uint(member.session);
-        }
-        w.str("roster").array(self.members.len());
-        for member in self.members.iter() {
-            let identity = member.client.identity();
-            RosterEntry {
-                session: member.session,
-                user_id: identity.user_id.clone(),
-                user_name: identity.name.clone(),
-            }
-            .write(&mut w);
-        }
-        w.str("variables");
-        self.variables.write_visible(&mut w);
-        w.str("reply").raw(reply.as_bytes());
-        let mut frame = BytesMut::with_capacity(server::response_size(result.len()));
-        server::write_response(&mut frame, id, &result);
-        Ok(Some(frame.freeze()))
     }
 
     /// Removes a member and tells the others why (`left`, `disconnected`
@@ -548,11 +454,4 @@ impl RoomState {
             format!("this room has no variable {}", quote(name)),
         )
     }
-}
-
-/// Bytes a member's roster entry takes at most in a join result.
-fn roster_entry_bound(client: &ClientHandle) -> usize {
-    let identity = client.identity();
-    48 + identity.user_id.as_ref().map_or(0, String::len)
-        + identity.name.as_ref().map_or(0, String::len)
 }
