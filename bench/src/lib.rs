@@ -10,6 +10,8 @@
 //!   rooms together for ten minutes or more).
 //! - `src/bin/reload.rs`: hot-reload latency and swaps under load.
 //! - `src/bin/updates.rs`: frequent small updates over UDP and over TCP.
+//! - `src/bin/reconnect.rs`: from a cut connection to the first replayed
+//!   event.
 //! - [`chat`]: the chat scenario's payload, timestamp and window.
 //! - [`load`]: the load generator's scenarios (chat fan-out, invoke round
 //!   trips, idle connections, room creation).

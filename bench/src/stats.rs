@@ -36,3 +36,16 @@ pub fn human(nanos: u64) -> String {
 }
 
 pub use xtask::process::{ProcessUsage, usage as process_usage};
+
+/// The machine a figure was measured on, to print beside it: the CPU
+/// model, its cores, and the build profile of the benchmark.
+pub fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|line| line.strip_prefix("model name").and_then(|rest| rest.split(':').nth(1)))
+        .map_or("an unknown CPU", str::trim);
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
+    format!("{model}, {cores} cores, {profile} build")
+}

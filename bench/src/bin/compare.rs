@@ -53,7 +53,7 @@ struct Args {
     #[arg(long)]
     no_colyseus: bool,
     /// Only these servers (baseline, vampiretcp, vampiretcp+metrics,
-    /// vampiretcp-ws, colyseus), comma-separated.
+    /// vampiretcp-ws, vampiretcp-noreplay, colyseus), comma-separated.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
@@ -68,6 +68,10 @@ enum Target {
     VampireMetrics,
     /// VampireTCP with the chat clients on its WebSocket port.
     VampireWebSocket,
+    /// VampireTCP holding no session for a resume (`reconnect.windowSecs`
+    /// 0): no replay kept, no frame numbered; what sessions that outlive
+    /// their connection cost, beside the default.
+    VampireNoReplay,
     Colyseus,
 }
 
@@ -78,6 +82,7 @@ impl Target {
             Target::Vampire => "vampiretcp",
             Target::VampireMetrics => "vampiretcp+metrics",
             Target::VampireWebSocket => "vampiretcp-ws",
+            Target::VampireNoReplay => "vampiretcp-noreplay",
             Target::Colyseus => "colyseus",
         }
     }
@@ -95,8 +100,13 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let setup = prepare(&args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let mut targets =
-        vec![Target::Baseline, Target::Vampire, Target::VampireMetrics, Target::VampireWebSocket];
+    let mut targets = vec![
+        Target::Baseline,
+        Target::Vampire,
+        Target::VampireMetrics,
+        Target::VampireWebSocket,
+        Target::VampireNoReplay,
+    ];
     if setup.colyseus.is_some() {
         targets.push(Target::Colyseus);
     }
@@ -155,7 +165,10 @@ fn install_colyseus(root: &Path) -> Option<PathBuf> {
 fn start(setup: &Setup, target: Target) -> anyhow::Result<Running> {
     match target {
         Target::Baseline => servers::start(Command::new(setup.release.join("relay"))),
-        Target::Vampire | Target::VampireMetrics | Target::VampireWebSocket => {
+        Target::Vampire
+        | Target::VampireMetrics
+        | Target::VampireWebSocket
+        | Target::VampireNoReplay => {
             // Limits meant for real clients (request rate, rooms per
             // connection) would throttle the load generator itself.
             let mut config = serde_json::json!({
@@ -174,6 +187,9 @@ fn start(setup: &Setup, target: Target) -> anyhow::Result<Running> {
             });
             if target == Target::VampireMetrics {
                 config["admin"] = serde_json::json!({ "port": 0, "metricsPublic": true });
+            }
+            if target == Target::VampireNoReplay {
+                config["reconnect"] = serde_json::json!({ "windowSecs": 0 });
             }
             let binary =
                 setup.vampire_bin.clone().unwrap_or_else(|| setup.release.join("vampiretcp"));
@@ -320,6 +336,13 @@ fn print_table(results: &[(Target, ChatResult)]) {
                 "vampiretcp+metrics / vampiretcp: CPU per delivery {:+.1}% (target within 2%), p99 {:.2}x",
                 (metered.cpu_per_million() / vampire.cpu_per_million() - 1.0) * 100.0,
                 metered.p99_ns as f64 / vampire.p99_ns as f64
+            );
+        }
+        if let Some(plain) = find(Target::VampireNoReplay) {
+            println!(
+                "vampiretcp / vampiretcp-noreplay: CPU per delivery {:+.1}% (target within 2%), p99 {:.2}x",
+                (vampire.cpu_per_million() / plain.cpu_per_million() - 1.0) * 100.0,
+                vampire.p99_ns as f64 / plain.p99_ns as f64
             );
         }
         if let Some(ws) = find(Target::VampireWebSocket) {

@@ -54,6 +54,10 @@ fn main() -> anyhow::Result<()> {
             "maxRoomsPerConnection": args.rooms + 1,
         }),
     );
+    // Clients that drop leave at once (no session held for a resume), so
+    // that "after they all left" is what the rows say.
+    let mut config = config;
+    config["reconnect"] = serde_json::json!({ "windowSecs": 0 });
     let server = servers::start_vampire(&binary, &config)?;
     let pid = server.pid().to_string();
     let rss = || stats::process_usage(&pid).map(|usage| usage.rss_bytes as f64 / MIB);
