@@ -482,3 +482,32 @@ async fn item_06_private_rooms_cannot_be_found_or_guessed_at_speed() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_resume_needs_a_valid_token_of_the_sessions_own_user() {
+    let server = TestServer::start_with(with_tokens).await;
+    let proxy = vampire_tests::proxy::CuttingProxy::start(server.addr).await;
+    let options = ConnectOptions { token: Some(token("alice")), ..Default::default() };
+    let alice = Client::connect_with(proxy.addr, options).await.unwrap();
+    let (session, resume_token) = (alice.session(), alice.resumption().token().unwrap());
+    proxy.cut(); // alice's session is held
+    let resume = |auth_token: Option<String>| {
+        let resume = vampire_client::ServerOp::Resume {
+            token: resume_token.clone(),
+            last_seq: alice.resumption().seq(),
+            auth_token,
+        };
+        async move {
+            let client = Client::connect(server.addr).await.unwrap();
+            client.request(resume.into()).await
+        }
+    };
+    for refused in [None, Some(token("bob")), Some("forged".to_owned())] {
+        let err = resume(refused).await.unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::NotAuthenticated), "{err}");
+    }
+    // Refusals leave the session held for its own user.
+    let resumed = resume(Some(token("alice"))).await.unwrap();
+    let resumed = vampire_client::ResumeResult::from_payload(&resumed).unwrap();
+    assert_eq!(resumed.session, session);
+}

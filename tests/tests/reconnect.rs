@@ -23,6 +23,15 @@ fn resuming() -> ConnectOptions {
     }
 }
 
+/// A room of `room_type` that stays when empty.
+fn kept(room_type: &str) -> vampire_client::CreateRoom {
+    vampire_client::CreateRoom {
+        room_type: Some(room_type.into()),
+        auto_dispose: Some(false),
+        ..Default::default()
+    }
+}
+
 /// A public room both `a` and `b` joined (b after a, so a saw it join).
 async fn shared_room(a: &mut Client, b: &Client) -> String {
     let room = a.create_room(Default::default()).await.unwrap().id;
@@ -227,12 +236,7 @@ async fn a_tictactoe_player_who_drops_mid_game_comes_back_to_the_same_board() {
     let proxy = CuttingProxy::start(server.addr).await;
     let mut x = Client::connect_with(proxy.addr, resuming()).await.unwrap();
     let mut o = server.client().await;
-    let create = vampire_client::CreateRoom {
-        room_type: Some("tictactoe".into()),
-        auto_dispose: Some(false),
-        ..Default::default()
-    };
-    let room = x.create_room(create).await.unwrap().id;
+    let room = x.create_room(kept("tictactoe")).await.unwrap().id;
     x.join(&room, None).await.unwrap();
     o.join(&room, None).await.unwrap();
     x.invoke(&room, "play", json!({"cell": 4})).await.unwrap();
@@ -266,12 +270,7 @@ async fn a_lobby_lets_a_dropped_member_go_at_once_before_the_game_starts() {
     let proxy = CuttingProxy::start(server.addr).await;
     let a = Client::connect_with(proxy.addr, ConnectOptions::default()).await.unwrap();
     let mut b = server.client().await;
-    let create = vampire_client::CreateRoom {
-        room_type: Some("lobby".into()),
-        auto_dispose: Some(false),
-        ..Default::default()
-    };
-    let room = b.create_room(create).await.unwrap().id;
+    let room = b.create_room(kept("lobby")).await.unwrap().id;
     b.join(&room, None).await.unwrap();
     a.join(&room, None).await.unwrap();
     wait_for(&mut b, |e| matches!(e, Event::MemberJoined { .. })).await;

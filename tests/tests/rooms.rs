@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use vampire_client::{CreateRoom, ErrorCode, Event};
+use vampire_client::{Client, CreateRoom, ErrorCode, Event};
 use vampire_tests::{TestServer, assert_no_event, json, next_event, wait_for};
 
 fn room(public: bool) -> CreateRoom {
@@ -235,26 +235,33 @@ async fn wait_until_listed(
     }
 }
 
+/// A public room `stayer` and then `leaver` joined (the stayer saw the
+/// leaver come), and the room's id.
+async fn stayer_and_leaver(server: &TestServer) -> (Client, Client, String) {
+    let mut stayer = server.client().await;
+    let leaver = server.client().await;
+    let room = stayer.create_room(room(true)).await.unwrap().id;
+    stayer.join(&room, None).await.unwrap();
+    leaver.join(&room, None).await.unwrap();
+    wait_for(&mut stayer, |e| matches!(e, Event::MemberJoined { .. })).await;
+    (stayer, leaver, room)
+}
+
 #[tokio::test]
 async fn a_dropped_connection_holds_the_seat_until_the_window_passes() {
     let server = TestServer::start_with(|config| config.reconnect.window_secs = 1).await;
-    let mut stayer = server.client().await;
-    let leaver = server.client().await;
-    let info = stayer.create_room(room(true)).await.unwrap();
-    stayer.join(&info.id, None).await.unwrap();
-    leaver.join(&info.id, None).await.unwrap();
+    let (mut stayer, leaver, room) = stayer_and_leaver(&server).await;
     let gone = leaver.session();
-    wait_for(&mut stayer, |e| matches!(e, Event::MemberJoined { .. })).await;
     drop(leaver); // closes the socket without a leave request
     assert_eq!(
         next_event(&mut stayer).await,
-        Event::MemberDisconnected { room: info.id.clone(), session: gone }
+        Event::MemberDisconnected { room: room.clone(), session: gone }
     );
     // The seat is held while the session may come back.
     assert_eq!(stayer.list_rooms(None).await.unwrap()[0].members, 2);
     assert_eq!(
         next_event(&mut stayer).await,
-        Event::MemberLeft { room: info.id.clone(), session: gone, reason: "timeout".into() }
+        Event::MemberLeft { room: room.clone(), session: gone, reason: "timeout".into() }
     );
     assert_eq!(stayer.list_rooms(None).await.unwrap()[0].members, 1);
 }
@@ -262,35 +269,25 @@ async fn a_dropped_connection_holds_the_seat_until_the_window_passes() {
 #[tokio::test]
 async fn without_a_window_a_dropped_connection_leaves_at_once() {
     let server = TestServer::start_with(|config| config.reconnect.window_secs = 0).await;
-    let mut stayer = server.client().await;
-    let leaver = server.client().await;
-    let info = stayer.create_room(room(true)).await.unwrap();
-    stayer.join(&info.id, None).await.unwrap();
-    leaver.join(&info.id, None).await.unwrap();
+    let (mut stayer, leaver, room) = stayer_and_leaver(&server).await;
     assert!(leaver.welcome().resume_token.is_none());
     let gone = leaver.session();
-    wait_for(&mut stayer, |e| matches!(e, Event::MemberJoined { .. })).await;
     drop(leaver);
     assert_eq!(
         next_event(&mut stayer).await,
-        Event::MemberLeft { room: info.id.clone(), session: gone, reason: "disconnected".into() }
+        Event::MemberLeft { room, session: gone, reason: "disconnected".into() }
     );
 }
 
 #[tokio::test]
 async fn closing_the_session_leaves_every_room_at_once() {
     let server = TestServer::start().await;
-    let mut stayer = server.client().await;
-    let leaver = server.client().await;
-    let info = stayer.create_room(room(true)).await.unwrap();
-    stayer.join(&info.id, None).await.unwrap();
-    leaver.join(&info.id, None).await.unwrap();
+    let (mut stayer, leaver, room) = stayer_and_leaver(&server).await;
     let gone = leaver.session();
-    wait_for(&mut stayer, |e| matches!(e, Event::MemberJoined { .. })).await;
     leaver.close().await.unwrap();
     assert_eq!(
         next_event(&mut stayer).await,
-        Event::MemberLeft { room: info.id.clone(), session: gone, reason: "left".into() }
+        Event::MemberLeft { room, session: gone, reason: "left".into() }
     );
 }
 
