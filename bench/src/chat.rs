@@ -87,6 +87,9 @@ pub(crate) struct Outgoing {
     /// the mask's index at the first of them.
     pub(crate) mask: [u8; 4],
     pub(crate) mask_at: usize,
+    /// Encodes an `ack` of a frame count for the transport; none when the
+    /// server keeps nothing for a resume.
+    pub(crate) ack: Option<fn(u64) -> Vec<u8>>,
 }
 
 impl Outgoing {
@@ -100,7 +103,10 @@ impl Outgoing {
 /// One chat client over `socket`: sends `outgoing` every `period` (the
 /// first after `offset`) and records the latency of every message of the
 /// window it receives (`split` takes the next whole message's body out of
-/// the read buffer), until a second after the senders stop.
+/// the read buffer), until a second after the senders stop. With
+/// `outgoing.ack` (the server keeps the session's frames for a resume), it
+/// acknowledges the frames it handled every [`vampire_client::ACK_EVERY`],
+/// as the Rust client does.
 pub(crate) async fn client(
     mut socket: TcpStream,
     mut buf: BytesMut,
@@ -111,6 +117,11 @@ pub(crate) async fn client(
     window: Arc<Window>,
 ) -> Histogram<u64> {
     let mut histogram = stats::latency_histogram();
+    // Frames are counted from here on, not from the welcome: an ack below
+    // the session's true count is still true, it only lets the server drop
+    // a few frames later.
+    let (mut handled, mut acked) = (0u64, 0u64);
+    let mut acks = tokio::time::interval(vampire_client::ACK_EVERY);
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + offset, period);
     // Missed ticks are skipped, not bunched: the offered rate stays honest
     // and what a saturated client could not send shows as a lower rate.
@@ -137,6 +148,7 @@ pub(crate) async fn client(
                 }
                 let now = window.now();
                 while let Some(body) = split(&mut buf) {
+                    handled += 1;
                     if let Some(t) = stamp_of(&body)
                         && window.contains(t)
                     {
@@ -154,6 +166,13 @@ pub(crate) async fn client(
                     window.sent.fetch_add(1, Ordering::Relaxed);
                 }
                 if socket.write_all(&outgoing.message).await.is_err() {
+                    break;
+                }
+            }
+            _ = acks.tick(), if outgoing.ack.is_some() && handled > acked => {
+                acked = handled;
+                let frame = outgoing.ack.expect("checked")(acked);
+                if socket.write_all(&frame).await.is_err() {
                     break;
                 }
             }

@@ -42,6 +42,9 @@ pub fn kept_room(room_type: &str) -> CreateRoom {
 pub struct Conn {
     /// Session id from the welcome.
     pub session: u64,
+    /// The welcome gave a resume token: the server keeps what it sends
+    /// for a resume, and the chat client acknowledges what it handled.
+    pub resumes: bool,
     socket: TcpStream,
     buf: BytesMut,
     next_id: u32,
@@ -55,11 +58,14 @@ impl Conn {
     pub async fn open(addr: SocketAddr) -> anyhow::Result<Conn> {
         let socket = TcpStream::connect(addr).await?;
         socket.set_nodelay(true)?;
-        let mut conn =
-            Conn { session: 0, socket, buf: BytesMut::with_capacity(64 * 1024), next_id: 1 };
+        let buf = BytesMut::with_capacity(64 * 1024);
+        let mut conn = Conn { session: 0, resumes: false, socket, buf, next_id: 1 };
         let welcome = conn.next_frame().await?;
         match ServerMessage::decode(&welcome)? {
-            ServerMessage::Welcome(welcome) => conn.session = welcome.session,
+            ServerMessage::Welcome(welcome) => {
+                conn.session = welcome.session;
+                conn.resumes = welcome.resume_token.is_some();
+            }
             other => bail!("expected a welcome, got {other:?}"),
         }
         Ok(conn)
@@ -312,7 +318,7 @@ async fn chat_client(
     offset: Duration,
     window: Arc<Window>,
 ) -> Histogram<u64> {
-    let Conn { socket, buf, .. } = conn;
+    let Conn { socket, buf, resumes, .. } = conn;
     // The request frame, encoded once; its timestamp is patched per send.
     let request = Request::room(
         room,
@@ -320,7 +326,9 @@ async fn chat_client(
     );
     let message = request.encode(None).to_vec();
     let stamp_at = message.len() - STAMP_FROM_END;
-    let outgoing = Outgoing { message, stamp_at, mask: [0; 4], mask_at: 0 };
+    let ack = |seq| Request::from(ServerOp::Ack { seq }).encode(None).to_vec();
+    let ack = resumes.then_some(ack as fn(u64) -> Vec<u8>);
+    let outgoing = Outgoing { message, stamp_at, mask: [0; 4], mask_at: 0, ack };
     let split = |buf: &mut BytesMut| frame::split(buf, 16 << 20).ok().flatten();
     chat::client(socket, buf, outgoing, split, period, offset, window).await
 }

@@ -12,7 +12,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use hdrhistogram::Histogram;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use vampire_protocol::{Payload, Request, RoomOp, ServerMessage, frame};
+use vampire_protocol::{Payload, Request, RoomOp, ServerMessage, ServerOp, frame};
 
 use crate::chat::{self, Outgoing, STAMP_FROM_END, Window, chat_payload};
 
@@ -32,6 +32,8 @@ const MASK: [u8; 4] = [0x5a, 0x17, 0xc3, 0x8e];
 pub struct WsConn {
     /// Session id from the welcome.
     pub session: u64,
+    /// The welcome gave a resume token (see [`crate::load::Conn::resumes`]).
+    pub resumes: bool,
     socket: TcpStream,
     buf: BytesMut,
     next_id: u32,
@@ -60,9 +62,12 @@ impl WsConn {
             bail!("upgrade refused: {}", String::from_utf8_lossy(&buf[..head_end]));
         }
         buf.advance(head_end);
-        let mut conn = WsConn { session: 0, socket, buf, next_id: 1 };
+        let mut conn = WsConn { session: 0, resumes: false, socket, buf, next_id: 1 };
         match ServerMessage::decode(&conn.next_message().await?)? {
-            ServerMessage::Welcome(welcome) => conn.session = welcome.session,
+            ServerMessage::Welcome(welcome) => {
+                conn.session = welcome.session;
+                conn.resumes = welcome.resume_token.is_some();
+            }
             other => bail!("expected a welcome, got {other:?}"),
         }
         Ok(conn)
@@ -157,7 +162,7 @@ pub(crate) async fn chat_client(
     offset: Duration,
     window: Arc<Window>,
 ) -> Histogram<u64> {
-    let WsConn { socket, buf, .. } = conn;
+    let WsConn { socket, buf, resumes, .. } = conn;
     let request = Request::room(
         room,
         RoomOp::SendMessage { data: Payload::from_bytes(chat_payload(0).into()).unwrap() },
@@ -165,11 +170,16 @@ pub(crate) async fn chat_client(
     let body = request.encode(None);
     let body = &body[frame::LENGTH_PREFIX..];
     let message = masked_message(body);
+    let ack = |seq| {
+        let frame = Request::from(ServerOp::Ack { seq }).encode(None);
+        masked_message(&frame[frame::LENGTH_PREFIX..])
+    };
     let outgoing = Outgoing {
         stamp_at: message.len() - STAMP_FROM_END,
         message,
         mask: MASK,
         mask_at: (body.len() - STAMP_FROM_END) % 4,
+        ack: resumes.then_some(ack as fn(u64) -> Vec<u8>),
     };
     let split = |buf: &mut BytesMut| split_message(buf).ok().flatten();
     chat::client(socket, buf, outgoing, split, period, offset, window).await

@@ -18,6 +18,7 @@ use crate::dial::{
     BoxedReader, BoxedWriter, ConnectOptions, Dial, read_welcome, tcp_halves, websocket_halves,
 };
 use crate::error::{ClientError, Incoming};
+use crate::heartbeat::heartbeat;
 use crate::reader::{Pending, Shared, Writer, lock, read_loop};
 use crate::reconnect::Resumption;
 use crate::tls::host_of;
@@ -159,8 +160,10 @@ impl Client {
         });
         let reader = tokio::spawn(read_loop(frames, shared.clone()));
         let reconnects = options.reconnect.is_some();
+        // A server that gave no resume token keeps nothing to acknowledge.
+        let acks = welcome.resume_token.is_some().then(|| shared.resumption.clone());
         let heartbeat =
-            tokio::spawn(heartbeat(writer.clone(), welcome.idle_timeout_ms, reconnects));
+            tokio::spawn(heartbeat(writer.clone(), acks, welcome.idle_timeout_ms, reconnects));
         let client = Client {
             welcome,
             writer,
@@ -341,25 +344,6 @@ impl Drop for Client {
         self.heartbeat.abort();
         if let Some(udp) = &self.udp {
             udp.close();
-        }
-    }
-}
-
-/// Sends a `ping` notification whenever nothing was written for a third of
-/// the server's idle timeout (none when the server announces none).
-async fn heartbeat(writer: Arc<Writer>, idle_timeout_ms: u64, reconnects: bool) {
-    if idle_timeout_ms == 0 {
-        return;
-    }
-    let every = Duration::from_millis((idle_timeout_ms / 3).max(1));
-    let ping = Request::from(ServerOp::Ping {}).encode(None);
-    loop {
-        tokio::time::sleep(every).await;
-        let quiet = writer.idle_ms() >= every.as_millis() as u64;
-        // A client that reconnects keeps pinging: the pings wait for the
-        // resumed connection.
-        if quiet && writer.write(None, &ping).await.is_err() && !reconnects {
-            return;
         }
     }
 }

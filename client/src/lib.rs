@@ -20,6 +20,7 @@
 //! - [`connection`]: [`Client`], one connection: connecting (TLS, a
 //!   token), requests and their answers, the event stream, the
 //!   keep-alive, the connections to other nodes of a cluster.
+//! - `heartbeat`: what the client writes by itself (`ping`, `ack`).
 //! - `dial`: reaching the server over TCP, TLS or WebSocket, first and
 //!   again after a drop, and the welcome.
 //! - [`ops`]: one method per operation, on [`Client`].
@@ -43,11 +44,14 @@
 //! A background task reads frames: responses complete the matching
 //! request, events and connection-level errors go to [`Client::next_event`].
 //! Another keeps the connection alive with `ping` notifications when the
-//! client has sent nothing for a third of the server's idle timeout.
+//! client has sent nothing for a third of the server's idle timeout, and
+//! acknowledges the frames handled (`ack`) twice a second while they
+//! arrive, so that the server keeps little for a resume.
 
 pub mod connection;
 pub(crate) mod dial;
 pub mod error;
+mod heartbeat;
 /// Values as JSON and back (from `vampire-protocol`).
 pub use vampire_protocol::json;
 pub mod ops;
@@ -60,6 +64,7 @@ pub(crate) mod websocket;
 pub use connection::Client;
 pub use dial::{ConnectOptions, MAX_INCOMING_FRAME};
 pub use error::{ClientError, Incoming};
+pub use heartbeat::ACK_EVERY;
 pub use ops::Authenticated;
 pub use reconnect::{ConnectionEvent, ReconnectPolicy};
 pub use tls::{TlsOptions, host_of};

@@ -6,11 +6,11 @@
 use std::time::Duration;
 
 use vampire_client::{
-    Client, ConnectOptions, ConnectionEvent, ErrorCode, Event, Incoming, ReconnectPolicy, ServerOp,
-    Value,
+    Client, ConnectOptions, ConnectionEvent, ErrorCode, Event, Incoming, Payload, ReconnectPolicy,
+    ResumeResult, ServerMessage, ServerOp, Value,
 };
 use vampire_tests::proxy::CuttingProxy;
-use vampire_tests::{PATIENCE, TestServer, json, next_event, wait_for};
+use vampire_tests::{PATIENCE, RawConnection, TestServer, json, next_event, wait_for};
 
 /// Options that resume at once after a drop.
 fn resuming() -> ConnectOptions {
@@ -308,4 +308,64 @@ async fn a_member_that_stops_reading_is_held_not_dropped() {
     }
     assert!(disconnected, "the slow member's connection was closed and its session held");
     assert_eq!(b.room_info(&room).await.unwrap().members, 2);
+}
+
+/// A session that was sent four numbered frames (three pings' answers and
+/// the answer to its `ack` of `acked`), then dropped; returns its token.
+/// (By hand: the client crate acknowledges by itself.)
+async fn dropped_after_acking(server: &TestServer, acked: u64) -> String {
+    let socket = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut raw = RawConnection { socket };
+    let Some(ServerMessage::Welcome(welcome)) = raw.read().await else { panic!("no welcome") };
+    for id in 1..=3 {
+        raw.send_value(json!({"id": id, "op": "ping"})).await;
+        assert!(matches!(raw.read().await, Some(ServerMessage::Response { .. })));
+    }
+    raw.send_value(json!({"id": 4, "op": "ack", "seq": acked})).await;
+    assert_eq!(raw.read().await, Some(ServerMessage::Response { id: 4, result: Payload::nil() }));
+    welcome.resume_token.expect("the server holds sessions")
+}
+
+/// Resumes `token` from `last_seq` once the server has seen the old
+/// connection drop.
+async fn resume_from(server: &TestServer, token: &str, last_seq: u64) -> ResumeResult {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let client = Client::connect(server.addr).await.unwrap();
+        let resume = ServerOp::Resume { token: token.to_owned(), last_seq, auth_token: None };
+        match client.request(resume.into()).await {
+            Ok(result) => return ResumeResult::from_payload(&result).unwrap(),
+            Err(err) if err.code() == Some(ErrorCode::SessionInUse) => {
+                assert!(tokio::time::Instant::now() < deadline, "the drop was never seen");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(err) => panic!("resume refused: {err}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn what_the_client_acknowledged_is_let_go_and_what_it_did_not_is_replayed() {
+    let server = TestServer::start().await;
+    let token = dropped_after_acking(&server, 2).await;
+    let resumed = resume_from(&server, &token, 2).await;
+    assert!(!resumed.resync);
+    assert_eq!((resumed.seq, resumed.replayed), (2, 2), "frames 3 and 4 come again");
+
+    // Frames 1 and 2 were acknowledged: a resume from before them can only
+    // be a resync.
+    let token = dropped_after_acking(&server, 2).await;
+    let resumed = resume_from(&server, &token, 1).await;
+    assert!(resumed.resync);
+    assert_eq!(resumed.seq, 4);
+}
+
+#[tokio::test]
+async fn an_ack_of_frames_never_sent_is_refused() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    client.ping().await.unwrap();
+    let refused = client.request(ServerOp::Ack { seq: 1000 }.into()).await.unwrap_err();
+    assert_eq!(refused.code(), Some(ErrorCode::InvalidRequest));
+    client.ping().await.unwrap();
 }

@@ -49,6 +49,15 @@ struct Args {
     /// throttled by the default rate limit.
     #[arg(long, value_name = "PATH")]
     vampire_bin: Option<PathBuf>,
+    /// Run each server this many times, alternating the order every round
+    /// (A B, B A, …); the ratios compare each server's median run (by CPU
+    /// per delivery). Runs of one server differ by several percent on a
+    /// 2-core machine: a target of 2% needs five or more.
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
+    /// Skip VampireTCP's own scenarios after the chat runs.
+    #[arg(long)]
+    no_scenarios: bool,
     /// Leave Colyseus out (no Node.js).
     #[arg(long)]
     no_colyseus: bool,
@@ -127,12 +136,20 @@ fn main() -> anyhow::Result<()> {
         sweep(&runtime, &setup, &args, &targets)?;
     } else {
         let mut results = Vec::new();
-        for &target in &targets {
-            let result = run_chat(&runtime, &setup, &args, target, args.rate)?;
-            results.push((target, result));
+        for round in 0..args.rounds.max(1) {
+            let mut order = targets.clone();
+            if round % 2 == 1 {
+                order.reverse();
+            }
+            for target in order {
+                let result = run_chat(&runtime, &setup, &args, target, args.rate)?;
+                results.push((target, result));
+            }
         }
         print_table(&results);
-        vampire_scenarios(&runtime, &setup)?;
+        if !args.no_scenarios {
+            vampire_scenarios(&runtime, &setup)?;
+        }
     }
     Ok(())
 }
@@ -321,7 +338,14 @@ fn print_table(results: &[(Target, ChatResult)]) {
             r.peak_rss_bytes as f64 / 1048576.0
         );
     }
-    let find = |t: Target| results.iter().find(|(target, _)| *target == t).map(|(_, r)| r);
+    // Each server's median run by CPU per delivery (its only run, without
+    // `--rounds`).
+    let find = |t: Target| {
+        let mut runs: Vec<&ChatResult> =
+            results.iter().filter(|(target, _)| *target == t).map(|(_, r)| r).collect();
+        runs.sort_by(|a, b| a.cpu_per_million().total_cmp(&b.cpu_per_million()));
+        runs.get(runs.len() / 2).copied()
+    };
     if let Some(vampire) = find(Target::Vampire) {
         println!();
         if let Some(baseline) = find(Target::Baseline) {

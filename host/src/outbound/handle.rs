@@ -36,6 +36,7 @@ use crate::lock::lock;
 use crate::logging::Throttle;
 use crate::metrics::Metrics;
 use crate::outbound::link::Link;
+use crate::outbound::memberships::{MembershipRefused, Memberships};
 use crate::outbound::queue::{Queue, Queued};
 use crate::outbound::replay::{Missed, Replay};
 
@@ -110,8 +111,8 @@ struct Shared {
     end_asked: CancellationToken,
     /// Requests read from the client over all its connections.
     requests_read: AtomicU64,
-    /// Rooms this client is a member of, kept by the rooms themselves.
-    memberships: Mutex<Memberships>,
+    /// Rooms this client is a member of.
+    memberships: Memberships,
     limits: ClientLimits,
     /// Set once, when the client authenticates (or at creation).
     identity: OnceLock<Identity>,
@@ -129,13 +130,6 @@ struct Shared {
     metrics: Arc<Metrics>,
 }
 
-#[derive(Debug, Default)]
-struct Memberships {
-    rooms: Vec<RoomId>,
-    /// Set once the connection has ended: no room may add it any more.
-    ended: bool,
-}
-
 /// What [`ClientHandle::resume`] tells the answer it writes.
 #[derive(Debug, Clone, Copy)]
 pub struct Resumed {
@@ -145,15 +139,6 @@ pub struct Resumed {
     pub seq: u64,
     /// How many follow it.
     pub replayed: u64,
-}
-
-/// Why a room could not add a client as a member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MembershipRefused {
-    /// The connection has ended.
-    Gone,
-    /// The client is in as many rooms as it may be.
-    Quota,
 }
 
 impl ClientHandle {
@@ -178,7 +163,7 @@ impl ClientHandle {
             ended: CancellationToken::new(),
             end_asked: CancellationToken::new(),
             requests_read: AtomicU64::new(0),
-            memberships: Mutex::default(),
+            memberships: Memberships::new(limits.max_memberships),
             limits,
             identity: OnceLock::new(),
             udp: OnceLock::new(),
@@ -466,6 +451,19 @@ impl ClientHandle {
         self.shared.requests_read.load(Ordering::Relaxed)
     }
 
+    /// The client has handled every numbered frame up to `seq` (`ack`):
+    /// the replay lets them go. A session that keeps none (it ended, or
+    /// `reconnect.windowSecs` is 0) has nothing to drop.
+    ///
+    /// # Errors
+    /// When `seq` is past the last frame sent: returns that frame's number.
+    pub fn acknowledge(&self, seq: u64) -> Result<(), u64> {
+        match &mut lock(&self.shared.queue).replay {
+            Some(replay) => replay.acknowledge(seq),
+            None => Ok(()),
+        }
+    }
+
     /// Bytes the session keeps for a resume now.
     pub fn replay_bytes(&self) -> usize {
         lock(&self.shared.queue).replay.as_ref().map_or(0, Replay::bytes)
@@ -539,20 +537,12 @@ impl ClientHandle {
     /// When the connection has ended or the client is in as many rooms as
     /// it may be.
     pub fn add_membership(&self, room: &RoomId) -> Result<(), MembershipRefused> {
-        let mut memberships = lock(&self.shared.memberships);
-        if memberships.ended {
-            return Err(MembershipRefused::Gone);
-        }
-        if memberships.rooms.len() >= self.shared.limits.max_memberships {
-            return Err(MembershipRefused::Quota);
-        }
-        memberships.rooms.push(room.clone());
-        Ok(())
+        self.shared.memberships.add(room)
     }
 
     /// Records that the client is no longer a member of `room`.
     pub fn remove_membership(&self, room: &str) {
-        lock(&self.shared.memberships).rooms.retain(|r| r != room);
+        self.shared.memberships.remove(room);
     }
 
     /// Counts a room this client is creating against its quota; the room
@@ -577,15 +567,14 @@ impl ClientHandle {
     /// Ends the session and returns the rooms it is still a member of;
     /// from now on no room can add it, and nothing is kept for it.
     pub(crate) fn end_memberships(&self) -> Vec<RoomId> {
-        let mut memberships = lock(&self.shared.memberships);
-        memberships.ended = true;
-        self.shared.ended.cancel();
-        lock(&self.shared.queue).replay = None;
-        std::mem::take(&mut memberships.rooms)
+        self.shared.memberships.end(|| {
+            self.shared.ended.cancel();
+            lock(&self.shared.queue).replay = None;
+        })
     }
 
     /// The rooms the session is a member of now.
     pub fn memberships(&self) -> Vec<RoomId> {
-        lock(&self.shared.memberships).rooms.clone()
+        self.shared.memberships.rooms()
     }
 }

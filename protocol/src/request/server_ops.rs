@@ -54,6 +54,15 @@ operations! {
             /// session's user.
             auth_token: Option<String>,
         },
+        /// `ack`: the client has handled every numbered frame up to `seq`,
+        /// so the server need not keep them for a resume. Sent as a
+        /// notification (no id: no answer); with an id the result is nil.
+        /// A client acknowledges now and then (say twice a second) while
+        /// frames arrive, which keeps what the server holds for it small.
+        Ack = "ack" {
+            /// The number of the last numbered frame the client handled.
+            seq: u64,
+        },
         /// `close_session`: ends the session now: it leaves every room
         /// (reason `"left"`) and is not held for a resume; the result is
         /// nil and the server then closes the connection.

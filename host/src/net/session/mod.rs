@@ -251,6 +251,13 @@ impl Session {
                 ErrorCode::InvalidRequest,
                 "resume must be a connection's first request",
             )),
+            ServerOp::Ack { seq } => match self.client.acknowledge(seq) {
+                Ok(()) => reply.ok_nil(),
+                Err(sent) => reply.fail(ApiError::new(
+                    ErrorCode::InvalidRequest,
+                    format!("ack of frame {seq}, but the session was sent {sent}"),
+                )),
+            },
             ServerOp::CloseSession {} => {
                 self.ending = Ending::Closed;
                 reply.ok_nil();
