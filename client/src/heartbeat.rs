@@ -37,6 +37,7 @@ pub(crate) async fn heartbeat(
         (Some(ms), Some(_)) => Duration::from_millis(ms).min(ACK_EVERY),
         (None, Some(_)) => ACK_EVERY,
     };
+    let tick_ms = tick.as_millis() as u64;
     let ping = Request::from(ServerOp::Ping {}).encode(None);
     let mut acked = 0;
     loop {
@@ -45,7 +46,10 @@ pub(crate) async fn heartbeat(
         let frame = if seq > acked {
             acked = seq;
             Request::from(ServerOp::Ack { seq }).encode(None)
-        } else if ping_every.is_some_and(|ms| writer.idle_ms() >= ms) {
+        } else if ping_every.is_some_and(|ms| writer.idle_ms() + tick_ms > ms) {
+            // Waiting for the next tick would leave the connection quiet
+            // longer than a third of its idle timeout (or, first, its
+            // handshake timeout, which may be shorter).
             ping.clone()
         } else {
             continue;
