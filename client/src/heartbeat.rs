@@ -40,13 +40,22 @@ pub(crate) async fn heartbeat(
     let tick_ms = tick.as_millis() as u64;
     let ping = Request::from(ServerOp::Ping {}).encode(None);
     let mut acked = 0;
+    // A connection that has sent nothing yet lives by the server's
+    // handshake timeout (not announced; 10 s by default, as low as 1 s),
+    // so the first tick comes within [`ACK_EVERY`] and pings unless
+    // something went already.
+    let mut first = true;
     loop {
-        tokio::time::sleep(tick).await;
+        let wait = if first { tick.min(ACK_EVERY) } else { tick };
+        tokio::time::sleep(wait).await;
+        let quiet_since_start =
+            std::mem::take(&mut first) && writer.idle_ms() >= wait.as_millis() as u64;
         let seq = acks.as_ref().map_or(0, |resumption| resumption.seq());
         let frame = if seq > acked {
             acked = seq;
             Request::from(ServerOp::Ack { seq }).encode(None)
-        } else if ping_every.is_some_and(|ms| writer.idle_ms() + tick_ms > ms) {
+        } else if quiet_since_start || ping_every.is_some_and(|ms| writer.idle_ms() + tick_ms > ms)
+        {
             // Waiting for the next tick would leave the connection quiet
             // longer than a third of its idle timeout (or, first, its
             // handshake timeout, which may be shorter).
