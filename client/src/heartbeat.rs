@@ -37,7 +37,6 @@ pub(crate) async fn heartbeat(
         (Some(ms), Some(_)) => Duration::from_millis(ms).min(ACK_EVERY),
         (None, Some(_)) => ACK_EVERY,
     };
-    let tick_ms = tick.as_millis() as u64;
     let ping = Request::from(ServerOp::Ping {}).encode(None);
     let mut acked = 0;
     // A connection that has sent nothing yet lives by the server's
@@ -54,11 +53,9 @@ pub(crate) async fn heartbeat(
         let frame = if seq > acked {
             acked = seq;
             Request::from(ServerOp::Ack { seq }).encode(None)
-        } else if quiet_since_start || ping_every.is_some_and(|ms| writer.idle_ms() + tick_ms > ms)
-        {
-            // Waiting for the next tick would leave the connection quiet
-            // longer than a third of its idle timeout (or, first, its
-            // handshake timeout, which may be shorter).
+        } else if quiet_since_start || ping_every.is_some_and(|ms| writer.idle_ms() >= ms) {
+            // Quiet for a third of the idle timeout: the next tick comes
+            // well before the rest of it has passed.
             ping.clone()
         } else {
             continue;
