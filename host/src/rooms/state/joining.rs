@@ -4,7 +4,7 @@
 use bytes::{Bytes, BytesMut};
 use tracing::info;
 use vampire_protocol::msgpack::Writer;
-use vampire_protocol::{ErrorCode, Payload, RosterEntry, server};
+use vampire_protocol::{Payload, RosterEntry, server};
 
 use super::{JoinEnd, RoomState};
 use crate::error::ApiError;
@@ -98,16 +98,7 @@ impl RoomState {
             + self.variables.encoded_size_bound()
             + reply.map_or(0, Payload::len)
             + 64;
-        let size = server::response_size(size_bound);
-        if size > self.limits.max_frame_bytes {
-            return Err(ApiError::new(
-                ErrorCode::ResponseTooLarge,
-                format!(
-                    "the join result would take {size} bytes; the server sends at most {} in one frame",
-                    self.limits.max_frame_bytes
-                ),
-            ));
-        }
+        self.frame_fits(server::response_size(size_bound), "the join result")?;
         let mut result = BytesMut::with_capacity(size_bound);
         let mut w = Writer::new(&mut result);
         w.map(4 + usize::from(reply.is_some())).str("room");

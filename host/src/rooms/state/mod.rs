@@ -359,15 +359,22 @@ impl RoomState {
     }
 
     fn check_event_size(&self, payload: usize) -> Result<(), ApiError> {
-        let size = server::event_size_bound(self.id.len(), payload);
-        if size > self.limits.max_frame_bytes {
-            return Err(ApiError::new(
-                ErrorCode::ResponseTooLarge,
-                format!(
-                    "the event would take {size} bytes; the server sends at most {} in one frame",
-                    self.limits.max_frame_bytes
-                ),
-            ));
+        self.frame_fits(server::event_size_bound(self.id.len(), payload), "the event")
+    }
+
+    /// Whether a frame of `size` bytes (`what`, for the error) fits in
+    /// `maxFrameBytes`: the server never sends a frame the client would
+    /// refuse.
+    ///
+    /// # Errors
+    /// `response_too_large`, saying both sizes.
+    pub(super) fn frame_fits(&self, size: usize, what: &str) -> Result<(), ApiError> {
+        let most = self.limits.max_frame_bytes;
+        if size > most {
+            let message = format!(
+                "{what} would take {size} bytes; the server sends at most {most} in one frame"
+            );
+            return Err(ApiError::new(ErrorCode::ResponseTooLarge, message));
         }
         Ok(())
     }
