@@ -228,9 +228,15 @@ async fn try_resume(shared: &Shared) -> Result<(Frames, ResumeResult), ClientErr
         ServerMessage::Error { code, message, .. } => {
             return Err(ClientError::Server { code, message });
         }
-        // Another node of the cluster holds the session: resume there.
+        // Another node of the cluster holds the session: resume there,
+        // over the same transport when that node offers it.
         ServerMessage::Redirect(redirect) => {
-            *lock(&shared.dial) = Dial::Tcp(redirect.address.clone());
+            let mut dial = lock(&shared.dial);
+            *dial = match (&*dial, &redirect.ws_address) {
+                (Dial::WebSocket(_), Some(ws_address)) => Dial::WebSocket(ws_address.clone()),
+                _ => Dial::Tcp(redirect.address.clone()),
+            };
+            drop(dial);
             return Err(ClientError::Redirect(Box::new(redirect)));
         }
         other => {

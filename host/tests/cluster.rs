@@ -141,6 +141,7 @@ async fn a_seat_reservation_works_once_holds_its_place_and_expires() {
     let bob = Client::connect(a.addr).await.unwrap();
     let redirect = redirect_for(&bob, &room).await;
     assert_eq!(redirect.address, format!("127.0.0.1:{}", c.addr.port()));
+    assert_eq!(redirect.ws_address, None, "c advertises no WebSocket address");
 
     // The held seat fills the one-place room for everyone else.
     let carol = Client::connect(c.addr).await.unwrap();
@@ -531,7 +532,7 @@ async fn an_operator_lists_and_disposes_rooms_of_other_nodes_and_drains_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resume_on_another_node_is_redirected_to_the_node_holding_the_session() {
     let redis = RedisServer::start();
-    let a = node(&redis, "a", json!({}));
+    let a = node(&redis, "a", json!({ "advertiseWsAddress": "127.0.0.1:7780" }));
     let b = node(&redis, "b", json!({}));
     let alice = Client::connect(a.addr).await.unwrap();
     alice.ping().await.unwrap();
@@ -548,6 +549,7 @@ async fn a_resume_on_another_node_is_redirected_to_the_node_holding_the_session(
         Err(ClientError::Redirect(redirect)) => redirect,
         other => panic!("expected a redirect, got {other:?}"),
     };
+    assert_eq!(redirect.ws_address.as_deref(), Some("127.0.0.1:7780"), "for WebSocket clients");
     let back = Client::connect(redirect.address.as_str()).await.unwrap();
     let resumed = back.request(resume(seen).into()).await.unwrap();
     let resumed = vampire_client::ResumeResult::from_payload(&resumed).unwrap();

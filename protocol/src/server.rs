@@ -79,8 +79,13 @@ pub struct Redirect {
     pub id: u32,
     /// The room.
     pub room: RoomId,
-    /// The owning node's address for clients (`host:port`).
+    /// The owning node's address for clients (`host:port` of its TCP
+    /// port).
     pub address: String,
+    /// The owning node's address for WebSocket clients (`host:port` of
+    /// its WebSocket port), when it advertises one
+    /// (`cluster.advertiseWsAddress`).
+    pub ws_address: Option<String>,
     /// A one-time seat reservation: give it as `reservation` in the
     /// `join` sent to that node.
     pub reservation: String,
@@ -152,10 +157,13 @@ fn write_error_fields(
 pub fn write_redirect(buf: &mut BytesMut, redirect: &Redirect) {
     let start = frame::begin(buf);
     let mut w = Writer::new(buf);
-    w.map(6).str("type").str("redirect");
+    w.map(6 + usize::from(redirect.ws_address.is_some())).str("type").str("redirect");
     w.str("id").uint(u64::from(redirect.id));
     w.str("room").str(&redirect.room);
     w.str("address").str(&redirect.address);
+    if let Some(ws_address) = &redirect.ws_address {
+        w.str("ws_address").str(ws_address);
+    }
     w.str("reservation").str(&redirect.reservation);
     w.str("expires_in_ms").uint(redirect.expires_in_ms);
     frame::finish(buf, start);
@@ -224,6 +232,7 @@ impl ServerMessage {
                 "by" => fields.by = Some(map.opt_u64()?),
                 "from" => fields.from = Some(map.opt_u64()?),
                 "address" => fields.address = Some(map.str()?),
+                "ws_address" => fields.ws_address = Some(map.str()?),
                 "reservation" => fields.reservation = Some(map.str()?),
                 "expires_in_ms" => fields.expires_in_ms = Some(map.u64()?),
                 "resume_token" => fields.resume_token = map.opt_str()?,
@@ -263,6 +272,7 @@ struct Fields {
     by: Option<Option<u64>>,
     from: Option<Option<u64>>,
     address: Option<String>,
+    ws_address: Option<String>,
     reservation: Option<String>,
     expires_in_ms: Option<u64>,
     resume_token: Option<String>,
@@ -306,6 +316,7 @@ impl Fields {
                     id: u32::try_from(id).map_err(|_| DecodeError("id out of range".into()))?,
                     room: need(self.room, "a redirect", "room")?,
                     address: need(self.address, "a redirect", "address")?,
+                    ws_address: self.ws_address,
                     reservation: need(self.reservation, "a redirect", "reservation")?,
                     expires_in_ms: self.expires_in_ms.unwrap_or(0),
                 })
@@ -389,8 +400,17 @@ mod tests {
             id: 3,
             room: "c-r7".into(),
             address: "10.0.0.3:7777".into(),
+            ws_address: None,
             reservation: "ab".into(),
             expires_in_ms: 15_000,
+        }));
+        round_trip(ServerMessage::Redirect(Redirect {
+            id: 4,
+            room: String::new(),
+            address: "10.0.0.3:7777".into(),
+            ws_address: Some("10.0.0.3:7780".into()),
+            reservation: String::new(),
+            expires_in_ms: 0,
         }));
         round_trip(ServerMessage::Error {
             id: None,

@@ -39,6 +39,7 @@ async fn beat(node: &Node) {
     let _counting = node.load_lock.lock().await;
     let record = NodeRecord {
         address: node.config.advertise_address.clone(),
+        ws_address: node.config.advertise_ws_address.clone(),
         rooms: node.rooms.room_load() as u64,
     };
     let started = std::time::Instant::now();

@@ -146,6 +146,10 @@ pub struct Seat {
     pub expires_in_ms: u64,
     /// Where clients reach the node holding it.
     pub address: String,
+    /// Where WebSocket clients reach it, when it says. Last, and absent
+    /// from a node of an older version (read as none).
+    #[serde(default)]
+    pub ws_address: Option<String>,
 }
 
 /// Encodes a message for an inbox.

@@ -129,10 +129,12 @@ impl Cluster {
         node_of(room).is_some_and(|node| node != self.node.id)
     }
 
-    /// Where clients reach live node `node`: for a `resume` of a session
-    /// that node holds. `None` when it is not live or Redis cannot say.
-    pub async fn node_address(&self, node: &str) -> Option<String> {
-        self.node.registry.node_address(node).await.ok().flatten()
+    /// Where clients reach live node `node` (TCP, and WebSocket when it
+    /// says): for a `resume` of a session that node holds. `None` when it
+    /// is not live or Redis cannot say.
+    pub async fn node_address(&self, node: &str) -> Option<(String, Option<String>)> {
+        let record = self.node.registry.node_record(node).await.ok().flatten()?;
+        Some((record.address, record.ws_address))
     }
 
     /// How many seat reservations one connection may have live, and for

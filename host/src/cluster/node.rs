@@ -95,7 +95,11 @@ impl Node {
             None => hex(&random_bytes::<4>()?),
         };
         let registry = Registry::new(redis, Keys::new(&config.key_prefix), id.clone());
-        let record = NodeRecord { address: config.advertise_address.clone(), rooms: 0 };
+        let record = NodeRecord {
+            address: config.advertise_address.clone(),
+            ws_address: config.advertise_ws_address.clone(),
+            rooms: 0,
+        };
         // A node restarted right after a crash finds its old key still
         // there: wait for it to expire, but not for another live node.
         let deadline = tokio::time::Instant::now() + config.node_ttl() * 2;

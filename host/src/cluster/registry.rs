@@ -20,6 +20,9 @@ use crate::rooms::RoomHandle;
 pub struct NodeRecord {
     /// Where clients reach the node.
     pub address: String,
+    /// Where WebSocket clients reach it, when it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ws_address: Option<String>,
     /// Rooms it holds.
     pub rooms: u64,
 }
@@ -303,17 +306,15 @@ impl Registry {
         Ok(set.is_some())
     }
 
-    /// Where clients reach live node `node` (its record's address);
-    /// `None` when the node is not live.
+    /// Live node `node`'s record (where clients reach it); `None` when
+    /// the node is not live.
     ///
     /// # Errors
     /// When Redis fails or does not answer in time.
-    pub async fn node_address(&self, node: &str) -> RedisResult<Option<String>> {
+    pub async fn node_record(&self, node: &str) -> RedisResult<Option<NodeRecord>> {
         let mut redis = self.redis.clone();
         let record: Option<String> = redis.get(self.keys.node(node)).await?;
-        Ok(record
-            .and_then(|body| serde_json::from_str::<NodeRecord>(&body).ok())
-            .map(|record| record.address))
+        Ok(record.and_then(|body| serde_json::from_str::<NodeRecord>(&body).ok()))
     }
 
     /// This node's inbox channel.

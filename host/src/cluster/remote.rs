@@ -82,7 +82,12 @@ pub(crate) async fn redirect(
         .await;
     match answer {
         Ok(NodeMessage::Reserved { outcome: Ok(seat), .. }) => {
-            reply.redirect(room, seat.address, seat.reservation, seat.expires_in_ms);
+            reply.redirect(
+                room,
+                (seat.address, seat.ws_address),
+                seat.reservation,
+                seat.expires_in_ms,
+            );
             true
         }
         Ok(NodeMessage::Reserved { outcome: Err(refusal), .. }) => {
@@ -127,6 +132,7 @@ pub(crate) async fn reserve_here(
         reservation,
         expires_in_ms: ttl.as_millis() as u64,
         address: node.config.advertise_address.clone(),
+        ws_address: node.config.advertise_ws_address.clone(),
     })
 }
 

@@ -25,6 +25,13 @@ pub const MAX_NODE_ID_BYTES: usize = 32;
 /// Longest [`ClusterConfig::key_prefix`] accepted, in bytes.
 pub const MAX_KEY_PREFIX_BYTES: usize = 64;
 
+/// Whether `address` is `host:port`, with a host and a port number.
+fn is_host_and_port(address: &str) -> bool {
+    address
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+}
+
 /// `cluster`: this node's place in a cluster of servers sharing rooms
 /// through Redis.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -37,6 +44,12 @@ pub struct ClusterConfig {
     /// Where clients reach this node (`host:port` of its TCP port), given
     /// to clients redirected here. Required.
     pub advertise_address: String,
+    /// Where WebSocket clients reach this node (`host:port` of its
+    /// WebSocket port), given to them in redirects beside
+    /// `advertiseAddress`; a browser cannot follow a redirect without it.
+    /// Default: none.
+    #[serde(default)]
+    pub advertise_ws_address: Option<String>,
     /// This node's name in the cluster: 1 to [`MAX_NODE_ID_BYTES`]
     /// letters, digits or `_`; every room id starts with it. Default: 8
     /// random hex digits, new at each start.
@@ -134,10 +147,13 @@ impl ClusterConfig {
             let why = "must start with redis:// (redis://host:port)".to_owned();
             return Err(invalid(name!("cluster", redis_url), why));
         }
-        let address = self.advertise_address.rsplit_once(':');
-        if address.is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err()) {
+        if !is_host_and_port(&self.advertise_address) {
             let why = "must be host:port, where clients reach this node".to_owned();
             return Err(invalid(name!("cluster", advertise_address), why));
+        }
+        if self.advertise_ws_address.as_deref().is_some_and(|address| !is_host_and_port(address)) {
+            let why = "must be host:port, where WebSocket clients reach this node".to_owned();
+            return Err(invalid(name!("cluster", advertise_ws_address), why));
         }
         if self.key_prefix.is_empty() || self.key_prefix.len() > MAX_KEY_PREFIX_BYTES {
             let why = format!("must have 1 to {MAX_KEY_PREFIX_BYTES} bytes");

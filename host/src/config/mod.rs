@@ -445,6 +445,10 @@ mod tests {
                 r#"{"cluster": {"redisUrl": "redis://r", "advertiseAddress": "h"}}"#.to_owned(),
                 "cluster.advertiseAddress",
             ),
+            (
+                format!(r#"{{{cluster}, "advertiseWsAddress": ":7780"}}}}"#),
+                "cluster.advertiseWsAddress",
+            ),
             (format!(r#"{{{cluster}, "keyPrefix": ""}}}}"#), "cluster.keyPrefix"),
             (format!(r#"{{{cluster}, "nodeTtlMs": 10}}}}"#), "cluster.nodeTtlMs"),
             (format!(r#"{{{cluster}, "requestTimeoutMs": 0}}}}"#), "cluster.requestTimeoutMs"),

@@ -239,16 +239,25 @@ impl Responder {
     }
 
     /// Answers a client's `join` with a `redirect` to the node that holds
-    /// the room, and the seat reserved there. A local caller is told it
-    /// cannot follow one.
-    pub fn redirect(mut self, room: RoomId, address: String, reservation: String, ttl_ms: u64) {
+    /// the room (`to`: its TCP address, and its WebSocket one when it
+    /// advertises one), and the seat reserved there. A local caller is
+    /// told it cannot follow one.
+    pub fn redirect(
+        mut self,
+        room: RoomId,
+        to: (String, Option<String>),
+        reservation: String,
+        ttl_ms: u64,
+    ) {
         match self.sink.take() {
             Some(Sink::Client { client, asked }) => {
                 asked.count(&client, None);
                 client.metrics().redirected();
                 if let Some(id) = asked.id() {
+                    let (address, ws_address) = to;
+                    let expires_in_ms = ttl_ms;
                     let redirect =
-                        Redirect { id, room, address, reservation, expires_in_ms: ttl_ms };
+                        Redirect { id, room, address, ws_address, reservation, expires_in_ms };
                     let mut buf = BytesMut::with_capacity(64 + redirect.reservation.len());
                     server::write_redirect(&mut buf, &redirect);
                     client.send(buf.freeze());
