@@ -1,11 +1,12 @@
 /**
  * One connection to a VampireTCP server's WebSocket port: the welcome,
  * requests and their answers, events routed to their rooms, the
- * keep-alive, closing, and resuming the session when the connection drops
- * (see `reconnect`).
+ * keep-alive, closing, resuming the session when the connection drops
+ * (see `reconnect`), and following a cluster's redirects (see `cluster`).
  *
  * @module
  */
+import { Links, Redirected, nodeUrl } from "./cluster.js";
 import { Emitter } from "./emitter.js";
 import { VampireError } from "./errors.js";
 import { type ReconnectOptions, SentLog, backoff, isNumbered, mayResume } from "./reconnect.js";
@@ -60,6 +61,13 @@ export interface ConnectOptions {
 
 /** The id of `resume`, answered before anything else on its connection. */
 const RESUME_ID = 0xffff_ffff;
+
+/**
+ * How often the client acknowledges (`ack`) the numbered frames it
+ * handled, while new ones arrive: the server then keeps about this much of
+ * the session's traffic for a resume instead of `reconnect.replayBytes`.
+ */
+export const ACK_EVERY_MS = 500;
 
 /** Connection-level events. */
 export type ClientEvents = {
@@ -197,6 +205,9 @@ export class Client extends Emitter<ClientEvents> {
   #resumeToken: string | undefined;
   /** Numbered frames handled: `resume`'s `last_seq`. */
   #seq = 0;
+  /** The last `seq` acknowledged to the server. */
+  #acked = 0;
+  #acks: ReturnType<typeof setInterval>;
   /** Frames written the server may not have read; none without reconnection. */
   #sent: SentLog | undefined;
   /** The code of the error that ended the connection, when the server said one. */
@@ -205,6 +216,8 @@ export class Client extends Emitter<ClientEvents> {
   #ending = false;
   /** A dropped connection is being resumed: writes wait in the log. */
   #resuming = false;
+  /** Connections to the other nodes of a cluster whose rooms this client joined. */
+  #links = new Links<Client>((url) => connect(url, this.#dial.options));
 
   /** @internal Made by {@link connect}. */
   constructor(socket: WebSocketLike, welcome: Welcome, dial: Dial) {
@@ -225,6 +238,8 @@ export class Client extends Emitter<ClientEvents> {
       if (Date.now() - this.#lastSend >= every) this.notify("ping", {});
     }, every);
     (this.#heartbeat as { unref?: () => void }).unref?.();
+    this.#acks = setInterval(() => this.#acknowledge(), ACK_EVERY_MS);
+    (this.#acks as { unref?: () => void }).unref?.();
   }
 
   /** This connection's session id. */
@@ -237,9 +252,11 @@ export class Client extends Emitter<ClientEvents> {
     return this.#open;
   }
 
-  /** The rooms this client is a member of, by id. */
+  /** The rooms this client is a member of, by id (those on other nodes of a cluster too). */
   get rooms(): ReadonlyMap<string, Room> {
-    return this.#rooms;
+    const links = this.#links.open;
+    if (links.length === 0) return this.#rooms;
+    return new Map([...this.#rooms, ...links.flatMap((link) => [...link.rooms])]);
   }
 
   /** Proves who the client is with a token (when the welcome says `auth: "token"`). @throws {VampireError} `not_authenticated` */
@@ -280,13 +297,32 @@ export class Client extends Emitter<ClientEvents> {
     return roomInfo((await this.request("room_info", { room })) as Record<string, unknown>);
   }
 
-  /** Joins a room; its events go to the returned {@link Room}. @throws {VampireError} `room_not_found`, `room_full`, `not_authorized`… */
+  /**
+   * Joins a room; its events go to the returned {@link Room}. In a
+   * cluster, a room on another node is joined over a connection to that
+   * node (made with the same options, and kept while it has rooms).
+   *
+   * @throws {VampireError} `room_not_found`, `room_full`, `not_authorized`…;
+   * `server_busy` when the room's node gives no WebSocket address.
+   */
   async join(room: string, options: JoinOptions = {}): Promise<Room> {
+    try {
+      return await this.#join(room, options, undefined);
+    } catch (err) {
+      if (!(err instanceof Redirected) || err.wsAddress === undefined) throw err;
+      const link = await this.#links.to(nodeUrl(err.wsAddress, this.#dial.url));
+      return link.#join(room, options, err.reservation);
+    }
+  }
+
+  /** Sends `join` (with the seat a redirect reserved, if any) and makes the room. */
+  async #join(room: string, options: JoinOptions, reservation: string | undefined): Promise<Room> {
     const result = (await this.request("join", {
       room,
       password: options.password,
       invite: options.invite,
       options: options.options,
+      reservation,
     })) as Record<string, unknown>;
     const roster = ((result["roster"] ?? []) as Record<string, unknown>[]).map(
       (entry): Member => ({
@@ -354,6 +390,7 @@ export class Client extends Emitter<ClientEvents> {
    */
   async close(): Promise<void> {
     this.#ending = true;
+    await this.#links.close();
     if (this.#open && !this.#resuming) {
       try {
         await Promise.race([this.request("close_session", {}), this.#closed]);
@@ -378,6 +415,17 @@ export class Client extends Emitter<ClientEvents> {
     const bytes = encode(message);
     this.#sent?.push(message["id"], bytes);
     if (!this.#resuming) this.#socket.send(bytes);
+  }
+
+  /**
+   * Tells the server the numbered frames handled since the last `ack`, so
+   * that it lets them go; only when it holds sessions (it gave a resume
+   * token), and not while the connection is being resumed.
+   */
+  #acknowledge(): void {
+    if (this.#resumeToken === undefined || this.#resuming || this.#seq <= this.#acked) return;
+    this.#acked = this.#seq;
+    this.notify("ack", { seq: this.#seq });
   }
 
   /** The connection ended: resume the session when the client may, else shut down. */
@@ -410,6 +458,17 @@ export class Client extends Emitter<ClientEvents> {
         const answer = nextMessage(socket, options.connectTimeoutMs ?? 10_000);
         socket.send(encode({ id: RESUME_ID, op: "resume", token: this.#resumeToken, last_seq: this.#seq, auth_token: options.token }));
         const { message, after } = await answer;
+        if (message["type"] === "redirect") {
+          // Another node of the cluster holds the session: resume there.
+          socket.close();
+          const redirect = new Redirected(message);
+          if (redirect.wsAddress !== undefined) {
+            this.#dial.url = nodeUrl(redirect.wsAddress, this.#dial.url);
+            continue;
+          }
+          this.emit("lost", "the session is held by a node that gives no WebSocket address");
+          break;
+        }
         if (message["type"] === "error") {
           const refused = String(message["code"]);
           socket.close();
@@ -459,9 +518,7 @@ export class Client extends Emitter<ClientEvents> {
         break;
       }
       case "redirect":
-        this.#settle(message["id"], (pending) =>
-          pending.reject(new VampireError("server_busy", "the room lives on another node; connect there")),
-        );
+        this.#settle(message["id"], (pending) => pending.reject(new Redirected(message)));
         break;
       default:
         break;
@@ -481,11 +538,14 @@ export class Client extends Emitter<ClientEvents> {
     this.#resuming = false;
     this.#resolveClosed();
     clearInterval(this.#heartbeat);
+    clearInterval(this.#acks);
     for (const pending of this.#pending.values()) {
       pending.reject(new VampireError("closed", "the connection closed before the answer"));
     }
     this.#pending.clear();
     for (const room of [...this.#rooms.values()]) room.end();
+    // The rooms joined through other nodes end with the session.
+    void this.#links.close();
     this.emit("close", code, reason);
   }
 }

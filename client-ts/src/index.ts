@@ -17,7 +17,7 @@
  *
  * @module
  */
-export { Client, type ClientEvents, type ConnectOptions, PROTOCOL_VERSION, type WebSocketConstructor, type WebSocketLike, connect } from "./client.js";
+export { ACK_EVERY_MS, Client, type ClientEvents, type ConnectOptions, PROTOCOL_VERSION, type WebSocketConstructor, type WebSocketLike, connect } from "./client.js";
 export { type ErrorCode, VampireError } from "./errors.js";
 export { type ReconnectOptions, backoff } from "./reconnect.js";
 export { Room, type RoomEvents } from "./room.js";

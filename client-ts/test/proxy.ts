@@ -10,15 +10,17 @@ export interface CuttingProxy {
   url: string;
   /** Ends every connection through the proxy now; new ones are relayed. */
   cut(): void;
+  /** Relays new connections to `target` (`ws://host:port/`) from now on, as a load balancer may. */
+  retarget(target: string): void;
   stop(): Promise<void>;
 }
 
 /** Relays from a free port to `target` (`ws://host:port/`). */
 export async function startProxy(target: string): Promise<CuttingProxy> {
-  const { hostname, port } = new URL(target);
+  let to = new URL(target);
   const open = new Set<Socket>();
   const server: Server = createServer((client) => {
-    const upstream = createConnection({ host: hostname, port: Number(port) });
+    const upstream = createConnection({ host: to.hostname, port: Number(to.port) });
     for (const socket of [client, upstream]) {
       open.add(socket);
       socket.setNoDelay(true);
@@ -36,6 +38,9 @@ export async function startProxy(target: string): Promise<CuttingProxy> {
     url: `ws://127.0.0.1:${address.port}/`,
     cut: () => {
       for (const socket of open) socket.destroy();
+    },
+    retarget: (target) => {
+      to = new URL(target);
     },
     stop: () =>
       new Promise<void>((done) => {

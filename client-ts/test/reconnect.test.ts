@@ -4,7 +4,8 @@
  * order, and the application is told.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Value, connect } from "../src/index.js";
+import WebSocket from "ws";
+import { ACK_EVERY_MS, type Value, type WebSocketConstructor, connect, decode, encode } from "../src/index.js";
 import { type CuttingProxy, startProxy } from "./proxy.js";
 import { type TestServer, startServer } from "./server.js";
 
@@ -75,4 +76,70 @@ describe("reconnection", () => {
     await alice.close();
     await bob.close();
   });
+
+  it("acknowledges what it handled, so the server lets it go", async () => {
+    // The real `ws` socket, with the ops it sends written down.
+    const sent: Record<string, unknown>[] = [];
+    class Recording extends WebSocket {
+      override send(data: Uint8Array): void {
+        sent.push(decode(data) as Record<string, unknown>);
+        super.send(data);
+      }
+    }
+    const alice = await connect(proxy.url, { WebSocket: Recording as unknown as WebSocketConstructor, reconnect: false });
+    const refused: string[] = [];
+    alice.on("error", (error) => refused.push(error.code));
+    const bob = await connect(server.url);
+    const room = await bob.createRoom();
+    const bobRoom = await bob.join(room.id);
+    const aliceRoom = await alice.join(room.id);
+    let heard = 0;
+    aliceRoom.on("message", () => (heard += 1));
+    for (let n = 0; n < 5; n += 1) await bobRoom.send(n);
+    while (heard < 5) await sleep(10);
+    await sleep(ACK_EVERY_MS * 2);
+    const acks = sent.filter((message) => message["op"] === "ack").map((message) => Number(message["seq"]));
+    // It was sent the join's answer and the five messages, at least, and
+    // the server took every ack (one past what it sent is an error).
+    expect(acks.length).toBeGreaterThan(0);
+    expect(acks.at(-1)).toBeGreaterThanOrEqual(6);
+    expect(refused).toEqual([]);
+
+    // The connection drops; a resume from before the ack finds the
+    // acknowledged frames gone (a resync), where it would otherwise have
+    // had every frame replayed.
+    const token = alice.welcome.resumeToken;
+    proxy.cut();
+    let resumed = await resumeRaw(server.url, token, 0);
+    for (let tries = 0; resumed.answer["code"] === "session_in_use" && tries < 100; tries += 1) {
+      resumed.socket.close();
+      await sleep(20);
+      resumed = await resumeRaw(server.url, token, 0);
+    }
+    const { answer, socket: raw } = resumed;
+    expect(answer["type"]).toBe("response");
+    expect((answer["result"] as Record<string, unknown>)["resync"]).toBe(true);
+    raw.send(encode({ id: 2, op: "close_session" }));
+    raw.close();
+    await bob.close();
+  });
 });
+
+/** Opens a WebSocket to `url` and sends `resume` as its first request; resolves with the answer. */
+async function resumeRaw(
+  url: string,
+  token: string | undefined,
+  lastSeq: number,
+): Promise<{ socket: WebSocket; answer: Record<string, unknown> }> {
+  const socket = new WebSocket(url);
+  socket.binaryType = "arraybuffer";
+  const answer = new Promise<Record<string, unknown>>((resolve) => {
+    socket.on("message", (data: ArrayBuffer) => {
+      const frame = decode(new Uint8Array(data)) as Record<string, unknown>;
+      if (frame["type"] !== "welcome") resolve(frame);
+    });
+  });
+  await new Promise((opened) => socket.once("open", opened));
+  socket.send(encode({ id: 1, op: "resume", token, last_seq: lastSeq }));
+  return { socket, answer: await answer };
+}
