@@ -369,3 +369,33 @@ async fn an_ack_of_frames_never_sent_is_refused() {
     assert_eq!(refused.code(), Some(ErrorCode::InvalidRequest));
     client.ping().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_udp_channel_carries_on_after_a_resume() {
+    let server = TestServer::start().await;
+    let proxy = CuttingProxy::start(server.addr).await;
+    let mut a = Client::connect_with(proxy.addr, resuming()).await.unwrap();
+    let mut b = server.client().await;
+    let room = shared_room(&mut a, &b).await;
+    a.bind_udp().await.unwrap();
+    proxy.cut();
+    assert!(matches!(next_connection_event(&mut a).await, ConnectionEvent::Reconnecting { .. }));
+    assert!(matches!(next_connection_event(&mut a).await, ConnectionEvent::Reconnected { .. }));
+
+    // With a's connection stalled, what passes between a and the room
+    // can only go over the UDP channel the session kept.
+    proxy.stall();
+    let says = |text: &'static str| move |event: &Event| matches!(event, Event::RoomMessage { data, .. } if *data == Payload::from(text));
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        assert!(tokio::time::Instant::now() < deadline, "a's datagrams never reached b");
+        a.send_unreliable(&room, "from a").await.unwrap();
+        match b.next_event_within(Duration::from_millis(200)).await {
+            Some(Incoming::Event(event)) if says("from a")(&event) => break,
+            _ => continue,
+        }
+    }
+    // The room relays it unreliably to every member, a too: over UDP.
+    wait_for(&mut a, says("from a")).await;
+    proxy.flow();
+}
