@@ -11,54 +11,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::{RedisServer, ServerProcess, free_port};
+use support::cluster::{TTL_MS, kept_room, node, node_of, node_with, three_nodes};
+use support::{RedisServer, free_port};
 use vampire_client::{
     Client, ClientError, ConnectOptions, CreateRoom, ErrorCode, Event, Incoming, Request, RoomOp,
-    ServerOp, Value,
+    Value,
 };
-
-/// The node TTL the tests run with: a dead node's rooms must leave the
-/// listings within 1.5 times this, plus one reaper round trip.
-const TTL_MS: u64 = 1500;
-
-/// Node `id`, with `extra` merged into its `cluster` section.
-fn node(redis: &RedisServer, id: &str, extra: serde_json::Value) -> ServerProcess {
-    node_with(redis, id, extra, json!({}))
-}
-
-/// Node `id`, with `extra` in its `cluster` section and `server` merged
-/// into the rest of its config.
-fn node_with(
-    redis: &RedisServer,
-    id: &str,
-    extra: serde_json::Value,
-    server: serde_json::Value,
-) -> ServerProcess {
-    let port = free_port();
-    let mut cluster = json!({
-        "redisUrl": redis.url(),
-        "advertiseAddress": format!("127.0.0.1:{port}"),
-        "nodeId": id,
-        "nodeTtlMs": TTL_MS,
-    });
-    if let (Some(cluster), Some(extra)) = (cluster.as_object_mut(), extra.as_object()) {
-        cluster.extend(extra.clone());
-    }
-    let mut config =
-        json!({ "tcpPort": port, "wsPort": 0, "enableUDP": false, "cluster": cluster });
-    if let (Some(config), Some(server)) = (config.as_object_mut(), server.as_object()) {
-        config.extend(server.clone());
-    }
-    ServerProcess::start(config)
-}
-
-fn three_nodes(redis: &RedisServer, extra: serde_json::Value) -> [ServerProcess; 3] {
-    ["a", "b", "c"].map(|id| node(redis, id, extra.clone()))
-}
-
-fn kept_room() -> CreateRoom {
-    CreateRoom { auto_dispose: Some(false), ..CreateRoom::default() }
-}
 
 /// Room ids in the listing a node gives, with how often each appears.
 async fn listed(client: &Client) -> BTreeMap<String, usize> {
@@ -85,10 +43,6 @@ async fn listing_until(
         assert!(started.elapsed() < limit, "{what} did not happen within {limit:?}: {ids:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-fn node_of(room: &str) -> &str {
-    room.split_once('-').unwrap().0
 }
 
 #[tokio::test]
@@ -527,31 +481,4 @@ async fn an_operator_lists_and_disposes_rooms_of_other_nodes_and_drains_one() {
     assert!(!metrics.contains("vampire_cluster_redis_seconds_count 0\n"), "{metrics}");
     let metrics = support::http::get(b_admin, "/metrics", token).await.text();
     assert!(metrics.contains("vampire_draining 1"), "{metrics}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_resume_on_another_node_is_redirected_to_the_node_holding_the_session() {
-    let redis = RedisServer::start();
-    let a = node(&redis, "a", json!({ "advertiseWsAddress": "127.0.0.1:7780" }));
-    let b = node(&redis, "b", json!({}));
-    let alice = Client::connect(a.addr).await.unwrap();
-    alice.ping().await.unwrap();
-    let (session, token) = (alice.session(), alice.resumption().token().unwrap());
-    assert!(token.starts_with("a."), "a's tokens name it");
-    let seen = alice.resumption().seq();
-    drop(alice); // the connection drops; a holds the session
-    tokio::time::sleep(Duration::from_millis(200)).await;
-
-    // b does not hold it: the client is sent to a.
-    let elsewhere = Client::connect(b.addr).await.unwrap();
-    let resume = |last_seq| ServerOp::Resume { token: token.clone(), last_seq, auth_token: None };
-    let redirect = match elsewhere.request(resume(seen).into()).await {
-        Err(ClientError::Redirect(redirect)) => redirect,
-        other => panic!("expected a redirect, got {other:?}"),
-    };
-    assert_eq!(redirect.ws_address.as_deref(), Some("127.0.0.1:7780"), "for WebSocket clients");
-    let back = Client::connect(redirect.address.as_str()).await.unwrap();
-    let resumed = back.request(resume(seen).into()).await.unwrap();
-    let resumed = vampire_client::ResumeResult::from_payload(&resumed).unwrap();
-    assert_eq!((resumed.session, resumed.resync), (session, false));
 }

@@ -1,8 +1,9 @@
 //! [`CuttingProxy`]: a TCP relay between clients and a server that a test
 //! can sever (every connection through it reset at once), stall (bytes
 //! held both ways, the sockets left open, as a train in a tunnel does)
-//! and resume. Real sockets both sides; only the test decides when the
-//! network fails.
+//! and resume, and point at another server (as a load balancer may send a
+//! client that reconnects to another node). Real sockets both sides; only
+//! the test decides when the network fails.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,10 +21,12 @@ enum Mode {
     Stalled,
 }
 
-/// A relay to one server address, listening on a free loopback port.
+/// A relay to a server address, listening on a free loopback port.
 pub struct CuttingProxy {
     /// Where clients connect.
     pub addr: SocketAddr,
+    /// Where new connections are relayed.
+    target: watch::Sender<SocketAddr>,
     mode: watch::Sender<Mode>,
     /// Bumped by each cut: every connection through the proxy then ends.
     cuts: watch::Sender<u64>,
@@ -35,19 +38,21 @@ impl CuttingProxy {
     pub async fn start(target: SocketAddr) -> CuttingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
         let addr = listener.local_addr().unwrap();
+        let (target, target_rx) = watch::channel(target);
         let (mode, _) = watch::channel(Mode::Flowing);
         let (cuts, _) = watch::channel(0u64);
         let (mode_rx, cuts_rx) = (mode.subscribe(), cuts.subscribe());
         let accept = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let Ok(server) = TcpStream::connect(target).await else { continue };
+                let to = *target_rx.borrow();
+                let Ok(server) = TcpStream::connect(to).await else { continue };
                 let _ = (client.set_nodelay(true), server.set_nodelay(true));
                 let (mode, mut cuts) = (mode_rx.clone(), cuts_rx.clone());
                 cuts.mark_unchanged();
                 tokio::spawn(relay(client, server, mode, cuts));
             }
         });
-        CuttingProxy { addr, mode, cuts, accept }
+        CuttingProxy { addr, target, mode, cuts, accept }
     }
 
     /// Severs every connection through the proxy now (both sides see the
@@ -65,6 +70,12 @@ impl CuttingProxy {
     /// Relays again after [`CuttingProxy::stall`].
     pub fn flow(&self) {
         let _ = self.mode.send(Mode::Flowing);
+    }
+
+    /// Relays new connections to `target` from now on; those open stay
+    /// where they are.
+    pub fn retarget(&self, target: SocketAddr) {
+        let _ = self.target.send(target);
     }
 }
 

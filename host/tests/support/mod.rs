@@ -4,10 +4,14 @@
 
 #![allow(dead_code)] // Each test binary uses a different part.
 
+pub mod cluster;
 pub mod hostile;
 
 #[path = "../../../tests/src/http.rs"]
 pub mod http;
+
+#[path = "../../../tests/src/proxy.rs"]
+pub mod proxy;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
