@@ -361,6 +361,7 @@ fn print_table(results: &[(Target, ChatResult)]) {
                 (metered.cpu_per_million() / vampire.cpu_per_million() - 1.0) * 100.0,
                 metered.p99_ns as f64 / vampire.p99_ns as f64
             );
+            print_paired(results, Target::VampireMetrics, Target::Vampire);
         }
         if let Some(plain) = find(Target::VampireNoReplay) {
             println!(
@@ -368,6 +369,7 @@ fn print_table(results: &[(Target, ChatResult)]) {
                 (vampire.cpu_per_million() / plain.cpu_per_million() - 1.0) * 100.0,
                 vampire.p99_ns as f64 / plain.p99_ns as f64
             );
+            print_paired(results, Target::Vampire, Target::VampireNoReplay);
         }
         if let Some(ws) = find(Target::VampireWebSocket) {
             println!(
@@ -393,6 +395,31 @@ fn print_table(results: &[(Target, ChatResult)]) {
             );
         }
     }
+}
+
+/// With `--rounds`, the CPU per delivery of `numerator` over
+/// `denominator` round by round (the two ran back to back, so slow drifts
+/// of the machine cancel), their geometric mean and its standard error:
+/// what the median runs' ratio cannot say is how sure it is.
+fn print_paired(results: &[(Target, ChatResult)], numerator: Target, denominator: Target) {
+    let runs = |t: Target| results.iter().filter(move |(target, _)| *target == t).map(|(_, r)| r);
+    let logs: Vec<f64> = runs(numerator)
+        .zip(runs(denominator))
+        .map(|(n, d)| (n.cpu_per_million() / d.cpu_per_million()).ln())
+        .collect();
+    if logs.len() < 2 {
+        return;
+    }
+    let count = logs.len() as f64;
+    let mean = logs.iter().sum::<f64>() / count;
+    let variance = logs.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / (count - 1.0);
+    let ratios: Vec<String> = logs.iter().map(|l| format!("{:.3}", l.exp())).collect();
+    println!(
+        "  per round: {}; geometric mean {:+.1}% (standard error {:.1} points)",
+        ratios.join(", "),
+        (mean.exp() - 1.0) * 100.0,
+        (variance / count).sqrt() * 100.0
+    );
 }
 
 /// Raises M for each server until p99 passes 100 ms or deliveries fall

@@ -260,18 +260,20 @@ impl ClientHandle {
         } else {
             limits.queue_bytes
         };
-        let mut queue = lock(&self.shared.queue);
         // Every numbered frame of a session that has not ended (one that
         // ended has no replay) is kept for a resume, whether or not a
-        // connection takes it now.
-        let kept = numbered
-            && match &mut queue.replay {
-                Some(replay) => {
-                    replay.push(entry.frames.clone());
-                    true
-                }
-                None => false,
-            };
+        // connection takes it now. The reference is taken before the lock:
+        // the buffer is shared by every member, so its count is contended,
+        // and the writer waits on this lock.
+        let for_replay = (numbered && limits.replay_bytes.is_some()).then(|| entry.frames.clone());
+        let mut queue = lock(&self.shared.queue);
+        let kept = match (for_replay, &mut queue.replay) {
+            (Some(frames), Some(replay)) => {
+                replay.push(frames);
+                true
+            }
+            _ => false,
+        };
         if queue.link.as_ref().is_none_or(|link| link.is_closing()) {
             return kept;
         }
@@ -458,10 +460,14 @@ impl ClientHandle {
     /// # Errors
     /// When `seq` is past the last frame sent: returns that frame's number.
     pub fn acknowledge(&self, seq: u64) -> Result<(), u64> {
-        match &mut lock(&self.shared.queue).replay {
-            Some(replay) => replay.acknowledge(seq),
+        let mut released = Vec::new();
+        let acknowledged = match &mut lock(&self.shared.queue).replay {
+            Some(replay) => replay.acknowledge(seq, &mut released),
             None => Ok(()),
-        }
+        };
+        // Freed here, with the lock let go (see `Replay::acknowledge`).
+        drop(released);
+        acknowledged
     }
 
     /// Bytes the session keeps for a resume now.

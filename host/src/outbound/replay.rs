@@ -5,9 +5,10 @@
 //! numbered frame sent to a session is number n. Only numbered frames
 //! reach the replay (the reliable lane; not the welcome, a farewell or the
 //! answer to `resume`), so its count and the client's agree. Entries are
-//! the buffers the members' queues share, one or more frames each; frames
-//! are counted only when an entry leaves or a resume looks for a number,
-//! never when one is sent.
+//! the buffers the members' queues share, one or more frames each, with
+//! their frame count, taken when the entry arrives (the buffer was just
+//! written, so reading its length prefixes then is cheap; by the time the
+//! entry leaves they are cold).
 //!
 //! A client that acknowledges what it handled (`ack`) lets the replay drop
 //! those frames at once: what a live session keeps is then about half a
@@ -20,14 +21,22 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 use vampire_protocol::frame::LENGTH_PREFIX;
 
-/// Bytes one entry costs beside its frames (the handle on the buffer).
-const ENTRY_OVERHEAD: usize = std::mem::size_of::<Bytes>();
+/// Bytes one entry costs beside its frames (the handle on the buffer and
+/// its count).
+const ENTRY_OVERHEAD: usize = std::mem::size_of::<Entry>();
+
+/// A buffer of whole frames and how many it holds.
+#[derive(Debug)]
+struct Entry {
+    frames: Bytes,
+    count: u64,
+}
 
 /// The recent numbered frames of one session, bounded in bytes.
 #[derive(Debug)]
 pub(crate) struct Replay {
     /// Buffers of whole frames, oldest first.
-    entries: VecDeque<Bytes>,
+    entries: VecDeque<Entry>,
     /// What `entries` costs, overhead included.
     bytes: usize,
     /// What it may cost at most (`reconnect.replayBytes`).
@@ -56,33 +65,36 @@ impl Replay {
     /// oldest entries past the budget.
     pub(crate) fn push(&mut self, frames: Bytes) {
         self.bytes += frames.len() + ENTRY_OVERHEAD;
-        self.entries.push_back(frames);
+        self.entries.push_back(Entry { count: count_frames(&frames), frames });
         while self.bytes > self.budget {
             let Some(oldest) = self.entries.pop_front() else { break };
-            self.bytes -= oldest.len() + ENTRY_OVERHEAD;
-            self.evicted += count_frames(&oldest);
+            self.bytes -= oldest.frames.len() + ENTRY_OVERHEAD;
+            self.evicted += oldest.count;
         }
     }
 
-    /// Drops the entries whose frames are all numbered `seq` or below: the
-    /// client has them. An entry holding frames on both sides of `seq`
-    /// stays whole (`after` skips into it).
+    /// Lets go of the entries whose frames are all numbered `seq` or
+    /// below (the client has them), moving their buffers to `released`
+    /// for the caller to drop once it no longer holds the session's lock:
+    /// they are the buffers' last references, cold by now, and freeing
+    /// them under the lock would keep the room's sends waiting. An entry
+    /// holding frames on both sides of `seq` stays whole (`after` skips
+    /// into it).
     ///
     /// # Errors
     /// When `seq` is past the last frame sent (the client counted frames
     /// it was not sent): returns that frame's number. The frames before
-    /// it are dropped all the same, so a resume from the claimed number
+    /// it are let go all the same, so a resume from the claimed number
     /// finds a gap.
-    pub(crate) fn acknowledge(&mut self, seq: u64) -> Result<(), u64> {
+    pub(crate) fn acknowledge(&mut self, seq: u64, released: &mut Vec<Bytes>) -> Result<(), u64> {
         while self.evicted < seq {
             let Some(oldest) = self.entries.front() else { return Err(self.evicted) };
-            let frames = count_frames(oldest);
-            if self.evicted + frames > seq {
+            if self.evicted + oldest.count > seq {
                 break;
             }
-            self.bytes -= oldest.len() + ENTRY_OVERHEAD;
-            self.evicted += frames;
-            self.entries.pop_front();
+            self.bytes -= oldest.frames.len() + ENTRY_OVERHEAD;
+            self.evicted += oldest.count;
+            released.extend(self.entries.pop_front().map(|entry| entry.frames));
         }
         Ok(())
     }
@@ -94,7 +106,7 @@ impl Replay {
 
     /// The number of the last frame sent.
     pub(crate) fn last_seq(&self) -> u64 {
-        self.evicted + self.entries.iter().map(|entry| count_frames(entry)).sum::<u64>()
+        self.evicted + self.entries.iter().map(|entry| entry.count).sum::<u64>()
     }
 
     /// The frames numbered after `last_seq`.
@@ -104,19 +116,18 @@ impl Replay {
         }
         let mut seq = self.evicted;
         let mut missed = Vec::new();
-        for entry in &self.entries {
-            let frames = count_frames(entry);
-            if seq + frames <= last_seq {
-                seq += frames;
+        for Entry { frames, count } in &self.entries {
+            if seq + count <= last_seq {
+                seq += count;
                 continue;
             }
             if seq >= last_seq {
-                missed.push(entry.clone());
+                missed.push(frames.clone());
             } else {
-                let skip = skip_frames(entry, (last_seq - seq) as usize);
-                missed.push(entry.slice(skip..));
+                let skip = skip_frames(frames, (last_seq - seq) as usize);
+                missed.push(frames.slice(skip..));
             }
-            seq += frames;
+            seq += count;
         }
         if seq < last_seq { Missed::Gap } else { Missed::Frames(missed) }
     }
@@ -184,15 +195,15 @@ mod tests {
         replay.push(frames(1, 4));
         replay.push(frames(4, 6));
         let two_entries = replay.bytes();
-        assert_eq!(replay.acknowledge(2), Ok(()));
+        assert_eq!(replay.acknowledge(2, &mut Vec::new()), Ok(()));
         assert_eq!(replay.bytes(), two_entries, "entry 1..=3 holds frame 3, not yet acked");
         assert_eq!(numbers(replay.after(2)), [3, 4, 5]);
-        assert_eq!(replay.acknowledge(3), Ok(()));
+        assert_eq!(replay.acknowledge(3, &mut Vec::new()), Ok(()));
         assert_eq!(replay.bytes(), 10 + ENTRY_OVERHEAD);
         assert!(matches!(replay.after(2), Missed::Gap));
         assert_eq!(numbers(replay.after(3)), [4, 5]);
-        assert_eq!(replay.acknowledge(1), Ok(()), "an older ack changes nothing");
-        assert_eq!(replay.acknowledge(9), Err(5));
+        assert_eq!(replay.acknowledge(1, &mut Vec::new()), Ok(()), "an older ack changes nothing");
+        assert_eq!(replay.acknowledge(9, &mut Vec::new()), Err(5));
         assert_eq!(replay.bytes(), 0);
         assert_eq!(replay.last_seq(), 5);
     }
