@@ -67,7 +67,7 @@ const RESUME_ID = 0xffff_ffff;
  * handled, while new ones arrive: the server then keeps about this much of
  * the session's traffic for a resume instead of `reconnect.replayBytes`.
  */
-export const ACK_EVERY_MS = 500;
+export const ACK_EVERY_MS = 100;
 
 /** Connection-level events. */
 export type ClientEvents = {
