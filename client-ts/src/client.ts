@@ -300,7 +300,7 @@ export class Client extends Emitter<ClientEvents> {
   /**
    * Joins a room; its events go to the returned {@link Room}. In a
    * cluster, a room on another node is joined over a connection to that
-   * node (made with the same options, and kept while it has rooms).
+   * node (made with the same options, and kept until this client closes).
    *
    * @throws {VampireError} `room_not_found`, `room_full`, `not_authorized`…;
    * `server_busy` when the room's node gives no WebSocket address.
