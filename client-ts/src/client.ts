@@ -15,6 +15,7 @@ import {
   type Authenticated,
   type CreateRoomOptions,
   type JoinOptions,
+  type ListRoomsOptions,
   type Member,
   type RoomInfo,
   type RoomList,
@@ -266,12 +267,20 @@ export class Client extends Emitter<ClientEvents> {
     return { userId: String(result["user_id"]), userName: (result["user_name"] ?? null) as string | null };
   }
 
-  /** Public rooms that are not locked, oldest first, one page at a time. */
-  async listRooms(options: { roomType?: string; offset?: number; limit?: number } = {}): Promise<RoomList> {
+  /**
+   * Public rooms that are not locked, one page at a time: those whose
+   * metadata passes `filters` (a value to equal, or `{ min, max }` for a
+   * numeric range), with a free seat when `freeSeats`, in `sort` order
+   * (oldest first by default). @throws {VampireError} `invalid_request`
+   */
+  async listRooms(options: ListRoomsOptions = {}): Promise<RoomList> {
     const result = (await this.request("list_rooms", {
       room_type: options.roomType,
       offset: options.offset,
       limit: options.limit,
+      filters: options.filters,
+      free_seats: options.freeSeats,
+      sort: options.sort,
     })) as { rooms: Record<string, unknown>[]; total: number };
     return { rooms: result.rooms.map(roomInfo), total: Number(result.total) };
   }

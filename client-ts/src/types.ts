@@ -68,6 +68,19 @@ export interface CreateRoomOptions {
 }
 
 /** What `join` may carry beside the room id. */
+/** What `listRooms` selects and how it orders it. */
+export interface ListRoomsOptions {
+  roomType?: string;
+  offset?: number;
+  limit?: number;
+  /** Metadata key → the value it must equal, or `{ min?, max? }` for a numeric range. */
+  filters?: Record<string, Value | { min?: number; max?: number }>;
+  /** Only rooms with a free seat. */
+  freeSeats?: boolean;
+  /** Default `"oldest"`; ties stay oldest first. */
+  sort?: "oldest" | "newest" | "members_asc" | "members_desc";
+}
+
 export interface JoinOptions {
   password?: string;
   /** An invite from `createInvite`, in place of the password. */

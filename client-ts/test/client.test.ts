@@ -3,7 +3,7 @@
  * operation, the errors, and values that must come back exactly.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ExtData, type Room, VampireError, type Value, connect } from "../src/index.js";
+import { ExtData, type ListRoomsOptions, type Room, VampireError, type Value, connect } from "../src/index.js";
 import { type TestServer, startServer } from "./server.js";
 
 let server: TestServer;
@@ -121,6 +121,25 @@ describe("rooms", () => {
     expect(room.joined).toBe(true);
     await owner.close();
     await guest.close();
+  });
+
+  it("lists rooms by their metadata, free seats and members", async () => {
+    const owner = await connect(server.url);
+    const tag = `t${Date.now()}`;
+    const low = await owner.createRoom({ metadata: { tag, rating: 900 }, autoDispose: false });
+    const high = await owner.createRoom({ metadata: { tag, rating: 1400 }, maxClients: 1, autoDispose: false });
+    const member = await connect(server.url);
+    await member.join(high.id);
+    const ids = async (options: ListRoomsOptions) => (await owner.listRooms(options)).rooms.map((room) => room.id);
+    expect(await ids({ filters: { tag } })).toEqual([low.id, high.id]);
+    expect(await ids({ filters: { tag, rating: { min: 1000 } } })).toEqual([high.id]);
+    expect(await ids({ filters: { tag }, freeSeats: true })).toEqual([low.id]);
+    expect(await ids({ filters: { tag }, sort: "members_desc" })).toEqual([high.id, low.id]);
+    expect((await failure(owner.listRooms({ filters: { tag, rating: { min: "x" as unknown as number } } }))).code).toBe(
+      "invalid_request",
+    );
+    await member.close();
+    await owner.close();
   });
 });
 

@@ -68,6 +68,7 @@ pub use heartbeat::ACK_EVERY;
 pub use ops::Authenticated;
 pub use reconnect::{ConnectionEvent, ReconnectPolicy};
 pub use tls::{TlsOptions, host_of};
+pub use vampire_protocol::listing::{Condition, ListQuery, RoomSort};
 pub use vampire_protocol::room::{field_of, variables_from_payload};
 pub use vampire_protocol::{
     ApiError, CreateRoom, DecodeError, ErrorCode, Event, JoinResult, Payload, Redirect, Request,

@@ -1,6 +1,7 @@
 //! The operations, one method each, on [`Client`]: what each sends and how
 //! its result is read.
 
+use vampire_protocol::listing::{ListQuery, RoomSort};
 use vampire_protocol::room::{field_of, variables_from_payload};
 use vampire_protocol::{
     CreateRoom, DecodeError, JoinResult, Payload, Request, RoomInfo, RoomList, RoomOp, ServerOp,
@@ -95,8 +96,31 @@ impl Client {
         offset: Option<u32>,
         limit: Option<u32>,
     ) -> Result<RoomList, ClientError> {
-        let room_type = room_type.map(str::to_owned);
-        let result = self.request(ServerOp::ListRooms { room_type, offset, limit }.into()).await?;
+        self.list_rooms_where(room_type, &ListQuery::default(), offset, limit).await
+    }
+
+    /// Lists public rooms that `query` accepts (metadata filters, free
+    /// seats), in its order, from `offset`, at most `limit`.
+    ///
+    /// # Errors
+    /// As for [`Client::request`]; `invalid_request` for a query the
+    /// server cannot read.
+    pub async fn list_rooms_where(
+        &self,
+        room_type: Option<&str>,
+        query: &ListQuery,
+        offset: Option<u32>,
+        limit: Option<u32>,
+    ) -> Result<RoomList, ClientError> {
+        let list = ServerOp::ListRooms {
+            room_type: room_type.map(str::to_owned),
+            offset,
+            limit,
+            filters: (!query.filters.is_empty()).then(|| query.filters_payload()),
+            free_seats: query.free_seats.then_some(true),
+            sort: (query.sort != RoomSort::Oldest).then(|| query.sort.name().to_owned()),
+        };
+        let result = self.request(list.into()).await?;
         Ok(RoomList::from_payload(&result)?)
     }
 

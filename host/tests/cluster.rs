@@ -14,8 +14,8 @@ use serde_json::json;
 use support::cluster::{TTL_MS, kept_room, node, node_of, node_with, three_nodes};
 use support::{RedisServer, free_port};
 use vampire_client::{
-    Client, ClientError, ConnectOptions, CreateRoom, ErrorCode, Event, Incoming, Request, RoomOp,
-    Value,
+    Client, ClientError, Condition, ConnectOptions, CreateRoom, ErrorCode, Event, Incoming,
+    ListQuery, Request, RoomOp, RoomSort, Value,
 };
 
 /// Room ids in the listing a node gives, with how often each appears.
@@ -481,4 +481,47 @@ async fn an_operator_lists_and_disposes_rooms_of_other_nodes_and_drains_one() {
     assert!(!metrics.contains("vampire_cluster_redis_seconds_count 0\n"), "{metrics}");
     let metrics = support::http::get(b_admin, "/metrics", token).await.text();
     assert!(metrics.contains("vampire_draining 1"), "{metrics}");
+}
+
+#[tokio::test]
+async fn filters_and_sorts_span_the_cluster() {
+    let redis = RedisServer::start();
+    let nodes = three_nodes(&redis, json!({}));
+    let mut rooms = Vec::new();
+    let mut members = Vec::new();
+    for (n, node) in nodes.iter().enumerate() {
+        let owner = Client::connect(node.addr).await.unwrap();
+        let mode = if n == 1 { "dm" } else { "ctf" };
+        let metadata = Value::Map(vec![("mode".into(), mode.into())]);
+        let settings = CreateRoom { metadata: Some(metadata.into()), ..kept_room() };
+        let room = owner.create_room(settings).await.unwrap().id;
+        // n + 1 members (the client follows the redirect to the room's node).
+        for _ in 0..=n {
+            let member = Client::connect(nodes[0].addr).await.unwrap();
+            member.join(&room, None).await.unwrap();
+            members.push(member);
+        }
+        rooms.push(room);
+        members.push(owner);
+    }
+    let query = ListQuery {
+        filters: vec![("mode".to_owned(), Condition::Equals("ctf".into()))],
+        sort: RoomSort::MostMembers,
+        ..ListQuery::default()
+    };
+    // The listings in Redis follow the joins within a moment.
+    let wanted = vec![rooms[2].clone(), rooms[0].clone()];
+    for node in &nodes {
+        let guest = Client::connect(node.addr).await.unwrap();
+        let started = Instant::now();
+        loop {
+            let listed = guest.list_rooms_where(None, &query, None, None).await.unwrap();
+            let ids: Vec<String> = listed.rooms.into_iter().map(|room| room.id).collect();
+            if ids == wanted && listed.total == 2 {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(5), "from {}: {ids:?}", node.addr);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }

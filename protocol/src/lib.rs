@@ -32,6 +32,7 @@
 //!   values.
 //! - [`error`]: [`ErrorCode`], [`ApiError`] (the one shape of a failure)
 //!   and the quoting rules of error messages.
+//! - [`listing`]: the filters and sorts of `list_rooms`.
 //! - [`decode`]: the lenient reader of what the server sends, for
 //!   clients.
 //! - `json` (feature `json`): values shown to people as JSON and read
@@ -46,6 +47,7 @@ pub mod frame;
 pub mod ids;
 #[cfg(feature = "json")]
 pub mod json;
+pub mod listing;
 pub mod payload;
 pub mod request;
 pub mod resume;

@@ -42,7 +42,8 @@ use bytes::Bytes;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-use vampire_protocol::{CreateRoom, Payload, RoomId, RoomOp};
+use vampire_protocol::listing::ListQuery;
+use vampire_protocol::{CreateRoom, Payload, RoomId, RoomInfo, RoomOp};
 
 use crate::config::ClusterConfig;
 use crate::outbound::{ClientHandle, ClientLimits, Identity, Responder};
@@ -174,20 +175,34 @@ impl Cluster {
     pub async fn list_rooms(
         &self,
         room_type: Option<String>,
+        query: ListQuery,
         offset: usize,
         limit: Option<usize>,
         reply: Responder,
     ) {
         let node = &self.node;
         let limit = limit.unwrap_or(MAX_LISTED_ROOMS).min(MAX_LISTED_ROOMS);
+        let local = |reply| {
+            node.rooms.list_public(room_type.as_deref(), &query, offset, Some(limit), reply)
+        };
+        if query != ListQuery::default() {
+            let listed = if node.healthy() {
+                node.registry.list_matching(room_type.as_deref(), &query).await.ok()
+            } else {
+                None
+            };
+            let Some(rooms) = listed else { return local(reply) };
+            let total = rooms.len();
+            let page = rooms.into_iter().skip(offset).take(limit);
+            let size = RoomInfo::encoded_size_bound;
+            return answer_room_page(reply, page, total, size, |room, w| room.write(w));
+        }
         let listed = if node.healthy() {
             node.registry.list(room_type.as_deref(), offset, limit).await.ok()
         } else {
             None
         };
-        let Some((rooms, total)) = listed else {
-            return node.rooms.list_public(room_type.as_deref(), offset, Some(limit), reply);
-        };
+        let Some((rooms, total)) = listed else { return local(reply) };
         let page = rooms.into_iter().filter_map(|room| Payload::from_bytes(Bytes::from(room)).ok());
         // The stored listings are spliced in as they are.
         answer_room_page(reply, page, total, Payload::len, |room, w| {

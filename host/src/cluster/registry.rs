@@ -5,12 +5,13 @@
 
 use std::collections::HashMap;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, RedisResult, Script};
 use serde::{Deserialize, Serialize};
+use vampire_protocol::listing::ListQuery;
 use vampire_protocol::msgpack::Writer;
-use vampire_protocol::{RoomId, RoomInfo};
+use vampire_protocol::{Payload, RoomId, RoomInfo};
 
 use crate::cluster::keys::Keys;
 use crate::rooms::RoomHandle;
@@ -367,6 +368,28 @@ impl Registry {
         let rooms: Vec<Option<Vec<u8>>> =
             redis::cmd("MGET").arg(keys).query_async(&mut redis).await?;
         Ok((rooms.into_iter().flatten().collect(), total))
+    }
+
+    /// Every public room of `room_type` (or of any type) that `query`
+    /// accepts, in its order. Conditions and sorts read every listing of
+    /// the type, so a page is cut from this, not in Redis.
+    ///
+    /// # Errors
+    /// When Redis fails or does not answer in time.
+    pub async fn list_matching(
+        &self,
+        room_type: Option<&str>,
+        query: &ListQuery,
+    ) -> RedisResult<Vec<RoomInfo>> {
+        let (listings, _) = self.list(room_type, 0, isize::MAX as usize).await?;
+        let mut rooms: Vec<RoomInfo> = listings
+            .into_iter()
+            .filter_map(|room| Payload::from_bytes(Bytes::from(room)).ok())
+            .filter_map(|room| RoomInfo::from_payload(&room).ok())
+            .filter(|room| query.matches(room))
+            .collect();
+        query.sort.apply(&mut rooms, |room| room);
+        Ok(rooms)
     }
 }
 

@@ -11,6 +11,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 use vampire_protocol::error::quote;
+use vampire_protocol::listing::{ListQuery, RoomSort};
 use vampire_protocol::{CreateRoom, ErrorCode, Payload, RoomId, RoomInfo};
 
 use crate::config::Config;
@@ -422,26 +423,44 @@ impl RoomManager {
         self.index.get(id).ok_or_else(|| ApiError::room_not_found(id))
     }
 
-    /// Answers a `list_rooms`: public rooms, optionally of one type,
-    /// oldest first, from `offset`, at most `limit` (and at most
-    /// [`MAX_LISTED_ROOMS`], and as many as fit in one frame), with the
-    /// total number of matching rooms.
+    /// Answers a `list_rooms`: public rooms, optionally of one type, that
+    /// `query` accepts, in its order, from `offset`, at most `limit` (and
+    /// at most [`MAX_LISTED_ROOMS`], and as many as fit in one frame), with
+    /// the total number of matching rooms.
     pub fn list_public(
         &self,
         room_type: Option<&str>,
+        query: &ListQuery,
         offset: usize,
         limit: Option<usize>,
         respond: Responder,
     ) {
         let rooms = self.index.listings(|room| {
-            room.public && !room.locked && room_type.is_none_or(|t| room.room_type == t)
+            room.public
+                && !room.locked
+                && room_type.is_none_or(|t| room.room_type == t)
+                && query.matches(room)
         });
         let total = rooms.len();
         let limit = limit.unwrap_or(MAX_LISTED_ROOMS).min(MAX_LISTED_ROOMS);
-        let page = rooms.iter().skip(offset).take(limit).map(|listing| listing.get());
-        answer_room_page(respond, page, total, RoomInfo::encoded_size_bound, |room, w| {
-            room.write(w);
-        });
+        let page: Vec<RoomInfo> = match query.sort {
+            // Only the page is read.
+            RoomSort::Oldest => rooms.iter().skip(offset).take(limit).map(|l| l.get()).collect(),
+            sort => {
+                let mut all: Vec<RoomInfo> = rooms.iter().map(|listing| listing.get()).collect();
+                sort.apply(&mut all, |room| room);
+                all.into_iter().skip(offset).take(limit).collect()
+            }
+        };
+        answer_room_page(
+            respond,
+            page.into_iter(),
+            total,
+            RoomInfo::encoded_size_bound,
+            |room, w| {
+                room.write(w);
+            },
+        );
     }
 
     /// Tells every room the server is stopping; [`RoomManager::wait`]

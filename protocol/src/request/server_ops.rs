@@ -2,6 +2,7 @@
 //! connection, the server's room types and listings), the table its codec
 //! comes from. The session answers these itself.
 
+use crate::payload::Payload;
 use crate::request::table::operations;
 use crate::room::CreateRoom;
 
@@ -32,6 +33,14 @@ operations! {
             /// Rooms to return at most (default and maximum 1000; fewer
             /// when they would not fit in one frame).
             limit: Option<u32>,
+            /// Conditions on the rooms' metadata (see
+            /// [`crate::listing::ListQuery::parse_filters`]).
+            filters: Option<Payload>,
+            /// Only rooms with a free seat (default false).
+            free_seats: Option<bool>,
+            /// The order (see [`crate::listing::RoomSort`]; default
+            /// `"oldest"`).
+            sort: Option<String>,
         },
         /// `ping`: does nothing; the result is nil. Keeps an idle
         /// connection open and measures latency.

@@ -34,6 +34,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tracing::{debug, info};
+use vampire_protocol::listing::ListQuery;
 use vampire_protocol::{ErrorCode, Request, RoomId, RoomOp, ServerOp, SessionId, request};
 
 use crate::cluster::{Cluster, RemoteJoin};
@@ -293,13 +294,20 @@ impl Session {
                     None => self.rooms.create(settings, password, Caller::Client(creator), reply),
                 }
             }
-            ServerOp::ListRooms { room_type, offset, limit } => {
+            ServerOp::ListRooms { room_type, offset, limit, filters, free_seats, sort } => {
+                let query = ListQuery::from_request(filters.as_ref(), free_seats, sort.as_deref());
+                let query = match query {
+                    Ok(query) => query,
+                    Err(why) => return reply.fail(ApiError::new(ErrorCode::InvalidRequest, why)),
+                };
                 let (offset, limit) = (offset.unwrap_or(0) as usize, limit.map(|l| l as usize));
                 match self.context.cluster.clone() {
                     Some(cluster) => self.spawn_remote(reply, |reply| async move {
-                        cluster.list_rooms(room_type, offset, limit, reply).await;
+                        cluster.list_rooms(room_type, query, offset, limit, reply).await;
                     }),
-                    None => self.rooms.list_public(room_type.as_deref(), offset, limit, reply),
+                    None => {
+                        self.rooms.list_public(room_type.as_deref(), &query, offset, limit, reply);
+                    }
                 }
             }
         }
