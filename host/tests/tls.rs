@@ -134,6 +134,10 @@ async fn a_renewed_certificate_is_used_without_a_restart() {
     let first = issue(&folder, "first");
     let server = tls_server(&folder, &first);
     let kept = Client::connect_with(server.addr, trusting(&first.ca_file)).await.unwrap();
+    // A request now, so the connection is past the handshake timeout (2 s)
+    // before the blocking waits below, during which this single-threaded
+    // test runs no client task (its heartbeat included).
+    kept.ping().await.unwrap();
 
     // A certificate from another CA replaces the first; the file watch
     // picks it up.
