@@ -67,7 +67,6 @@ export interface CreateRoomOptions {
   options?: Value;
 }
 
-/** What `join` may carry beside the room id. */
 /** What `listRooms` selects and how it orders it. */
 export interface ListRoomsOptions {
   roomType?: string;
@@ -81,6 +80,7 @@ export interface ListRoomsOptions {
   sort?: "oldest" | "newest" | "members_asc" | "members_desc";
 }
 
+/** What `join` may carry beside the room id. */
 export interface JoinOptions {
   password?: string;
   /** An invite from `createInvite`, in place of the password. */

@@ -185,24 +185,19 @@ impl Cluster {
         let local = |reply| {
             node.rooms.list_public(room_type.as_deref(), &query, offset, Some(limit), reply)
         };
+        if !node.healthy() {
+            return local(reply);
+        }
         if query != ListQuery::default() {
-            let listed = if node.healthy() {
-                node.registry.list_matching(room_type.as_deref(), &query).await.ok()
-            } else {
-                None
-            };
-            let Some(rooms) = listed else { return local(reply) };
+            let listed = node.registry.list_matching(room_type.as_deref(), &query).await;
+            let Ok(rooms) = listed else { return local(reply) };
             let total = rooms.len();
             let page = rooms.into_iter().skip(offset).take(limit);
             let size = RoomInfo::encoded_size_bound;
             return answer_room_page(reply, page, total, size, |room, w| room.write(w));
         }
-        let listed = if node.healthy() {
-            node.registry.list(room_type.as_deref(), offset, limit).await.ok()
-        } else {
-            None
-        };
-        let Some((rooms, total)) = listed else { return local(reply) };
+        let listed = node.registry.list(room_type.as_deref(), offset, limit).await;
+        let Ok((rooms, total)) = listed else { return local(reply) };
         let page = rooms.into_iter().filter_map(|room| Payload::from_bytes(Bytes::from(room)).ok());
         // The stored listings are spliced in as they are.
         answer_room_page(reply, page, total, Payload::len, |room, w| {
