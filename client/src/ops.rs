@@ -4,8 +4,8 @@
 use vampire_protocol::listing::{ListQuery, RoomSort};
 use vampire_protocol::room::{field_of, variables_from_payload};
 use vampire_protocol::{
-    CreateRoom, DecodeError, JoinResult, Payload, Request, RoomInfo, RoomList, RoomOp, ServerOp,
-    Value,
+    CreateRoom, DecodeError, JoinResult, Payload, Redirect, Request, RoomInfo, RoomList, RoomOp,
+    ServerOp, Value,
 };
 
 use crate::connection::Client;
@@ -185,12 +185,70 @@ impl Client {
             Err(ClientError::Redirect(redirect)) => redirect,
             Err(err) => return Err(err),
         };
-        let link = self.link_to(&redirect.address).await?;
         let RoomOp::Join { password, invite, options, .. } = join else {
             return Err(ClientError::Decode(DecodeError("join_request sends joins".into())));
         };
+        self.follow_redirect(
+            &redirect,
+            RoomOp::Join { password, invite, options, reservation: None },
+        )
+        .await
+    }
+
+    /// Joins `room`, or a room created for this request, by `filters` (see
+    /// [`ListQuery`]; only its filters count): the fullest public,
+    /// unlocked room of `settings.room_type` without a password, with a
+    /// free seat, whose metadata the filters accept; or, when none has
+    /// one, a room created with `settings` (its `metadata`, when absent,
+    /// is the filters' exact values). `join_options` goes to the room's
+    /// join hook. The result's `created` says which. In a cluster, follows
+    /// the redirect to the room's node.
+    ///
+    /// # Errors
+    /// As for [`Client::request`]; `invalid_request` for filters the
+    /// server cannot read or that the room it would create does not meet;
+    /// what `create_room` and `join` answer.
+    pub async fn join_or_create(
+        &self,
+        settings: CreateRoom,
+        filters: &ListQuery,
+        join_options: Option<Payload>,
+    ) -> Result<JoinResult, ClientError> {
+        let op = ServerOp::JoinOrCreate {
+            settings,
+            filters: (!filters.filters.is_empty()).then(|| filters.filters_payload()),
+            join_options: join_options.clone(),
+        };
+        let redirect = match self.request(op.into()).await {
+            Ok(result) => return Ok(JoinResult::from_payload(&result)?),
+            Err(ClientError::Redirect(redirect)) => redirect,
+            Err(err) => return Err(err),
+        };
+        let join =
+            RoomOp::Join { password: None, invite: None, options: join_options, reservation: None };
+        let mut result = self.follow_redirect(&redirect, join).await?;
+        result.created = redirect.created;
+        Ok(result)
+    }
+
+    /// Connects to the node `redirect` names (as this client connected:
+    /// TLS, token) and sends it `join` of the redirect's room with the
+    /// seat reserved there; this client then reaches the room through
+    /// that connection.
+    async fn follow_redirect(
+        &self,
+        redirect: &Redirect,
+        join: RoomOp,
+    ) -> Result<JoinResult, ClientError> {
+        let RoomOp::Join { password, invite, options, .. } = join else {
+            return Err(ClientError::Decode(DecodeError(
+                "a redirect is followed by a join".into(),
+            )));
+        };
+        let link = self.link_to(&redirect.address).await?;
         let reservation = Some(redirect.reservation.clone());
         let join = RoomOp::Join { password, invite, options, reservation };
+        let room = redirect.room.as_str();
         let result = Box::pin(link.request(Request::room(room, join))).await?;
         let result = JoinResult::from_payload(&result)?;
         self.follow(room, link);

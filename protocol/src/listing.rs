@@ -164,6 +164,21 @@ impl ListQuery {
         Payload::from_value(&Value::Map(entries))
     }
 
+    /// The metadata that meets the query's exact conditions (a map of
+    /// their keys to their values; ranges leave their keys out): what a
+    /// room `join_or_create` creates shows when it is given no metadata.
+    pub fn exact_metadata(&self) -> Payload {
+        let entries = self
+            .filters
+            .iter()
+            .filter_map(|(key, condition)| match condition {
+                Condition::Equals(value) => Some((Value::from(key.as_str()), value.clone())),
+                Condition::Within { .. } => None,
+            })
+            .collect();
+        Payload::from_value(&Value::Map(entries))
+    }
+
     /// Whether `room` passes every condition.
     pub fn matches(&self, room: &RoomInfo) -> bool {
         if self.free_seats && room.members >= room.max_clients {
@@ -261,6 +276,16 @@ mod tests {
         );
         let back = query(range(1200, 1600));
         assert_eq!(ListQuery::parse_filters(&back.filters_payload()).unwrap(), back.filters);
+    }
+
+    #[test]
+    fn exact_conditions_make_metadata_that_meets_them() {
+        let range = Value::Map(vec![("min".into(), 1.into())]);
+        let q = query(Value::Map(vec![("mode".into(), "ctf".into()), ("rating".into(), range)]));
+        let made = q.exact_metadata().to_value();
+        assert_eq!(made, Value::Map(vec![("mode".into(), "ctf".into())]), "ranges left out");
+        let exact = query(Value::Map(vec![("mode".into(), "ctf".into())]));
+        assert!(exact.matches(&room(0, exact.exact_metadata().to_value())));
     }
 
     #[test]

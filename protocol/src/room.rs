@@ -152,6 +152,9 @@ pub struct JoinResult {
     pub variables: Vec<(String, Payload)>,
     /// What the room's join hook answered (nil when nothing).
     pub reply: Payload,
+    /// For a `join_or_create`: whether the room was created for this
+    /// request (`false` for a plain `join`).
+    pub created: bool,
 }
 
 /// One member as a join result lists it.
@@ -200,6 +203,7 @@ impl JoinResult {
         let (mut room, mut members, mut variables) = (None, Vec::new(), Vec::new());
         let mut roster = Vec::new();
         let mut reply = Payload::nil();
+        let mut created = false;
         while let Some(key) = map.key()? {
             match key {
                 "room" => room = Some(RoomInfo::read(&body, map.reader)?),
@@ -217,6 +221,7 @@ impl JoinResult {
                 }
                 "variables" => variables = read_variables(&body, map.reader)?,
                 "reply" => reply = map.payload()?,
+                "created" => created = map.bool()?,
                 _ => map.skip()?,
             }
         }
@@ -226,6 +231,7 @@ impl JoinResult {
             roster,
             variables,
             reply,
+            created,
         })
     }
 }

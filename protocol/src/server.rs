@@ -91,6 +91,9 @@ pub struct Redirect {
     pub reservation: String,
     /// How long the seat is held.
     pub expires_in_ms: u64,
+    /// For a `join_or_create`: whether the room was created for this
+    /// request (written only when true).
+    pub created: bool,
 }
 
 /// Appends a `welcome` frame.
@@ -157,7 +160,8 @@ fn write_error_fields(
 pub fn write_redirect(buf: &mut BytesMut, redirect: &Redirect) {
     let start = frame::begin(buf);
     let mut w = Writer::new(buf);
-    w.map(6 + usize::from(redirect.ws_address.is_some())).str("type").str("redirect");
+    let fields = 6 + usize::from(redirect.ws_address.is_some()) + usize::from(redirect.created);
+    w.map(fields).str("type").str("redirect");
     w.str("id").uint(u64::from(redirect.id));
     w.str("room").str(&redirect.room);
     w.str("address").str(&redirect.address);
@@ -166,6 +170,9 @@ pub fn write_redirect(buf: &mut BytesMut, redirect: &Redirect) {
     }
     w.str("reservation").str(&redirect.reservation);
     w.str("expires_in_ms").uint(redirect.expires_in_ms);
+    if redirect.created {
+        w.str("created").bool(true);
+    }
     frame::finish(buf, start);
 }
 
@@ -239,6 +246,7 @@ impl ServerMessage {
                 "state" => fields.state = Some(map.payload()?),
                 "unreliable" => fields.unnumbered |= map.bool()?,
                 "closing" => fields.unnumbered |= map.bool()?,
+                "created" => fields.created = map.bool()?,
                 _ => map.skip()?,
             }
         }
@@ -279,6 +287,7 @@ struct Fields {
     state: Option<Payload>,
     /// `unreliable` or `closing` was true: the frame is not numbered.
     unnumbered: bool,
+    created: bool,
 }
 
 fn need<T>(field: Option<T>, what: &str, name: &str) -> Result<T, DecodeError> {
@@ -319,6 +328,7 @@ impl Fields {
                     ws_address: self.ws_address,
                     reservation: need(self.reservation, "a redirect", "reservation")?,
                     expires_in_ms: self.expires_in_ms.unwrap_or(0),
+                    created: self.created,
                 })
             }
             other => return Err(DecodeError(format!("unknown message type {other:?}"))),
@@ -403,6 +413,7 @@ mod tests {
             ws_address: None,
             reservation: "ab".into(),
             expires_in_ms: 15_000,
+            created: false,
         }));
         round_trip(ServerMessage::Redirect(Redirect {
             id: 4,
@@ -411,6 +422,7 @@ mod tests {
             ws_address: Some("10.0.0.3:7780".into()),
             reservation: String::new(),
             expires_in_ms: 0,
+            created: true,
         }));
         round_trip(ServerMessage::Error {
             id: None,

@@ -69,10 +69,18 @@ fn received(node: &Arc<Node>, bytes: &[u8]) {
 /// Serves one request of another node and replies to it.
 async fn serve(node: &Node, request: NodeMessage) {
     let (from, reply) = match request {
-        NodeMessage::Create { request, from, settings, password_hash, creator } => {
+        NodeMessage::Create { request, from, settings, password_hash, creator, held } => {
             // Answers by itself: it may give the placement up first.
-            return placement::create_here(node, request, from, settings, password_hash, creator)
-                .await;
+            return placement::create_here(
+                node,
+                request,
+                from,
+                settings,
+                password_hash,
+                creator,
+                held,
+            )
+            .await;
         }
         NodeMessage::Reserve { request, from, room, user_id, password, invite, address } => {
             let outcome =

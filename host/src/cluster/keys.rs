@@ -10,6 +10,8 @@
 //! | `P:room:{room}` | string | the room's listing (`RoomInfo`, MessagePack) |
 //! | `P:public` | sorted set | public, unlocked rooms by creation time (ms) |
 //! | `P:public:{type}` | sorted set | the same, per room type |
+//! | `P:seats:{room}` | string (a number) | seats taken in the room: its members at its last listing write, plus seats `join_or_create` claimed since |
+//! | `P:creating:{type}` | string, expires after the placement timeout | the `join_or_create` creating a room of the type now (its token) |
 //! | `P:placement:{node}:{n}` | string, expires after 60 s | who settled placement request `n` of `node`: `taken` or `cancelled` |
 //! | `P:inbox:{node}` | pub/sub channel | requests and replies for the node |
 
@@ -61,6 +63,16 @@ impl Keys {
             None => format!("{}:public", self.prefix),
             Some(room_type) => format!("{}:public:{room_type}", self.prefix),
         }
+    }
+
+    /// `P:seats:{room}`.
+    pub fn seats(&self, room: &str) -> String {
+        format!("{}:seats:{room}", self.prefix)
+    }
+
+    /// `P:creating:{type}`.
+    pub fn creating(&self, room_type: &str) -> String {
+        format!("{}:creating:{room_type}", self.prefix)
     }
 
     /// `P:placement:{node}:{request}`.

@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::outbound::Identity;
 use crate::rooms::AdminOp;
 use crate::rooms::manager::RoomSummary;
+use crate::rooms::seats::HeldSeat;
 
 /// One message between nodes.
 #[derive(Debug, Serialize, Deserialize)]
@@ -27,6 +28,8 @@ pub enum NodeMessage {
         password_hash: Option<String>,
         /// Who asked: the room's owner, by user id.
         creator: Identity,
+        /// A seat the room holds from the start, for a `join_or_create`.
+        held: Option<HeldSeat>,
     },
     /// Hold a seat in one of this node's rooms for a client of `from`.
     Reserve {

@@ -20,12 +20,15 @@
 //! - [`placement`]: where a new room goes, and rooms placed here.
 //! - [`remote`]: joins (redirects) and other operations on rooms of other
 //!   nodes, and serving those of other nodes' clients.
+//! - [`matching`]: `join_or_create` across the nodes (a seat claimed in
+//!   Redis, a creation turn held there).
 //! - Three tasks per node ([`Cluster::start`]): the [`heartbeat`], the
 //!   listing [`writer`], and the [`inbox`].
 
 pub mod heartbeat;
 pub mod inbox;
 pub mod keys;
+pub mod matching;
 pub mod messages;
 pub mod node;
 pub mod operators;
@@ -50,6 +53,7 @@ use crate::outbound::{ClientHandle, ClientLimits, Identity, Responder};
 use crate::rooms::RoomManager;
 use crate::rooms::admission::Gate;
 use crate::rooms::listing::{MAX_LISTED_ROOMS, answer_room_page};
+use crate::rooms::matching::JoinOrCreate;
 use keys::node_of;
 use node::Node;
 pub use remote::RemoteJoin;
@@ -154,7 +158,7 @@ impl Cluster {
         owner: ClientHandle,
         reply: Responder,
     ) {
-        placement::create_room(&self.node, settings, password_hash, owner, reply).await;
+        placement::create_room(&self.node, settings, password_hash, owner, None, reply).await;
     }
 
     /// Answers a `join` of a room another node holds with a redirect to
@@ -168,6 +172,18 @@ impl Cluster {
     /// and relays the answer.
     pub async fn forward(&self, room: RoomId, op: RoomOp, by: Identity, reply: Responder) {
         remote::forward(&self.node, room, op, by, reply).await;
+    }
+
+    /// Answers `client`'s `join_or_create` across the cluster (see
+    /// [`matching`]): the room's join answer here, or a redirect with the
+    /// seat taken on the room's node.
+    pub async fn join_or_create(
+        &self,
+        request: JoinOrCreate,
+        client: ClientHandle,
+        reply: Responder,
+    ) {
+        matching::join_or_create(&self.node, request, client, reply).await;
     }
 
     /// Answers a `list_rooms` with the public rooms of the whole cluster,

@@ -11,24 +11,28 @@ use std::sync::Arc;
 
 use tracing::{debug, warn};
 use vampire_protocol::error::quote;
-use vampire_protocol::{CreateRoom, ErrorCode};
+use vampire_protocol::{CreateRoom, ErrorCode, RoomInfo};
 
 use crate::cluster::messages::{self, NodeMessage};
 use crate::cluster::node::Node;
 use crate::error::ApiError;
 use crate::outbound::{ClientHandle, Identity, Responder};
 use crate::rooms::Caller;
+use crate::rooms::seats::HeldSeat;
 
-/// Answers `owner`'s `create_room` (see the module docs).
+/// Answers `owner`'s `create_room` (see the module docs); the room
+/// starts out holding `held` for its joiner, when given.
 pub(crate) async fn create_room(
     node: &Node,
     settings: CreateRoom,
     password_hash: Option<Arc<str>>,
     owner: ClientHandle,
+    held: Option<HeldSeat>,
     reply: Responder,
 ) {
     let Some(target) = choose_node(node).await else {
-        return create_locally(node, settings, password_hash, Caller::Client(owner), reply).await;
+        let owner = Caller::Client(owner);
+        return create_locally(node, settings, password_hash, owner, held, reply).await;
     };
     // A room placed elsewhere counts against this connection's quota
     // until the connection ends (this node does not see it end), so one
@@ -49,6 +53,7 @@ pub(crate) async fn create_room(
         settings: settings.clone(),
         password_hash: password_hash.as_deref().map(str::to_owned),
         creator: owner.identity().clone(),
+        held: held.clone(),
     };
     let published = node.registry.publish(&target, messages::encode(&message)).await;
     if !matches!(published, Ok(listeners) if listeners > 0) {
@@ -57,7 +62,8 @@ pub(crate) async fn create_room(
         node.rooms.metrics().placement_failed();
         debug!(node = %target, "the chosen node is not listening; the room is created here");
         owner.release_room();
-        return create_locally(node, settings, password_hash, Caller::Client(owner), reply).await;
+        let owner = Caller::Client(owner);
+        return create_locally(node, settings, password_hash, owner, held, reply).await;
     }
     let timeout = node.peers.timeout();
     if let Ok(Ok(created)) = tokio::time::timeout(timeout, &mut answer).await {
@@ -69,7 +75,8 @@ pub(crate) async fn create_room(
             node.peers.forget(number);
             warn!(node = %target, "a node did not answer a room placement in time; the room is created here");
             owner.release_room();
-            create_locally(node, settings, password_hash, Caller::Client(owner), reply).await;
+            let owner = Caller::Client(owner);
+            create_locally(node, settings, password_hash, owner, held, reply).await;
         }
         Ok(false) => match tokio::time::timeout(timeout, answer).await {
             Ok(Ok(created)) => answer_created(created, &owner, reply),
@@ -94,14 +101,15 @@ pub(crate) async fn create_room(
     }
 }
 
-/// Creates a room on this node, having first counted it in this node's
-/// load in Redis: whoever places the next room sees it, even before the
-/// room exists.
-async fn create_locally(
+/// Creates a room on this node (holding `held`, when given), having
+/// first counted it in this node's load in Redis: whoever places the next
+/// room sees it, even before the room exists.
+pub(crate) async fn create_locally(
     node: &Node,
     settings: CreateRoom,
     password_hash: Option<Arc<str>>,
     creator: Caller,
+    held: Option<HeldSeat>,
     reply: Responder,
 ) {
     let _counting = node.load_lock.lock().await;
@@ -113,7 +121,7 @@ async fn create_locally(
         }
     }
     // Counts the room in `room_load` before the lock is released.
-    node.rooms.create(settings, password_hash, creator, reply);
+    node.rooms.create(settings, password_hash, creator, held, reply);
 }
 
 /// The node a new room goes to, `None` for this one.
@@ -148,6 +156,7 @@ pub(crate) async fn create_here(
     settings: CreateRoom,
     password_hash: Option<String>,
     creator: Identity,
+    held: Option<HeldSeat>,
 ) {
     match node.registry.settle(&from, request, "taken").await {
         Ok(true) => {}
@@ -156,8 +165,18 @@ pub(crate) async fn create_here(
     }
     let (reply, answer) = Responder::local(node.limits.max_frame_bytes);
     let hash = password_hash.map(Arc::from);
-    create_locally(node, settings, hash, Caller::Remote(Box::new(creator)), reply).await;
-    let created = NodeMessage::Created { request, outcome: answer.outcome().await };
+    let creator = Caller::Remote(Box::new(creator));
+    create_locally(node, settings, hash, creator, held, reply).await;
+    let outcome = answer.outcome().await;
+    // Listed before its creator hears of it: a `join_or_create` holding
+    // its type's creation turn must find it once the turn ends.
+    let created_room = outcome.as_ref().ok().and_then(|info| RoomInfo::from_payload(info).ok());
+    if let Some(handle) = created_room.and_then(|info| node.rooms.get(&info.id).ok())
+        && let Err(err) = node.registry.write_room(&handle).await
+    {
+        debug!(%err, "cannot list a room placed here at once; the writer will");
+    }
+    let created = NodeMessage::Created { request, outcome };
     if let Err(err) = node.registry.publish(&from, messages::encode(&created)).await {
         warn!(%err, node = %from, "cannot answer a room placement");
     }

@@ -44,7 +44,7 @@ local p, node = ARGV[1], ARGV[2]
 if redis.call('EXISTS', p .. ':node:' .. node) == 1 then return -1 end
 local rooms = redis.call('HGETALL', p .. ':node-rooms:' .. node)
 for i = 1, #rooms, 2 do
-  redis.call('DEL', p .. ':room:' .. rooms[i])
+  redis.call('DEL', p .. ':room:' .. rooms[i], p .. ':seats:' .. rooms[i])
   redis.call('ZREM', p .. ':public', rooms[i])
   redis.call('ZREM', p .. ':public:' .. rooms[i + 1], rooms[i])
 end
@@ -52,6 +52,32 @@ redis.call('DEL', p .. ':node-rooms:' .. node)
 redis.call('SREM', p .. ':nodes', node)
 redis.call('ZREM', p .. ':load', node)
 return #rooms / 2
+";
+
+/// Claims a seat for a `join_or_create` in the first of the candidate
+/// rooms (ARGV after the prefix and type: id, members, max_clients, ...)
+/// that is still listed and whose seats taken (its counter, or its
+/// members when more) leave one free; returns its id, or false.
+const CLAIM_SEAT: &str = r"
+local p, listed = ARGV[1], ARGV[1] .. ':public:' .. ARGV[2]
+for i = 3, #ARGV, 3 do
+  local id, members, max = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+  if redis.call('ZSCORE', listed, id) then
+    local seats = p .. ':seats:' .. id
+    local taken = math.max(tonumber(redis.call('GET', seats) or '0'), members)
+    if taken < max then
+      redis.call('SET', seats, taken + 1)
+      return id
+    end
+  end
+end
+return false
+";
+
+/// Ends a creation turn if `ARGV[1]` still holds it.
+const END_TURN: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 ";
 
 /// One node's view of the registry.
@@ -191,6 +217,9 @@ impl Registry {
             let id = &info.id;
             pipe.cmd("SET").arg(self.keys.room(id)).arg(encode_info(&info)).ignore();
             pipe.cmd("HSET").arg(&node_rooms).arg(id).arg(&info.room_type).ignore();
+            // What the room says it holds replaces the seats claimed
+            // before: those joined, or were refused.
+            pipe.cmd("SET").arg(self.keys.seats(id)).arg(info.members).ignore();
             let listed = [self.keys.public(None), self.keys.public(Some(&info.room_type))];
             for set in listed {
                 if info.public && !info.locked {
@@ -202,13 +231,21 @@ impl Registry {
             }
         }
         for (id, room_type) in gone {
-            pipe.cmd("DEL").arg(self.keys.room(id)).ignore();
+            pipe.cmd("DEL").arg(self.keys.room(id)).arg(self.keys.seats(id)).ignore();
             pipe.cmd("HDEL").arg(&node_rooms).arg(id).ignore();
             pipe.cmd("ZREM").arg(self.keys.public(None)).arg(id).ignore();
             pipe.cmd("ZREM").arg(self.keys.public(Some(room_type))).arg(id).ignore();
         }
         let mut redis = self.redis.clone();
         pipe.query_async::<()>(&mut redis).await
+    }
+
+    /// Writes the listing of one live room now, ahead of the writer.
+    ///
+    /// # Errors
+    /// When Redis fails or does not answer in time.
+    pub async fn write_room(&self, handle: &RoomHandle) -> RedisResult<()> {
+        self.write_rooms(std::slice::from_ref(handle), &HashMap::new()).await
     }
 
     /// The rooms the registry lists for this node (id → type): after a
@@ -390,6 +427,71 @@ impl Registry {
             .collect();
         query.sort.apply(&mut rooms, |room| room);
         Ok(rooms)
+    }
+}
+
+impl Registry {
+    /// Claims a seat in the first of `rooms` of `room_type` (fullest
+    /// first) still listed with one free, in one step (see
+    /// [`CLAIM_SEAT`]): racing nodes never claim the same last seat. The
+    /// room's node has the last word when the seat is reserved there.
+    ///
+    /// # Errors
+    /// When Redis fails or does not answer in time.
+    pub async fn claim_seat(
+        &self,
+        room_type: &str,
+        rooms: &[RoomInfo],
+    ) -> RedisResult<Option<RoomId>> {
+        if rooms.is_empty() {
+            return Ok(None);
+        }
+        let claim = Script::new(CLAIM_SEAT);
+        let mut script = claim.prepare_invoke();
+        script.arg(self.keys.prefix()).arg(room_type);
+        for room in rooms {
+            script.arg(&room.id).arg(room.members).arg(room.max_clients);
+        }
+        let mut redis = self.redis.clone();
+        script.invoke_async(&mut redis).await
+    }
+
+    /// Takes the turn to create a room of `room_type` for `join_or_create`
+    /// `token`, for at most `ttl_ms`; `false` while another holds it.
+    ///
+    /// # Errors
+    /// When Redis fails or does not answer in time.
+    pub async fn take_creation_turn(
+        &self,
+        room_type: &str,
+        token: &str,
+        ttl_ms: u64,
+    ) -> RedisResult<bool> {
+        let mut redis = self.redis.clone();
+        let set: Option<String> = redis::cmd("SET")
+            .arg(self.keys.creating(room_type))
+            .arg(token)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms)
+            .query_async(&mut redis)
+            .await?;
+        Ok(set.is_some())
+    }
+
+    /// Ends `token`'s turn to create a room of `room_type`, if it still
+    /// holds it.
+    ///
+    /// # Errors
+    /// When Redis fails or does not answer in time.
+    pub async fn end_creation_turn(&self, room_type: &str, token: &str) -> RedisResult<()> {
+        let mut redis = self.redis.clone();
+        Script::new(END_TURN)
+            .key(self.keys.creating(room_type))
+            .arg(token)
+            .invoke_async::<i64>(&mut redis)
+            .await
+            .map(drop)
     }
 }
 

@@ -61,16 +61,39 @@ pub(crate) async fn redirect(
     join: RemoteJoin,
     reply: Responder,
 ) -> bool {
-    let holder = match holder(node, &room) {
-        Ok(holder) => holder,
+    match reserve_there(node, &room, join).await {
+        Ok(seat) => {
+            reply.redirect(
+                room,
+                (seat.address, seat.ws_address),
+                seat.reservation,
+                seat.expires_in_ms,
+                false,
+            );
+            true
+        }
         Err(err) => {
             reply.fail(err);
-            return false;
+            false
         }
-    };
+    }
+}
+
+/// Asks the node that holds `room` to hold a seat in it for `join`'s
+/// joiner, once it checked the password or invite.
+///
+/// # Errors
+/// That node's refusal (`room_full`, `room_locked`, `room_not_found`, the
+/// gate's); `server_busy` when it cannot be asked or does not answer.
+pub(crate) async fn reserve_there(
+    node: &Node,
+    room: &RoomId,
+    join: RemoteJoin,
+) -> Result<Seat, ApiError> {
+    let holder = holder(node, room)?;
     let answer = node
         .peers
-        .ask(&node.registry, &holder, &room, |request| NodeMessage::Reserve {
+        .ask(&node.registry, &holder, room, |request| NodeMessage::Reserve {
             request,
             from: node.id.clone(),
             room: room.clone(),
@@ -79,29 +102,10 @@ pub(crate) async fn redirect(
             invite: join.invite,
             address: join.address,
         })
-        .await;
+        .await?;
     match answer {
-        Ok(NodeMessage::Reserved { outcome: Ok(seat), .. }) => {
-            reply.redirect(
-                room,
-                (seat.address, seat.ws_address),
-                seat.reservation,
-                seat.expires_in_ms,
-            );
-            true
-        }
-        Ok(NodeMessage::Reserved { outcome: Err(refusal), .. }) => {
-            reply.fail(refusal);
-            false
-        }
-        Ok(_) => {
-            reply.fail(late(&holder));
-            false
-        }
-        Err(err) => {
-            reply.fail(err);
-            false
-        }
+        NodeMessage::Reserved { outcome, .. } => outcome,
+        _ => Err(late(&holder)),
     }
 }
 

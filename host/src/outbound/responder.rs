@@ -238,7 +238,8 @@ impl Responder {
         }
     }
 
-    /// Answers a client's `join` with a `redirect` to the node that holds
+    /// Answers a client's `join` (or `join_or_create`, which says whether
+    /// it `created` the room) with a `redirect` to the node that holds
     /// the room (`to`: its TCP address, and its WebSocket one when it
     /// advertises one), and the seat reserved there. A local caller is
     /// told it cannot follow one.
@@ -248,6 +249,7 @@ impl Responder {
         to: (String, Option<String>),
         reservation: String,
         ttl_ms: u64,
+        created: bool,
     ) {
         match self.sink.take() {
             Some(Sink::Client { client, asked }) => {
@@ -256,8 +258,15 @@ impl Responder {
                 if let Some(id) = asked.id() {
                     let (address, ws_address) = to;
                     let expires_in_ms = ttl_ms;
-                    let redirect =
-                        Redirect { id, room, address, ws_address, reservation, expires_in_ms };
+                    let redirect = Redirect {
+                        id,
+                        room,
+                        address,
+                        ws_address,
+                        reservation,
+                        expires_in_ms,
+                        created,
+                    };
                     let mut buf = BytesMut::with_capacity(64 + redirect.reservation.len());
                     server::write_redirect(&mut buf, &redirect);
                     client.send(buf.freeze());

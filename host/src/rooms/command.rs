@@ -55,6 +55,24 @@ pub enum Admission {
     /// The joiner gave a live invite (the join's `invite`); the room checks
     /// it again and uses it up.
     Invite,
+    /// `join_or_create` placed the joiner, with a seat it reserved: in a
+    /// room without a password, or in the one it `created` for the joiner
+    /// with the joiner's own password. The join's answer says `created`.
+    Matched {
+        /// The room was created for this joiner.
+        created: bool,
+    },
+}
+
+impl Admission {
+    /// What a join's answer says of `created`: only a `join_or_create`
+    /// answer says it.
+    pub fn created(self) -> Option<bool> {
+        match self {
+            Admission::Matched { created } => Some(created),
+            _ => None,
+        }
+    }
 }
 
 /// An operator's action on a room, from the admin API of this node or of
@@ -106,12 +124,6 @@ impl AdminOp {
 /// `limits.maxRoomVariableBytes`) besides its members.
 pub const MAX_ADMIN_ANSWER_BYTES: usize = 16 << 20;
 
-/// A command to a room, sent through its mailbox.
-///
-/// Operations, by far the most common commands, travel by value: boxing
-/// them would cost an allocation per request to save bytes in the rarer,
-/// smaller commands.
-#[allow(clippy::large_enum_variant)]
 /// What happened to a member's session, as its room is told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Presence {
@@ -128,6 +140,12 @@ pub enum Presence {
     },
 }
 
+/// A command to a room, sent through its mailbox.
+///
+/// Operations, by far the most common commands, travel by value: boxing
+/// them would cost an allocation per request to save bytes in the rarer,
+/// smaller commands.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum RoomCommand {
     /// A room operation from `caller`, answered through `reply`.
     /// `admission` says how a joiner got past the password (`Open` for

@@ -104,6 +104,17 @@ impl RoomIndex {
         self.watch.get().cloned()
     }
 
+    /// The rooms whose listing `matches` accepts, in creation order.
+    pub(crate) fn handles_where(&self, matches: impl Fn(&RoomInfo) -> bool) -> Vec<RoomHandle> {
+        let mut rooms: Vec<RoomHandle> = lock(&self.rooms)
+            .values()
+            .filter(|handle| handle.listing.read(&matches))
+            .cloned()
+            .collect();
+        rooms.sort_unstable_by_key(|handle| handle.serial);
+        rooms
+    }
+
     /// The listings of the rooms `matches` accepts, in creation order
     /// (only their shared handles are copied: matching reads them in
     /// place).

@@ -25,7 +25,8 @@ use crate::rooms::generic::{GENERIC_ROOM_TYPE, GenericRoomType};
 use crate::rooms::index::{RoomHandle, RoomIndex};
 use crate::rooms::invites::Invites;
 use crate::rooms::listing::{Listing, MAX_LISTED_ROOMS, answer_room_page};
-use crate::rooms::seats::Seats;
+use crate::rooms::matching::CreationTurns;
+use crate::rooms::seats::{HeldSeat, Seats};
 use crate::rooms::settings::{RoomLimits, RoomSettings};
 use crate::rooms::state::RoomState;
 
@@ -117,6 +118,8 @@ pub struct RoomManager {
     metrics: Arc<Metrics>,
     /// Set while the node drains for a deploy: no room is created.
     draining: AtomicBool,
+    /// The turns `join_or_create`s take before creating a room.
+    pub(super) creation_turns: CreationTurns,
 }
 
 impl RoomManager {
@@ -132,6 +135,7 @@ impl RoomManager {
             tasks: TaskTracker::new(),
             metrics,
             draining: AtomicBool::new(false),
+            creation_turns: CreationTurns::default(),
         };
         manager.register_type(Arc::new(GenericRoomType));
         manager
@@ -228,12 +232,14 @@ impl RoomManager {
     ///
     /// `password` is the hash of the room's password (see
     /// [`crate::auth::password`]); the request's own password field is
-    /// ignored.
+    /// ignored. The room starts out holding `held` for its joiner, when
+    /// given (a `join_or_create`'s).
     pub fn create(
         &self,
         request: CreateRoom,
         password: Option<Arc<str>>,
         creator: Caller,
+        held: Option<HeldSeat>,
         respond: Responder,
     ) {
         let settings = match self.resolve_settings(request, &password, &creator) {
@@ -247,14 +253,7 @@ impl RoomManager {
             .get(&settings.room_type)
             .cloned();
         let Some(room_type) = room_type else {
-            return respond.fail(ApiError::new(
-                ErrorCode::UnknownRoomType,
-                format!(
-                    "no room type {}; known types: {}",
-                    quote(&settings.room_type),
-                    self.type_names().join(", ")
-                ),
-            ));
+            return respond.fail(self.unknown_room_type(&settings.room_type));
         };
         if self.is_draining() {
             return respond.fail(ApiError::new(
@@ -317,7 +316,7 @@ impl RoomManager {
                 orphan: limits.orphan_room_timeout(),
             },
             invites: Invites::default(),
-            seats: Seats::default(),
+            seats: Seats::holding(held, std::time::Instant::now()),
             holds: Vec::new(),
         };
         let run = actor.run(receiver, respond);
@@ -325,6 +324,19 @@ impl RoomManager {
             Some(runtime) => drop(self.tasks.spawn_on(run, &runtime)),
             None => drop(self.tasks.spawn(run)),
         }
+    }
+
+    /// The refusal of a room of type `name`, which is not loaded.
+    pub fn unknown_room_type(&self, name: &str) -> ApiError {
+        ApiError::new(
+            ErrorCode::UnknownRoomType,
+            format!("no room type {}; known types: {}", quote(name), self.type_names().join(", ")),
+        )
+    }
+
+    /// The rooms whose listing `matches` accepts, oldest first.
+    pub fn handles_where(&self, matches: impl Fn(&RoomInfo) -> bool) -> Vec<RoomHandle> {
+        self.index.handles_where(matches)
     }
 
     /// Where rooms count what they do.

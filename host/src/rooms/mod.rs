@@ -12,6 +12,7 @@ pub mod index;
 pub mod invites;
 pub mod listing;
 pub mod manager;
+pub mod matching;
 pub(crate) mod members;
 pub mod seats;
 pub mod settings;

@@ -19,6 +19,29 @@ struct Seat {
     user_id: Option<String>,
 }
 
+/// A seat a room is created holding: for the joiner a `join_or_create`
+/// creates it for, so others racing for its seats cannot take that one.
+/// It travels to the node that creates the room.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HeldSeat {
+    /// The reservation to join with.
+    pub token: String,
+    /// How long it is held, in milliseconds.
+    pub ttl_ms: u64,
+    /// Who may use it, when the joiner is signed in.
+    pub user_id: Option<String>,
+}
+
+impl HeldSeat {
+    /// A fresh seat for `user_id`, held for `ttl`.
+    ///
+    /// # Errors
+    /// When the system's random source fails.
+    pub fn new(ttl: Duration, user_id: Option<String>) -> Result<HeldSeat, NoRandomness> {
+        Ok(HeldSeat { token: random_token()?, ttl_ms: ttl.as_millis() as u64, user_id })
+    }
+}
+
 /// The seats a room holds for joiners on their way.
 #[derive(Debug, Default)]
 pub struct Seats {
@@ -41,6 +64,16 @@ impl From<NoRandomness> for NoSeat {
 }
 
 impl Seats {
+    /// The seats of a new room: `held`, when it is created holding one.
+    pub fn holding(held: Option<HeldSeat>, now: Instant) -> Seats {
+        let held = held.into_iter().map(|seat| Seat {
+            token: seat.token,
+            expires: now + Duration::from_millis(seat.ttl_ms),
+            user_id: seat.user_id,
+        });
+        Seats { held: held.collect() }
+    }
+
     /// Holds a seat for `ttl` from `now`, for `user_id` when given, if
     /// `members` plus the seats held leave a place under `capacity`.
     ///

@@ -42,6 +42,25 @@ operations! {
             /// `"oldest"`).
             sort: Option<String>,
         },
+        /// `join_or_create`: joins a public, unlocked room without a
+        /// password, of `room_type`, with a free seat, whose metadata
+        /// `filters` accepts (the fullest first), or creates one with the
+        /// request's settings and joins it; the result is a
+        /// [`crate::JoinResult`] with `created` (or, in a cluster, a
+        /// `redirect` with `created`). Two requests racing never create
+        /// two rooms when one would do, nor take the same last seat.
+        JoinOrCreate = "join_or_create" {
+            /// The settings of a room it creates: fields of the request
+            /// itself, as for `create_room` (`room_type` also picks the
+            /// rooms it may join).
+            settings: CreateRoom,
+            /// Conditions on the metadata of the rooms it may join, as
+            /// `list_rooms` takes them; the room it creates must meet them
+            /// (its `metadata`, or when absent the filters' exact values).
+            filters: Option<Payload>,
+            /// A value the room's join hook receives (`join`'s `options`).
+            join_options: Option<Payload>,
+        },
         /// `ping`: does nothing; the result is nil. Keeps an idle
         /// connection open and measures latency.
         Ping = "ping" {},

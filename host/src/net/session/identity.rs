@@ -89,7 +89,7 @@ impl Session {
         {
             // Another node holds the session: the client resumes there.
             return match cluster.node_address(node).await {
-                Some(to) => reply.redirect(String::new(), to, String::new(), 0),
+                Some(to) => reply.redirect(String::new(), to, String::new(), 0, false),
                 None => reply.fail(ApiError::new(
                     ErrorCode::SessionNotFound,
                     "the node that held that session is gone",

@@ -2,7 +2,8 @@
 //!
 //! The session decodes each frame, applies the connection's rate limit,
 //! answers what concerns the connection or the server ([`ServerOp`]:
-//! `authenticate`, `ping`, `create_room`, `list_rooms`, `udp_bind`) and
+//! `authenticate`, `ping`, `create_room`, `join_or_create`, `list_rooms`,
+//! `udp_bind`…) and
 //! hands every room operation ([`RoomOp`]) unchanged to that room's actor,
 //! with a [`Responder`]: the room answers the client directly, so the
 //! session never waits for a room and reads the next request at once.
@@ -47,6 +48,7 @@ use crate::rooms::admission::Refused;
 use crate::rooms::{Admission, Caller, RoomHandle, RoomManager};
 
 mod identity;
+mod matching;
 
 /// Room handles a session keeps at most, to skip the index on the next
 /// request to the same room.
@@ -60,9 +62,10 @@ const FIRST_PASSWORD_DELAY: Duration = Duration::from_millis(100);
 /// The longest wait before answering a wrong room password.
 const MAX_PASSWORD_DELAY: Duration = Duration::from_secs(5);
 
-/// Requests to other nodes of the cluster one connection may have out
-/// at once (placements, listings, operations on their rooms); one more is
-/// refused with `rate_limited`. Each holds a task and a pending reply.
+/// Requests that wait one connection may have out at once (placements,
+/// listings and operations on rooms of other nodes, `join_or_create`s);
+/// one more is refused with `rate_limited`. Each holds a task and a
+/// pending reply.
 const MAX_REMOTE_REQUESTS: usize = 16;
 
 /// One connection's requests.
@@ -287,12 +290,17 @@ impl Session {
                     // Placement may wait for another node: not this
                     // connection's next request.
                     Some(cluster) => {
-                        self.spawn_remote(reply, |reply| async move {
+                        self.spawn_waiting(reply, |reply| async move {
                             cluster.create_room(settings, password, creator, reply).await;
                         });
                     }
-                    None => self.rooms.create(settings, password, Caller::Client(creator), reply),
+                    None => {
+                        self.rooms.create(settings, password, Caller::Client(creator), None, reply);
+                    }
                 }
+            }
+            ServerOp::JoinOrCreate { settings, filters, join_options } => {
+                self.join_or_create(settings, filters, join_options, reply).await;
             }
             ServerOp::ListRooms { room_type, offset, limit, filters, free_seats, sort } => {
                 let query = ListQuery::from_request(filters.as_ref(), free_seats, sort.as_deref());
@@ -302,7 +310,7 @@ impl Session {
                 };
                 let (offset, limit) = (offset.unwrap_or(0) as usize, limit.map(|l| l as usize));
                 match self.context.cluster.clone() {
-                    Some(cluster) => self.spawn_remote(reply, |reply| async move {
+                    Some(cluster) => self.spawn_waiting(reply, |reply| async move {
                         cluster.list_rooms(room_type, query, offset, limit, reply).await;
                     }),
                     None => {
@@ -361,7 +369,7 @@ impl Session {
     ) {
         let RoomOp::Join { password, invite, reservation, .. } = op else {
             let by = self.client.identity().clone();
-            return self.spawn_remote(reply, |reply| async move {
+            return self.spawn_waiting(reply, |reply| async move {
                 cluster.forward(room, op, by, reply).await;
             });
         };
@@ -392,7 +400,7 @@ impl Session {
             address: self.peer,
             user_id: self.client.identity().user_id.clone(),
         };
-        self.spawn_remote(reply, |reply| async move {
+        self.spawn_waiting(reply, |reply| async move {
             if cluster.redirect(room, join, reply).await {
                 tokio::time::sleep(ttl).await;
             }
@@ -400,10 +408,11 @@ impl Session {
         });
     }
 
-    /// Runs `request` (something that waits for another node) in a task of
-    /// its own, counted against [`MAX_REMOTE_REQUESTS`] and tracked, so
-    /// shutdown waits for it; past the bound, `reply` is `rate_limited`.
-    fn spawn_remote<F>(&mut self, reply: Responder, request: impl FnOnce(Responder) -> F)
+    /// Runs `request` (something that waits: for another node, or for
+    /// its turn to create a room) in a task of its own, counted against
+    /// [`MAX_REMOTE_REQUESTS`] and tracked, so shutdown waits for it; past
+    /// the bound, `reply` is `rate_limited`.
+    fn spawn_waiting<F>(&mut self, reply: Responder, request: impl FnOnce(Responder) -> F)
     where
         F: Future<Output = ()> + Send + 'static,
     {
@@ -413,7 +422,7 @@ impl Session {
         if out.is_err() {
             return reply.fail(ApiError::new(
                 ErrorCode::RateLimited,
-                format!("you have {MAX_REMOTE_REQUESTS} requests out to other nodes; wait for their answers"),
+                format!("you have {MAX_REMOTE_REQUESTS} requests waiting; wait for their answers"),
             ));
         }
         let (running, counter) = (request(reply), self.remote_requests.clone());

@@ -323,7 +323,7 @@ impl RoomActor {
         let now = std::time::Instant::now();
         if settings.password_protected {
             let admitted = match (pass.admission, &pass.invite) {
-                (Admission::Password, _) => true,
+                (Admission::Password | Admission::Matched { .. }, _) => true,
                 (Admission::Invite, Some(invite)) => self.invites.is_live(invite, now),
                 (Admission::Invite | Admission::Open, _) => false,
             };
@@ -384,7 +384,8 @@ impl RoomActor {
         }
         let hook = self.behaviour.on_join(&mut self.state, session, options).await;
         let answer = hook.as_ref().map_or_else(|_| Payload::nil(), Payload::clone);
-        match (self.state.end_join(hook.is_ok(), reply.id(), &answer), hook) {
+        let created = pass.admission.created();
+        match (self.state.end_join(hook.is_ok(), reply.id(), &answer, created), hook) {
             (JoinEnd::Joined, _) => {
                 // Spent only now: a join refused on the way keeps it.
                 if let (Admission::Invite, Some(invite)) = (pass.admission, &pass.invite) {

@@ -27,8 +27,15 @@ impl RoomState {
     /// the joiner or sent it too much meanwhile, the joiner gets its
     /// `join` response (request `id`, when it has one) then the held
     /// frames, and the others `member_joined`. Otherwise the joiner is
-    /// removed without a trace.
-    pub(crate) fn end_join(&mut self, accepted: bool, id: Option<u32>, reply: &Payload) -> JoinEnd {
+    /// removed without a trace. `created` is what a `join_or_create`'s
+    /// answer says of it (nothing for a `join`).
+    pub(crate) fn end_join(
+        &mut self,
+        accepted: bool,
+        id: Option<u32>,
+        reply: &Payload,
+        created: Option<bool>,
+    ) -> JoinEnd {
         // What the hook broadcast goes to the held frames, not ahead of
         // the response.
         let Some(mut pending) = self.members.take_pending() else {
@@ -45,7 +52,7 @@ impl RoomState {
             self.drop_member(pending.session);
             return JoinEnd::Overflowed;
         }
-        let response = match self.join_response(id, reply) {
+        let response = match self.join_response(id, reply, created) {
             Ok(response) => response,
             Err(err) => {
                 self.drop_member(pending.session);
@@ -77,20 +84,30 @@ impl RoomState {
 
     /// The `join` response frame for request `id` (none for a
     /// notification).
-    fn join_response(&self, id: Option<u32>, reply: &Payload) -> Result<Option<Bytes>, ApiError> {
+    fn join_response(
+        &self,
+        id: Option<u32>,
+        reply: &Payload,
+        created: Option<bool>,
+    ) -> Result<Option<Bytes>, ApiError> {
         let Some(id) = id else { return Ok(None) };
-        let result = self.state_map(Some(reply))?;
+        let result = self.state_map(Some(reply), created)?;
         let mut frame = BytesMut::with_capacity(server::response_size(result.len()));
         server::write_response(&mut frame, id, &result);
         Ok(Some(frame.freeze()))
     }
 
     /// The room as a joiner sees it: a join result's map (`room`,
-    /// `members`, `roster`, `variables`, and `reply` when given).
+    /// `members`, `roster`, `variables`, and `reply` and `created` when
+    /// given).
     ///
     /// # Errors
     /// `response_too_large` when it would not fit in one frame.
-    pub(super) fn state_map(&self, reply: Option<&Payload>) -> Result<BytesMut, ApiError> {
+    pub(super) fn state_map(
+        &self,
+        reply: Option<&Payload>,
+        created: Option<bool>,
+    ) -> Result<BytesMut, ApiError> {
         let info = self.info();
         let size_bound = info.encoded_size_bound()
             + 9 * self.members.len()
@@ -101,7 +118,7 @@ impl RoomState {
         self.frame_fits(server::response_size(size_bound), "the join result")?;
         let mut result = BytesMut::with_capacity(size_bound);
         let mut w = Writer::new(&mut result);
-        w.map(4 + usize::from(reply.is_some())).str("room");
+        w.map(4 + usize::from(reply.is_some()) + usize::from(created.is_some())).str("room");
         info.write(&mut w);
         w.str("members").array(self.members.len());
         for member in self.members.iter() {
@@ -121,6 +138,9 @@ impl RoomState {
         self.variables.write_visible(&mut w);
         if let Some(reply) = reply {
             w.str("reply").raw(reply.as_bytes());
+        }
+        if let Some(created) = created {
+            w.str("created").bool(created);
         }
         Ok(result)
     }

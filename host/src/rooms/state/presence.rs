@@ -30,7 +30,7 @@ impl RoomState {
     /// Sends member `session` the room as it is now (`room_state`): for a
     /// client that resumed after missing more than its session kept.
     pub(crate) fn send_state(&mut self, session: SessionId) {
-        let frame = match self.state_map(None) {
+        let frame = match self.state_map(None, None) {
             Ok(state) => {
                 let mut frame = BytesMut::with_capacity(state.len() + 64);
                 server::write_room_state(&mut frame, &self.id, &state);
