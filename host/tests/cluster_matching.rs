@@ -1,0 +1,108 @@
+//! Matchmaking in a cluster: `join_or_create` from clients of three nodes
+//! at once fills rooms before opening new ones, across the nodes, and
+//! never takes the same last seat; filters pick what listings say. One
+//! real Redis, server processes on 127.0.0.1.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::RedisServer;
+use support::cluster::{node_of, three_nodes};
+use vampire_client::{Client, Condition, CreateRoom, ListQuery, RoomSort, Value};
+
+fn ctf() -> ListQuery {
+    ListQuery {
+        filters: vec![("mode".to_owned(), Condition::Equals("ctf".into()))],
+        ..ListQuery::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_clients_of_three_nodes_fill_exactly_twenty_five_rooms_of_eight() {
+    let redis = RedisServer::start();
+    let nodes = three_nodes(&redis, json!({}));
+    let mut clients = Vec::new();
+    for n in 0..200 {
+        clients.push(Client::connect(nodes[n % 3].addr).await.unwrap());
+    }
+    let settings = CreateRoom { max_clients: Some(8), ..CreateRoom::default() };
+    let mut joins = tokio::task::JoinSet::new();
+    for client in clients {
+        let settings = settings.clone();
+        joins.spawn(async move {
+            let joined = client.join_or_create(settings, &ctf(), None).await;
+            (client, joined.unwrap())
+        });
+    }
+    let (_kept, results): (Vec<_>, Vec<_>) = joins.join_all().await.into_iter().unzip();
+
+    let mut rooms: HashMap<String, (usize, usize)> = HashMap::new();
+    for result in &results {
+        let (joined, created) = rooms.entry(result.room.id.clone()).or_default();
+        *joined += 1;
+        *created += usize::from(result.created);
+        assert!(result.room.members <= 8, "a room over its limit: {:?}", result.room);
+    }
+    assert_eq!(rooms.len(), 25, "rooms: {rooms:?}");
+    for (room, (joined, created)) in &rooms {
+        assert_eq!(*joined, 8, "room {room} got {joined} joiners");
+        assert_eq!(*created, 1, "room {room} was created by {created} requests");
+    }
+    let spread: HashMap<&str, usize> = rooms.keys().fold(HashMap::new(), |mut by, room| {
+        *by.entry(node_of(room)).or_default() += 1;
+        by
+    });
+    assert!(spread.len() > 1, "placement spreads rooms over the nodes: {spread:?}");
+
+    // Every node lists the same, once the listings follow the joins
+    // (redirected joiners join after their answer): 25 full rooms.
+    for node in &nodes {
+        let lister = Client::connect(node.addr).await.unwrap();
+        let full = ListQuery { sort: RoomSort::MostMembers, ..ctf() };
+        let started = Instant::now();
+        loop {
+            let listed = lister.list_rooms_where(None, &full, None, None).await.unwrap();
+            assert_eq!(listed.total, 25);
+            if listed.rooms.iter().all(|room| room.members == 8) {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(5), "{:?}", listed.rooms);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_choose_across_nodes_and_full_rooms_are_passed_over() {
+    let redis = RedisServer::start();
+    let nodes = three_nodes(&redis, json!({}));
+    let room_of = |max: u32| CreateRoom { max_clients: Some(max), ..CreateRoom::default() };
+    let first = Client::connect(nodes[0].addr).await.unwrap();
+    let made = first.join_or_create(room_of(3), &ctf(), None).await.unwrap();
+    assert!(made.created);
+    let dm = ListQuery {
+        filters: vec![("mode".to_owned(), Condition::Equals("dm".into()))],
+        ..ListQuery::default()
+    };
+    let other = Client::connect(nodes[1].addr).await.unwrap();
+    let dm_room = other.join_or_create(room_of(3), &dm, None).await.unwrap();
+    assert!(dm_room.created && dm_room.room.id != made.room.id);
+    assert_eq!(dm_room.room.metadata.to_value(), Value::Map(vec![("mode".into(), "dm".into())]));
+
+    // Clients of the other nodes join the ctf room wherever it is, until
+    // it is full; the next one gets a new room.
+    let mut kept = Vec::new();
+    for n in [1, 2] {
+        let client = Client::connect(nodes[n].addr).await.unwrap();
+        let joined = client.join_or_create(room_of(3), &ctf(), None).await.unwrap();
+        assert_eq!((joined.room.id.as_str(), joined.created), (made.room.id.as_str(), false));
+        kept.push(client);
+    }
+    let late = Client::connect(nodes[2].addr).await.unwrap();
+    let fresh = late.join_or_create(room_of(3), &ctf(), None).await.unwrap();
+    assert!(fresh.created, "the full room is passed over");
+    assert_ne!(fresh.room.id, made.room.id);
+}
