@@ -15,6 +15,7 @@ import {
   type Authenticated,
   type CreateRoomOptions,
   type JoinOptions,
+  type JoinOrCreateOptions,
   type ListRoomsOptions,
   type Member,
   type RoomInfo,
@@ -324,6 +325,42 @@ export class Client extends Emitter<ClientEvents> {
     }
   }
 
+  /**
+   * Joins the fullest public, unlocked room of `roomType` without a
+   * password, with a free seat, whose metadata passes `filters`; or, when
+   * none has one, a room created with the other options (its metadata,
+   * when absent, is the filters' exact values). Racing clients never
+   * create two rooms where one would do. In a cluster, follows the
+   * redirect as `join` does.
+   *
+   * @throws {VampireError} `invalid_request` for filters the room it would
+   * create does not meet; what `createRoom` and `join` throw.
+   */
+  async joinOrCreate(options: JoinOrCreateOptions = {}): Promise<{ room: Room; created: boolean }> {
+    const fields = {
+      room_type: options.roomType,
+      name: options.name,
+      public: options.public,
+      max_clients: options.maxClients,
+      metadata: options.metadata,
+      variable_broadcast: options.variableBroadcast,
+      auto_dispose: options.autoDispose,
+      password: options.password,
+      options: options.options,
+      filters: options.filters,
+      join_options: options.joinOptions,
+    };
+    const joinOptions: JoinOptions = options.joinOptions === undefined ? {} : { options: options.joinOptions };
+    try {
+      const result = (await this.request("join_or_create", fields)) as Record<string, unknown>;
+      return { room: this.#joined(result), created: result["created"] === true };
+    } catch (err) {
+      if (!(err instanceof Redirected) || err.wsAddress === undefined) throw err;
+      const link = await this.#links.to(nodeUrl(err.wsAddress, this.#dial.url));
+      return { room: await link.#join(err.room, joinOptions, err.reservation), created: err.created };
+    }
+  }
+
   /** Sends `join` (with the seat a redirect reserved, if any) and makes the room. */
   async #join(room: string, options: JoinOptions, reservation: string | undefined): Promise<Room> {
     const result = (await this.request("join", {
@@ -333,6 +370,11 @@ export class Client extends Emitter<ClientEvents> {
       options: options.options,
       reservation,
     })) as Record<string, unknown>;
+    return this.#joined(result);
+  }
+
+  /** The room a join result describes, whose events go to it from now on. */
+  #joined(result: Record<string, unknown>): Room {
     const roster = ((result["roster"] ?? []) as Record<string, unknown>[]).map(
       (entry): Member => ({
         session: entry["session"] as SessionId,

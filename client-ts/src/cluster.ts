@@ -13,11 +13,17 @@ export class Redirected extends VampireError {
   readonly wsAddress: string | undefined;
   /** The seat held there for a `join` (empty for a `resume`). */
   readonly reservation: string;
+  /** The room it names (empty for a `resume`). */
+  readonly room: string;
+  /** For a `join_or_create`: the room was created for it. */
+  readonly created: boolean;
 
   constructor(redirect: Record<string, unknown>) {
     super("server_busy", "the room lives on another node, which gives no WebSocket address");
     this.wsAddress = typeof redirect["ws_address"] === "string" ? redirect["ws_address"] : undefined;
     this.reservation = String(redirect["reservation"] ?? "");
+    this.room = String(redirect["room"] ?? "");
+    this.created = redirect["created"] === true;
   }
 }
 

@@ -80,6 +80,16 @@ export interface ListRoomsOptions {
   sort?: "oldest" | "newest" | "members_asc" | "members_desc";
 }
 
+/** What `joinOrCreate` may join, and the room it creates when none has a seat. */
+export interface JoinOrCreateOptions extends Omit<CreateRoomOptions, "password"> {
+  /** Metadata key → the value it must equal, or `{ min?, max? }` for a numeric range. */
+  filters?: Record<string, Value | { min?: number; max?: number }>;
+  /** The password of a room it creates (rooms with a password are never joined). */
+  password?: string;
+  /** Passed to a plugin's join hook. */
+  joinOptions?: Value;
+}
+
 /** What `join` may carry beside the room id. */
 export interface JoinOptions {
   password?: string;

@@ -141,6 +141,21 @@ describe("rooms", () => {
     await member.close();
     await owner.close();
   });
+
+  it("joins or creates rooms by their metadata, filling one before opening another", async () => {
+    const tag = `j${Date.now()}`;
+    const clients = await Promise.all([0, 1, 2, 3, 4].map(() => connect(server.url)));
+    const placed = await Promise.all(clients.map((client) => client.joinOrCreate({ filters: { tag }, maxClients: 2 })));
+    const rooms = new Set(placed.map(({ room }) => room.id));
+    expect(rooms.size).toBe(3);
+    expect(placed.filter(({ created }) => created).length).toBe(3);
+    expect(placed[0]?.room.info.metadata).toEqual({ tag });
+    const listed = await clients[0]!.listRooms({ filters: { tag }, sort: "members_desc" });
+    expect(listed.rooms.map((room) => room.members)).toEqual([2, 2, 1]);
+    const err = await failure(clients[0]!.joinOrCreate({ filters: { tag, rating: { min: 1 } } }));
+    expect(err.code).toBe("invalid_request");
+    await Promise.all(clients.map((client) => client.close()));
+  });
 });
 
 describe("values", () => {

@@ -105,4 +105,19 @@ describe("cluster", () => {
       await balancer.stop();
     }
   });
+
+  // Last: the room it creates changes the nodes' loads.
+  it("joins or creates across the nodes, following the redirect", async () => {
+    const tag = `c${Date.now()}`;
+    const bob = await connect(b.url);
+    const first = await bob.joinOrCreate({ filters: { tag }, maxClients: 4 });
+    expect(first.created).toBe(true);
+    const alice = await connect(a.url);
+    const second = await alice.joinOrCreate({ filters: { tag }, maxClients: 4 });
+    expect(second.created).toBe(false);
+    expect(second.room.id).toBe(first.room.id);
+    expect(second.room.members.size).toBe(2);
+    await alice.close();
+    await bob.close();
+  });
 });
