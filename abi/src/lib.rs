@@ -25,6 +25,7 @@ pub mod exports;
 pub mod fields;
 pub mod imports;
 pub mod input;
+pub mod matched;
 pub mod reply;
 
 pub use error::AbiError;

@@ -4,8 +4,8 @@
 use vampire_protocol::listing::{ListQuery, RoomSort};
 use vampire_protocol::room::{field_of, variables_from_payload};
 use vampire_protocol::{
-    CreateRoom, DecodeError, JoinResult, Payload, Redirect, Request, RoomInfo, RoomList, RoomOp,
-    ServerOp, Value,
+    CreateRoom, DecodeError, Event, JoinResult, Payload, Redirect, Request, RoomInfo, RoomList,
+    RoomOp, ServerOp, Value,
 };
 
 use crate::connection::Client;
@@ -229,6 +229,67 @@ impl Client {
         let mut result = self.follow_redirect(&redirect, join).await?;
         result.created = redirect.created;
         Ok(result)
+    }
+
+    /// Puts a ticket in matchmaking queue `queue` of the server's config,
+    /// with the player's `properties` and the `query` other tickets must
+    /// meet (see [`vampire_protocol::matchmaking`]); returns the ticket's
+    /// id. The match comes as an [`Event::Matched`] (join it with
+    /// [`Client::join_match`]), or [`Event::MatchTimeout`].
+    ///
+    /// # Errors
+    /// As for [`Client::request`]; `invalid_request` for an unknown queue,
+    /// properties the queue does not declare or a query it cannot read;
+    /// `quota_exceeded` past 4 tickets of one connection.
+    pub async fn matchmaker_add(
+        &self,
+        queue: &str,
+        properties: Option<Payload>,
+        query: Option<Payload>,
+    ) -> Result<String, ClientError> {
+        let add = ServerOp::MatchmakerAdd { queue: queue.to_owned(), properties, query };
+        let result = self.request(add.into()).await?;
+        field_of(&result, "ticket")
+            .and_then(|v| v.to_value().as_str().map(str::to_owned))
+            .ok_or_else(|| DecodeError("a matchmaker_add result without ticket".into()).into())
+    }
+
+    /// Withdraws a waiting ticket.
+    ///
+    /// # Errors
+    /// As for [`Client::request`]; `invalid_request` when it no longer
+    /// waits (matched, timed out).
+    pub async fn matchmaker_remove(&self, ticket: &str) -> Result<(), ClientError> {
+        let remove = ServerOp::MatchmakerRemove { ticket: ticket.to_owned() };
+        self.request(remove.into()).await.map(drop)
+    }
+
+    /// Joins the room of a `matched` event with the seat held there (on
+    /// its node, when it names one).
+    ///
+    /// # Errors
+    /// As for [`Client::join`]; `invalid_request` (without asking the
+    /// server) for an event that is not `matched`.
+    pub async fn join_match(&self, matched: &Event) -> Result<JoinResult, ClientError> {
+        let Event::Matched { room, reservation, expires_in_ms, address, ws_address, .. } = matched
+        else {
+            return Err(DecodeError("join_match takes a matched event".into()).into());
+        };
+        let seat =
+            |reservation| RoomOp::Join { password: None, invite: None, options: None, reservation };
+        let Some(address) = address else {
+            return self.join_request(room, seat(Some(reservation.clone()))).await;
+        };
+        let redirect = Redirect {
+            id: 0,
+            room: room.clone(),
+            address: address.clone(),
+            ws_address: ws_address.clone(),
+            reservation: reservation.clone(),
+            expires_in_ms: *expires_in_ms,
+            created: true,
+        };
+        self.follow_redirect(&redirect, seat(None)).await
     }
 
     /// Connects to the node `redirect` names (as this client connected:

@@ -20,6 +20,8 @@
 //!   cap), ABI, host imports, loader, plugin-backed rooms.
 //! - [`cluster`]: cluster mode: the registry in Redis, room placement,
 //!   redirects with seat reservations, the reaper of dead nodes.
+//! - [`matchmaking`]: the ticket matchmaker: queues, matches, their rooms
+//!   (`join_or_create` lives with the rooms: [`rooms::matching`]).
 //! - [`server`]: binds and runs everything, with graceful shutdown.
 //! - [`error`]: [`ApiError`], the failure a client is told about.
 //! - [`logging`]: `tracing` set-up and throttles for repeated warnings.
@@ -48,6 +50,7 @@ pub mod drain;
 pub mod error;
 mod lock;
 pub mod logging;
+pub mod matchmaking;
 pub mod metrics;
 pub mod net;
 pub mod outbound;

@@ -18,6 +18,7 @@ use crate::auth::{Authenticator, SignedIn};
 use crate::cluster::Cluster;
 use crate::config::{AdminConfig, Config};
 use crate::drain::Drain;
+use crate::matchmaking::{LocalPool, Matchmaker, TicketPool};
 use crate::metrics::Metrics;
 use crate::net::listener::{Places, Transport};
 use crate::net::sessions::{SessionEnds, Sessions};
@@ -265,6 +266,17 @@ impl Server {
             connections.clone(),
             shutdown.clone(),
         ));
+        let pool: Arc<dyn TicketPool> = match &self.cluster {
+            Some(cluster) => cluster.ticket_pool(&self.config.matchmaking),
+            None => Arc::new(LocalPool::default()),
+        };
+        let matchmaking = self.config.matchmaking.clone();
+        let matchmaker = Arc::new(Matchmaker::new(matchmaking, pool, self.rooms.clone()));
+        if let Some(cluster) = &self.cluster {
+            cluster.serve_matchmaker(matchmaker.clone());
+        }
+        // Shutdown waits for it with the connections.
+        connections.spawn(matchmaker.clone().run(shutdown.clone()));
         let context = Arc::new(NetContext {
             config: self.config.clone(),
             rooms: self.rooms.clone(),
@@ -275,6 +287,7 @@ impl Server {
             gate: self.gate,
             tls: self.tls,
             cluster: self.cluster.clone(),
+            matchmaker,
             tasks: connections.clone(),
             metrics: self.metrics.clone(),
             farewell: self.farewell,

@@ -106,6 +106,29 @@ pub enum Event {
         /// [`crate::JoinResult::from_payload`]).
         state: Payload,
     },
+    /// The matchmaker formed a match for this client's ticket: join `room`
+    /// with `reservation` (at `address`, when the room is on another node
+    /// of a cluster).
+    Matched {
+        /// The ticket `matchmaker_add` gave.
+        ticket: String,
+        /// The room created for the match.
+        room: RoomId,
+        /// The seat held there for this client.
+        reservation: String,
+        /// How long the seat is held.
+        expires_in_ms: u64,
+        /// The room's node's TCP address, in a cluster.
+        address: Option<String>,
+        /// Its WebSocket address, when it advertises one.
+        ws_address: Option<String>,
+    },
+    /// A ticket waited its queue's `ticketTimeoutMs` without a match; it
+    /// is gone.
+    MatchTimeout {
+        /// The ticket.
+        ticket: String,
+    },
     /// An event this version of the crate does not know.
     Unknown {
         /// Its `event` name.
@@ -127,6 +150,8 @@ pub const EVENT_NAMES: &[&str] = &[
     "member_disconnected",
     "member_reconnected",
     "room_state",
+    "matched",
+    "match_timeout",
 ];
 
 fn event_header<'b>(
@@ -277,6 +302,39 @@ pub fn write_room_closed(buf: &mut BytesMut, room: &str, reason: &str) {
     frame::finish(buf, start);
 }
 
+/// Appends a `matched` event frame for `ticket`.
+pub fn write_matched(
+    buf: &mut BytesMut,
+    ticket: &str,
+    room: &str,
+    reservation: &str,
+    expires_in_ms: u64,
+    at: (Option<&str>, Option<&str>),
+) {
+    let start = frame::begin(buf);
+    let (address, ws_address) = at;
+    let fields = 3 + usize::from(address.is_some()) + usize::from(ws_address.is_some());
+    let mut w = event_header(buf, fields, "matched", room);
+    w.str("ticket").str(ticket).str("reservation").str(reservation);
+    w.str("expires_in_ms").uint(expires_in_ms);
+    if let Some(address) = address {
+        w.str("address").str(address);
+    }
+    if let Some(ws_address) = ws_address {
+        w.str("ws_address").str(ws_address);
+    }
+    frame::finish(buf, start);
+}
+
+/// Appends a `match_timeout` event frame for `ticket` (about no room).
+pub fn write_match_timeout(buf: &mut BytesMut, ticket: &str) {
+    let start = frame::begin(buf);
+    let mut w = Writer::new(buf);
+    w.map(3).str("type").str("event").str("event").str("match_timeout");
+    w.str("ticket").str(ticket);
+    frame::finish(buf, start);
+}
+
 impl Event {
     /// Appends this event as one frame.
     pub fn write(&self, buf: &mut BytesMut) {
@@ -304,11 +362,17 @@ impl Event {
                 write_member_reconnected(buf, room, *session);
             }
             Event::RoomState { room, state } => write_room_state(buf, room, state.as_bytes()),
+            Event::Matched { ticket, room, reservation, expires_in_ms, address, ws_address } => {
+                let at = (address.as_deref(), ws_address.as_deref());
+                write_matched(buf, ticket, room, reservation, *expires_in_ms, at);
+            }
+            Event::MatchTimeout { ticket } => write_match_timeout(buf, ticket),
             Event::Unknown { .. } => {}
         }
     }
 
-    /// The room the event is about (empty for an unknown event).
+    /// The room the event is about (empty for a `match_timeout` and an
+    /// unknown event).
     pub fn room(&self) -> &str {
         match self {
             Event::MemberJoined { room, .. }
@@ -321,8 +385,9 @@ impl Event {
             | Event::RoomReloaded { room }
             | Event::MemberDisconnected { room, .. }
             | Event::MemberReconnected { room, .. }
-            | Event::RoomState { room, .. } => room,
-            Event::Unknown { .. } => "",
+            | Event::RoomState { room, .. }
+            | Event::Matched { room, .. } => room,
+            Event::MatchTimeout { .. } | Event::Unknown { .. } => "",
         }
     }
 }

@@ -48,6 +48,7 @@ pub mod ids;
 #[cfg(feature = "json")]
 pub mod json;
 pub mod listing;
+pub mod matchmaking;
 pub mod payload;
 pub mod request;
 pub mod resume;

@@ -22,7 +22,7 @@ use crate::room::RoomInfo;
 pub const MAX_FILTERS: usize = 16;
 
 /// One condition on a metadata key.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Condition {
     /// The key's value equals this one (numbers by value: `2` and `2.0`
     /// are equal).
@@ -196,7 +196,7 @@ impl ListQuery {
 }
 
 /// The condition a filter value stands for.
-fn condition(value: Value) -> Result<Condition, String> {
+pub(crate) fn condition(value: Value) -> Result<Condition, String> {
     if let Value::Map(bounds) = &value
         && !bounds.is_empty()
         && bounds.iter().all(|(k, _)| matches!(k.as_str(), Some("min" | "max")))
@@ -212,7 +212,7 @@ fn condition(value: Value) -> Result<Condition, String> {
 }
 
 /// `value` as a number, when it is one.
-fn number(value: &Value) -> Option<f64> {
+pub(crate) fn number(value: &Value) -> Option<f64> {
     match value {
         Value::Integer(n) => n.as_f64(),
         Value::F32(n) => Some(f64::from(*n)),
@@ -221,7 +221,8 @@ fn number(value: &Value) -> Option<f64> {
     }
 }
 
-fn holds(condition: &Condition, value: &Value) -> bool {
+/// Whether `value` meets `condition`.
+pub(crate) fn holds(condition: &Condition, value: &Value) -> bool {
     match condition {
         Condition::Equals(wanted) => match (number(wanted), number(value)) {
             (Some(a), Some(b)) => a == b,

@@ -247,6 +247,7 @@ impl ServerMessage {
                 "unreliable" => fields.unnumbered |= map.bool()?,
                 "closing" => fields.unnumbered |= map.bool()?,
                 "created" => fields.created = map.bool()?,
+                "ticket" => fields.ticket = Some(map.str()?),
                 _ => map.skip()?,
             }
         }
@@ -288,6 +289,7 @@ struct Fields {
     /// `unreliable` or `closing` was true: the frame is not numbered.
     unnumbered: bool,
     created: bool,
+    ticket: Option<String>,
 }
 
 fn need<T>(field: Option<T>, what: &str, name: &str) -> Result<T, DecodeError> {
@@ -379,6 +381,15 @@ impl Fields {
             "room_state" => {
                 Event::RoomState { room: room()?, state: need(self.state, what, "state")? }
             }
+            "matched" => Event::Matched {
+                ticket: need(self.ticket.clone(), what, "ticket")?,
+                room: room()?,
+                reservation: need(self.reservation.clone(), what, "reservation")?,
+                expires_in_ms: self.expires_in_ms.unwrap_or(0),
+                address: self.address.clone(),
+                ws_address: self.ws_address.clone(),
+            },
+            "match_timeout" => Event::MatchTimeout { ticket: need(self.ticket, what, "ticket")? },
             _ => Event::Unknown { event },
         })
     }
@@ -424,6 +435,15 @@ mod tests {
             expires_in_ms: 0,
             created: true,
         }));
+        round_trip(ServerMessage::Event(Event::Matched {
+            ticket: "t".into(),
+            room: "a-r1".into(),
+            reservation: "s".into(),
+            expires_in_ms: 30_000,
+            address: Some("10.0.0.3:7777".into()),
+            ws_address: None,
+        }));
+        round_trip(ServerMessage::Event(Event::MatchTimeout { ticket: "t".into() }));
         round_trip(ServerMessage::Error {
             id: None,
             code: ErrorCode::Timeout,

@@ -83,6 +83,10 @@ pub mod export;
 pub use rmpv::Value;
 pub use serde;
 pub use vampire_abi::input::Start;
+/// A match's room is created with [`MatchOptions`] as its create options:
+/// decode them in `create` with `options.decode::<MatchOptions>()` to
+/// see the players the matchmaker is sending and their ticket properties.
+pub use vampire_abi::matched::{MatchOptions, MatchedPlayer};
 pub use vampire_abi::reply::GuestCode;
 
 /// Version of the ABI this SDK implements (`docs/ABI.md`).
@@ -95,8 +99,8 @@ pub type Session = u64;
 pub mod prelude {
     pub use crate::serde::{Deserialize, Serialize};
     pub use crate::{
-        Data, GuestCode, Member, NoCalls, Reply, Room, RoomError, RoomInfo, SeatHold, Session,
-        Start, Value, host, load_state, reply, save_state,
+        Data, GuestCode, MatchOptions, Member, NoCalls, Reply, Room, RoomError, RoomInfo, SeatHold,
+        Session, Start, Value, host, load_state, reply, save_state,
     };
 }
 

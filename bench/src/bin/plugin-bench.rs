@@ -209,7 +209,7 @@ fn create_rooms(
     (0..rooms)
         .map(|_| {
             let (reply, answer) = Responder::local(max_frame_bytes);
-            manager.create(settings(), None, Caller::Remote(Box::default()), None, reply);
+            manager.create(settings(), None, Caller::Remote(Box::default()), Vec::new(), reply);
             answer
         })
         .collect()

@@ -341,6 +341,11 @@ fn show_event(event: &Event) -> String {
         Event::RoomState { room, state } => {
             json!({"event": "room_state", "room": room, "state": to_json(&state.to_value())})
         }
+        Event::Matched { ticket, room, reservation, address, .. } => json!({
+            "event": "matched", "ticket": ticket, "room": room,
+            "reservation": reservation, "address": address,
+        }),
+        Event::MatchTimeout { ticket } => json!({"event": "match_timeout", "ticket": ticket}),
         Event::Unknown { event } => json!({"event": event}),
     };
     shown.to_string()

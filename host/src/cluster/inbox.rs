@@ -82,6 +82,12 @@ async fn serve(node: &Node, request: NodeMessage) {
             )
             .await;
         }
+        NodeMessage::Ticket { ticket, frame } => {
+            if let Some(matchmaker) = node.matchmaker.get() {
+                matchmaker.deliver(&ticket, bytes::Bytes::from(frame));
+            }
+            return;
+        }
         NodeMessage::Reserve { request, from, room, user_id, password, invite, address } => {
             let outcome =
                 remote::reserve_here(node, &room, user_id, password, invite, address).await;

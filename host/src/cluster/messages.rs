@@ -16,6 +16,14 @@ use crate::rooms::seats::HeldSeat;
 /// One message between nodes.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum NodeMessage {
+    /// A `matched` or `match_timeout` event for the client of this node
+    /// that holds `ticket` (from the node forming matches; not answered).
+    Ticket {
+        /// The ticket.
+        ticket: String,
+        /// The event's frame, as the client gets it.
+        frame: Vec<u8>,
+    },
     /// Create a room here for a client of node `from`.
     Create {
         /// The request's number at `from`.
@@ -132,6 +140,7 @@ impl NodeMessage {
             | NodeMessage::Answered { request, .. }
             | NodeMessage::RoomsListed { request, .. } => Some(*request),
             NodeMessage::Create { .. }
+            | NodeMessage::Ticket { .. }
             | NodeMessage::Reserve { .. }
             | NodeMessage::Forward { .. }
             | NodeMessage::Admin { .. }

@@ -22,6 +22,7 @@
 //!   nodes, and serving those of other nodes' clients.
 //! - [`matching`]: `join_or_create` across the nodes (a seat claimed in
 //!   Redis, a creation turn held there).
+//! - [`tickets`]: the matchmaker's pool, in Redis.
 //! - Three tasks per node ([`Cluster::start`]): the [`heartbeat`], the
 //!   listing [`writer`], and the [`inbox`].
 
@@ -36,6 +37,7 @@ pub mod peers;
 pub mod placement;
 pub mod registry;
 pub mod remote;
+pub mod tickets;
 pub mod writer;
 
 use std::sync::Arc;
@@ -49,6 +51,8 @@ use vampire_protocol::listing::ListQuery;
 use vampire_protocol::{CreateRoom, Payload, RoomId, RoomInfo, RoomOp};
 
 use crate::config::ClusterConfig;
+use crate::config::MatchmakingConfig;
+use crate::matchmaking::{Matchmaker, TicketPool};
 use crate::outbound::{ClientHandle, ClientLimits, Identity, Responder};
 use crate::rooms::RoomManager;
 use crate::rooms::admission::Gate;
@@ -122,6 +126,19 @@ impl Cluster {
             Ok(Err(err)) => warn!(%err, "could not remove this node from the cluster store"),
             Err(_) => warn!("the cluster store did not answer in time at shutdown"),
         }
+    }
+
+    /// The matchmaker's pool of the cluster, for `config`'s queues; the
+    /// events of this node's clients' tickets go to `matchmaker`, once it
+    /// is made ([`Cluster::serve_matchmaker`]).
+    pub fn ticket_pool(&self, config: &MatchmakingConfig) -> Arc<dyn TicketPool> {
+        let queues = config.queues.iter().map(|queue| queue.name.clone()).collect();
+        Arc::new(tickets::ClusterTickets::new(self.node.clone(), queues, config.interval_ms))
+    }
+
+    /// Hands the ticket events other nodes send here to `matchmaker`.
+    pub fn serve_matchmaker(&self, matchmaker: Arc<Matchmaker>) {
+        let _ = self.node.matchmaker.set(matchmaker);
     }
 
     /// Whether Redis answers this node's heartbeats.

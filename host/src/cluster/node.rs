@@ -59,6 +59,9 @@ pub(crate) struct Node {
     /// The tasks that serve other nodes' requests, so the node stops
     /// with none running.
     pub(crate) tasks: TaskTracker,
+    /// This node's matchmaker, which the tickets' events of its clients
+    /// go to (set once, when the server starts).
+    pub(crate) matchmaker: std::sync::OnceLock<Arc<crate::matchmaking::Matchmaker>>,
 }
 
 impl Node {
@@ -127,6 +130,7 @@ impl Node {
             healthy: AtomicBool::new(true),
             resync: Notify::new(),
             tasks: TaskTracker::new(),
+            matchmaker: std::sync::OnceLock::new(),
         })
     }
 

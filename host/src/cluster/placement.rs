@@ -121,7 +121,7 @@ pub(crate) async fn create_locally(
         }
     }
     // Counts the room in `room_load` before the lock is released.
-    node.rooms.create(settings, password_hash, creator, held, reply);
+    node.rooms.create(settings, password_hash, creator, held.into_iter().collect(), reply);
 }
 
 /// The node a new room goes to, `None` for this one.

@@ -94,6 +94,17 @@ impl Registry {
         Registry { redis, keys, node }
     }
 
+    /// The key prefix (`cluster.keyPrefix`).
+    pub fn prefix(&self) -> &str {
+        self.keys.prefix()
+    }
+
+    /// A handle on the connection, for commands of other parts (the
+    /// matchmaker's pool).
+    pub fn connection(&self) -> ConnectionManager {
+        self.redis.clone()
+    }
+
     /// Writes this node's record only if no live node holds the id.
     /// Returns whether it did.
     ///

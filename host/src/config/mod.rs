@@ -20,6 +20,7 @@
 //! - [`reconnect`]: [`ReconnectConfig`], sessions that outlive their
 //!   connection.
 //! - [`cluster`]: [`ClusterConfig`], Redis and this node's place.
+//! - [`matchmaking`]: [`MatchmakingConfig`], the matchmaker's queues.
 //! - [`admin`]: [`AdminConfig`], the operators' HTTP listener.
 //! - [`checks`]: the rules types cannot express, and how rules name
 //!   fields.
@@ -31,6 +32,7 @@ pub(crate) mod checks;
 pub mod cluster;
 pub mod error;
 pub mod limits;
+pub mod matchmaking;
 pub mod reconnect;
 pub mod rooms;
 pub mod tls;
@@ -47,6 +49,7 @@ use checks::name;
 pub use cluster::ClusterConfig;
 pub use error::ConfigError;
 pub use limits::{Limits, MAX_FRAME_BYTES_CEILING, MIN_OUTBOUND_FRAME_MARGIN};
+pub use matchmaking::{MatchmakingConfig, QueueConfig};
 pub use reconnect::ReconnectConfig;
 pub use rooms::{DefaultRoomSettings, VariableBroadcastDefaults};
 pub use tls::TlsConfig;
@@ -126,6 +129,8 @@ pub struct Config {
     /// How long a dropped connection's session is held for `resume`.
     /// Default: 30 s, 256 KiB of replay.
     pub reconnect: ReconnectConfig,
+    /// The matchmaker's queues. Default none.
+    pub matchmaking: MatchmakingConfig,
     /// Settings of a new room where its creator gives none.
     pub default_room_settings: DefaultRoomSettings,
     /// How clients prove who they are. Default: they do not (`mode:
@@ -158,6 +163,7 @@ impl Default for Config {
             log_format: DEFAULT_LOG_FORMAT,
             limits: Limits::default(),
             reconnect: ReconnectConfig::default(),
+            matchmaking: MatchmakingConfig::default(),
             default_room_settings: DefaultRoomSettings::default(),
             auth: AuthConfig::default(),
             tls: None,
@@ -249,6 +255,7 @@ impl Config {
         }
         self.limits.validate(origin)?;
         self.websocket.validate(origin)?;
+        self.matchmaking.validate(&self.limits, origin)?;
         self.default_room_settings.validate(&self.limits, origin)?;
         if let Some(cluster) = &self.cluster {
             cluster.validate(origin)?;

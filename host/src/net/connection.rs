@@ -258,6 +258,7 @@ pub(crate) async fn serve<S: FrameSource, K: FrameSink>(
     // wait for a socket that does not drain).
     let sessions = context.sessions.clone();
     sessions.connection_ended(&client, &link, session.token(), ending).await;
+    context.matchmaker.connection_ended(client.session()).await;
     let _ = writer.await;
     client.writer_done(&link);
     metrics.connections_open(-1);

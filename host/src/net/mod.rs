@@ -54,6 +54,8 @@ pub struct NetContext {
     pub tls: Option<Arc<tls::Tls>>,
     /// This node's cluster, when `cluster` is set.
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// The ticket matchmaker.
+    pub matchmaker: Arc<crate::matchmaking::Matchmaker>,
     /// Where connections count what they do.
     pub metrics: Arc<Metrics>,
     /// What clients are told when the server stops, when not the usual

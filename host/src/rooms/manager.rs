@@ -232,14 +232,14 @@ impl RoomManager {
     ///
     /// `password` is the hash of the room's password (see
     /// [`crate::auth::password`]); the request's own password field is
-    /// ignored. The room starts out holding `held` for its joiner, when
-    /// given (a `join_or_create`'s).
+    /// ignored. The room starts out holding the seats `held`, for the
+    /// joiners it is created for (a `join_or_create`'s, a match's).
     pub fn create(
         &self,
         request: CreateRoom,
         password: Option<Arc<str>>,
         creator: Caller,
-        held: Option<HeldSeat>,
+        held: Vec<HeldSeat>,
         respond: Responder,
     ) {
         let settings = match self.resolve_settings(request, &password, &creator) {

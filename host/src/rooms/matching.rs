@@ -130,7 +130,7 @@ impl RoomManager {
         let (creating, created) = Responder::local(client.max_frame_bytes());
         let (settings, password) = (request.settings.clone(), request.password_hash.clone());
         let token = seat.token.clone();
-        self.create(settings, password, Caller::Client(client.clone()), Some(seat), creating);
+        self.create(settings, password, Caller::Client(client.clone()), vec![seat], creating);
         let room = created.outcome().await.and_then(|info| self.created_room(&info));
         // Listed now (with the seat held): the next turn finds it.
         drop(turn);

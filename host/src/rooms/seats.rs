@@ -64,8 +64,8 @@ impl From<NoRandomness> for NoSeat {
 }
 
 impl Seats {
-    /// The seats of a new room: `held`, when it is created holding one.
-    pub fn holding(held: Option<HeldSeat>, now: Instant) -> Seats {
+    /// The seats of a new room: those it is created holding.
+    pub fn holding(held: impl IntoIterator<Item = HeldSeat>, now: Instant) -> Seats {
         let held = held.into_iter().map(|seat| Seat {
             token: seat.token,
             expires: now + Duration::from_millis(seat.ttl_ms),

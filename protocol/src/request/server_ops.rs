@@ -61,6 +61,26 @@ operations! {
             /// A value the room's join hook receives (`join`'s `options`).
             join_options: Option<Payload>,
         },
+        /// `matchmaker_add`: a ticket in a matchmaking queue of the
+        /// server's config; the result is `{"ticket": str}`. When a match
+        /// forms, the client gets a `matched` event with the room and its
+        /// seat; after the queue's time-out without one, `match_timeout`.
+        /// The ticket ends with the connection.
+        MatchmakerAdd = "matchmaker_add" {
+            /// The queue's name.
+            queue: String,
+            /// What the player is: names and values (see
+            /// [`crate::matchmaking`]); the room's create hook sees them.
+            properties: Option<Payload>,
+            /// Whom the ticket accepts (see [`crate::matchmaking`]).
+            query: Option<Payload>,
+        },
+        /// `matchmaker_remove`: withdraws a waiting ticket; the result is
+        /// nil.
+        MatchmakerRemove = "matchmaker_remove" {
+            /// The ticket `matchmaker_add` gave.
+            ticket: String,
+        },
         /// `ping`: does nothing; the result is nil. Keeps an idle
         /// connection open and measures latency.
         Ping = "ping" {},

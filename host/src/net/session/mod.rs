@@ -295,12 +295,38 @@ impl Session {
                         });
                     }
                     None => {
-                        self.rooms.create(settings, password, Caller::Client(creator), None, reply);
+                        self.rooms.create(
+                            settings,
+                            password,
+                            Caller::Client(creator),
+                            Vec::new(),
+                            reply,
+                        );
                     }
                 }
             }
             ServerOp::JoinOrCreate { settings, filters, join_options } => {
                 self.join_or_create(settings, filters, join_options, reply).await;
+            }
+            ServerOp::MatchmakerAdd { queue, properties, query } => {
+                let (matchmaker, client) = (self.context.matchmaker.clone(), self.client.clone());
+                // The pool may be in Redis: not this connection's next
+                // request.
+                self.spawn_waiting(reply, |reply| async move {
+                    match matchmaker.add(&client, &queue, properties.as_ref(), query.as_ref()).await
+                    {
+                        Ok(ticket) => reply.ok_with(ticket.len() + 16, |w| {
+                            w.map(1).str("ticket").str(&ticket);
+                        }),
+                        Err(err) => reply.fail(err),
+                    }
+                });
+            }
+            ServerOp::MatchmakerRemove { ticket } => {
+                let (matchmaker, client) = (self.context.matchmaker.clone(), self.client.clone());
+                self.spawn_waiting(reply, |reply| async move {
+                    reply.finish(matchmaker.remove(&client, &ticket).await);
+                });
             }
             ServerOp::ListRooms { room_type, offset, limit, filters, free_seats, sort } => {
                 let query = ListQuery::from_request(filters.as_ref(), free_seats, sort.as_deref());

@@ -78,6 +78,16 @@ impl Room for Clockwork {
     fn create(&mut self, _room: &RoomInfo, start: Start, options: &Data) -> Result<(), RoomError> {
         if start == Start::New {
             host::variable("options").hidden().set_data(options)?;
+            // A match's room: who is coming, by session, with each
+            // ticket's rating (what the SDK's MatchOptions reads).
+            if let Ok(matched) = options.decode::<MatchOptions>() {
+                let ratings: Vec<(Session, Value)> = matched
+                    .players
+                    .iter()
+                    .map(|p| (p.session, p.properties.get("rating").cloned().unwrap_or(Value::Nil)))
+                    .collect();
+                host::variable("matched").set(&ratings)?;
+            }
         }
         Ok(())
     }
