@@ -1,7 +1,9 @@
 //! Matchmaking in a cluster: `join_or_create` from clients of three nodes
 //! at once fills rooms before opening new ones, across the nodes, and
-//! never takes the same last seat; filters pick what listings say. One
-//! real Redis, server processes on 127.0.0.1.
+//! never takes the same last seat; filters pick what listings say. The
+//! ticket matchmaker has one pool for every node, and the node forming
+//! matches killed loses no ticket of the others. One real Redis, server
+//! processes on 127.0.0.1.
 
 mod support;
 
@@ -9,9 +11,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::RedisServer;
-use support::cluster::{node_of, three_nodes};
-use vampire_client::{Client, Condition, CreateRoom, ListQuery, RoomSort, Value};
+use support::cluster::{TTL_MS, node_of, node_with, three_nodes};
+use support::{RedisServer, ServerProcess};
+use vampire_client::{Client, Condition, CreateRoom, Event, Incoming, ListQuery, RoomSort, Value};
 
 fn ctf() -> ListQuery {
     ListQuery {
@@ -105,4 +107,88 @@ async fn filters_choose_across_nodes_and_full_rooms_are_passed_over() {
     let fresh = late.join_or_create(room_of(3), &ctf(), None).await.unwrap();
     assert!(fresh.created, "the full room is passed over");
     assert_ne!(fresh.room.id, made.room.id);
+}
+
+/// Node `id` with two queues: `trio` (3 players) and `four` (4).
+fn matchmaking_node(redis: &RedisServer, id: &str) -> ServerProcess {
+    let queues = json!({"matchmaking": {"queues": [
+        {"name": "trio", "minPlayers": 3, "maxPlayers": 3},
+        {"name": "four", "minPlayers": 4, "maxPlayers": 4},
+    ]}});
+    node_with(redis, id, json!({}), queues)
+}
+
+/// The next `matched` event of `client`.
+async fn matched(client: &mut Client) -> Event {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match client.next_event_within(left).await {
+            Some(Incoming::Event(event @ Event::Matched { .. })) => return event,
+            Some(_) => continue,
+            None => panic!("no match within 10 s"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tickets_of_three_nodes_form_one_match_whose_room_each_player_joins() {
+    let redis = RedisServer::start();
+    let nodes = ["a", "b", "c"].map(|id| matchmaking_node(&redis, id));
+    let mut players = Vec::new();
+    for node in &nodes {
+        let client = Client::connect(node.addr).await.unwrap();
+        client.matchmaker_add("trio", None, None).await.unwrap();
+        players.push(client);
+    }
+    let mut rooms = Vec::new();
+    for (player, here) in players.iter_mut().zip(["a", "b", "c"]) {
+        let event = matched(player).await;
+        let Event::Matched { room, address, .. } = &event else { unreachable!() };
+        // The event names the room's node when it is not the player's.
+        assert_eq!(address.is_some(), node_of(room) != here, "{event:?}");
+        let joined = player.join_match(&event).await.unwrap();
+        rooms.push(joined.room.id);
+    }
+    assert!(rooms.iter().all(|room| *room == rooms[0]), "one room: {rooms:?}");
+    let members = players[0].room_info(&rooms[0]).await.unwrap().members;
+    assert_eq!(members, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_forming_matches_killed_loses_no_ticket_of_the_others() {
+    let redis = RedisServer::start();
+    let a = matchmaking_node(&redis, "a");
+    a.wait_for_log("this node forms the cluster's matches");
+    let b = matchmaking_node(&redis, "b");
+    let c = matchmaking_node(&redis, "c");
+    let on_a = Client::connect(a.addr).await.unwrap();
+    on_a.matchmaker_add("four", None, None).await.unwrap();
+    let mut survivors = Vec::new();
+    for node in [&b, &c] {
+        let client = Client::connect(node.addr).await.unwrap();
+        client.matchmaker_add("four", None, None).await.unwrap();
+        survivors.push(client);
+    }
+    a.signal("KILL");
+    // a's lease and its node's key expire; b or c forms the matches, and
+    // drops a's ticket (its connection is gone).
+    let started = Instant::now();
+    while !(b.log() + &c.log()).contains("this node forms the cluster's matches") {
+        assert!(started.elapsed() < Duration::from_secs(10), "nobody took over");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(TTL_MS)).await;
+    for node in [&b, &c] {
+        let client = Client::connect(node.addr).await.unwrap();
+        client.matchmaker_add("four", None, None).await.unwrap();
+        survivors.push(client);
+    }
+    let mut rooms = Vec::new();
+    for survivor in &mut survivors {
+        let event = matched(survivor).await;
+        rooms.push(survivor.join_match(&event).await.unwrap().room.id);
+    }
+    assert!(rooms.iter().all(|room| *room == rooms[0]), "one room: {rooms:?}");
+    drop(on_a);
 }

@@ -17,6 +17,7 @@
 //! are gone).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -89,6 +90,9 @@ pub struct ClusterTickets {
     queues: Vec<String>,
     /// How long the lease lasts unrenewed: a few passes.
     lease_ms: u64,
+    /// Whether this node held the lease at its last pass (to log when
+    /// that changes).
+    leading: AtomicBool,
 }
 
 impl ClusterTickets {
@@ -96,7 +100,7 @@ impl ClusterTickets {
     /// formed every `interval_ms`.
     pub(crate) fn new(node: Arc<Node>, queues: Vec<String>, interval_ms: u64) -> ClusterTickets {
         let lease_ms = (interval_ms * 10).max(node.config.node_ttl_ms);
-        ClusterTickets { node, queues, lease_ms }
+        ClusterTickets { node, queues, lease_ms, leading: AtomicBool::new(false) }
     }
 
     fn key(&self, name: &str) -> String {
@@ -170,7 +174,15 @@ impl TicketPool for ClusterTickets {
                 .arg(self.lease_ms)
                 .invoke_async(&mut redis)
                 .await;
-            if !matches!(held, Ok(1)) {
+            let leads = matches!(held, Ok(1));
+            if self.leading.swap(leads, Ordering::Relaxed) != leads {
+                if leads {
+                    info!(node = %self.node.id, "this node forms the cluster's matches");
+                } else {
+                    info!(node = %self.node.id, "another node forms the cluster's matches");
+                }
+            }
+            if !leads {
                 return false;
             }
             let registered: redis::RedisResult<()> =
