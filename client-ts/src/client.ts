@@ -16,6 +16,7 @@ import {
   type CreateRoomOptions,
   type JoinOptions,
   type JoinOrCreateOptions,
+  type Match,
   type ListRoomsOptions,
   type Member,
   type RoomInfo,
@@ -85,7 +86,12 @@ export type ClientEvents = {
   resynced: (rooms: string[]) => void;
   /** The session could not be resumed; `close` follows. */
   lost: (reason: string) => void;
+  /** The matchmaker formed a match for a ticket: join it with `joinMatch(match)`. */
+  matched: (match: Match) => void;
+  /** A ticket waited its queue's time-out without a match; it is gone. */
+  match_timeout: (ticket: string) => void;
 };
+
 
 type Pending = { resolve: (value: unknown) => void; reject: (error: VampireError) => void };
 
@@ -361,6 +367,47 @@ export class Client extends Emitter<ClientEvents> {
     }
   }
 
+  /**
+   * Puts a ticket in matchmaking queue `queue` with the player's
+   * `properties` and the `query` other tickets must meet (a value to
+   * equal, `{ min, max }`, or `{ within, widen, every_ms }`: a window
+   * around this ticket's own value that widens with waiting). The match
+   * comes as a `matched` event (join it with {@link joinMatch}), or
+   * `match_timeout`.
+   *
+   * @throws {VampireError} `invalid_request` (unknown queue, undeclared
+   * property, unreadable query), `quota_exceeded`, `server_busy`
+   */
+  async matchmakerAdd(queue: string, options: { properties?: Record<string, Value>; query?: Record<string, Value> } = {}): Promise<string> {
+    const result = (await this.request("matchmaker_add", {
+      queue,
+      properties: options.properties,
+      query: options.query,
+    })) as Record<string, unknown>;
+    return String(result["ticket"]);
+  }
+
+  /** Withdraws a waiting ticket. @throws {VampireError} `invalid_request` when it no longer waits */
+  async matchmakerRemove(ticket: string): Promise<void> {
+    await this.request("matchmaker_remove", { ticket });
+  }
+
+  /**
+   * Joins the room of a match with the seat held there (over a
+   * connection to its node, when it is another node of a cluster).
+   *
+   * @throws {VampireError} what `join` throws; `server_busy` when the
+   * room's node gives no WebSocket address.
+   */
+  async joinMatch(match: Match): Promise<Room> {
+    if (match.address === undefined) return this.#join(match.room, {}, match.reservation);
+    if (match.wsAddress === undefined) {
+      throw new VampireError("server_busy", "the match's room lives on another node, which gives no WebSocket address");
+    }
+    const link = await this.#links.to(nodeUrl(match.wsAddress, this.#dial.url));
+    return link.#join(match.room, {}, match.reservation);
+  }
+
   /** Sends `join` (with the seat a redirect reserved, if any) and makes the room. */
   async #join(room: string, options: JoinOptions, reservation: string | undefined): Promise<Room> {
     const result = (await this.request("join", {
@@ -564,6 +611,14 @@ export class Client extends Emitter<ClientEvents> {
         break;
       }
       case "event": {
+        if (message["event"] === "matched") {
+          this.emit("matched", readMatch(message));
+          break;
+        }
+        if (message["event"] === "match_timeout") {
+          this.emit("match_timeout", String(message["ticket"]));
+          break;
+        }
         const room = this.#rooms.get(String(message["room"]));
         room?.dispatch(String(message["event"]), message);
         break;
@@ -610,6 +665,18 @@ function decodeMessage(data: unknown): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
+}
+
+function readMatch(message: Record<string, unknown>): Match {
+  const match: Match = {
+    ticket: String(message["ticket"]),
+    room: String(message["room"]),
+    reservation: String(message["reservation"]),
+    expiresInMs: Number(message["expires_in_ms"] ?? 0),
+  };
+  if (typeof message["address"] === "string") match.address = message["address"];
+  if (typeof message["ws_address"] === "string") match.wsAddress = message["ws_address"];
+  return match;
 }
 
 function readWelcome(message: Record<string, unknown>): Welcome {

@@ -21,5 +21,5 @@ export { ACK_EVERY_MS, Client, type ClientEvents, type ConnectOptions, PROTOCOL_
 export { type ErrorCode, VampireError } from "./errors.js";
 export { type ReconnectOptions, backoff } from "./reconnect.js";
 export { Room, type RoomEvents } from "./room.js";
-export type { Authenticated, CreateRoomOptions, JoinOptions, JoinOrCreateOptions, ListRoomsOptions, Member, RoomInfo, RoomList, SessionId, Welcome } from "./types.js";
+export type { Authenticated, CreateRoomOptions, JoinOptions, JoinOrCreateOptions, ListRoomsOptions, Match, Member, RoomInfo, RoomList, SessionId, Welcome } from "./types.js";
 export { ExtData, type Value, decode, encode } from "./values.js";

@@ -90,6 +90,18 @@ export interface JoinOrCreateOptions extends Omit<CreateRoomOptions, "password">
   joinOptions?: Value;
 }
 
+/** A match the matchmaker formed for one of this client's tickets. */
+export interface Match {
+  ticket: string;
+  room: string;
+  /** The seat held in the room for this client. */
+  reservation: string;
+  expiresInMs: number;
+  /** The room's node, when it is another node of a cluster. */
+  address?: string;
+  wsAddress?: string;
+}
+
 /** What `join` may carry beside the room id. */
 export interface JoinOptions {
   password?: string;
