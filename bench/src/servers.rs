@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
@@ -189,4 +189,43 @@ pub fn outside_listener(read: OutsideRead) -> anyhow::Result<SocketAddr> {
         });
     });
     Ok(addr)
+}
+
+/// A Redis server for the run, killed when dropped.
+pub struct Redis(Child);
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A free TCP port of 127.0.0.1.
+///
+/// # Errors
+/// When no port can be bound.
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Starts `redis-server` on `port` of 127.0.0.1, saving nothing.
+///
+/// # Errors
+/// When it is not installed or does not listen within 10 s.
+pub fn start_redis(port: u16) -> anyhow::Result<Redis> {
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly"])
+        .arg("no")
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|err| {
+            anyhow::anyhow!("cannot run redis-server (apt install redis-server): {err}")
+        })?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        anyhow::ensure!(Instant::now() < deadline, "redis-server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(Redis(child))
 }

@@ -108,6 +108,9 @@ async fn filters_pick_the_fullest_matching_room_and_make_the_created_one_match()
     let fifth = server.client().await;
     let placed = fifth.join_or_create(room_of(4), &mode("ctf"), None).await.unwrap();
     assert_eq!(placed.room.id, newer, "the full room is passed over");
+    let again = fifth.join_or_create(room_of(4), &mode("ctf"), None).await.unwrap();
+    assert!(again.created, "a room the client is in already is passed over");
+    assert_ne!(again.room.id, newer);
 }
 
 #[tokio::test]
@@ -136,6 +139,28 @@ async fn locked_and_password_protected_rooms_are_never_chosen() {
     let open = guest.join_or_create(room_of(4), &mode("x"), None).await.unwrap();
     assert!(open.created, "a room with a password is not chosen");
     assert_ne!(open.room.id, secret.room.id);
+}
+
+#[tokio::test]
+async fn metadata_a_plugin_sets_is_what_the_filters_read() {
+    let server = TestServer::with_plugins(|_| {}, |_| {}).await;
+    let clockwork = CreateRoom {
+        room_type: Some("clockwork".into()),
+        max_clients: Some(4),
+        auto_dispose: Some(false),
+        ..CreateRoom::default()
+    };
+    let host = server.client().await;
+    let room = host.join_or_create(clockwork.clone(), &mode("lobby"), None).await.unwrap();
+    assert!(room.created);
+    // The room moves on to another mode by itself.
+    host.invoke(&room.room.id, "set_metadata", json!({"metadata": {"mode": "ctf"}})).await.unwrap();
+    let guest = server.client().await;
+    let placed = guest.join_or_create(clockwork.clone(), &mode("ctf"), None).await.unwrap();
+    assert_eq!((placed.room.id.as_str(), placed.created), (room.room.id.as_str(), false));
+    let late = server.client().await;
+    let other = late.join_or_create(clockwork, &mode("lobby"), None).await.unwrap();
+    assert!(other.created, "no room shows the old mode any more");
 }
 
 #[tokio::test]

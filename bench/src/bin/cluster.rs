@@ -12,7 +12,6 @@
 //! Run: `cargo run --release -p vampire-bench --bin cluster`.
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -34,42 +33,11 @@ struct Args {
     listings: usize,
 }
 
-/// A Redis server for the run, killed when dropped.
-struct Redis(Child);
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-fn start_redis(port: u16) -> anyhow::Result<Redis> {
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly"])
-        .arg("no")
-        .stdout(Stdio::null())
-        .spawn()
-        .map_err(|err| {
-            anyhow::anyhow!("cannot run redis-server (apt install redis-server): {err}")
-        })?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        anyhow::ensure!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Ok(Redis(child))
-}
-
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let binary = servers::build_release()?.join("vampiretcp");
-    let redis_port = free_port()?;
-    let _redis = start_redis(redis_port)?;
+    let redis_port = servers::free_port()?;
+    let _redis = servers::start_redis(redis_port)?;
     let limits = serde_json::json!({
         "maxRoomsPerConnection": 100_000,
         "maxRooms": 100_000,
@@ -78,7 +46,7 @@ fn main() -> anyhow::Result<()> {
     });
     let mut nodes = Vec::new();
     for id in ["a", "b", "c"] {
-        let port = free_port()?;
+        let port = servers::free_port()?;
         let config = serde_json::json!({
             "bindAddress": "127.0.0.1",
             "tcpPort": port,

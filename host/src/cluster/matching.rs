@@ -181,7 +181,8 @@ async fn reserve(node: &Node, room: &RoomId, client: &ClientHandle) -> Result<Pl
     let user_id = client.identity().user_id.clone();
     if node_of(room) == Some(node.id.as_str()) {
         let handle = node.rooms.get(room)?;
-        let seat = handle.reserve_seat(node.config.reservation_ttl(), user_id).await?;
+        let ttl = node.config.reservation_ttl();
+        let seat = handle.reserve_seat(ttl, user_id, Some(client.session())).await?;
         return Ok(Placed::Here(handle, seat));
     }
     let join = RemoteJoin { password: None, invite: None, address: client.address().ip(), user_id };

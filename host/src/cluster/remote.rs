@@ -130,7 +130,7 @@ pub(crate) async fn reserve_here(
         return Err(refusal);
     }
     let ttl = node.config.reservation_ttl();
-    let reservation = handle.reserve_seat(ttl, user_id).await?;
+    let reservation = handle.reserve_seat(ttl, user_id, None).await?;
     node.rooms.metrics().reserved();
     Ok(Seat {
         reservation,

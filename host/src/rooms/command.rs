@@ -160,10 +160,12 @@ pub(crate) enum RoomCommand {
     /// Member `session`'s session changed: it ended, or its connection
     /// dropped and it is held, or it resumed.
     Presence { session: SessionId, change: Presence },
-    /// Holds a seat for a joiner another node redirects here.
+    /// Holds a seat for a joiner another node redirects here, or one
+    /// `join_or_create` places (`joiner`: refused if already a member).
     ReserveSeat {
         ttl: Duration,
         user_id: Option<String>,
+        joiner: Option<SessionId>,
         done: oneshot::Sender<Result<String, ApiError>>,
     },
     /// Whether an invite is live (checked before a join that carries it,

@@ -216,19 +216,23 @@ impl RoomHandle {
         self.send(RoomCommand::Admin { op, reply }).await;
     }
 
-    /// Holds a seat for `ttl` for a joiner another node redirects here
-    /// (bound to `user_id` when given); the answer is the reservation to
-    /// join with.
+    /// Holds a seat for `ttl` for a joiner another node redirects here, or
+    /// one `join_or_create` places (bound to `user_id` when given; refused
+    /// when `joiner`, a session of this node, is a member already); the
+    /// answer is the reservation to join with.
     ///
     /// # Errors
-    /// `room_full`, `room_locked`, or `room_not_found` when the room ended.
+    /// `room_full`, `room_locked`, `already_in_room`, or `room_not_found`
+    /// when the room ended.
     pub async fn reserve_seat(
         &self,
         ttl: std::time::Duration,
         user_id: Option<String>,
+        joiner: Option<SessionId>,
     ) -> Result<String, ApiError> {
         let (done, outcome) = oneshot::channel();
-        if self.mailbox.send(RoomCommand::ReserveSeat { ttl, user_id, done }).await.is_err() {
+        let command = RoomCommand::ReserveSeat { ttl, user_id, joiner, done };
+        if self.mailbox.send(command).await.is_err() {
             return Err(ApiError::room_not_found(&self.id));
         }
         outcome.await.unwrap_or_else(|_| Err(ApiError::room_not_found(&self.id)))

@@ -116,11 +116,11 @@ impl RoomManager {
             return reply.fail(self.unknown_room_type(request.room_type()));
         }
         let user = client.identity().user_id.clone();
-        if let Some((room, seat)) = take_seat(self.open_rooms(&request), user.clone()).await {
+        if let Some((room, seat)) = take_seat(self.open_rooms(&request), &client).await {
             return join_matched(&room, seat, false, &request, client, reply).await;
         }
         let turn = self.creation_turns.take(request.room_type()).await;
-        if let Some((room, seat)) = take_seat(self.open_rooms(&request), user.clone()).await {
+        if let Some((room, seat)) = take_seat(self.open_rooms(&request), &client).await {
             drop(turn);
             return join_matched(&room, seat, false, &request, client, reply).await;
         }
@@ -151,14 +151,17 @@ impl RoomManager {
     }
 }
 
-/// A seat in the first of `rooms` that has one, for `user` when given.
+/// A seat for `client` in the first of `rooms` that has one and that it
+/// is not in already.
 pub async fn take_seat(
     rooms: Vec<RoomHandle>,
-    user: Option<String>,
+    client: &ClientHandle,
 ) -> Option<(RoomHandle, String)> {
+    let (user, session) = (client.identity().user_id.clone(), Some(client.session()));
     for room in rooms {
-        // Full, locked or ended since it was listed: the next one.
-        if let Ok(seat) = room.reserve_seat(MATCHED_SEAT_TTL, user.clone()).await {
+        // Full, locked, joined already or ended since it was listed: the
+        // next one.
+        if let Ok(seat) = room.reserve_seat(MATCHED_SEAT_TTL, user.clone(), session).await {
             return Some((room, seat));
         }
     }

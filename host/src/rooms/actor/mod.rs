@@ -277,8 +277,8 @@ impl RoomActor {
                 }
             }
             RoomCommand::Presence { session, change } => self.presence(session, change).await,
-            RoomCommand::ReserveSeat { ttl, user_id, done } => {
-                let _ = done.send(self.reserve_seat(ttl, user_id));
+            RoomCommand::ReserveSeat { ttl, user_id, joiner, done } => {
+                let _ = done.send(self.reserve_seat(ttl, user_id, joiner));
             }
             RoomCommand::InviteIsLive { invite, done } => {
                 let _ = done.send(self.invites.is_live(&invite, std::time::Instant::now()));

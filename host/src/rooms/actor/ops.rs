@@ -228,7 +228,14 @@ impl RoomActor {
         &mut self,
         ttl: Duration,
         user_id: Option<String>,
+        joiner: Option<SessionId>,
     ) -> Result<String, ApiError> {
+        if let Some(session) = joiner
+            && self.state.is_member(session)
+        {
+            let why = format!("you are already a member of room {}", quote(self.state.id()));
+            return Err(ApiError::new(ErrorCode::AlreadyInRoom, why));
+        }
         let settings = self.state.settings();
         if settings.locked {
             return Err(ApiError::new(
