@@ -1,17 +1,17 @@
 //! The matchmaking benchmark, on one release server and on a cluster of
 //! three release nodes sharing a Redis (`redis-server`, started here).
 //!
-//! - `join_or_create` round trip: `--clients` clients each place
-//!   themselves `--rounds` times in rooms of 8 (one filter); each call
-//!   joins the fullest room with a seat or creates one. Clustered, the
+//! - `join_or_create` round trip: `--clients` tasks each place
+//!   `--rounds` players, one after another, in rooms of 8 (one filter);
+//!   each call joins the fullest room with a seat or creates one. Clustered, the
 //!   clients are spread over the nodes, and a room on another node costs
 //!   the redirect and the join there, as a client sees it.
 //! - The matchmaker: `--waiting` tickets that match nobody wait in a
-//!   queue of two players; then `--pairs` pairs of tickets that accept
-//!   each other are added, one pair at a time per client. Reported: the
-//!   tickets matched per second with that many waiting, and the latency
-//!   from a pair's second ticket (the last one the match needs) to its
-//!   `matched` event.
+//!   queue of two players; then the first tickets of `--pairs` pairs, and
+//!   then every pair's second ticket at once. Reported: the tickets
+//!   matched per second with that many waiting, and the latency from a
+//!   pair's second ticket (the last one its match needs) to its `matched`
+//!   event (matches form every `matchmaking.intervalMs`, 100 ms).
 //!
 //! Run: `cargo run --release -p vampire-bench --bin matchmaking`.
 
@@ -26,10 +26,10 @@ use vampire_client::{Client, Condition, CreateRoom, Event, Incoming, ListQuery, 
 /// Matchmaking benchmark.
 #[derive(Debug, Parser)]
 struct Args {
-    /// Clients placing themselves with `join_or_create`.
+    /// Tasks placing players with `join_or_create` at once.
     #[arg(long, default_value_t = 64)]
     clients: usize,
-    /// Placements per client.
+    /// Players each task places, one after another.
     #[arg(long, default_value_t = 32)]
     rounds: usize,
     /// Tickets waiting that match nobody.
@@ -38,9 +38,6 @@ struct Args {
     /// Pairs of tickets matched while they wait.
     #[arg(long, default_value_t = 2_000)]
     pairs: usize,
-    /// Clients adding the pairs, each one pair at a time.
-    #[arg(long, default_value_t = 200)]
-    pair_clients: usize,
     /// Only the lone server (no Redis needed).
     #[arg(long)]
     alone: bool,
@@ -114,11 +111,17 @@ async fn run(args: &Args, name: &str, nodes: &[SocketAddr]) -> anyhow::Result<()
     Ok(())
 }
 
-/// Every placement's round trip.
+/// Every placement's round trip. Each placement is a client of its own
+/// (a player is in one game room at a time), connected beforehand; they
+/// stay in their rooms, so rooms fill.
 async fn join_or_create(args: &Args, nodes: &[SocketAddr]) -> anyhow::Result<Histogram<u64>> {
     let mut clients = Vec::new();
     for n in 0..args.clients {
-        clients.push(Client::connect(nodes[n % nodes.len()]).await?);
+        let mut players = Vec::new();
+        for round in 0..args.rounds {
+            players.push(Client::connect(nodes[(n + round) % nodes.len()]).await?);
+        }
+        clients.push(players);
     }
     let query = ListQuery {
         filters: vec![("mode".to_owned(), Condition::Equals("bench".into()))],
@@ -126,16 +129,16 @@ async fn join_or_create(args: &Args, nodes: &[SocketAddr]) -> anyhow::Result<His
     };
     let settings = CreateRoom { max_clients: Some(8), ..CreateRoom::default() };
     let mut tasks = tokio::task::JoinSet::new();
-    for client in clients {
-        let (query, settings, rounds) = (query.clone(), settings.clone(), args.rounds);
+    for players in clients {
+        let (query, settings) = (query.clone(), settings.clone());
         tasks.spawn(async move {
             let mut took = stats::latency_histogram();
-            for _ in 0..rounds {
+            for player in &players {
                 let started = Instant::now();
-                client.join_or_create(settings.clone(), &query, None).await?;
+                player.join_or_create(settings.clone(), &query, None).await?;
                 stats::record(&mut took, started.elapsed());
             }
-            anyhow::Ok((took, client))
+            anyhow::Ok((took, players))
         });
     }
     let mut all = stats::latency_histogram();
@@ -159,7 +162,10 @@ fn close_to_me() -> Option<Payload> {
 }
 
 /// The matchmaker's rate with `args.waiting` tickets waiting, and each
-/// pair's latency from its second ticket to its `matched`.
+/// pair's latency from its second ticket to its `matched`: every pair's
+/// first ticket is added, then every second ticket at once (the last
+/// ticket each match needs), so the rate is what the matchmaker forms, not
+/// what one client's round trips allow.
 async fn matchmaker(args: &Args, nodes: &[SocketAddr]) -> anyhow::Result<(f64, Histogram<u64>)> {
     // Four tickets a connection, 1000 apart: nobody matches them.
     let mut waiting = Vec::new();
@@ -171,37 +177,42 @@ async fn matchmaker(args: &Args, nodes: &[SocketAddr]) -> anyhow::Result<(f64, H
         }
         waiting.push(client);
     }
-    let mut tasks = tokio::task::JoinSet::new();
-    let per_client = args.pairs / args.pair_clients.max(1);
+    // Between two waiting ratings: only its pair matches a first ticket.
+    let pair_rating = |pair: usize| (pair as i64) * 1000 + 500;
+    let mut firsts = Vec::new();
+    for pair in 0..args.pairs {
+        let first = Client::connect(nodes[pair % nodes.len()]).await?;
+        first.matchmaker_add("duel", rating(pair_rating(pair)), close_to_me()).await?;
+        firsts.push(first);
+    }
+    let mut seconds = Vec::new();
+    for pair in 0..args.pairs {
+        seconds.push(Client::connect(nodes[(pair + 1) % nodes.len()]).await?);
+    }
     let started = Instant::now();
-    for c in 0..args.pair_clients {
-        let first = Client::connect(nodes[c % nodes.len()]).await?;
-        let mut second = Client::connect(nodes[(c + 1) % nodes.len()]).await?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for (pair, mut second) in seconds.into_iter().enumerate() {
         tasks.spawn(async move {
-            let mut took = stats::latency_histogram();
-            for p in 0..per_client {
-                // Between two waiting ratings: only this pair matches.
-                let rated = ((c * per_client + p) as i64) * 1000 + 500;
-                first.matchmaker_add("duel", rating(rated), close_to_me()).await?;
-                let last = Instant::now();
-                second.matchmaker_add("duel", rating(rated + 5), close_to_me()).await?;
-                loop {
-                    let event = second.next_event_within(Duration::from_secs(30)).await;
-                    match event {
-                        Some(Incoming::Event(Event::Matched { .. })) => break,
-                        Some(_) => continue,
-                        None => anyhow::bail!("no match within 30 s"),
-                    }
+            let last = Instant::now();
+            second.matchmaker_add("duel", rating(pair_rating(pair) + 5), close_to_me()).await?;
+            loop {
+                match second.next_event_within(Duration::from_secs(60)).await {
+                    Some(Incoming::Event(Event::Matched { .. })) => break,
+                    Some(_) => continue,
+                    None => anyhow::bail!("no match within 60 s"),
                 }
-                stats::record(&mut took, last.elapsed());
             }
-            anyhow::Ok(took)
+            anyhow::Ok((last.elapsed(), Instant::now()))
         });
     }
     let mut latency = stats::latency_histogram();
+    let mut finished = started;
     for done in tasks.join_all().await {
-        latency.add(&done?)?;
+        let (took, at) = done?;
+        stats::record(&mut latency, took);
+        finished = finished.max(at);
     }
-    let matched = (per_client * args.pair_clients * 2) as f64;
-    Ok((matched / started.elapsed().as_secs_f64(), latency))
+    let matched = (args.pairs * 2) as f64;
+    drop((waiting, firsts));
+    Ok((matched / (finished - started).as_secs_f64(), latency))
 }

@@ -93,13 +93,22 @@ async fn place(
             }
             return outcome;
         }
-        if Instant::now() > give_up {
-            return Err(ApiError::new(
-                ErrorCode::ServerBusy,
-                "another node has been creating a room of this type for too long; try again",
-            ));
+        // Another request is creating a room: wait for its turn to end
+        // (one cheap command a poll), then look again, when the new room
+        // is listed.
+        loop {
+            if Instant::now() > give_up {
+                return Err(ApiError::new(
+                    ErrorCode::ServerBusy,
+                    "another node has been creating a room of this type for too long; try again",
+                ));
+            }
+            tokio::time::sleep(TURN_POLL).await;
+            let taken = node.registry.creation_turn_taken(room_type).await;
+            if !taken.map_err(store_failed)? {
+                break;
+            }
         }
-        tokio::time::sleep(TURN_POLL).await;
     }
 }
 

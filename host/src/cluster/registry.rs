@@ -490,6 +490,16 @@ impl Registry {
         Ok(set.is_some())
     }
 
+    /// Whether some `join_or_create` holds the turn to create a room of
+    /// `room_type`.
+    ///
+    /// # Errors
+    /// When Redis fails or does not answer in time.
+    pub async fn creation_turn_taken(&self, room_type: &str) -> RedisResult<bool> {
+        let mut redis = self.redis.clone();
+        redis.exists(self.keys.creating(room_type)).await
+    }
+
     /// Ends `token`'s turn to create a room of `room_type`, if it still
     /// holds it.
     ///
