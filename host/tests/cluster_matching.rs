@@ -192,3 +192,58 @@ async fn the_node_forming_matches_killed_loses_no_ticket_of_the_others() {
     assert!(rooms.iter().all(|room| *room == rooms[0]), "one room: {rooms:?}");
     drop(on_a);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_room_of_another_node_is_never_chosen() {
+    let redis = RedisServer::start();
+    let plugins = json!({ "pluginsDir": support::plugins_folder() });
+    let [a, b] = ["a", "b"].map(|id| node_with(&redis, id, json!({}), plugins.clone()));
+    let clockwork = CreateRoom {
+        room_type: Some("clockwork".into()),
+        max_clients: Some(4),
+        auto_dispose: Some(false),
+        ..CreateRoom::default()
+    };
+    let locker = Client::connect(a.addr).await.unwrap();
+    let locked = locker.join_or_create(clockwork.clone(), &ctf(), None).await.unwrap();
+    assert!(locked.created);
+    locker
+        .invoke(&locked.room.id, "lock", Value::Map(vec![("locked".into(), true.into())]))
+        .await
+        .unwrap();
+    // The listing in Redis follows the lock within a write.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let other = Client::connect(b.addr).await.unwrap();
+    let placed = other.join_or_create(clockwork, &ctf(), None).await.unwrap();
+    assert!(placed.created, "the locked room is passed over");
+    assert_ne!(placed.room.id, locked.room.id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_leaves_the_cluster_pool_with_its_connection() {
+    let redis = RedisServer::start();
+    let [a, b] = ["a", "b"].map(|id| matchmaking_node(&redis, id));
+    let gone = Client::connect(a.addr).await.unwrap();
+    gone.matchmaker_add("trio", None, None).await.unwrap();
+    drop(gone);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut players = Vec::new();
+    for node in [&a, &b] {
+        let client = Client::connect(node.addr).await.unwrap();
+        client.matchmaker_add("trio", None, None).await.unwrap();
+        players.push(client);
+    }
+    for player in &mut players {
+        let early = player.next_event_within(Duration::from_millis(500)).await;
+        assert!(early.is_none(), "two live tickets do not make a trio: {early:?}");
+    }
+    let third = Client::connect(b.addr).await.unwrap();
+    third.matchmaker_add("trio", None, None).await.unwrap();
+    players.push(third);
+    let mut rooms = Vec::new();
+    for player in &mut players {
+        let event = matched(player).await;
+        rooms.push(player.join_match(&event).await.unwrap().room.id);
+    }
+    assert!(rooms.iter().all(|room| *room == rooms[0]), "one room: {rooms:?}");
+}
