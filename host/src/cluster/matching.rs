@@ -140,6 +140,7 @@ async fn create_or_take_seat(
     }
     let info = RoomInfo::from_payload(&created.outcome().await?)
         .map_err(|err| ApiError::internal(format!("a created room's info: {err}")))?;
+    node.rooms.metrics().matched_room_created();
     if let Ok(handle) = node.rooms.get(&info.id) {
         // A room placed on another node is listed by that node before it
         // answers.

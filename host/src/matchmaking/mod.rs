@@ -259,6 +259,7 @@ impl Matchmaker {
         for expired in pass.expired {
             let ticket = std::slice::from_ref(&tickets[expired]);
             if self.pool.take(&queue.name, ticket).await {
+                self.rooms.metrics().ticket_timed_out();
                 let mut frame = BytesMut::new();
                 write_match_timeout(&mut frame, &ticket[0].id);
                 self.tell(&ticket[0], frame.freeze()).await;
@@ -310,6 +311,7 @@ impl Matchmaker {
             }
         };
         info!(queue = %queue.name, %room, players = players.len(), "match formed");
+        self.rooms.metrics().match_formed();
         let ttl_ms = MATCHED_SEAT_TTL.as_millis() as u64;
         let here = self.pool.address();
         for (player, seat) in players.iter().zip(&seats) {

@@ -165,7 +165,11 @@ impl Scrape {
         out.counter("vampire_cluster_reservations_total", load(&metrics.reservations))?;
         out.counter("vampire_cluster_forwarded_total", load(&metrics.forwarded))?;
         let failures = load(&metrics.placement_failures);
-        out.counter("vampire_cluster_placement_failures_total", failures)
+        out.counter("vampire_cluster_placement_failures_total", failures)?;
+        let created = load(&metrics.matched_rooms_created);
+        out.counter("vampire_join_or_create_rooms_created_total", created)?;
+        out.counter("vampire_matchmaker_matches_total", load(&metrics.matches))?;
+        out.counter("vampire_matchmaker_timeouts_total", load(&metrics.ticket_timeouts))
     }
 }
 

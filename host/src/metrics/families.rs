@@ -69,4 +69,13 @@ pub const FAMILIES: &[(&str, &str)] = &[
         "vampire_cluster_placement_failures_total",
         "Room placements on another node that failed or timed out.",
     ),
+    (
+        "vampire_join_or_create_rooms_created_total",
+        "Rooms join_or_create requests of this node created (no room had a seat).",
+    ),
+    ("vampire_matchmaker_matches_total", "Matches this node's matchmaker formed."),
+    (
+        "vampire_matchmaker_timeouts_total",
+        "Tickets that waited their queue's time-out without a match.",
+    ),
 ];

@@ -206,6 +206,9 @@ pub struct Metrics {
     reservations: AtomicU64,
     forwarded: AtomicU64,
     placement_failures: AtomicU64,
+    matched_rooms_created: AtomicU64,
+    matches: AtomicU64,
+    ticket_timeouts: AtomicU64,
     /// Per room type, created on a type's first room or load (the lock
     /// is taken then and at scrapes, not on the hot path).
     types: Mutex<BTreeMap<String, Arc<TypeMetrics>>>,
@@ -250,6 +253,9 @@ impl Metrics {
             reservations: AtomicU64::new(0),
             forwarded: AtomicU64::new(0),
             placement_failures: AtomicU64::new(0),
+            matched_rooms_created: AtomicU64::new(0),
+            matches: AtomicU64::new(0),
+            ticket_timeouts: AtomicU64::new(0),
             types: Mutex::default(),
         }
     }
@@ -297,6 +303,12 @@ impl Metrics {
         forwarded => forwarded;
         /// Counts a room placement on another node that failed.
         placement_failed => placement_failures;
+        /// Counts a room a `join_or_create` of this node created.
+        matched_room_created => matched_rooms_created;
+        /// Counts a match this node's matchmaker formed.
+        match_formed => matches;
+        /// Counts a ticket that waited its queue's time-out.
+        ticket_timed_out => ticket_timeouts;
     }
 
     /// Counts a connection opened (`+1`) or closed (`-1`).

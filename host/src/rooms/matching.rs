@@ -132,6 +132,9 @@ impl RoomManager {
         let token = seat.token.clone();
         self.create(settings, password, Caller::Client(client.clone()), vec![seat], creating);
         let room = created.outcome().await.and_then(|info| self.created_room(&info));
+        if room.is_ok() {
+            self.metrics().matched_room_created();
+        }
         // Listed now (with the seat held): the next turn finds it.
         drop(turn);
         match room {
