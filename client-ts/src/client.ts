@@ -294,17 +294,7 @@ export class Client extends Emitter<ClientEvents> {
 
   /** Creates a room (the creator does not join it). @throws {VampireError} `unknown_room_type`, `quota_exceeded`, `server_busy`… */
   async createRoom(options: CreateRoomOptions = {}): Promise<RoomInfo> {
-    const result = await this.request("create_room", {
-      room_type: options.roomType,
-      name: options.name,
-      public: options.public,
-      max_clients: options.maxClients,
-      metadata: options.metadata,
-      variable_broadcast: options.variableBroadcast,
-      auto_dispose: options.autoDispose,
-      password: options.password,
-      options: options.options,
-    });
+    const result = await this.request("create_room", createRoomFields(options));
     return roomInfo(result as Record<string, unknown>);
   }
 
@@ -343,19 +333,7 @@ export class Client extends Emitter<ClientEvents> {
    * create does not meet; what `createRoom` and `join` throw.
    */
   async joinOrCreate(options: JoinOrCreateOptions = {}): Promise<{ room: Room; created: boolean }> {
-    const fields = {
-      room_type: options.roomType,
-      name: options.name,
-      public: options.public,
-      max_clients: options.maxClients,
-      metadata: options.metadata,
-      variable_broadcast: options.variableBroadcast,
-      auto_dispose: options.autoDispose,
-      password: options.password,
-      options: options.options,
-      filters: options.filters,
-      join_options: options.joinOptions,
-    };
+    const fields = { ...createRoomFields(options), filters: options.filters, join_options: options.joinOptions };
     const joinOptions: JoinOptions = options.joinOptions === undefined ? {} : { options: options.joinOptions };
     try {
       const result = (await this.request("join_or_create", fields)) as Record<string, unknown>;
@@ -665,6 +643,21 @@ function decodeMessage(data: unknown): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A `create_room`'s fields (also those of `join_or_create`), as the wire names them. */
+function createRoomFields(options: CreateRoomOptions): Record<string, unknown> {
+  return {
+    room_type: options.roomType,
+    name: options.name,
+    public: options.public,
+    max_clients: options.maxClients,
+    metadata: options.metadata,
+    variable_broadcast: options.variableBroadcast,
+    auto_dispose: options.autoDispose,
+    password: options.password,
+    options: options.options,
+  };
 }
 
 function readMatch(message: Record<string, unknown>): Match {

@@ -131,6 +131,17 @@ async fn matched(client: &mut Client) -> Event {
     }
 }
 
+/// Each of `players` gets its `matched` and joins the match's room: one
+/// room for all.
+async fn join_one_match(players: &mut [Client]) {
+    let mut rooms = Vec::new();
+    for player in players {
+        let event = matched(player).await;
+        rooms.push(player.join_match(&event).await.unwrap().room.id);
+    }
+    assert!(rooms.iter().all(|room| *room == rooms[0]), "one room: {rooms:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tickets_of_three_nodes_form_one_match_whose_room_each_player_joins() {
     let redis = RedisServer::start();
@@ -184,12 +195,7 @@ async fn the_node_forming_matches_killed_loses_no_ticket_of_the_others() {
         client.matchmaker_add("four", None, None).await.unwrap();
         survivors.push(client);
     }
-    let mut rooms = Vec::new();
-    for survivor in &mut survivors {
-        let event = matched(survivor).await;
-        rooms.push(survivor.join_match(&event).await.unwrap().room.id);
-    }
-    assert!(rooms.iter().all(|room| *room == rooms[0]), "one room: {rooms:?}");
+    join_one_match(&mut survivors).await;
     drop(on_a);
 }
 
@@ -240,10 +246,5 @@ async fn a_ticket_leaves_the_cluster_pool_with_its_connection() {
     let third = Client::connect(b.addr).await.unwrap();
     third.matchmaker_add("trio", None, None).await.unwrap();
     players.push(third);
-    let mut rooms = Vec::new();
-    for player in &mut players {
-        let event = matched(player).await;
-        rooms.push(player.join_match(&event).await.unwrap().room.id);
-    }
-    assert!(rooms.iter().all(|room| *room == rooms[0]), "one room: {rooms:?}");
+    join_one_match(&mut players).await;
 }
