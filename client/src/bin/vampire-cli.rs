@@ -11,8 +11,9 @@ use clap::{Parser, Subcommand};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use vampire_client::json::{from_json, to_json};
 use vampire_client::{
-    Client, ClientError, ConnectOptions, ConnectionEvent, CreateRoom, Event, Incoming, JoinResult,
-    Payload, ReconnectPolicy, RoomInfo, TlsOptions, Value, VariableBroadcast, host_of,
+    Client, ClientError, Condition, ConnectOptions, ConnectionEvent, CreateRoom, Event, Incoming,
+    JoinResult, ListQuery, Payload, ReconnectPolicy, RoomInfo, TlsOptions, Value,
+    VariableBroadcast, host_of,
 };
 
 /// Command-line client for VampireTCP.
@@ -82,6 +83,13 @@ commands (values are JSON, with {\"$bin\": \"<base64>\"} for binary; a bare word
   create [TYPE] [private] [max=N] [name=NAME] [password=PW] [keep] [quiet-vars] [no-var-broadcast]
   join ROOM [PASSWORD]                join a room
   join ROOM invite=CODE               join a password-protected room with an invite
+  join-or-create [TYPE] [max=N] [KEY:VALUE…]
+                                      join the fullest room whose metadata has those values, or create one
+  queue QUEUE [{\"properties\": {…}, \"query\": {…}}]
+                                      a matchmaker ticket; a matched event follows
+  unqueue TICKET                      withdraw a ticket
+  join-match ROOM RESERVATION [ADDRESS]
+                                      join a match's room (what a matched event says)
   invite ROOM                         a one-time invite into a room you own
   leave ROOM                          leave a room
   info ROOM                           a room as listings show it now
@@ -169,6 +177,39 @@ async fn run(client: &mut Client, words: &[&str]) -> Result<Option<String>, Clie
             Some(invite) => show_join(&client.join_with_invite(&arg(1), invite).await?),
             None => show_join(&client.join(&arg(1), words.get(2).copied()).await?),
         },
+        "join-or-create" => {
+            let (filters, settings): (Vec<&str>, Vec<&str>) =
+                words[1..].iter().partition(|word| word.contains(':') && !word.contains('='));
+            let filters = filters
+                .iter()
+                .filter_map(|word| word.split_once(':'))
+                .map(|(key, value)| (key.to_owned(), Condition::Equals(parse_value(&[value]))))
+                .collect();
+            let query = ListQuery { filters, ..ListQuery::default() };
+            let joined = client.join_or_create(create_settings(&settings), &query, None).await?;
+            format!("created={} {}", joined.created, show_join(&joined))
+        }
+        "queue" => {
+            let ticket = parse_value(&words[2.min(words.len())..]);
+            let field = |name: &str| {
+                ticket.as_map().and_then(|entries| {
+                    entries.iter().find(|(k, _)| k.as_str() == Some(name)).map(|(_, v)| v.into())
+                })
+            };
+            client.matchmaker_add(&arg(1), field("properties"), field("query")).await?
+        }
+        "unqueue" => client.matchmaker_remove(&arg(1)).await.map(|()| "null".to_owned())?,
+        "join-match" => {
+            let matched = Event::Matched {
+                ticket: String::new(),
+                room: arg(1),
+                reservation: arg(2),
+                expires_in_ms: 0,
+                address: words.get(3).map(|a| (*a).to_owned()),
+                ws_address: None,
+            };
+            show_join(&client.join_match(&matched).await?)
+        }
         "invite" => client.create_invite(&arg(1)).await?,
         "leave" => client.leave(&arg(1)).await.map(|()| "null".to_owned())?,
         "info" => show_room(&client.room_info(&arg(1)).await?),
