@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use vampire_protocol::matchmaking::{accepts, widenings};
 
 use crate::config::QueueConfig;
-use crate::matchmaking::Ticket;
+use crate::matchmaking::ticket::Ticket;
 
 /// What the last pass saw of each ticket: its windows' widenings, and
 /// whether it had waited long enough to start with fewer.

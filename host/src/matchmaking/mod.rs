@@ -14,23 +14,24 @@
 //! - [`matcher`]: which tickets form a match (pure).
 //! - [`pool`]: where tickets wait ([`TicketPool`]), and a lone server's
 //!   pool.
+//! - [`ticket`]: [`Ticket`], a waiting player.
 
 pub mod matcher;
 pub mod pool;
+pub mod ticket;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use vampire_abi::matched::{MatchOptions, MatchedPlayer};
 use vampire_protocol::Value;
 use vampire_protocol::error::quote;
 use vampire_protocol::event::{write_match_timeout, write_matched};
-use vampire_protocol::matchmaking::{Properties, TicketQuery, parse_properties, parse_query};
+use vampire_protocol::matchmaking::{Properties, parse_properties, parse_query};
 use vampire_protocol::{CreateRoom, ErrorCode, Payload, RoomInfo, SessionId};
 
 use crate::config::matchmaking::PropertyType;
@@ -43,6 +44,7 @@ use crate::rooms::seats::HeldSeat;
 use crate::rooms::{Caller, RoomManager};
 use matcher::Anchors;
 pub use pool::{LocalPool, TicketPool};
+pub use ticket::{Ticket, pool_full};
 
 /// Tickets one connection may have waiting at once; one more is
 /// `quota_exceeded`.
@@ -53,36 +55,6 @@ pub const MAX_TICKET_BYTES: usize = 2048;
 
 /// How long the seat of a matched player is held in the match's room.
 pub const MATCHED_SEAT_TTL: Duration = Duration::from_secs(30);
-
-/// A waiting player.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Ticket {
-    /// Its id (random, 128 bits).
-    pub id: String,
-    /// The queue it waits in.
-    pub queue: String,
-    /// The node its client is connected to, in a cluster.
-    pub node: Option<String>,
-    /// Its client's session.
-    pub session: SessionId,
-    /// Its client's user id, when signed in: the match's seat is bound to
-    /// it.
-    pub user_id: Option<String>,
-    /// What the player is.
-    pub properties: Properties,
-    /// Whom it accepts.
-    pub query: TicketQuery,
-    /// When it was added, in Unix milliseconds.
-    pub created_unix_ms: u64,
-}
-
-/// The refusal of a ticket past `matchmaking.maxTickets`.
-pub fn pool_full(max_tickets: usize) -> ApiError {
-    ApiError::new(
-        ErrorCode::ServerBusy,
-        format!("{max_tickets} tickets are waiting already, the most the matchmaker holds"),
-    )
-}
 
 /// The matchmaker of this server.
 pub struct Matchmaker {

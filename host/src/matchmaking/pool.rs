@@ -9,7 +9,8 @@ use futures_util::future::BoxFuture;
 
 use crate::error::ApiError;
 use crate::lock::lock;
-use crate::matchmaking::Ticket;
+use crate::matchmaking::ticket::Ticket;
+use crate::matchmaking::ticket::pool_full;
 
 /// Where tickets wait. A ticket is taken for a match at most once: `take`
 /// is all or none, and `remove` of a taken ticket finds nothing.
@@ -68,7 +69,7 @@ impl TicketPool for LocalPool {
         let mut queues = lock(&self.queues);
         let waiting: usize = queues.values().map(Vec::len).sum();
         let outcome = if waiting >= max_tickets {
-            Err(super::pool_full(max_tickets))
+            Err(pool_full(max_tickets))
         } else {
             queues.entry(ticket.queue.clone()).or_default().push(ticket.clone());
             Ok(())

@@ -25,10 +25,10 @@ use crate::rooms::generic::{GENERIC_ROOM_TYPE, GenericRoomType};
 use crate::rooms::index::{RoomHandle, RoomIndex};
 use crate::rooms::invites::Invites;
 use crate::rooms::listing::{Listing, MAX_LISTED_ROOMS, answer_room_page};
-use crate::rooms::matching::CreationTurns;
 use crate::rooms::seats::{HeldSeat, Seats};
 use crate::rooms::settings::{RoomLimits, RoomSettings};
 use crate::rooms::state::RoomState;
+use crate::rooms::turns::CreationTurns;
 
 /// Longest room name accepted.
 pub const MAX_ROOM_NAME_CHARS: usize = 64;

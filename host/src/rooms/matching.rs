@@ -13,16 +13,13 @@
 //! The cluster does the same across nodes through Redis
 //! ([`crate::cluster`]).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::OwnedMutexGuard;
 use vampire_protocol::listing::{ListQuery, RoomSort};
 use vampire_protocol::{CreateRoom, Payload, RoomInfo, RoomOp};
 
 use crate::error::ApiError;
-use crate::lock::lock;
 use crate::outbound::{ClientHandle, Responder};
 use crate::rooms::command::{Admission, Caller};
 use crate::rooms::generic::GENERIC_ROOM_TYPE;
@@ -59,21 +56,6 @@ impl JoinOrCreate {
     /// before opening new ones).
     pub fn open_query(&self) -> ListQuery {
         ListQuery { free_seats: true, sort: RoomSort::MostMembers, ..self.query.clone() }
-    }
-}
-
-/// The turns `join_or_create`s of this node take before creating a room,
-/// one per room type (types are few: only known ones get a turn).
-#[derive(Debug, Default)]
-pub struct CreationTurns {
-    turns: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-impl CreationTurns {
-    /// Waits for `room_type`'s turn; it ends when the guard drops.
-    pub async fn take(&self, room_type: &str) -> OwnedMutexGuard<()> {
-        let turn = lock(&self.turns).entry(room_type.to_owned()).or_default().clone();
-        turn.lock_owned().await
     }
 }
 

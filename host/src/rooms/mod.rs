@@ -17,6 +17,7 @@ pub(crate) mod members;
 pub mod seats;
 pub mod settings;
 pub mod state;
+pub mod turns;
 pub mod variables;
 
 pub use behaviour::{PluginView, RoomBehaviour, RoomType};
