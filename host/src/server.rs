@@ -143,10 +143,14 @@ impl Server {
         // Kept only when an operator can read them.
         let metrics = Arc::new(Metrics::new(config.admin.is_some()));
         let rooms = Arc::new(RoomManager::new(config.clone(), metrics.clone()));
-        let plugins = Arc::new(
-            PluginRuntime::new(&config.limits, metrics.clone())
-                .context("cannot start the WebAssembly runtime")?,
-        );
+        let plugins = Arc::new({
+            let runtime = PluginRuntime::new(&config.limits, metrics.clone())
+                .context("cannot start the WebAssembly runtime")?;
+            match config.plugin_cache_folder() {
+                Some(folder) => runtime.with_cache(&folder),
+                None => runtime,
+            }
+        });
         let catalog = Arc::new(Catalog::default());
         for module in plugins::load_folder(&plugins, &config.plugins_dir, &catalog).await {
             rooms.register_type(Arc::new(PluginRoomType(Arc::new(module))));

@@ -70,6 +70,8 @@ pub const DEFAULT_UDP_PORT: u16 = 7778;
 pub const DEFAULT_ENABLE_WEB_SOCKET: bool = true;
 /// Default of [`Config::ws_port`].
 pub const DEFAULT_WS_PORT: u16 = 7780;
+/// Default of [`Config::plugin_cache`].
+pub const DEFAULT_PLUGIN_CACHE: bool = true;
 /// Default of [`Config::plugins_dir`].
 pub const DEFAULT_PLUGINS_DIR: &str = "plugins";
 /// Default of [`Config::hot_reload`].
@@ -117,6 +119,14 @@ pub struct Config {
     /// a removed one stops new rooms of its type. Default
     /// [`DEFAULT_HOT_RELOAD`].
     pub hot_reload: bool,
+    /// Keep plugins' compiled code on disk, so a restart loads them
+    /// without compiling again (see [`crate::plugins::cache`]). Default
+    /// [`DEFAULT_PLUGIN_CACHE`].
+    pub plugin_cache: bool,
+    /// Where the compiled code is kept: a folder of this user's alone.
+    /// Default `None`: `$XDG_CACHE_HOME/vampiretcp/plugins`, else
+    /// `$HOME/.cache/vampiretcp/plugins` (neither set: no cache).
+    pub plugin_cache_dir: Option<PathBuf>,
     /// Log filter (`error`, `warn`, `info`, `debug`, `trace`, or a
     /// `tracing` directive list). `RUST_LOG` overrides it. Default
     /// [`DEFAULT_LOG_LEVEL`].
@@ -159,6 +169,8 @@ impl Default for Config {
             websocket: WebSocketConfig::default(),
             plugins_dir: PathBuf::from(DEFAULT_PLUGINS_DIR),
             hot_reload: DEFAULT_HOT_RELOAD,
+            plugin_cache: DEFAULT_PLUGIN_CACHE,
+            plugin_cache_dir: None,
             log_level: DEFAULT_LOG_LEVEL.to_owned(),
             log_format: DEFAULT_LOG_FORMAT,
             limits: Limits::default(),
@@ -174,6 +186,22 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The folder compiled plugins are kept in, when the cache is on and a
+    /// folder can be named.
+    pub fn plugin_cache_folder(&self) -> Option<PathBuf> {
+        if !self.plugin_cache {
+            return None;
+        }
+        if let Some(folder) = &self.plugin_cache_dir {
+            return Some(folder.clone());
+        }
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .filter(|dir| !dir.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+        Some(base.join("vampiretcp").join("plugins"))
+    }
+
     /// The embedded default configuration.
     ///
     /// # Panics

@@ -61,7 +61,13 @@ pub fn compile_bytes(
     bytes: &[u8],
 ) -> Result<PluginModule> {
     let name = name.to_owned();
-    let module = Module::new(runtime.engine(), bytes).context("not a valid WebAssembly module")?;
+    let hash = content_hash(bytes);
+    let cached = runtime.cache().and_then(|cache| cache.load(runtime.engine(), &name, &hash));
+    let fresh = cached.is_none();
+    let module = match cached {
+        Some(module) => module,
+        None => Module::new(runtime.engine(), bytes).context("not a valid WebAssembly module")?,
+    };
     abi::check_exports(&module).map_err(|problem| format_err!(problem))?;
     // The version first: a module of another ABI version imports other
     // things, and is told so rather than that an import does not match.
@@ -74,7 +80,18 @@ pub fn compile_bytes(
         .instantiate_pre(&module)
         .context("it imports something the host does not provide")?;
     let exported = vampire_abi::Hook::ALL.map(|hook| module.get_export(hook.export()).is_some());
-    Ok(PluginModule::new(name, content_hash(bytes), pre, runtime.clone(), exported))
+    if let Some(cache) = runtime.cache().filter(|_| fresh) {
+        // Written beside the load, not before it: a reload's new version
+        // serves as soon as it is compiled.
+        let (cache, key, compiled, room_type) =
+            (cache.clone(), hash.clone(), module.clone(), name.clone());
+        let store = move || cache.store(&room_type, &key, &compiled);
+        match tokio::runtime::Handle::try_current() {
+            Ok(tokio) => drop(tokio.spawn_blocking(store)),
+            Err(_) => store(),
+        }
+    }
+    Ok(PluginModule::new(name, hash, pre, runtime.clone(), exported))
 }
 
 /// The ABI version `module` exports, read from an instance whose imports

@@ -9,6 +9,7 @@
 //! stem is its room type: `plugins/chat.wasm` serves `room_type: "chat"`.
 
 pub mod abi;
+pub mod cache;
 pub mod catalog;
 pub mod imports;
 pub mod loader;

@@ -11,6 +11,7 @@ use wasmtime::{Config, Engine, Linker};
 
 use crate::config::Limits;
 use crate::metrics::Metrics;
+use crate::plugins::cache::ModuleCache;
 use crate::plugins::imports;
 use crate::plugins::memory::MemoryBudget;
 use crate::plugins::scheduling::{CpuShare, EPOCH_TICK};
@@ -41,6 +42,8 @@ pub struct PluginRuntime {
     ticker_stop: Arc<AtomicBool>,
     /// Where plugins' calls, failures and reloads are counted.
     metrics: Arc<Metrics>,
+    /// Compiled plugins on disk, when kept.
+    cache: Option<ModuleCache>,
 }
 
 /// A multi-thread tokio runtime of its own for plugin rooms. It is shut
@@ -100,7 +103,21 @@ impl PluginRuntime {
             threads: PluginThreads(Some(threads)),
             ticker_stop,
             metrics,
+            cache: None,
         })
+    }
+
+    /// This runtime, keeping compiled plugins in `folder` (see
+    /// [`ModuleCache::open`]: a folder that is not this user's alone is
+    /// not used). Default: no cache.
+    pub fn with_cache(mut self, folder: &std::path::Path) -> PluginRuntime {
+        self.cache = ModuleCache::open(folder, &self.engine);
+        self
+    }
+
+    /// The compiled-plugin cache, when kept.
+    pub fn cache(&self) -> Option<&ModuleCache> {
+        self.cache.as_ref()
     }
 
     /// The engine.
