@@ -39,6 +39,7 @@ const TOKEN: &str = "admin-bench-token";
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    println!("measured on {}", vampire_bench::stats::machine());
     let binary = servers::build_release()?.join("vampiretcp");
     let plugins = servers::plugins_folder(&[xtask::EXAMPLE_PLUGINS])?;
     let token_file =

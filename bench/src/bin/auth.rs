@@ -33,6 +33,7 @@ const SECRET: &str = "a-benchmark-secret-of-at-least-32-bytes";
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    println!("measured on {}", vampire_bench::stats::machine());
     let binary = servers::build_release()?.join("vampiretcp");
     let folder = std::env::temp_dir().join(format!("vampire-auth-bench-{}", std::process::id()));
     std::fs::create_dir_all(&folder)?;

@@ -35,6 +35,7 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    println!("measured on {}", vampire_bench::stats::machine());
     let binary = servers::build_release()?.join("vampiretcp");
     let redis_port = servers::free_port()?;
     let _redis = servers::start_redis(redis_port)?;

@@ -40,6 +40,7 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    println!("measured on {}", vampire_bench::stats::machine());
     let binary = servers::build_release()?.join("vampiretcp");
     let plugins = servers::plugins_folder(&[xtask::TEST_PLUGINS, xtask::BENCH_PLUGINS])?;
     let config = servers::bench_config(

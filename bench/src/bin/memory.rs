@@ -52,6 +52,7 @@ const MIB: f64 = 1024.0 * 1024.0;
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    println!("measured on {}", vampire_bench::stats::machine());
     let binary = match &args.server {
         Some(path) => path.clone(),
         None => servers::build_release()?.join("vampiretcp"),

@@ -40,6 +40,11 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    println!(
+        "measured on {}; plugins built with the `{}` profile (opt-level 3, LTO)",
+        vampire_bench::stats::machine(),
+        xtask::PLUGIN_PROFILE
+    );
     let built = xtask::build_plugins(&[xtask::BENCH_PLUGINS])?;
     let (_, echo_path) = built.iter().find(|(name, _)| name == "echo").expect("echo plugin built");
     let config = Config::embedded_default();

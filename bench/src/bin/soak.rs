@@ -40,6 +40,7 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    println!("measured on {}", vampire_bench::stats::machine());
     let release = servers::build_release()?;
     let plugins = servers::plugins_folder(&[xtask::EXAMPLE_PLUGINS, xtask::TEST_PLUGINS])?;
     let config = serde_json::json!({

@@ -34,6 +34,7 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    println!("measured on {}", vampire_bench::stats::machine());
     let release = servers::build_release()?;
     let config = serde_json::json!({
         "bindAddress": "127.0.0.1",

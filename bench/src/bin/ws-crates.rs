@@ -60,6 +60,7 @@ enum Scenario {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    println!("measured on {}", vampire_bench::stats::machine());
     println!("| scenario | crate | messages/s | CPU µs/message |");
     println!("|---|---|---:|---:|");
     for scenario in [Scenario::Echo, Scenario::FanOut] {

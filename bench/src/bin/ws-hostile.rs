@@ -43,6 +43,7 @@ const UPGRADE: &str = "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgra
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    println!("measured on {}", vampire_bench::stats::machine());
     let binary = servers::build_release()?.join("vampiretcp");
     let plugins = servers::plugins_folder(&[xtask::EXAMPLE_PLUGINS])?;
     // The server's own request rate limit (the bench configuration lifts
