@@ -66,6 +66,9 @@ impl Anchors {
                 for &member in &group {
                     taken[member] = true;
                 }
+                // Oldest ticket first, whichever anchored the group.
+                let mut group = group;
+                group.sort_unstable();
                 pass.matches.push(group);
             }
         }
@@ -146,6 +149,12 @@ mod tests {
         let pass = anchors.pass(&queue(3, 3), &tickets, 10);
         // e is within a's window but a is not within e's.
         assert_eq!(pass.matches, vec![vec![0, 1, 3]]);
+        // A new ticket that completes a group anchors it; the match still
+        // lists the oldest first.
+        let mut anchors = Anchors::default();
+        let _ = anchors.pass(&queue(2, 2), &tickets[..1], 10);
+        let later = anchors.pass(&queue(2, 2), &tickets[..2], 10);
+        assert_eq!(later.matches, vec![vec![0, 1]]);
         let again = anchors.pass(&queue(3, 3), &tickets[2..3], 10);
         assert!(again.matches.is_empty() && again.expired.is_empty());
     }
