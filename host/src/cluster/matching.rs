@@ -148,9 +148,7 @@ async fn create_or_take_seat(
         return Ok((Placed::Here(handle, token), true));
     }
     let holder = node_of(&info.id).unwrap_or_default();
-    let Some((address, ws_address)) =
-        node.registry.node_record(holder).await.ok().flatten().map(|r| (r.address, r.ws_address))
-    else {
+    let Some((address, ws_address)) = node.address_of(holder).await else {
         return Err(ApiError::new(ErrorCode::ServerBusy, "the node of the created room left"));
     };
     let expires_in_ms = ttl.as_millis() as u64;

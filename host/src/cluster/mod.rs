@@ -155,8 +155,7 @@ impl Cluster {
     /// says): for a `resume` of a session that node holds. `None` when it
     /// is not live or Redis cannot say.
     pub async fn node_address(&self, node: &str) -> Option<(String, Option<String>)> {
-        let record = self.node.registry.node_record(node).await.ok().flatten()?;
-        Some((record.address, record.ws_address))
+        self.node.address_of(node).await
     }
 
     /// How many seat reservations one connection may have live, and for

@@ -134,6 +134,13 @@ impl Node {
         })
     }
 
+    /// Where clients reach live node `node` (TCP, and WebSocket when it
+    /// says); `None` when it is not live or Redis cannot say.
+    pub(crate) async fn address_of(&self, node: &str) -> Option<(String, Option<String>)> {
+        let record = self.registry.node_record(node).await.ok().flatten()?;
+        Some((record.address, record.ws_address))
+    }
+
     /// Whether Redis answered the last heartbeat.
     pub(crate) fn healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)
