@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::ServerProcess;
+use support::{ADMIN_TOKEN, ServerProcess, admin_section, http};
 use vampire_client::{Client, CreateRoom, ErrorCode, Event, Incoming, Payload, Value};
 
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -99,6 +99,51 @@ async fn a_replaced_plugin_swaps_under_live_rooms_keeping_clients_and_state() {
     server.wait_for_log("some rooms kept the old version");
     assert_eq!(version(&a, &room).await, 1);
     assert_eq!(a.invoke(&room, "count", Value::Nil).await.unwrap().to_value().as_u64(), Some(6));
+}
+
+/// What the admin API says compiled the code serving `room_type`.
+async fn code_of(server: &ServerProcess, room_type: &str) -> String {
+    let types = http::get(server.admin.unwrap(), "/admin/room-types", ADMIN_TOKEN).await.json();
+    let entry = types["room_types"].as_array().unwrap().iter().find(|t| t["name"] == room_type);
+    entry.unwrap()["plugin"]["code"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_answers_from_quick_code_then_swaps_to_optimised_code_unannounced() {
+    let folder = folder_with_v1();
+    let path = folder.join("reloadable.wasm");
+    let server =
+        ServerProcess::start(json!({"pluginsDir": folder, "admin": admin_section(json!({}))}));
+    assert_eq!(
+        code_of(&server, "reloadable").await,
+        "optimised",
+        "start-up compiles optimised code"
+    );
+    let mut a = Client::connect(server.addr).await.unwrap();
+    let room = a.create_room(room_type("reloadable")).await.unwrap().id;
+    a.join(&room, None).await.unwrap();
+    a.invoke(&room, "count", Value::Nil).await.unwrap();
+
+    replace_by_rename(&path, &module("reload-v2"));
+    wait_for_version(&a, &room, 2).await;
+    server.wait_for_log("plugin's optimised code swapped in");
+    assert_eq!(code_of(&server, "reloadable").await, "optimised");
+    // The second swap kept the room's state and its member, and said
+    // nothing: one `room_reloaded`, for the new version.
+    assert_eq!(a.invoke(&room, "count", Value::Nil).await.unwrap().to_value().as_u64(), Some(2));
+    assert_eq!(version(&a, &room).await, 2);
+    let mut announced = 0;
+    while let Some(incoming) = a.next_event_within(Duration::from_millis(300)).await {
+        if matches!(incoming, Incoming::Event(Event::RoomReloaded { .. })) {
+            announced += 1;
+        }
+    }
+    assert_eq!(announced, 1, "members hear of the new version once");
+    let log = server.log();
+    let quick = log.lines().find(|l| l.contains("plugin reloaded")).expect("the reload is logged");
+    if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+        assert!(quick.contains("baseline"), "the first version is the quick compiler's: {quick}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -34,6 +34,7 @@ pub async fn list(State(context): Context) -> axum::Json<Value> {
                 "sha256": loaded.sha256,
                 "abi_version": loaded.abi_version,
                 "loaded_unix_ms": unix_ms(loaded.at),
+                "code": loaded.code.as_str(),
             })
         });
         let failure = status.failed.map(|failed| {

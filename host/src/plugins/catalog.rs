@@ -11,6 +11,7 @@ use std::time::SystemTime;
 use sha2::{Digest, Sha256};
 
 use crate::lock::lock;
+use crate::plugins::runtime::Tier;
 
 /// The SHA-256 of a plugin file, in lowercase hex: the version a room
 /// runs, and how a change of content is seen.
@@ -30,6 +31,9 @@ pub struct Loaded {
     pub abi_version: i32,
     /// When it started serving.
     pub at: SystemTime,
+    /// Which compiler made the code serving (a reload is baseline code
+    /// until its optimised code is swapped in).
+    pub code: Tier,
 }
 
 /// An attempt to load a plugin file that failed.
@@ -90,6 +94,28 @@ impl Catalog {
         })
     }
 
+    /// Records that `room_type`'s version `sha256` now runs optimised code;
+    /// `false` (nothing changed) when another version serves it now.
+    pub fn optimised(&self, room_type: &str, sha256: &str) -> bool {
+        let mut types = lock(&self.types);
+        let serving = types.get_mut(room_type).and_then(|status| status.loaded.as_mut());
+        match serving {
+            Some(loaded) if loaded.sha256 == sha256 => {
+                loaded.code = Tier::Optimised;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether `sha256` is the version serving `room_type`.
+    pub fn serves(&self, room_type: &str, sha256: &str) -> bool {
+        lock(&self.types)
+            .get(room_type)
+            .and_then(|status| status.loaded.as_ref())
+            .is_some_and(|loaded| loaded.sha256 == sha256)
+    }
+
     /// The status of `room_type`, if the folder ever had it.
     pub fn status(&self, room_type: &str) -> Option<PluginStatus> {
         lock(&self.types).get(room_type).cloned()
@@ -120,6 +146,7 @@ mod tests {
             sha256: "l".into(),
             abi_version: 1,
             at: SystemTime::now(),
+            code: Tier::Optimised,
         };
         catalog.loaded("chat", loaded);
         assert!(catalog.knows("chat", "l") && !catalog.knows("chat", "f"));

@@ -14,7 +14,7 @@ use crate::logging::Throttle;
 use crate::plugins::abi;
 use crate::plugins::catalog::{Catalog, Failure, Loaded, content_hash};
 use crate::plugins::module::PluginModule;
-use crate::plugins::runtime::PluginRuntime;
+use crate::plugins::runtime::{PluginRuntime, Tier};
 use crate::plugins::scheduling::CpuShare;
 use crate::plugins::state::PluginState;
 use crate::rooms::GENERIC_ROOM_TYPE;
@@ -38,7 +38,8 @@ pub fn room_type_of(path: &Path) -> Result<String> {
     Ok(stem.to_owned())
 }
 
-/// Compiles and checks one plugin. Blocking: run it off the reactor.
+/// Compiles and checks one plugin, optimised. Blocking: run it off the
+/// reactor.
 ///
 /// # Errors
 /// A bad name, an unreadable file, invalid wasm, a missing or mistyped
@@ -46,11 +47,17 @@ pub fn room_type_of(path: &Path) -> Result<String> {
 pub fn compile(runtime: &Arc<PluginRuntime>, path: &Path) -> Result<PluginModule> {
     let name = room_type_of(path)?;
     let bytes = std::fs::read(path).context("cannot read the file")?;
-    compile_bytes(runtime, &name, &bytes)
+    compile_bytes(runtime, &name, &bytes, Tier::Optimised)
 }
 
 /// Compiles and checks the module `bytes` as room type `name`, and tries
 /// an instance of it. Blocking: run it off the reactor.
+///
+/// `tier` is the code wanted: [`Tier::Optimised`] is read from the cache
+/// when it holds it and written there when it did not;
+/// [`Tier::Baseline`] (a reload's first version) is the cache's optimised
+/// code when it holds some, else a baseline compile, never cached. The
+/// module says which it got ([`PluginModule::tier`]).
 ///
 /// # Errors
 /// Invalid wasm, a missing or mistyped export, an import the host does not
@@ -59,14 +66,18 @@ pub fn compile_bytes(
     runtime: &Arc<PluginRuntime>,
     name: &str,
     bytes: &[u8],
+    tier: Tier,
 ) -> Result<PluginModule> {
     let name = name.to_owned();
     let hash = content_hash(bytes);
     let cached = runtime.cache().and_then(|cache| cache.load(runtime.engine(), &name, &hash));
     let fresh = cached.is_none();
-    let module = match cached {
-        Some(module) => module,
-        None => Module::new(runtime.engine(), bytes).context("not a valid WebAssembly module")?,
+    let (module, tier) = match cached {
+        Some(module) => (module, Tier::Optimised),
+        None => {
+            let (engine, tier) = runtime.engine_for(tier);
+            (Module::new(engine, bytes).context("not a valid WebAssembly module")?, tier)
+        }
     };
     abi::check_exports(&module).map_err(|problem| format_err!(problem))?;
     // The version first: a module of another ABI version imports other
@@ -76,11 +87,11 @@ pub fn compile_bytes(
         bail!("{}", abi::version_mismatch(version));
     }
     let pre = runtime
-        .linker()
+        .linker_for(module.engine())
         .instantiate_pre(&module)
         .context("it imports something the host does not provide")?;
     let exported = vampire_abi::Hook::ALL.map(|hook| module.get_export(hook.export()).is_some());
-    if let Some(cache) = runtime.cache().filter(|_| fresh) {
+    if let Some(cache) = runtime.cache().filter(|_| fresh && tier == Tier::Optimised) {
         // Written beside the load, not before it: a reload's new version
         // serves as soon as it is compiled.
         let (cache, key, compiled, room_type) =
@@ -91,7 +102,7 @@ pub fn compile_bytes(
             Err(_) => store(),
         }
     }
-    Ok(PluginModule::new(name, hash, pre, runtime.clone(), exported))
+    Ok(PluginModule::new(name, hash, pre, runtime.clone(), exported, tier))
 }
 
 /// The ABI version `module` exports, read from an instance whose imports
@@ -109,10 +120,10 @@ fn declared_version(runtime: &Arc<PluginRuntime>, name: &str, module: &Module) -
         Arc::new(Throttle::per_second(runtime.log_lines_per_second())),
         Arc::new(CpuShare::new(runtime.cpu_percent())),
     );
-    let mut store = Store::new(runtime.engine(), state);
+    let mut store = Store::new(module.engine(), state);
     store.limiter(|state| &mut state.limits);
     store.set_epoch_deadline(runtime.deadline_ticks());
-    let mut stubs = Linker::new(runtime.engine());
+    let mut stubs = Linker::new(module.engine());
     stubs.define_unknown_imports_as_traps(module)?;
     let instance = stubs.instantiate(&mut store, module).context("cannot instantiate it")?;
     instance
@@ -182,7 +193,7 @@ pub async fn load_file(
     name: &str,
 ) -> std::result::Result<PluginModule, Failure> {
     let bytes = read_file(folder, path).await?;
-    compile_file(runtime, name, bytes).await
+    compile_file(runtime, name, bytes, Tier::Optimised).await
 }
 
 /// Checks that `path` may load (see [`check_plugin_file`]) and reads it,
@@ -190,30 +201,32 @@ pub async fn load_file(
 ///
 /// # Errors
 /// Why it may not load or cannot be read, with an empty hash.
-pub async fn read_file(folder: &Path, path: &Path) -> std::result::Result<Vec<u8>, Failure> {
+pub async fn read_file(folder: &Path, path: &Path) -> std::result::Result<Arc<[u8]>, Failure> {
     let failure = |reason: String| Failure { sha256: String::new(), reason, at: SystemTime::now() };
     let (folder, path) = (folder.to_owned(), path.to_owned());
     tokio::task::spawn_blocking(move || {
         check_plugin_file(&folder, &path)?;
-        std::fs::read(&path).map_err(|err| format!("cannot read the file: {err}"))
+        std::fs::read(&path).map(Arc::from).map_err(|err| format!("cannot read the file: {err}"))
     })
     .await
     .unwrap_or_else(|join| Err(join.to_string()))
     .map_err(failure)
 }
 
-/// Compiles and checks `bytes` as room type `name`, off the reactor.
+/// Compiles and checks `bytes` as room type `name`, off the reactor, for
+/// `tier` (see [`compile_bytes`]).
 ///
 /// # Errors
 /// Why the module is refused, in one line, with the hash of `bytes`.
 pub async fn compile_file(
     runtime: &Arc<PluginRuntime>,
     name: &str,
-    bytes: Vec<u8>,
+    bytes: Arc<[u8]>,
+    tier: Tier,
 ) -> std::result::Result<PluginModule, Failure> {
     let sha256 = content_hash(&bytes);
     let (compiler, type_name) = (runtime.clone(), name.to_owned());
-    tokio::task::spawn_blocking(move || compile_bytes(&compiler, &type_name, &bytes))
+    tokio::task::spawn_blocking(move || compile_bytes(&compiler, &type_name, &bytes, tier))
         .await
         .unwrap_or_else(|join| Err(format_err!("compilation panicked: {join}")))
         .map_err(|err| Failure {
@@ -231,6 +244,7 @@ pub fn loaded_from(path: &Path, module: &PluginModule) -> Loaded {
         sha256: module.sha256().to_owned(),
         abi_version: vampire_abi::ABI_VERSION,
         at: SystemTime::now(),
+        code: module.tier(),
     }
 }
 

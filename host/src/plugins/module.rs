@@ -6,7 +6,7 @@ use std::sync::Arc;
 use wasmtime::InstancePre;
 
 use crate::metrics::TypeMetrics;
-use crate::plugins::runtime::PluginRuntime;
+use crate::plugins::runtime::{PluginRuntime, Tier};
 use crate::plugins::state::PluginState;
 
 /// A compiled, checked plugin: one room type.
@@ -22,6 +22,8 @@ pub struct PluginModule {
     exported: [bool; vampire_abi::Hook::ALL.len()],
     /// Where the type's calls and failures are counted.
     metrics: Arc<TypeMetrics>,
+    /// Which compiler made its code.
+    tier: Tier,
 }
 
 impl PluginModule {
@@ -48,6 +50,11 @@ impl PluginModule {
         &self.metrics
     }
 
+    /// Which compiler made its code.
+    pub fn tier(&self) -> Tier {
+        self.tier
+    }
+
     /// Whether the module exports `hook`.
     pub fn exports(&self, hook: vampire_abi::Hook) -> bool {
         self.exported[hook.index()]
@@ -57,15 +64,16 @@ impl PluginModule {
 impl PluginModule {
     /// A module of room type `name` compiled from a file of hash `sha256`,
     /// prepared as `pre`, exporting the hooks `exported` marks (by
-    /// `Hook::index`).
+    /// `Hook::index`), its code made by `tier`.
     pub(crate) fn new(
         name: String,
         sha256: String,
         pre: InstancePre<PluginState>,
         runtime: Arc<PluginRuntime>,
         exported: [bool; vampire_abi::Hook::ALL.len()],
+        tier: Tier,
     ) -> PluginModule {
         let metrics = runtime.metrics().for_type(&name);
-        PluginModule { name, sha256, pre, runtime, exported, metrics }
+        PluginModule { name, sha256, pre, runtime, exported, metrics, tier }
     }
 }

@@ -6,6 +6,11 @@
 //!   then do new rooms get the new version, and every live room of the
 //!   type swaps to it between two of its commands, keeping its members,
 //!   variables and clock (see `RoomBehaviour::reload`);
+//! - a new version of a type that serves already is compiled by the
+//!   baseline compiler first ([`Tier`]), so it answers a few milliseconds
+//!   after the file settles; the optimising compiler then compiles it in
+//!   the background and the rooms swap again, to that code, without
+//!   telling their members (the same version: nothing they see changes);
 //! - a new file adds a room type; a removed file stops new rooms of its
 //!   type (`unknown_room_type`) while live ones keep running;
 //! - a file that does not compile or fails the ABI check (say, one still
@@ -27,9 +32,9 @@ use tracing::{info, warn};
 use crate::plugins::catalog::{Catalog, content_hash};
 use crate::plugins::loader;
 use crate::plugins::room::PluginRoomType;
-use crate::plugins::runtime::PluginRuntime;
-use crate::rooms::RoomManager;
+use crate::plugins::runtime::{PluginRuntime, Tier};
 use crate::rooms::manager::ReloadReport;
+use crate::rooms::{RoomManager, Swap};
 
 /// What a reload did.
 #[derive(Debug)]
@@ -78,7 +83,7 @@ impl Reloader {
     /// Acts on a path of the folder the watcher saw change: loads it if
     /// its content is new, forgets its type if it is gone. Paths that
     /// are not plugins are ignored.
-    pub async fn file_changed(&self, path: &Path) {
+    pub async fn file_changed(self: &Arc<Self>, path: &Path) {
         // The watch is not recursive: every path is a child of the folder.
         let Some(file) = path.file_name() else { return };
         let path = self.folder.join(file);
@@ -94,7 +99,7 @@ impl Reloader {
     ///
     /// # Errors
     /// Why it could not load (the old version keeps serving), in one line.
-    pub async fn reload(&self, room_type: &str) -> Result<Reloaded, String> {
+    pub async fn reload(self: &Arc<Self>, room_type: &str) -> Result<Reloaded, String> {
         let path = match self.catalog.status(room_type).and_then(|s| s.loaded) {
             Some(loaded) => loaded.file,
             None => self.folder.join(format!("{room_type}.wasm")),
@@ -104,7 +109,12 @@ impl Reloader {
 
     /// Loads `path` as room type `name` (skipping content already known,
     /// unless `force`), records the outcome and counts it.
-    async fn load(&self, name: &str, path: &Path, force: bool) -> Result<Reloaded, String> {
+    async fn load(
+        self: &Arc<Self>,
+        name: &str,
+        path: &Path,
+        force: bool,
+    ) -> Result<Reloaded, String> {
         let _turn = self.turn.lock().await;
         if std::fs::symlink_metadata(path).is_err() {
             self.catalog.removed(name);
@@ -116,11 +126,18 @@ impl Reloader {
         }
         let started = Instant::now();
         let metrics = self.runtime.metrics();
+        // Only a type with live rooms waits for its code; a new one is
+        // compiled optimised at once.
+        let tier = if self.rooms.has_type(name) { Tier::Baseline } else { Tier::Optimised };
+        let mut source = None;
         let loaded = match loader::read_file(&self.folder, path).await {
             Ok(bytes) if !force && self.catalog.knows(name, &content_hash(&bytes)) => {
                 return Ok(Reloaded::Unchanged);
             }
-            Ok(bytes) => loader::compile_file(&self.runtime, name, bytes).await,
+            Ok(bytes) => {
+                source = Some(bytes.clone());
+                loader::compile_file(&self.runtime, name, bytes, tier).await
+            }
             Err(failure) => Err(failure),
         };
         let module = match loaded {
@@ -140,14 +157,24 @@ impl Reloader {
         self.catalog.loaded(name, loader::loaded_from(path, &module));
         let compile_ms = started.elapsed().as_millis() as u64;
         let new_type = !self.rooms.has_type(name);
-        let report = self.rooms.reload_type(Arc::new(PluginRoomType(Arc::new(module)))).await;
+        let tier = module.tier();
+        let sha256 = module.sha256().to_owned();
+        let report = self
+            .rooms
+            .reload_type(Arc::new(PluginRoomType(Arc::new(module))), Swap::NewVersion)
+            .await;
+        if let (Tier::Baseline, Some(bytes)) = (tier, source) {
+            let reloader = self.clone();
+            let name = name.to_owned();
+            tokio::spawn(async move { reloader.optimise(&name, &sha256, bytes).await });
+        }
         metrics.reload(true, started.elapsed());
         let total_ms = started.elapsed().as_millis() as u64;
         if new_type {
             info!(plugin = %name, path = %path.display(), compile_ms, "plugin loaded: a new room type");
             return Ok(Reloaded::Added);
         }
-        info!(plugin = %name, path = %path.display(), rooms_swapped = report.swapped, rooms_kept = report.kept.len(), compile_ms, total_ms, "plugin reloaded");
+        info!(plugin = %name, path = %path.display(), rooms_swapped = report.swapped, rooms_kept = report.kept.len(), compile_ms, total_ms, code = tier.as_str(), "plugin reloaded");
         if let Some((room, reason)) = report.kept.first() {
             warn!(
                 plugin = %name,
@@ -157,5 +184,35 @@ impl Reloader {
             );
         }
         Ok(Reloaded::Swapped(report))
+    }
+
+    /// Compiles version `sha256` of `name` (its file's `bytes`) with the
+    /// optimising compiler and swaps it into the type's rooms, unless
+    /// another version serves by then (a newer reload, or a removal, won
+    /// the turn first).
+    async fn optimise(&self, name: &str, sha256: &str, bytes: Arc<[u8]>) {
+        let started = Instant::now();
+        let module = match loader::compile_file(&self.runtime, name, bytes, Tier::Optimised).await {
+            Ok(module) => module,
+            Err(failure) => {
+                // It compiled once; a second compiler refusing it is ours
+                // to explain. The baseline code keeps serving.
+                warn!(plugin = %name, "optimised compile failed, baseline code keeps serving: {}", failure.reason);
+                return;
+            }
+        };
+        let _turn = self.turn.lock().await;
+        if !self.catalog.serves(name, sha256) {
+            return;
+        }
+        let report = self
+            .rooms
+            .reload_type(
+                Arc::new(PluginRoomType(Arc::new(module))),
+                Swap::Recompiled { sha256: sha256.to_owned() },
+            )
+            .await;
+        self.catalog.optimised(name, sha256);
+        info!(plugin = %name, rooms_swapped = report.swapped, rooms_kept = report.kept.len(), compile_ms = started.elapsed().as_millis() as u64, "plugin's optimised code swapped in");
     }
 }

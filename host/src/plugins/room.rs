@@ -127,7 +127,9 @@ impl WasmRoom {
             self.log_throttle.clone(),
             self.cpu_share.clone(),
         );
-        let mut store = Store::new(runtime.engine(), state);
+        // The module's own engine: a reload's first version is baseline
+        // code, of the baseline engine.
+        let mut store = Store::new(self.plugin.instance_pre().module().engine(), state);
         store.limiter(|state| &mut state.limits);
         store.epoch_deadline_callback(scheduling::on_epoch_tick);
         store.data_mut().slices.left = runtime.deadline_ticks();

@@ -1,13 +1,14 @@
-//! [`PluginRuntime`]: the wasmtime engine every plugin shares, the epoch
-//! ticker behind per-call deadlines, the memory budgets, and the threads
-//! plugin rooms run on.
+//! [`PluginRuntime`]: the wasmtime engines every plugin shares (the
+//! optimising one, and a baseline one for reloads), the epoch ticker
+//! behind per-call deadlines, the memory budgets, and the threads plugin
+//! rooms run on.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::runtime::{Handle, Runtime};
-use wasmtime::{Config, Engine, Linker};
+use wasmtime::{Config, Engine, Linker, Strategy};
 
 use crate::config::Limits;
 use crate::metrics::Metrics;
@@ -17,10 +18,58 @@ use crate::plugins::memory::MemoryBudget;
 use crate::plugins::scheduling::{CpuShare, EPOCH_TICK};
 use crate::plugins::state::PluginState;
 
-/// The shared engine, linker, budgets and threads.
+/// Which compiler made a module's code.
+///
+/// A reload is compiled by the baseline compiler first (Winch: several
+/// times faster to compile, slower code), so the new version answers
+/// within the watcher's settle time; the optimising compiler (Cranelift)
+/// then compiles it again in the background and the rooms swap to that
+/// code. Everything else (start-up, new types, the cache) is optimised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// Cranelift's code: what every plugin ends on.
+    Optimised,
+    /// Winch's code: a reload's first version, until its optimised code
+    /// is ready.
+    Baseline,
+}
+
+impl Tier {
+    /// How the admin API names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Optimised => "optimised",
+            Tier::Baseline => "baseline",
+        }
+    }
+}
+
+/// An engine and the host imports linked for it: a module compiled by one
+/// engine runs only in stores of that engine, with that engine's linker.
+struct Compiler {
+    engine: Engine,
+    linker: Linker<PluginState>,
+}
+
+impl Compiler {
+    /// An engine with epoch interruption on, compiling with `strategy`.
+    fn new(strategy: Strategy) -> anyhow::Result<Compiler> {
+        let mut config = Config::new();
+        config.epoch_interruption(true).strategy(strategy);
+        let engine = Engine::new(&config)?;
+        let linker = imports::linker(&engine)?;
+        Ok(Compiler { engine, linker })
+    }
+}
+
+/// The shared engines, linker, budgets and threads.
 pub struct PluginRuntime {
     engine: Engine,
     linker: Linker<PluginState>,
+    /// The baseline compiler, made at the first reload (most servers never
+    /// reload, and an engine costs memory); `None` inside when this
+    /// platform has none (Winch compiles for x86-64 and AArch64).
+    baseline: Arc<OnceLock<Option<Compiler>>>,
     /// Running-time budget of one call into a guest.
     call_timeout: Duration,
     /// `call_timeout` in epoch ticks (see [`PluginRuntime::deadline_ticks`]).
@@ -68,16 +117,18 @@ impl PluginRuntime {
     /// When wasmtime cannot create the engine or define the imports, or
     /// the threads cannot start.
     pub fn new(limits: &Limits, metrics: Arc<Metrics>) -> anyhow::Result<PluginRuntime> {
-        let mut config = Config::new();
-        config.epoch_interruption(true);
-        let engine = Engine::new(&config)?;
-        let linker = imports::linker(&engine)?;
+        let Compiler { engine, linker } = Compiler::new(Strategy::Cranelift)?;
+        let baseline: Arc<OnceLock<Option<Compiler>>> = Arc::default();
         let ticker_stop = Arc::new(AtomicBool::new(false));
-        let (ticking, stop) = (engine.clone(), ticker_stop.clone());
+        let (ticking, ticking_baseline, stop) =
+            (engine.clone(), baseline.clone(), ticker_stop.clone());
         std::thread::Builder::new().name("wasm-epoch".into()).spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(EPOCH_TICK);
                 ticking.increment_epoch();
+                if let Some(Some(baseline)) = ticking_baseline.get() {
+                    baseline.engine.increment_epoch();
+                }
             }
         })?;
         let threads = tokio::runtime::Builder::new_multi_thread()
@@ -88,6 +139,7 @@ impl PluginRuntime {
         Ok(PluginRuntime {
             engine,
             linker,
+            baseline,
             call_timeout: limits.plugin_call_timeout(),
             deadline_ticks: limits
                 .plugin_call_timeout()
@@ -128,6 +180,37 @@ impl PluginRuntime {
     /// The linker holding the host imports.
     pub fn linker(&self) -> &Linker<PluginState> {
         &self.linker
+    }
+
+    /// The engine compiling for `tier`, made on first use. A baseline
+    /// that this platform cannot have gives the optimising engine (and
+    /// says so with [`Tier::Optimised`]).
+    pub fn engine_for(&self, tier: Tier) -> (&Engine, Tier) {
+        match (tier, self.baseline_compiler()) {
+            (Tier::Baseline, Some(baseline)) => (&baseline.engine, Tier::Baseline),
+            _ => (&self.engine, Tier::Optimised),
+        }
+    }
+
+    /// The linker holding the host imports for modules of `engine`, one of
+    /// this runtime's.
+    pub fn linker_for(&self, engine: &Engine) -> &Linker<PluginState> {
+        match self.baseline.get() {
+            Some(Some(baseline)) if Engine::same(engine, &baseline.engine) => &baseline.linker,
+            _ => &self.linker,
+        }
+    }
+
+    fn baseline_compiler(&self) -> Option<&Compiler> {
+        self.baseline
+            .get_or_init(|| {
+                Compiler::new(Strategy::Winch)
+                    .inspect_err(|err| {
+                        tracing::info!(%err, "no baseline compiler here: reloads compile optimised code at once");
+                    })
+                    .ok()
+            })
+            .as_ref()
     }
 
     /// Every import the host gives a plugin, as (module, name), in the

@@ -173,6 +173,26 @@ pub(crate) enum RoomCommand {
     InviteIsLive { invite: String, done: oneshot::Sender<bool> },
     /// The server is stopping: end the room.
     Shutdown,
-    /// A new version of the room's type: swap to it between two commands.
-    Reload { room_type: Arc<dyn RoomType>, done: oneshot::Sender<Result<bool, ApiError>> },
+    /// Another build of the room's type: swap to it between two commands.
+    Reload {
+        room_type: Arc<dyn RoomType>,
+        swap: Swap,
+        done: oneshot::Sender<Result<bool, ApiError>>,
+    },
+}
+
+/// What a swap of a room type's code brings, which decides whether the
+/// members hear of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Swap {
+    /// A new version: members are told (`room_reloaded`).
+    NewVersion,
+    /// A version's optimised code, after a reload's quick first compile:
+    /// only rooms running that version swap (one that kept an older
+    /// version when the reload failed in it keeps it), and nothing a
+    /// member can see changes, so nothing is said.
+    Recompiled {
+        /// The version: the plugin file's hash.
+        sha256: String,
+    },
 }

@@ -20,7 +20,7 @@ use crate::metrics::Metrics;
 use crate::outbound::Responder;
 use crate::rooms::actor::{RoomActor, RoomTimeouts};
 use crate::rooms::behaviour::RoomType;
-use crate::rooms::command::{AdminOp, Caller, MAX_ADMIN_ANSWER_BYTES, RoomCommand};
+use crate::rooms::command::{AdminOp, Caller, MAX_ADMIN_ANSWER_BYTES, RoomCommand, Swap};
 use crate::rooms::generic::{GENERIC_ROOM_TYPE, GenericRoomType};
 use crate::rooms::index::{RoomHandle, RoomIndex};
 use crate::rooms::invites::Invites;
@@ -182,8 +182,8 @@ impl RoomManager {
     /// it into every live room of that name, each between two of its
     /// commands (commands that arrive meanwhile wait in its mailbox).
     /// Returns how many rooms swapped, and the rooms that kept their old
-    /// version with why.
-    pub async fn reload_type(&self, room_type: Arc<dyn RoomType>) -> ReloadReport {
+    /// version with why. `swap` says whether members are told.
+    pub async fn reload_type(&self, room_type: Arc<dyn RoomType>, swap: Swap) -> ReloadReport {
         let name = room_type.name().to_owned();
         self.register_type(room_type.clone());
         let mut pending = Vec::new();
@@ -192,7 +192,8 @@ impl RoomManager {
                 continue;
             }
             let (done, outcome) = oneshot::channel();
-            handle.send(RoomCommand::Reload { room_type: room_type.clone(), done }).await;
+            let (room_type, swap) = (room_type.clone(), swap.clone());
+            handle.send(RoomCommand::Reload { room_type, swap, done }).await;
             pending.push((handle.id().clone(), outcome));
         }
         let mut report = ReloadReport::default();

@@ -21,7 +21,7 @@ pub mod turns;
 pub mod variables;
 
 pub use behaviour::{PluginView, RoomBehaviour, RoomType};
-pub use command::{AdminOp, Admission, Caller, MAX_ADMIN_ANSWER_BYTES, Presence};
+pub use command::{AdminOp, Admission, Caller, MAX_ADMIN_ANSWER_BYTES, Presence, Swap};
 pub use generic::{GENERIC_ROOM_TYPE, GenericRoom};
 pub use index::RoomHandle;
 pub use manager::RoomManager;

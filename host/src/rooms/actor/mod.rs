@@ -21,7 +21,7 @@ use tracing::info;
 use crate::metrics::TypeMetrics;
 use crate::outbound::{ClientHandle, Responder};
 use crate::rooms::behaviour::RoomBehaviour;
-use crate::rooms::command::RoomCommand;
+use crate::rooms::command::{RoomCommand, Swap};
 use crate::rooms::index::{RoomHandle, RoomIndex};
 use crate::rooms::invites::Invites;
 use crate::rooms::seats::Seats;
@@ -284,9 +284,15 @@ impl RoomActor {
                 let _ = done.send(self.invites.is_live(&invite, std::time::Instant::now()));
             }
             RoomCommand::Shutdown => return Next::Stop(Ending::Shutdown),
-            RoomCommand::Reload { room_type, done } => {
+            RoomCommand::Reload { room_type, swap, done } => {
+                if let Swap::Recompiled { sha256 } = &swap
+                    && self.behaviour.plugin().is_none_or(|running| running.sha256 != *sha256)
+                {
+                    let _ = done.send(Ok(false));
+                    return Next::Continue;
+                }
                 let outcome = self.behaviour.reload(&mut self.state, &room_type).await;
-                if let Ok(true) = outcome {
+                if let (Ok(true), Swap::NewVersion) = (&outcome, swap) {
                     self.state.announce_reloaded();
                 }
                 let _ = done.send(outcome);
