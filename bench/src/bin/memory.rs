@@ -46,6 +46,11 @@ struct Args {
     /// The server binary (default: the release build of this workspace).
     #[arg(long)]
     server: Option<PathBuf>,
+    /// Seconds to keep the clients connected after the loaded reading, so
+    /// the server can be looked at loaded (`/proc/PID/smaps`, a heap
+    /// profiler); the server's PID is printed.
+    #[arg(long, default_value_t = 0)]
+    inspect_secs: u64,
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -86,6 +91,7 @@ fn main() -> anyhow::Result<()> {
     }
     let server = servers::start_vampire(&binary, &config)?;
     let pid = server.pid().to_string();
+    println!("server PID {pid}");
     let rss = || stats::process_usage(&pid).map(|usage| usage.rss_bytes as f64 / MIB);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     if args.held {
@@ -146,6 +152,10 @@ async fn load_and_leave(
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let loaded = rss()?;
+    if args.inspect_secs > 0 {
+        println!("loaded: held so for {} s", args.inspect_secs);
+        tokio::time::sleep(Duration::from_secs(args.inspect_secs)).await;
+    }
     drop(clients);
     drop(owner);
     Ok(loaded)
@@ -180,6 +190,10 @@ async fn held(
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let loaded = rss()?;
+    if args.inspect_secs > 0 {
+        println!("loaded: held so for {} s", args.inspect_secs);
+        tokio::time::sleep(Duration::from_secs(args.inspect_secs)).await;
+    }
     drop(clients);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let dropped = rss()?;

@@ -85,6 +85,12 @@ pub(crate) trait FrameSink: Send + 'static {
         client: &ClientHandle,
     ) -> impl Future<Output = std::io::Result<()>> + Send;
 
+    /// The writer is about to wait with everything written: buffers sized
+    /// for a burst are let go, so a quiet connection holds none (a
+    /// connection's bursts are far apart next to what a buffer costs to
+    /// make). Default: nothing to let go.
+    fn idle(&mut self) {}
+
     /// Completes when the sink has something of its own to write (a
     /// WebSocket's pong) though nothing was queued. Default: never.
     fn wanted(&self) -> impl Future<Output = ()> + Send {
@@ -171,7 +177,10 @@ pub(crate) async fn serve<S: FrameSource, K: FrameSink>(
                 Ok(Some(body)) => {
                     last_frame = Some(Instant::now());
                     partial_since = None;
-                    session.handle_frame(&body).await;
+                    // Boxed: a request's future holds the deepest
+                    // operation's state, and inline it would make every
+                    // connection's task that size while it waits.
+                    Box::pin(session.handle_frame(&body)).await;
                     if let Some((resumed, resumed_link)) = session.take_handover() {
                         // The writer moves to the session taken back, with
                         // the same socket.
@@ -256,9 +265,11 @@ pub(crate) async fn serve<S: FrameSource, K: FrameSink>(
     client.wake_writer();
     // The rooms hear of it now, not after the writer's farewell (which may
     // wait for a socket that does not drain).
+    // Boxed, as the request's future above: run once, they need not be
+    // held by every connection's task while it lives.
     let sessions = context.sessions.clone();
-    sessions.connection_ended(&client, &link, session.token(), ending).await;
-    context.matchmaker.connection_ended(client.session()).await;
+    Box::pin(sessions.connection_ended(&client, &link, session.token(), ending)).await;
+    Box::pin(context.matchmaker.connection_ended(client.session())).await;
     let _ = writer.await;
     client.writer_done(&link);
     metrics.connections_open(-1);
@@ -310,6 +321,7 @@ async fn write_loop<K: FrameSink>(mut sink: K, client: ClientHandle, link: Arc<L
         }
         client.take_queued(&link, sink.taken());
         if sink.is_empty() {
+            sink.idle();
             // Woken by the first frame queued, the connection closing, or
             // the sink's own need.
             tokio::select! {

@@ -119,41 +119,30 @@ pub(crate) async fn accept_loop(
         let _ = socket.set_nodelay(true);
         let (context, stop) = (context.clone(), shutdown.clone());
         let handshakes = handshake_failures.clone();
+        // Each way of serving is boxed: a task is as large as its largest
+        // state, and a plain TCP connection would otherwise hold room for
+        // a TLS session and a WebSocket for as long as it lives.
         connections.spawn(async move {
             match context.tls.as_ref().map(|tls| tls.acceptor()) {
                 None => match transport {
                     Transport::Stream => {
                         let (reader, writer) = socket.into_split();
-                        serve_stream(reader, writer, session, peer, context, stop).await;
+                        Box::pin(serve_stream(reader, writer, session, peer, context, stop)).await;
                     }
                     Transport::WebSocket => {
-                        serve_websocket(socket, session, peer, context, stop).await;
+                        Box::pin(serve_websocket(socket, session, peer, context, stop)).await;
                     }
                 },
                 Some(acceptor) => {
-                    let timeout = context.config.limits.handshake_timeout();
-                    match tokio::time::timeout(timeout, acceptor.accept(socket)).await {
-                        Ok(Ok(stream)) => match transport {
-                            Transport::Stream => {
-                                let (reader, writer) = tokio::io::split(stream);
-                                serve_stream(reader, writer, session, peer, context, stop).await;
-                            }
-                            Transport::WebSocket => {
-                                serve_websocket(stream, session, peer, context, stop).await;
-                            }
-                        },
-                        Ok(Err(err)) => {
-                            context.metrics.tls_handshake_failed();
-                            handshakes.warn(|suppressed| {
-                                info!(%peer, suppressed, "TLS handshake failed (a client speaking plain TCP to the TLS port?): {err}");
-                            });
-                        }
-                        Err(_) => {
-                            context.metrics.tls_handshake_failed();
-                            handshakes.warn(|suppressed| {
-                                info!(%peer, suppressed, "TLS handshake timed out");
-                            });
-                        }
+                    let metrics = context.metrics.clone();
+                    let served =
+                        serve_tls(acceptor, socket, transport, session, peer, context, stop);
+                    if let Err(failure) = Box::pin(served).await {
+                        metrics.tls_handshake_failed();
+                        handshakes.warn(|suppressed| match failure {
+                            Some(err) => info!(%peer, suppressed, "TLS handshake failed (a client speaking plain TCP to the TLS port?): {err}"),
+                            None => info!(%peer, suppressed, "TLS handshake timed out"),
+                        });
                     }
                 }
             }
@@ -161,6 +150,38 @@ pub(crate) async fn accept_loop(
             drop(address_permit);
         });
     }
+}
+
+/// Serves a TLS connection once its handshake is done, within the
+/// handshake timeout.
+///
+/// # Errors
+/// The handshake failed (with why), or timed out (`None`).
+async fn serve_tls(
+    acceptor: tokio_rustls::TlsAcceptor,
+    socket: TcpStream,
+    transport: Transport,
+    session: vampire_protocol::SessionId,
+    peer: std::net::SocketAddr,
+    context: Arc<NetContext>,
+    stop: CancellationToken,
+) -> Result<(), Option<std::io::Error>> {
+    let timeout = context.config.limits.handshake_timeout();
+    let stream = match tokio::time::timeout(timeout, acceptor.accept(socket)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(err)) => return Err(Some(err)),
+        Err(_) => return Err(None),
+    };
+    match transport {
+        Transport::Stream => {
+            let (reader, writer) = tokio::io::split(stream);
+            Box::pin(serve_stream(reader, writer, session, peer, context, stop)).await;
+        }
+        Transport::WebSocket => {
+            Box::pin(serve_websocket(stream, session, peer, context, stop)).await;
+        }
+    }
+    Ok(())
 }
 
 /// Serves a byte-stream connection (TCP or TLS) given as its halves.

@@ -21,13 +21,28 @@ const WRITE_BATCH_BYTES: usize = 64 * 1024;
 /// into a batch.
 const LARGE_WRITE_BYTES: usize = 16 * 1024;
 
-/// Space the reader keeps free in its buffer before each read.
-const READ_CHUNK_BYTES: usize = 16 * 1024;
+/// The least space the reader offers a read: what an idle or quiet
+/// connection's buffer holds.
+const READ_CHUNK_MIN: usize = 1024;
+
+/// The most space the reader offers a read: a busy connection's.
+const READ_CHUNK_MAX: usize = 16 * 1024;
 
 /// Length-prefixed frames read from a byte stream.
+///
+/// The read buffer follows the connection's pace: each read is offered
+/// `chunk` bytes, doubled (up to [`READ_CHUNK_MAX`]) after a read that
+/// filled what it was offered and halved (down to [`READ_CHUNK_MIN`])
+/// after one that used less than an eighth; once every frame is taken, a
+/// buffer far larger than the chunk is let go. A connection that sends a
+/// frame now and then holds about a kilobyte, a busy one reads in 16 KiB
+/// runs (a fixed 16 KiB buffer per connection was most of the memory of
+/// 10 000 quiet clients).
 pub(crate) struct StreamFrames<R> {
     reader: R,
     buf: BytesMut,
+    /// The space the next read is offered.
+    chunk: usize,
     max_frame_bytes: usize,
     metrics: Arc<Metrics>,
 }
@@ -37,7 +52,8 @@ impl<R: AsyncRead + Unpin + Send> StreamFrames<R> {
     pub(crate) fn new(reader: R, max_frame_bytes: usize, metrics: Arc<Metrics>) -> Self {
         StreamFrames {
             reader,
-            buf: BytesMut::with_capacity(READ_CHUNK_BYTES),
+            buf: BytesMut::new(),
+            chunk: READ_CHUNK_MIN,
             max_frame_bytes,
             metrics,
         }
@@ -56,11 +72,22 @@ impl<R: AsyncRead + Unpin + Send> FrameSource for StreamFrames<R> {
     }
 
     async fn receive(&mut self) -> std::io::Result<bool> {
-        if self.buf.capacity() - self.buf.len() < READ_CHUNK_BYTES {
-            self.buf.reserve(READ_CHUNK_BYTES);
+        if self.buf.is_empty() && self.buf.capacity() > 4 * self.chunk {
+            // Frames taken from it may still hold the old buffer; it goes
+            // when they do.
+            self.buf = BytesMut::new();
         }
+        if self.buf.capacity() - self.buf.len() < self.chunk {
+            self.buf.reserve(self.chunk);
+        }
+        let offered = self.buf.capacity() - self.buf.len();
         let read = self.reader.read_buf(&mut self.buf).await?;
         self.metrics.received(read);
+        if read == offered {
+            self.chunk = (self.chunk * 2).min(READ_CHUNK_MAX);
+        } else if read < self.chunk / 8 {
+            self.chunk = (self.chunk / 2).max(READ_CHUNK_MIN);
+        }
         Ok(read > 0)
     }
 
@@ -95,6 +122,10 @@ impl<W: AsyncWrite + Unpin + Send + 'static> FrameSink for StreamSink<W> {
 
     fn is_empty(&self) -> bool {
         self.taken.is_empty() && self.sent == self.batch.len()
+    }
+
+    fn idle(&mut self) {
+        (self.taken, self.batch, self.sent) = (VecDeque::new(), Vec::new(), 0);
     }
 
     /// One `write` call: the rest of the batch, else a new batch of the

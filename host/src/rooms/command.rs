@@ -150,9 +150,12 @@ pub(crate) enum RoomCommand {
     /// A room operation from `caller`, answered through `reply`.
     /// `admission` says how a joiner got past the password (`Open` for
     /// every other operation).
-    Op { op: RoomOp, caller: Caller, admission: Admission, reply: Responder },
+    /// (The operations are boxed here and below: a mailbox holds its
+    /// commands in blocks of 32 slots, each as large as the largest
+    /// command, and every room has one.)
+    Op { op: Box<RoomOp>, caller: Caller, admission: Admission, reply: Responder },
     /// An operator's action, answered through `reply`.
-    Admin { op: AdminOp, reply: Responder },
+    Admin { op: Box<AdminOp>, reply: Responder },
     /// A message that came over UDP from member `session`: never
     /// answered, and dropped rather than waited for when the mailbox is
     /// full.
@@ -195,4 +198,16 @@ pub enum Swap {
         /// The version: the plugin file's hash.
         sha256: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A mailbox's block is 32 commands, allocated with the room: a
+    /// large variant makes every room's mailbox larger.
+    #[test]
+    fn a_command_stays_small() {
+        assert!(std::mem::size_of::<RoomCommand>() <= 72, "{}", std::mem::size_of::<RoomCommand>());
+    }
 }

@@ -208,12 +208,12 @@ impl RoomHandle {
     /// `reply` itself (the caller does not wait for it). `admission` says
     /// how a joiner got past the room's password (`Open` otherwise).
     pub async fn run(&self, op: RoomOp, caller: Caller, admission: Admission, reply: Responder) {
-        self.send(RoomCommand::Op { op, caller, admission, reply }).await;
+        self.send(RoomCommand::Op { op: Box::new(op), caller, admission, reply }).await;
     }
 
     /// Hands an operator's action to the room, which answers `reply`.
     pub async fn admin(&self, op: AdminOp, reply: Responder) {
-        self.send(RoomCommand::Admin { op, reply }).await;
+        self.send(RoomCommand::Admin { op: Box::new(op), reply }).await;
     }
 
     /// Holds a seat for `ttl` for a joiner another node redirects here, or

@@ -100,6 +100,10 @@ impl<S: AsyncWrite + Send + 'static> FrameSink for MessageSink<S> {
         self.taken.is_empty() && self.sent == self.batch.len() && !self.control.is_pending()
     }
 
+    fn idle(&mut self) {
+        (self.taken, self.batch, self.sent) = (VecDeque::new(), Vec::new(), 0);
+    }
+
     fn wanted(&self) -> impl std::future::Future<Output = ()> + Send {
         let control: &Control = &self.control;
         control.pushed()

@@ -267,9 +267,9 @@ impl RoomActor {
     async fn handle(&mut self, command: RoomCommand) -> Next {
         match command {
             RoomCommand::Op { op, caller, admission, reply } => {
-                return self.run_op(op, caller, admission, reply).await;
+                return self.run_op(*op, caller, admission, reply).await;
             }
-            RoomCommand::Admin { op, reply } => return self.run_admin(op, reply).await,
+            RoomCommand::Admin { op, reply } => return self.run_admin(*op, reply).await,
             RoomCommand::UnreliableMessage { session, data } => {
                 // Nobody hears how an unreliable message went.
                 if self.state.is_member(session) {
