@@ -56,7 +56,25 @@ impl Conn {
     /// # Errors
     /// When the connection fails or the first frame is not a welcome.
     pub async fn open(addr: SocketAddr) -> anyhow::Result<Conn> {
-        let socket = TcpStream::connect(addr).await?;
+        Conn::welcomed(TcpStream::connect(addr).await?).await
+    }
+
+    /// Connects to `addr` from `source` (another loopback address, say,
+    /// so that more connections than one address has ports can reach one
+    /// server) and reads the welcome.
+    ///
+    /// # Errors
+    /// As for [`Conn::open`], or when `source` cannot be bound.
+    pub async fn open_from(addr: SocketAddr, source: std::net::IpAddr) -> anyhow::Result<Conn> {
+        let socket = match source {
+            std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+            std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+        };
+        socket.bind(SocketAddr::new(source, 0))?;
+        Conn::welcomed(socket.connect(addr).await?).await
+    }
+
+    async fn welcomed(socket: TcpStream) -> anyhow::Result<Conn> {
         socket.set_nodelay(true)?;
         let buf = BytesMut::with_capacity(64 * 1024);
         let mut conn = Conn { session: 0, resumes: false, socket, buf, next_id: 1 };

@@ -342,9 +342,12 @@ async fn write_loop<K: FrameSink>(mut sink: K, client: ClientHandle, link: Arc<L
         // tasks on its thread run.
         tokio::task::consume_budget().await;
     }
+    // The endings are boxed: each holds a timer, and inline they would
+    // make every connection's writer task larger for all its life.
     if link.is_handed_over() {
         client.take_queued(&link, sink.taken());
-        let written = tokio::time::timeout(CLOSE_GRACE, write_all(&mut sink, &client)).await;
+        let written =
+            Box::pin(tokio::time::timeout(CLOSE_GRACE, write_all(&mut sink, &client))).await;
         return matches!(written, Ok(Ok(()))).then_some(sink);
     }
     let goodbye = async {
@@ -360,7 +363,7 @@ async fn write_loop<K: FrameSink>(mut sink: K, client: ClientHandle, link: Arc<L
         write_all(&mut sink, &client).await?;
         sink.close().await
     };
-    let _ = tokio::time::timeout(CLOSE_GRACE, goodbye).await;
+    let _ = Box::pin(tokio::time::timeout(CLOSE_GRACE, goodbye)).await;
     None
 }
 

@@ -22,8 +22,8 @@ const WRITE_BATCH_BYTES: usize = 64 * 1024;
 const LARGE_WRITE_BYTES: usize = 16 * 1024;
 
 /// The least space the reader offers a read: what an idle or quiet
-/// connection's buffer holds.
-const READ_CHUNK_MIN: usize = 1024;
+/// connection's buffer holds (a `ping` is 15 bytes).
+const READ_CHUNK_MIN: usize = 64;
 
 /// The most space the reader offers a read: a busy connection's.
 const READ_CHUNK_MAX: usize = 16 * 1024;
@@ -35,9 +35,10 @@ const READ_CHUNK_MAX: usize = 16 * 1024;
 /// filled what it was offered and halved (down to [`READ_CHUNK_MIN`])
 /// after one that used less than an eighth; once every frame is taken, a
 /// buffer far larger than the chunk is let go. A connection that sends a
-/// frame now and then holds about a kilobyte, a busy one reads in 16 KiB
-/// runs (a fixed 16 KiB buffer per connection was most of the memory of
-/// 10 000 quiet clients).
+/// frame now and then holds a few dozen bytes (a request longer than the
+/// chunk takes a read or two more), a busy one reads in 16 KiB runs (a
+/// fixed 16 KiB buffer per connection was most of the memory of 10 000
+/// quiet clients).
 pub(crate) struct StreamFrames<R> {
     reader: R,
     buf: BytesMut,
