@@ -12,6 +12,7 @@
 //! Run: `cargo run --release -p vampire-bench --bin idle [-- --clients 19000]`.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
@@ -32,6 +33,9 @@ struct Args {
     /// Connections opened at once.
     #[arg(long, default_value_t = 256)]
     parallel: usize,
+    /// The server binary (default: the release build of this workspace).
+    #[arg(long)]
+    server: Option<PathBuf>,
 }
 
 const KIB: f64 = 1024.0;
@@ -42,7 +46,10 @@ fn main() -> anyhow::Result<()> {
     let files = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
     let limit = files.lines().find(|l| l.starts_with("Max open files")).unwrap_or("").to_owned();
     println!("{}", limit.split_whitespace().collect::<Vec<_>>().join(" "));
-    let binary = servers::build_release()?.join("vampiretcp");
+    let binary = match &args.server {
+        Some(path) => path.clone(),
+        None => servers::build_release()?.join("vampiretcp"),
+    };
     let plugins = servers::plugins_folder(&[xtask::EXAMPLE_PLUGINS])?;
     let config = servers::bench_config(
         &plugins,
