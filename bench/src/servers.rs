@@ -10,6 +10,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+/// The server binary a benchmark runs: `chosen` (another build, given by
+/// `--server`), else the release build of this workspace, built now.
+///
+/// # Errors
+/// When cargo fails.
+pub fn server_binary(chosen: Option<&Path>) -> anyhow::Result<PathBuf> {
+    match chosen {
+        Some(path) => Ok(path.to_owned()),
+        None => Ok(build_release()?.join("vampiretcp")),
+    }
+}
+
 /// Builds the server and the bench binaries in release mode, and returns
 /// the folder they are in.
 ///

@@ -46,10 +46,7 @@ fn main() -> anyhow::Result<()> {
     let files = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
     let limit = files.lines().find(|l| l.starts_with("Max open files")).unwrap_or("").to_owned();
     println!("{}", limit.split_whitespace().collect::<Vec<_>>().join(" "));
-    let binary = match &args.server {
-        Some(path) => path.clone(),
-        None => servers::build_release()?.join("vampiretcp"),
-    };
+    let binary = servers::server_binary(args.server.as_deref())?;
     let plugins = servers::plugins_folder(&[xtask::EXAMPLE_PLUGINS])?;
     let config = servers::bench_config(
         &plugins,

@@ -58,10 +58,7 @@ const MIB: f64 = 1024.0 * 1024.0;
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     println!("measured on {}", vampire_bench::stats::machine());
-    let binary = match &args.server {
-        Some(path) => path.clone(),
-        None => servers::build_release()?.join("vampiretcp"),
-    };
+    let binary = servers::server_binary(args.server.as_deref())?;
     let plugins = servers::plugins_folder(&[xtask::EXAMPLE_PLUGINS])?;
     let config = servers::bench_config(
         &plugins,
